@@ -1,0 +1,13 @@
+//! SMTP Desk's core library: the settings model, its validation and storage, and the password in the OS keyring.
+//!
+//! Nothing here knows about Tauri or any window: the `smtp-desk` command, the desktop app and the
+//! tests all call these functions with plain Rust values.
+
+pub mod account;
+pub mod error;
+pub mod machine;
+pub mod paths;
+pub mod secrets;
+pub mod settings;
+
+pub use error::ErrorReport;

@@ -1,0 +1,19 @@
+//! Where SMTP Desk keeps its files: the OS config dir for settings (overridable for tests and
+//! portable installs with `SMTP_DESK_CONFIG_DIR`).
+
+use std::path::PathBuf;
+
+/// The directory holding `settings.json`.
+pub fn config_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("SMTP_DESK_CONFIG_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    directories::ProjectDirs::from("", "", "smtp-desk")
+        .map(|p| p.config_dir().to_path_buf())
+        .unwrap_or_else(|| PathBuf::from(".smtp-desk"))
+}
+
+/// The settings file shared by the window and the command line.
+pub fn settings_file() -> PathBuf {
+    config_dir().join("settings.json")
+}

@@ -1,0 +1,137 @@
+//! The SMTP password, kept only in the OS keyring (Secret Service, Keychain, Credential Manager).
+//!
+//! There is no fallback: if the keyring is missing or locked the caller gets an error saying so.
+//! The calls block (D-Bus round trips); async callers must run them on a blocking thread.
+
+use crate::error::ErrorReport;
+use std::fmt;
+
+/// The keyring service name every SMTP Desk entry is filed under.
+pub const SERVICE: &str = "smtp-desk";
+
+/// A password in memory. It cannot be printed, logged or serialised by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    /// Accepts a password typed or piped by the user; one trailing newline from a pipe is dropped.
+    pub fn new(text: impl Into<String>) -> Result<Self, Error> {
+        let mut text: String = text.into();
+        if text.ends_with('\n') {
+            text.pop();
+            if text.ends_with('\r') {
+                text.pop();
+            }
+        }
+        if text.is_empty() {
+            return Err(Error::Empty);
+        }
+        if text.contains(['\r', '\n', '\0']) {
+            return Err(Error::ControlCharacter);
+        }
+        Ok(Self(text))
+    }
+
+    /// The secret itself, for the one place that must send it to the server.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the password is empty")]
+    Empty,
+    #[error("the password contains a line break or NUL character")]
+    ControlCharacter,
+    #[error("no keyring service is available: {0}")]
+    Unavailable(String),
+    #[error("the keyring is locked: {0}")]
+    Locked(String),
+    #[error("the keyring failed: {0}")]
+    Platform(String),
+}
+
+impl From<&Error> for ErrorReport {
+    fn from(e: &Error) -> Self {
+        let mut r = match e {
+            Error::Empty => ErrorReport::new("password_empty", "The password is empty.").hint("Type the password, or use 'Clear' to remove the saved one."),
+            Error::ControlCharacter => ErrorReport::new("password_invalid", "The password contains a line break or NUL character.")
+                .hint("Paste the password again without the line break."),
+            Error::Unavailable(_) => ErrorReport::new("keyring_unavailable", e.to_string()).hint(
+                "SMTP Desk keeps passwords only in the OS keyring and never in a file. Start a keyring service \
+                 (GNOME Keyring or KWallet: log in to a desktop session, or run `gnome-keyring-daemon --start --components=secrets` \
+                 inside a D-Bus session) and try again.",
+            ),
+            Error::Locked(_) => ErrorReport::new("keyring_locked", e.to_string())
+                .hint("Unlock the keyring (log in to the desktop, or unlock 'Login' in Passwords and Keys / `gnome-keyring-daemon --unlock`) and try again."),
+            Error::Platform(_) => ErrorReport::new("keyring_failed", e.to_string()).hint("Check that the keyring service is running and unlocked, then try again."),
+        };
+        if matches!(e, Error::Empty | Error::ControlCharacter) {
+            r.field = Some("password".into());
+        }
+        r
+    }
+}
+
+fn map_err(e: keyring::Error) -> Error {
+    use keyring::Error as K;
+    match e {
+        K::NoDefaultStore => Error::Unavailable("no Secret Service, Keychain or Credential Manager could be reached".into()),
+        K::NoStorageAccess(p) => Error::Locked(p.to_string()),
+        K::PlatformFailure(p) => {
+            let text = p.to_string();
+            // zbus reports a missing Secret Service as a D-Bus name or connection failure.
+            if text.contains("ServiceUnknown") || text.contains("was not provided") || text.contains("DBUS_SESSION_BUS_ADDRESS")
+                || text.contains("onnection") || text.contains("No such file")
+            {
+                Error::Unavailable(text)
+            } else if text.to_ascii_lowercase().contains("locked") || text.contains("dismissed") {
+                Error::Locked(text)
+            } else {
+                Error::Platform(text)
+            }
+        }
+        other => Error::Platform(other.to_string()),
+    }
+}
+
+fn entry(profile: &str) -> Result<keyring::Entry, Error> {
+    keyring::Entry::new(SERVICE, &format!("profile:{profile}")).map_err(map_err)
+}
+
+/// Stores (or replaces) the password of a profile.
+pub fn set(profile: &str, password: &Password) -> Result<(), Error> {
+    entry(profile)?.set_password(password.expose()).map_err(map_err)
+}
+
+/// Reads the password of a profile, if one is saved.
+pub fn get(profile: &str) -> Result<Option<Password>, Error> {
+    match entry(profile)?.get_password() {
+        Ok(p) => Ok(Some(Password(p))),
+        Err(keyring::Error::NoEntry) => Ok(None),
+        Err(e) => Err(map_err(e)),
+    }
+}
+
+/// Whether a password is saved, without handing it out.
+pub fn is_saved(profile: &str) -> Result<bool, Error> {
+    get(profile).map(|p| p.is_some())
+}
+
+/// Removes the password of a profile; removing one that is not there is not an error.
+pub fn clear(profile: &str) -> Result<(), Error> {
+    match entry(profile)?.delete_credential() {
+        Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+        Err(e) => Err(map_err(e)),
+    }
+}
+
+/// The profile every caller uses until named profiles arrive.
+pub const DEFAULT_PROFILE: &str = "default";

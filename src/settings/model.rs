@@ -1,0 +1,155 @@
+//! The settings model: plain data, serialised as the settings file and sent to the window.
+//!
+//! Defaults are chosen so that an empty or partial file still loads (`#[serde(default)]`).
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// The version of the settings file layout this build writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The whole settings file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub schema: u32,
+    /// The global profile. Named profiles that override it come later; they will sit beside it.
+    pub profile: Profile,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { schema: SCHEMA_VERSION, profile: Profile::default() }
+    }
+}
+
+/// How mail leaves this machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Profile {
+    pub mode: Mode,
+    pub relay: Relay,
+    /// The name given in EHLO; empty means this machine's name.
+    pub ehlo_name: String,
+    pub auth: Auth,
+    pub sender: Sender,
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Send nothing.
+    #[default]
+    Off,
+    /// Hand every message to one SMTP server.
+    Relay,
+    /// Deliver to each recipient's mail servers (MX).
+    Direct,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Relay {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub verify_certificates: bool,
+    /// A PEM file of extra CA certificates to trust (e.g. a company CA).
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Default for Relay {
+    fn default() -> Self {
+        Self { host: String::new(), port: 587, security: Security::StartTls, verify_certificates: true, ca_file: None }
+    }
+}
+
+/// How the connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Security {
+    /// Plain connect, then STARTTLS; required, never silently skipped (RFC 3207).
+    #[default]
+    StartTls,
+    /// TLS from the first byte (RFC 8314), usually port 465.
+    ImplicitTls,
+    /// No encryption at all.
+    None,
+}
+
+impl Security {
+    /// The port this security mode is normally used on.
+    pub fn usual_port(self) -> u16 {
+        match self {
+            Security::StartTls => 587,
+            Security::ImplicitTls => 465,
+            Security::None => 25,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Auth {
+    pub method: AuthMethod,
+    pub username: String,
+    pub mechanism: Mechanism,
+}
+
+/// How we prove who we are. OAuth2 will join as a third method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// Anonymous: the server relays for us without a login.
+    #[default]
+    None,
+    /// Username + password, the password kept in the OS keyring.
+    Password,
+}
+
+/// The SASL mechanism for password login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Mechanism {
+    /// The best one the server offers: PLAIN, else LOGIN.
+    #[default]
+    Auto,
+    Plain,
+    Login,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Sender {
+    pub from_name: String,
+    pub from_address: String,
+    pub reply_to: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Seconds allowed for each network step.
+    pub timeout_secs: u32,
+    /// Connections open to the server at once.
+    pub connection_limit: u32,
+    /// Seconds an idle connection is kept open for the next message.
+    pub max_idle_secs: u32,
+    /// Messages sent over one connection before it is renewed.
+    pub batch_size: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { timeout_secs: 30, connection_limit: 4, max_idle_secs: 60, batch_size: 100 }
+    }
+}
+
+/// The accepted range of each limit, shared by validation, the CLI help and the window.
+pub mod ranges {
+    pub const TIMEOUT_SECS: (u32, u32) = (1, 600);
+    pub const CONNECTION_LIMIT: (u32, u32) = (1, 100);
+    pub const MAX_IDLE_SECS: (u32, u32) = (0, 3600);
+    pub const BATCH_SIZE: (u32, u32) = (1, 10_000);
+}

@@ -1,0 +1,253 @@
+//! Validation of a profile: errors that block saving and warnings shown beside the fields.
+//!
+//! The window mirrors these rules for instant feedback, but this is the authority: the window,
+//! the CLI and the settings file loader all come through here.
+
+use super::model::*;
+use serde::Serialize;
+use std::net::IpAddr;
+
+/// One problem with one field. `message` says what is wrong and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Issue {
+    /// The dotted settings key, as used by `smtp-desk config set` and the form.
+    pub field: String,
+    pub message: String,
+}
+
+/// The result of checking a profile.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// Problems that make the settings unusable; saving is refused while any remain.
+    pub errors: Vec<Issue>,
+    /// Risks the user may accept; shown, never blocking.
+    pub warnings: Vec<Issue>,
+}
+
+impl Report {
+    fn error(&mut self, field: &str, message: impl Into<String>) {
+        // One error per field is enough to act on; the first found is the most basic.
+        if !self.errors.iter().any(|i| i.field == field) {
+            self.errors.push(Issue { field: field.into(), message: message.into() });
+        }
+    }
+    fn warn(&mut self, field: &str, message: impl Into<String>) {
+        self.warnings.push(Issue { field: field.into(), message: message.into() });
+    }
+    pub fn is_ok(&self) -> bool {
+        self.errors.is_empty()
+    }
+}
+
+/// Checks every field of the settings.
+pub fn check(settings: &Settings) -> Report {
+    let p = &settings.profile;
+    let mut r = Report::default();
+
+    for (field, value) in text_fields(p) {
+        if value.chars().any(|c| c.is_control()) {
+            r.error(field, "contains a line break, tab or other control character — remove it (header injection guard)");
+        }
+    }
+
+    let relay = p.mode == Mode::Relay;
+    check_host(&mut r, "relay.host", &p.relay.host, relay);
+    if p.relay.port == 0 {
+        r.error("relay.port", "must be between 1 and 65535 — the usual ports are 587 (STARTTLS), 465 (implicit TLS) and 25");
+    }
+    if let Some(ca) = &p.relay.ca_file {
+        if ca.as_os_str().is_empty() {
+            r.error("relay.ca_file", "is empty — choose a PEM file of CA certificates or clear the setting");
+        } else if !ca.is_file() {
+            r.error("relay.ca_file", format!("{} is not a readable file — choose an existing PEM file of CA certificates", ca.display()));
+        }
+    }
+    if !p.ehlo_name.is_empty() && !is_address_literal(&p.ehlo_name) {
+        if let Err(why) = host_name_problem(&p.ehlo_name) {
+            r.error("ehlo_name", format!("{why} — use this machine's fully qualified name (e.g. mail.example.com) or leave it empty"));
+        }
+    }
+
+    if p.auth.method == AuthMethod::Password {
+        if p.auth.username.trim().is_empty() {
+            r.error("auth.username", "is required for password login — enter the account name the server expects (often the full email address)");
+        } else if p.auth.username.len() > 256 {
+            r.error("auth.username", "is longer than 256 characters — check what was pasted");
+        }
+        if relay && p.relay.security == Security::None && !is_loopback_host(&p.relay.host) {
+            r.error(
+                "relay.security",
+                format!("a password would travel unencrypted to {} — choose STARTTLS or Implicit TLS", display_host(&p.relay.host)),
+            );
+        }
+    }
+
+    check_address(&mut r, "sender.from_address", &p.sender.from_address, p.mode != Mode::Off);
+    if p.sender.from_name.chars().count() > 200 {
+        r.error("sender.from_name", "is longer than 200 characters — shorten it");
+    }
+    if let Some(reply_to) = &p.sender.reply_to {
+        check_address(&mut r, "sender.reply_to", reply_to, false);
+    }
+
+    let l = &p.limits;
+    check_range(&mut r, "limits.timeout_secs", l.timeout_secs, ranges::TIMEOUT_SECS, "seconds");
+    check_range(&mut r, "limits.connection_limit", l.connection_limit, ranges::CONNECTION_LIMIT, "connections");
+    check_range(&mut r, "limits.max_idle_secs", l.max_idle_secs, ranges::MAX_IDLE_SECS, "seconds");
+    check_range(&mut r, "limits.batch_size", l.batch_size, ranges::BATCH_SIZE, "messages");
+
+    if relay {
+        relay_warnings(&mut r, p);
+    }
+    r
+}
+
+fn relay_warnings(r: &mut Report, p: &Profile) {
+    let (port, security) = (p.relay.port, p.relay.security);
+    if p.auth.method == AuthMethod::None {
+        r.warn("auth.method", "Anonymous relay: the server must accept mail from this machine without a login. Fine for a local relay; elsewhere choose Password.");
+    }
+    if security == Security::None {
+        r.warn("relay.security", "No encryption: messages (and anything in them) cross the network in plain text.");
+    }
+    match (port, security) {
+        (465, Security::StartTls) => r.warn(
+            "relay.port",
+            "Port 465 expects implicit TLS, but STARTTLS is selected — choose 'Implicit TLS' or use port 587.",
+        ),
+        (587 | 25, Security::ImplicitTls) => r.warn(
+            "relay.port",
+            format!("Port {port} expects STARTTLS, but implicit TLS is selected — choose 'STARTTLS' or use port 465."),
+        ),
+        _ => {}
+    }
+    if !p.relay.verify_certificates && security != Security::None {
+        r.warn("relay.verify_certificates", "Certificate checking is off: anyone on the path can pose as the server and read the password.");
+    }
+}
+
+fn text_fields(p: &Profile) -> Vec<(&'static str, &str)> {
+    let mut v = vec![
+        ("relay.host", p.relay.host.as_str()),
+        ("ehlo_name", p.ehlo_name.as_str()),
+        ("auth.username", p.auth.username.as_str()),
+        ("sender.from_name", p.sender.from_name.as_str()),
+        ("sender.from_address", p.sender.from_address.as_str()),
+    ];
+    if let Some(r) = &p.sender.reply_to {
+        v.push(("sender.reply_to", r.as_str()));
+    }
+    if let Some(ca) = p.relay.ca_file.as_ref().and_then(|c| c.to_str()) {
+        v.push(("relay.ca_file", ca));
+    }
+    v
+}
+
+fn check_range(r: &mut Report, field: &str, value: u32, (lo, hi): (u32, u32), unit: &str) {
+    if value < lo || value > hi {
+        r.error(field, format!("must be between {lo} and {hi} {unit} (it is {value})"));
+    }
+}
+
+fn check_host(r: &mut Report, field: &str, host: &str, required: bool) {
+    if host.is_empty() {
+        if required {
+            r.error(field, "is required for relay mode — enter the SMTP server's name, e.g. smtp.example.com");
+        }
+        return;
+    }
+    if host.trim() != host {
+        r.error(field, "has spaces at the start or end — remove them");
+        return;
+    }
+    if host.parse::<IpAddr>().is_ok() {
+        return;
+    }
+    if host.contains(':') {
+        r.error(field, "contains a ':' — put the port number in the Port field (a pasted host:port is split automatically)");
+        return;
+    }
+    if let Err(why) = host_name_problem(host) {
+        r.error(field, format!("{why} — enter a host name like smtp.example.com or an IP address"));
+    }
+}
+
+/// Why `name` is not a usable DNS host name, if it is not. International names are accepted
+/// and checked in their ASCII (punycode) form.
+pub(crate) fn host_name_problem(name: &str) -> Result<(), String> {
+    let ascii = idna::domain_to_ascii(name).map_err(|_| format!("'{name}' is not a valid host name"))?;
+    let ascii = ascii.strip_suffix('.').unwrap_or(&ascii);
+    if ascii.is_empty() {
+        return Err("is empty".into());
+    }
+    if ascii.len() > 253 {
+        return Err("is longer than 253 characters".into());
+    }
+    for label in ascii.split('.') {
+        if label.is_empty() {
+            return Err(format!("'{name}' has an empty part between dots"));
+        }
+        if label.len() > 63 {
+            return Err(format!("'{name}' has a part longer than 63 characters"));
+        }
+        if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') || label.starts_with('-') || label.ends_with('-') {
+            return Err(format!("'{name}' may only contain letters, digits, dots and inner hyphens"));
+        }
+    }
+    Ok(())
+}
+
+fn is_address_literal(s: &str) -> bool {
+    s.strip_prefix('[')
+        .and_then(|s| s.strip_suffix(']'))
+        .map(|ip| ip.strip_prefix("IPv6:").unwrap_or(ip).parse::<IpAddr>().is_ok())
+        .unwrap_or(false)
+}
+
+fn check_address(r: &mut Report, field: &str, addr: &str, required: bool) {
+    if addr.is_empty() {
+        if required {
+            r.error(field, "is required — enter the address mail is sent from, e.g. alerts@example.com");
+        }
+        return;
+    }
+    if let Err(why) = address_problem(addr) {
+        r.error(field, format!("{why} — enter a plain address like name@example.com (no display name or angle brackets)"));
+    }
+}
+
+/// Why `addr` is not a plain mailbox address (RFC 5321 §4.1.2, with RFC 6531 UTF-8), if it is not.
+fn address_problem(addr: &str) -> Result<(), String> {
+    let Some((local, domain)) = addr.rsplit_once('@') else {
+        return Err(format!("'{addr}' has no '@'"));
+    };
+    if local.is_empty() {
+        return Err(format!("'{addr}' has nothing before the '@'"));
+    }
+    if local.len() > 64 {
+        return Err(format!("'{addr}' has more than 64 characters before the '@'"));
+    }
+    const SPECIALS: &str = "()<>[]:;@\\,\" ";
+    if local.starts_with('.') || local.ends_with('.') || local.contains("..") || local.chars().any(|c| SPECIALS.contains(c)) {
+        return Err(format!("'{addr}' is not a valid address"));
+    }
+    if domain.is_empty() {
+        return Err(format!("'{addr}' has nothing after the '@'"));
+    }
+    if is_address_literal(domain) {
+        return Ok(());
+    }
+    host_name_problem(domain).map_err(|_| format!("'{addr}' has an invalid domain '{domain}'"))
+}
+
+/// Whether mail to this host stays on this machine, so a plaintext password cannot be sniffed.
+pub fn is_loopback_host(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.to_ascii_lowercase().ends_with(".localhost")
+        || h.parse::<IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
+}
+
+fn display_host(host: &str) -> &str {
+    if host.is_empty() { "the server" } else { host }
+}
