@@ -1,1 +1,21 @@
-fn main() {}
+//! Declares the app's own commands so Tauri generates a permission for each, granted in capabilities/.
+
+const COMMANDS: &[&str] = &[
+    "load_settings",
+    "check_settings",
+    "save_settings",
+    "password_status",
+    "set_dirty",
+    "close_window",
+    "get_ui_state",
+    "set_ui_state",
+    "ui_ready",
+    "validate_start",
+    "validate_cancel",
+    "send_test",
+];
+
+fn main() {
+    tauri_build::try_build(tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)))
+        .expect("failed to run tauri-build");
+}

@@ -9,5 +9,6 @@ pub mod machine;
 pub mod paths;
 pub mod secrets;
 pub mod settings;
+pub mod smtp;
 
 pub use error::ErrorReport;

@@ -23,7 +23,52 @@ enum Command {
     /// Save or remove the SMTP password in the OS keyring.
     #[command(subcommand)]
     Password(PasswordCommand),
+    /// Check the settings against the server step by step: DNS, connect, greeting, EHLO, TLS,
+    /// login, sender and recipient. No message is sent.
+    #[command(after_help = EXIT_CODES)]
+    Validate {
+        /// The recipient for the RCPT TO check (default: the from address).
+        #[arg(long, value_name = "ADDR")]
+        to: Option<String>,
+        #[command(flatten)]
+        output: ProbeOutput,
+    },
+    /// Send a short test email and show the server's final reply.
+    #[command(after_help = EXIT_CODES)]
+    SendTest {
+        /// Who receives the test email.
+        #[arg(long, value_name = "ADDR")]
+        to: String,
+        #[command(flatten)]
+        output: ProbeOutput,
+    },
 }
+
+#[derive(clap::Args)]
+struct ProbeOutput {
+    /// Machine-readable output: the whole result as JSON on standard output.
+    #[arg(long)]
+    json: bool,
+    /// Also print the conversation with the server (swaks style; credentials redacted).
+    #[arg(long)]
+    transcript: bool,
+}
+
+/// The exit codes of `validate` and `send-test`: which step failed, for scripts. Each network
+/// step has its own code (`StepKind::exit_code`), so `case $?` can tell DNS from TLS from login.
+const EXIT_CODES: &str = "Exit codes:
+  0   every step passed (warnings may still be printed)
+  1   the keyring could not be read
+  2   bad input: unusable settings or recipient
+  10  resolve: the host name was not found or DNS failed
+  11  connect: refused, unreachable or no answer (firewall)
+  12  banner: no greeting, a refusal (421/554), TLS mode mismatch, not SMTP
+  13  ehlo: EHLO and HELO refused, or the server hung up
+  14  tls: STARTTLS missing/refused, handshake, or certificate problem
+  15  auth: no password saved, AUTH missing, no common mechanism, login rejected
+  16  envelope: sender or recipient refused, login required
+  17  data: the test email was refused (send-test)
+  20  cancelled";
 
 #[derive(Subcommand)]
 enum ConfigCommand {
@@ -56,9 +101,11 @@ fn keys_help() -> String {
     s
 }
 
-/// Exit codes: 0 ok, 1 a runtime failure (file, keyring), 2 bad input (clap's convention).
+/// Exit codes: 0 ok, 1 a runtime failure (file, keyring), 2 bad input (clap's convention);
+/// `validate` and `send-test` add one per failed step (see [`EXIT_CODES`]).
 const EXIT_FAILURE: u8 = 1;
 const EXIT_BAD_INPUT: u8 = 2;
+const EXIT_CANCELLED: u8 = 20;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -70,6 +117,8 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Password(PasswordCommand::Set) => password_set(),
+        Command::Validate { to, output } => return probe::validate(to.as_deref(), &output),
+        Command::SendTest { to, output } => return probe::send_test(&to, &output),
         Command::Password(PasswordCommand::Clear) => secrets::clear(DEFAULT_PROFILE).map_err(|e| (EXIT_FAILURE, (&e).into())).map(|_| {
             eprintln!("Password removed from the keyring.");
         }),
@@ -189,4 +238,145 @@ fn password_set() -> Outcome {
     secrets::set(DEFAULT_PROFILE, &password).map_err(|e| (EXIT_FAILURE, (&e).into()))?;
     eprintln!("Password saved in the OS keyring.");
     Ok(())
+}
+
+/// `validate` and `send-test`: the only commands that start an async runtime or read the password.
+mod probe {
+    use super::{print_error, ProbeOutput, EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_FAILURE};
+    use smtp_desk::error::ErrorReport;
+    use smtp_desk::secrets::{self, Password, DEFAULT_PROFILE};
+    use smtp_desk::settings::{self, AuthMethod, Profile};
+    use smtp_desk::smtp::{self, CancelToken, Step, StepKind, StepStatus};
+    use std::io::Write;
+    use std::process::ExitCode;
+
+    pub fn validate(to: Option<&str>, out: &ProbeOutput) -> ExitCode {
+        let (profile, password) = match prepare(to, out) {
+            Ok(p) => p,
+            Err(code) => return ExitCode::from(code),
+        };
+        let human = !out.json;
+        let mut on_step = |s: &Step| {
+            if human {
+                print_step(s);
+            }
+        };
+        let outcome = runtime().block_on(smtp::validate(&profile, password.as_ref(), to, &CancelToken::new(), &mut on_step));
+        if out.json {
+            println!("{}", serde_json::to_string_pretty(&outcome).expect("serialisable"));
+        } else {
+            finish(outcome.failure.as_ref(), &outcome.warnings, &outcome.transcript, out.transcript);
+            if outcome.ok {
+                println!("Validation passed in {} ms.", outcome.elapsed_ms);
+            }
+        }
+        exit_code(outcome.ok, outcome.cancelled, outcome.failed_step())
+    }
+
+    pub fn send_test(to: &str, out: &ProbeOutput) -> ExitCode {
+        let (profile, password) = match prepare(Some(to), out) {
+            Ok(p) => p,
+            Err(code) => return ExitCode::from(code),
+        };
+        let result = match runtime().block_on(smtp::send_test(&profile, password.as_ref(), to, &CancelToken::new())) {
+            Ok(r) => r,
+            Err(report) => return bad_input(&report, out),
+        };
+        if out.json {
+            println!("{}", serde_json::to_string_pretty(&result).expect("serialisable"));
+        } else {
+            result.steps.iter().for_each(print_step);
+            finish(result.failure.as_ref(), &result.warnings, &result.transcript, out.transcript);
+            if result.ok {
+                println!("Test email sent to {to} in {} ms.", result.elapsed_ms);
+                println!("  server reply: {}", result.reply);
+                if let Some(id) = &result.queue_id {
+                    println!("  queued as:    {id}");
+                }
+                println!("  Message-ID:   {}", result.message_id);
+            }
+        }
+        let cancelled = result.failure.as_ref().is_some_and(|f| f.category == smtp::Category::Cancelled);
+        exit_code(result.ok, cancelled, result.failed_step())
+    }
+
+    /// Loads the settings, refuses unusable ones, and reads the password only if login uses one.
+    fn prepare(to: Option<&str>, out: &ProbeOutput) -> Result<(Profile, Option<Password>), u8> {
+        let loaded = settings::load();
+        if let Some(n) = &loaded.notice {
+            eprintln!("warning: {n}");
+        }
+        let profile = loaded.settings.profile;
+        smtp::check_ready(&profile, to).map_err(|r| {
+            bad_input(&r, out);
+            EXIT_BAD_INPUT
+        })?;
+        if profile.auth.method != AuthMethod::Password {
+            return Ok((profile, None));
+        }
+        match secrets::get(DEFAULT_PROFILE) {
+            Ok(pw) => Ok((profile, pw)),
+            Err(e) => {
+                let report = ErrorReport::from(&e);
+                if out.json {
+                    println!("{}", serde_json::json!({ "ok": false, "error": report }));
+                }
+                print_error(&report);
+                Err(EXIT_FAILURE)
+            }
+        }
+    }
+
+    fn bad_input(report: &ErrorReport, out: &ProbeOutput) -> ExitCode {
+        if out.json {
+            println!("{}", serde_json::json!({ "ok": false, "error": report }));
+        }
+        print_error(report);
+        ExitCode::from(EXIT_BAD_INPUT)
+    }
+
+    /// One thread is plenty for one connection, and starts fastest.
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime")
+    }
+
+    fn print_step(s: &Step) {
+        let mark = match s.status {
+            StepStatus::Ok => "✓",
+            StepStatus::Warning => "!",
+            StepStatus::Failed => "✗",
+            StepStatus::Skipped => "-",
+        };
+        println!("{mark} {:<22} {:>6} ms  {}", s.title, s.duration_ms, s.summary);
+        // The certificate and a failed step's findings are what a person needs to see; the rest is in --json.
+        if s.step == StepKind::Tls || s.status == StepStatus::Failed {
+            for (k, v) in &s.details {
+                println!("{:>34}  {k}: {v}", "");
+            }
+        }
+        let _ = std::io::stdout().flush();
+    }
+
+    fn finish(failure: Option<&smtp::Failure>, warnings: &[String], transcript: &[smtp::TranscriptLine], show_transcript: bool) {
+        for w in warnings {
+            println!("warning: {w}");
+        }
+        if let Some(f) = failure {
+            println!("error ({}): {}", f.category, f.message);
+            println!("hint: {}", f.hint);
+        }
+        if show_transcript {
+            println!("\nTranscript:");
+            print!("{}", smtp::render_transcript(transcript));
+        }
+    }
+
+    fn exit_code(ok: bool, cancelled: bool, failed: Option<StepKind>) -> ExitCode {
+        ExitCode::from(match (ok, cancelled, failed) {
+            (true, _, _) => 0,
+            (_, true, _) => EXIT_CANCELLED,
+            (_, _, Some(step)) => step.exit_code(),
+            (_, _, None) => EXIT_BAD_INPUT,
+        })
+    }
 }

@@ -1,1 +1,53 @@
-fn main() {}
+//! SMTP Desk's window: starts Tauri, wires the commands, the settings-file watcher and the
+//! window's own state. All mail logic lives in the `smtp-desk` core library.
+
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+mod commands;
+mod state;
+mod watcher;
+mod window_state;
+
+use tauri::{Emitter, Manager, WindowEvent};
+
+fn main() {
+    let started = std::time::Instant::now();
+    tauri::Builder::default()
+        .plugin(tauri_plugin_store::Builder::new().build())
+        .manage(state::AppState::new(started))
+        .invoke_handler(tauri::generate_handler![
+            commands::settings::load_settings,
+            commands::settings::check_settings,
+            commands::settings::save_settings,
+            commands::settings::password_status,
+            commands::window::set_dirty,
+            commands::window::close_window,
+            commands::window::get_ui_state,
+            commands::window::set_ui_state,
+            commands::window::ui_ready,
+            commands::diagnose::validate_start,
+            commands::diagnose::validate_cancel,
+            commands::diagnose::send_test,
+        ])
+        .setup(|app| {
+            if let Some(window) = app.get_webview_window("main") {
+                window_state::restore(app.handle(), &window);
+            }
+            watcher::start(app.handle().clone());
+            Ok(())
+        })
+        .on_window_event(|window, event| {
+            if let WindowEvent::CloseRequested { api, .. } = event {
+                let state = window.state::<state::AppState>();
+                if state.is_dirty() {
+                    // The page asks the user; it calls close_window if they choose to discard.
+                    api.prevent_close();
+                    let _ = window.emit_to(window.label(), "close-requested", ());
+                } else {
+                    window_state::save(window.app_handle(), window);
+                }
+            }
+        })
+        .run(tauri::generate_context!())
+        .expect("SMTP Desk could not start its window");
+}

@@ -1,0 +1,14 @@
+//! The window's commands, one file per domain; each is a thin call into the core library.
+
+pub mod diagnose;
+pub mod settings;
+pub mod window;
+
+use smtp_desk::ErrorReport;
+
+/// Runs blocking core work (file and keyring I/O) off the async runtime's workers.
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ErrorReport> + Send + 'static) -> Result<T, ErrorReport> {
+    tauri::async_runtime::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(ErrorReport::new("internal", format!("the task failed: {e}"))))
+}

@@ -1,0 +1,42 @@
+//! What the window process remembers between commands: unsaved edits, the settings file's last
+//! known content (to tell our own writes from the CLI's), and running validations.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+pub struct AppState {
+    pub started: Instant,
+    dirty: AtomicBool,
+    /// The settings file's bytes as this window last read or wrote them.
+    known_file: Mutex<Option<Vec<u8>>>,
+    next_run: AtomicU64,
+    pub runs: Mutex<HashMap<u64, ()>>,
+}
+
+impl AppState {
+    pub fn new(started: Instant) -> Self {
+        Self { started, dirty: AtomicBool::new(false), known_file: Mutex::new(None), next_run: AtomicU64::new(1), runs: Mutex::default() }
+    }
+
+    pub fn is_dirty(&self) -> bool {
+        self.dirty.load(Ordering::SeqCst)
+    }
+
+    pub fn set_dirty(&self, dirty: bool) {
+        self.dirty.store(dirty, Ordering::SeqCst)
+    }
+
+    /// Records the file's current content; returns true if it differs from what we knew.
+    pub fn note_file(&self, content: Option<Vec<u8>>) -> bool {
+        let mut known = self.known_file.lock().unwrap_or_else(|p| p.into_inner());
+        let changed = *known != content;
+        *known = content;
+        changed
+    }
+
+    pub fn next_run_id(&self) -> u64 {
+        self.next_run.fetch_add(1, Ordering::SeqCst)
+    }
+}

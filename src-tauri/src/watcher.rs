@@ -1,0 +1,41 @@
+//! Notices when the settings file changes outside the window (the CLI, an editor, config
+//! management) and tells the page, which reloads or warns about its unsaved edits.
+
+use crate::state::AppState;
+use notify::{RecursiveMode, Watcher};
+use tauri::{AppHandle, Emitter, Manager};
+
+/// Watches the settings directory (the file itself is replaced on every atomic save, so a watch
+/// on the file would be lost after the first write).
+pub fn start(app: AppHandle) {
+    let file = smtp_desk::paths::settings_file();
+    let Some(dir) = file.parent().map(|d| d.to_path_buf()) else { return };
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        tracing::warn!("cannot watch {}: {e}", dir.display());
+        return;
+    }
+    let handler_app = app.clone();
+    let watched = file.clone();
+    let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        let Ok(event) = res else { return };
+        if !event.paths.iter().any(|p| p == &watched) {
+            return;
+        }
+        let content = std::fs::read(&watched).ok();
+        if handler_app.state::<AppState>().note_file(content) {
+            let _ = handler_app.emit("settings-changed", ());
+        }
+    });
+    match watcher {
+        Ok(mut w) => match w.watch(&dir, RecursiveMode::NonRecursive) {
+            // The watcher lives as long as the app: it is kept in managed state.
+            Ok(()) => {
+                app.manage(WatcherHandle(std::sync::Mutex::new(Box::new(w))));
+            }
+            Err(e) => tracing::warn!("cannot watch {}: {e}", dir.display()),
+        },
+        Err(e) => tracing::warn!("cannot watch the settings file: {e}"),
+    }
+}
+
+struct WatcherHandle(#[allow(dead_code)] std::sync::Mutex<Box<dyn Watcher + Send>>);

@@ -1,0 +1,241 @@
+//! Talking to the SMTP server: "Validate configuration" (each step timed and explained) and
+//! "Send test email", with a swaks-style transcript whose credentials are redacted.
+//!
+//! Why a small hand-written client instead of lettre's transport: the validation must time and
+//! explain every step, bound *each* network wait by the timeout setting (lettre's async timeout
+//! covers only the connect), show the whole EHLO capability list (lettre's `server_info()` drops
+//! keywords it does not know), show the certificate even when it fails, and keep a transcript —
+//! none of which lettre exposes. lettre still builds the test message (headers, Message-ID, Date).
+//!
+//! Layout, one file per protocol concept as in lettre: [`reply`] (RFC 5321 replies and EHLO
+//! keywords), `conn` (stream, bounded reads, deadline + cancel), `tls` (rustls, verifier,
+//! certificate details), [`transcript`], [`failure`] (categories and hints), `probe` (the steps),
+//! `send` (the test email).
+//!
+//! Both entry points return a complete result instead of an error: a failure is an answer to
+//! show, not an exception. Only bad input (unusable settings, a recipient that is not an address)
+//! is refused up front by [`check_ready`].
+
+mod conn;
+pub mod failure;
+mod probe;
+mod reply;
+mod send;
+mod tls;
+pub mod transcript;
+
+pub use failure::{Category, Failure};
+pub use send::send_test;
+pub use tokio_util::sync::CancellationToken as CancelToken;
+pub use transcript::{render as render_transcript, Direction, TranscriptLine};
+
+use crate::error::ErrorReport;
+use crate::secrets::Password;
+use crate::settings::{self, Mode, Profile, Settings};
+use serde::Serialize;
+
+/// One step of a validation (or of sending the test email).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    /// Resolve the host name to every A/AAAA address.
+    Resolve,
+    /// Open a TCP connection, trying each address in turn.
+    Connect,
+    /// Read the server's greeting (220), or its refusal.
+    Banner,
+    /// EHLO with the configured name; the capability list.
+    Ehlo,
+    /// STARTTLS or implicit TLS: version, cipher, certificate, verification.
+    Tls,
+    /// Log in with the saved credentials.
+    Auth,
+    /// MAIL FROM + RCPT TO, then RSET (validation) — nothing is sent.
+    Envelope,
+    /// DATA: the test email itself (send-test only).
+    Data,
+}
+
+impl StepKind {
+    pub fn title(self) -> &'static str {
+        match self {
+            StepKind::Resolve => "Resolve host name",
+            StepKind::Connect => "Connect",
+            StepKind::Banner => "Server greeting",
+            StepKind::Ehlo => "EHLO and capabilities",
+            StepKind::Tls => "TLS",
+            StepKind::Auth => "Login",
+            StepKind::Envelope => "Sender and recipient",
+            StepKind::Data => "Send message",
+        }
+    }
+
+    /// The `smtp-desk validate` / `send-test` exit code when this step fails (see the CLI help).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            StepKind::Resolve => 10,
+            StepKind::Connect => 11,
+            StepKind::Banner => 12,
+            StepKind::Ehlo => 13,
+            StepKind::Tls => 14,
+            StepKind::Auth => 15,
+            StepKind::Envelope => 16,
+            StepKind::Data => 17,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Ok,
+    Warning,
+    Failed,
+    Skipped,
+}
+
+/// A finished step, as streamed to the window.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub step: StepKind,
+    pub title: String,
+    pub status: StepStatus,
+    pub duration_ms: u64,
+    /// One line saying what happened.
+    pub summary: String,
+    /// Label/value rows (addresses, capabilities, certificate fields, …).
+    pub details: Vec<(String, String)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+}
+
+/// The result of "Validate configuration".
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub ok: bool,
+    pub cancelled: bool,
+    /// Every planned step: those run, then the ones skipped after a failure.
+    pub steps: Vec<Step>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+    pub warnings: Vec<String>,
+    pub transcript: Vec<TranscriptLine>,
+    pub elapsed_ms: u64,
+}
+
+impl Outcome {
+    /// The step that failed, if any.
+    pub fn failed_step(&self) -> Option<StepKind> {
+        self.steps.iter().find(|s| s.status == StepStatus::Failed).map(|s| s.step)
+    }
+}
+
+/// The result of "Send test email".
+#[derive(Debug, Clone, Serialize)]
+pub struct SendResult {
+    pub ok: bool,
+    /// The server's final reply to the message (`250 2.0.0 Ok: queued as …`), or its last reply.
+    pub reply: String,
+    pub queue_id: Option<String>,
+    pub message_id: String,
+    pub elapsed_ms: u64,
+    pub transcript: Vec<TranscriptLine>,
+    pub failure: Option<Failure>,
+    /// The steps, as in a validation, ending with `data`.
+    pub steps: Vec<Step>,
+    pub warnings: Vec<String>,
+}
+
+impl SendResult {
+    pub fn failed_step(&self) -> Option<StepKind> {
+        self.steps.iter().find(|s| s.status == StepStatus::Failed).map(|s| s.step)
+    }
+}
+
+/// Refuses settings that can't be validated and recipients that are not addresses, before any
+/// network traffic; the report names the field to fix.
+pub fn check_ready(profile: &Profile, recipient: Option<&str>) -> Result<(), ErrorReport> {
+    match profile.mode {
+        Mode::Relay => {}
+        Mode::Off => {
+            return Err(on_field(
+                ErrorReport::new("invalid_settings", "Sending is off, so there is nothing to validate.")
+                    .hint("Choose 'Relay' and enter the SMTP server's host name (smtp-desk config set mode relay)."),
+                "mode",
+            ))
+        }
+        Mode::Direct => {
+            return Err(on_field(
+                ErrorReport::new("invalid_settings", "Validation checks a relay server; direct delivery is not checked yet.")
+                    .hint("Choose 'Relay' to validate a server."),
+                "mode",
+            ))
+        }
+    }
+    let report = settings::check(&Settings { profile: profile.clone(), ..Settings::default() });
+    if let Some(first) = report.errors.first() {
+        let mut r = on_field(
+            ErrorReport::new("invalid_settings", format!("The settings are not valid: {}: {}", first.field, first.message))
+                .hint("Correct the fields marked, then validate again."),
+            &first.field,
+        );
+        r.issues = report.errors.clone();
+        return Err(r);
+    }
+    if let Some(to) = recipient {
+        if to.parse::<lettre::Address>().is_err() {
+            return Err(on_field(
+                ErrorReport::new("invalid_recipient", format!("'{to}' is not an email address."))
+                    .hint("Enter one address such as someone@example.com."),
+                "to",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn on_field(mut report: ErrorReport, field: &str) -> ErrorReport {
+    report.field = Some(field.into());
+    report
+}
+
+/// Runs the validation steps the settings imply, calling `on_step` as each one finishes.
+///
+/// Every network wait is bounded by `profile.limits.timeout_secs`; `cancel` stops the run within
+/// moments, mid-step. The password is passed in by the caller (read from the keyring on a blocking
+/// thread) and never appears in the result. `recipient` defaults to the from address.
+pub async fn validate(
+    profile: &Profile,
+    password: Option<&Password>,
+    recipient: Option<&str>,
+    cancel: &CancelToken,
+    on_step: &mut (dyn FnMut(&Step) + Send),
+) -> Outcome {
+    let started = std::time::Instant::now();
+    if let Err(report) = check_ready(profile, recipient) {
+        return Outcome {
+            ok: false,
+            cancelled: false,
+            steps: Vec::new(),
+            failure: Some(Failure::new(
+                if report.kind == "invalid_recipient" { Category::InvalidRecipient } else { Category::InvalidSettings },
+                report.message,
+                report.hint.unwrap_or_default(),
+            )),
+            warnings: Vec::new(),
+            transcript: Vec::new(),
+            elapsed_ms: 0,
+        };
+    }
+    let recipient = recipient.unwrap_or(&profile.sender.from_address);
+    let run = probe::run(profile, password, probe::Goal::Validate { recipient }, cancel, on_step).await;
+    Outcome {
+        ok: run.failure.is_none(),
+        cancelled: run.failure.as_ref().is_some_and(|f| f.category == Category::Cancelled),
+        steps: run.steps,
+        failure: run.failure,
+        warnings: run.warnings,
+        transcript: run.transcript,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    }
+}

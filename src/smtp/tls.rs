@@ -1,0 +1,226 @@
+//! TLS for the probe: rustls with the webpki roots plus the custom CA file, a verifier that
+//! records its verdict instead of aborting, and the certificate details a person needs.
+//!
+//! Why record instead of abort: a failed check must still show what the server presented (the
+//! names it is valid for, the issuer, the dates). Nothing is sent over a connection whose
+//! certificate failed while checking is on: the probe stops right after the handshake.
+
+use super::failure::{Category, Failure};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// The verifier's verdict on the certificate, kept for after the handshake.
+#[derive(Debug)]
+pub(crate) struct RecordingVerifier {
+    inner: Arc<WebPkiServerVerifier>,
+    verdict: Mutex<Option<Result<(), rustls::Error>>>,
+}
+
+impl RecordingVerifier {
+    /// `None` when no certificate was checked (the handshake failed before).
+    pub fn verdict(&self) -> Option<Result<(), rustls::Error>> {
+        self.verdict.lock().map(|v| v.clone()).unwrap_or(None)
+    }
+}
+
+impl ServerCertVerifier for RecordingVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let verdict = self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now).map(|_| ());
+        if let Ok(mut v) = self.verdict.lock() {
+            *v = Some(verdict);
+        }
+        Ok(ServerCertVerified::assertion())
+    }
+
+    // The handshake signature is still checked for real: it proves the server holds the key of
+    // the certificate it showed, whatever we think of the certificate.
+    fn verify_tls12_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// Everything needed to start TLS with one server.
+pub(crate) struct TlsSetup {
+    pub connector: tokio_rustls::TlsConnector,
+    pub verifier: Arc<RecordingVerifier>,
+    pub server_name: ServerName<'static>,
+    /// How many certificates the custom CA file added.
+    pub custom_cas: usize,
+}
+
+/// Builds the client configuration for `host` (already in ASCII form).
+pub(crate) fn setup(host: &str, ca_file: Option<&Path>) -> Result<TlsSetup, Failure> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let mut custom_cas = 0;
+    if let Some(path) = ca_file {
+        let unreadable = |why: String| {
+            Failure::new(
+                Category::CaFileUnreadable,
+                format!("The custom CA file {} can't be used: {why}.", path.display()),
+                "Choose a PEM file holding the CA certificate(s) (-----BEGIN CERTIFICATE-----), or clear the setting.",
+            )
+        };
+        let certs = CertificateDer::pem_file_iter(path).map_err(|e| unreadable(e.to_string()))?;
+        for cert in certs {
+            let cert = cert.map_err(|e| unreadable(e.to_string()))?;
+            roots.add(cert).map_err(|e| unreadable(e.to_string()))?;
+            custom_cas += 1;
+        }
+        if custom_cas == 0 {
+            return Err(unreadable("it holds no certificate".into()));
+        }
+    }
+    let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .map_err(|e| Failure::new(Category::TlsHandshakeFailed, format!("TLS can't be set up: {e}."), "Report this as a bug."))?;
+    let verifier = Arc::new(RecordingVerifier { inner, verdict: Mutex::new(None) });
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Failure::new(Category::TlsHandshakeFailed, format!("TLS can't be set up: {e}."), "Report this as a bug."))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier.clone())
+        .with_no_client_auth();
+    let server_name = ServerName::try_from(host.to_string()).map_err(|_| {
+        Failure::new(Category::InvalidSettings, format!("'{host}' can't be used as a TLS server name."), "Check the host setting.")
+    })?;
+    Ok(TlsSetup { connector: tokio_rustls::TlsConnector::from(Arc::new(config)), verifier, server_name, custom_cas })
+}
+
+/// What the server's certificate says.
+#[derive(Debug, Clone)]
+pub(crate) struct CertInfo {
+    pub subject: String,
+    pub issuer: String,
+    /// DNS names and IP addresses it is valid for (the subject alternative names).
+    pub names: Vec<String>,
+    pub not_before: String,
+    pub not_after: String,
+    pub fingerprint: String,
+    pub self_signed: bool,
+}
+
+impl CertInfo {
+    pub fn parse(der: &CertificateDer<'_>) -> Option<Self> {
+        use x509_parser::extensions::GeneralName;
+        let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
+        let mut names = Vec::new();
+        if let Ok(Some(san)) = cert.subject_alternative_name() {
+            for n in &san.value.general_names {
+                match n {
+                    GeneralName::DNSName(d) => names.push(d.to_string()),
+                    GeneralName::IPAddress(b) => match b.len() {
+                        4 => names.push(std::net::Ipv4Addr::from(<[u8; 4]>::try_from(*b).ok()?).to_string()),
+                        16 => names.push(std::net::Ipv6Addr::from(<[u8; 16]>::try_from(*b).ok()?).to_string()),
+                        _ => {}
+                    },
+                    _ => {}
+                }
+            }
+        }
+        let date = |t: &x509_parser::time::ASN1Time| t.to_rfc2822().unwrap_or_else(|_| t.to_string());
+        let fingerprint = Sha256::digest(der.as_ref()).iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":");
+        Some(Self {
+            subject: cert.subject().to_string(),
+            issuer: cert.issuer().to_string(),
+            self_signed: cert.subject().as_raw() == cert.issuer().as_raw(),
+            names,
+            not_before: date(&cert.validity().not_before),
+            not_after: date(&cert.validity().not_after),
+            fingerprint,
+        })
+    }
+
+    pub fn details(&self) -> Vec<(String, String)> {
+        vec![
+            ("certificate subject".into(), self.subject.clone()),
+            ("valid for names".into(), if self.names.is_empty() { "(no subject alternative names)".into() } else { self.names.join(", ") }),
+            ("issuer".into(), self.issuer.clone()),
+            ("valid from".into(), self.not_before.clone()),
+            ("valid until".into(), self.not_after.clone()),
+            ("SHA-256 fingerprint".into(), self.fingerprint.clone()),
+        ]
+    }
+}
+
+/// The failure for a certificate that did not pass, with what the server presented.
+pub(crate) fn certificate_failure(err: &rustls::Error, host: &str, cert: Option<&CertInfo>, custom_ca: bool) -> Failure {
+    let off = "Only if you trust this network and server, turn off 'Check certificates' (not recommended).";
+    let kind = match err {
+        rustls::Error::InvalidCertificate(c) => Some(c),
+        _ => None,
+    };
+    match kind {
+        Some(CertificateError::UnknownIssuer) if cert.is_some_and(|c| c.self_signed) => Failure::new(
+            Category::CertificateSelfSigned,
+            format!("The server's certificate is self-signed ({}), so nothing vouches for it.", cert.map(|c| c.subject.as_str()).unwrap_or("")),
+            format!("Ask the server's administrator for a certificate from a public CA, or save this certificate as a PEM file and choose it as 'Custom CA file'. {off}"),
+        ),
+        Some(CertificateError::UnknownIssuer) => Failure::new(
+            Category::CertificateUntrusted,
+            format!(
+                "The server's certificate is issued by {}, which is not a trusted certificate authority{}.",
+                cert.map(|c| c.issuer.as_str()).unwrap_or("an unknown issuer"),
+                if custom_ca { " (nor in the custom CA file)" } else { "" }
+            ),
+            format!("If this is your organisation's own CA, save its certificate as a PEM file and choose it as 'Custom CA file' (relay.ca_file). {off}"),
+        ),
+        Some(CertificateError::Expired | CertificateError::ExpiredContext { .. } | CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. }) => {
+            Failure::new(
+                Category::CertificateExpired,
+                format!(
+                    "The server's certificate is outside its validity period ({} to {}).",
+                    cert.map(|c| c.not_before.as_str()).unwrap_or("?"),
+                    cert.map(|c| c.not_after.as_str()).unwrap_or("?")
+                ),
+                "The server's administrator must renew the certificate. If it is not yet valid, check this machine's clock.",
+            )
+        }
+        Some(CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. }) => {
+            let names = cert.map(|c| c.names.join(", ")).filter(|n| !n.is_empty()).unwrap_or_else(|| "no names".into());
+            Failure::new(
+                Category::CertificateWrongHost,
+                format!("The server's certificate is for {names}, not for {host}."),
+                format!("Use the host name the certificate is made for (one of: {names}) in the host setting — providers often have one mail host name for all customers."),
+            )
+        }
+        _ => Failure::new(
+            Category::CertificateInvalid,
+            format!("The server's certificate can't be accepted: {err}."),
+            format!("Ask the server's administrator to fix the certificate. {off}"),
+        ),
+    }
+}
+
+/// The negotiated protocol version and cipher suite, for the step details.
+pub(crate) fn negotiated(conn: &rustls::ClientConnection) -> (String, String) {
+    let version = match conn.protocol_version() {
+        Some(rustls::ProtocolVersion::TLSv1_3) => "TLS 1.3".to_string(),
+        Some(rustls::ProtocolVersion::TLSv1_2) => "TLS 1.2".to_string(),
+        Some(v) => format!("{v:?}"),
+        None => "unknown".into(),
+    };
+    let cipher = conn.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_else(|| "unknown".into());
+    (version, cipher)
+}

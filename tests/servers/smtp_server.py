@@ -1,0 +1,102 @@
+#!/usr/bin/python3
+"""A real SMTP server (aiosmtpd) for SMTP Desk's tests and benchmark, configured by arguments.
+
+Listens on 127.0.0.1 (port 0 = any free port), prints "READY <port>" when it accepts connections,
+and appends each received message to --save as one JSON line {mail_from, rcpt_tos, content}.
+Runs until killed.
+"""
+
+import argparse
+import asyncio
+import json
+import ssl
+import sys
+
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+
+def parse_args():
+    p = argparse.ArgumentParser()
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--tls", choices=["none", "starttls", "implicit"], default="none")
+    p.add_argument("--cert")
+    p.add_argument("--key")
+    p.add_argument("--require-starttls", action="store_true")
+    p.add_argument("--user", action="append", default=[], help="USER:PASSWORD, may repeat")
+    p.add_argument("--auth-required", action="store_true", help="530 to MAIL FROM before AUTH")
+    p.add_argument("--auth-plaintext", action="store_true", help="offer AUTH without TLS")
+    p.add_argument("--refuse-rcpt", action="append", default=[])
+    p.add_argument("--save")
+    return p.parse_args()
+
+
+class Handler:
+    def __init__(self, refused, save):
+        self.refused = {a.lower() for a in refused}
+        self.save = save
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower() in self.refused:
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown in local recipient table"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 Ok"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.save:
+            content = envelope.original_content or envelope.content
+            if isinstance(content, bytes):
+                content = content.decode("utf-8", "replace")
+            with open(self.save, "a", encoding="utf-8") as f:
+                f.write(json.dumps({"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos, "content": content}) + "\n")
+        return "250 2.0.0 Ok: queued as TESTQ42"
+
+
+def main():
+    args = parse_args()
+    users = dict(u.split(":", 1) for u in args.user)
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        if isinstance(auth_data, LoginPassword):
+            ok = users.get(auth_data.login.decode()) == auth_data.password.decode()
+            return AuthResult(success=ok)
+        return AuthResult(success=False)
+
+    context = None
+    if args.tls != "none":
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.cert, args.key)
+
+    handler = Handler(args.refuse_rcpt, args.save)
+
+    def factory():
+        return SMTP(
+            handler,
+            hostname="test.smtp.local",
+            ident="SMTP Desk test server",
+            tls_context=context if args.tls == "starttls" else None,
+            require_starttls=args.require_starttls,
+            authenticator=authenticator if users else None,
+            auth_required=args.auth_required,
+            # aiosmtpd counts only STARTTLS as TLS; with implicit TLS the link is already encrypted.
+            auth_require_tls=not (args.auth_plaintext or args.tls == "implicit"),
+            # Keep the bytes as sent so the test can check the headers exactly.
+            decode_data=False,
+        )
+
+    async def serve():
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(
+            factory, host="127.0.0.1", port=args.port, ssl=context if args.tls == "implicit" else None
+        )
+        port = server.sockets[0].getsockname()[1]
+        print(f"READY {port}", flush=True)
+        await server.serve_forever()
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

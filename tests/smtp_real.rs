@@ -1,0 +1,250 @@
+//! Validation and the test email against a real SMTP server (aiosmtpd), started per test:
+//! plain text, STARTTLS with a test CA, implicit TLS, AUTH PLAIN/LOGIN, refusals, and a test
+//! email whose received headers, body and envelope are checked.
+
+mod support;
+
+use smtp_desk::settings::{Mechanism, Security};
+use smtp_desk::smtp::{self, CancelToken, StepKind, StepStatus};
+use support::*;
+
+fn step<'a>(o: &'a smtp::Outcome, kind: StepKind) -> &'a smtp::Step {
+    o.steps.iter().find(|s| s.step == kind).unwrap_or_else(|| panic!("no {kind:?} step"))
+}
+
+fn detail<'a>(s: &'a smtp::Step, key: &str) -> &'a str {
+    s.details.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str()).unwrap_or_else(|| panic!("no detail {key} in {:?}", s.details))
+}
+
+#[tokio::test]
+async fn plaintext_without_login_passes_with_warnings() {
+    let server = Server::start(&[]);
+    let (o, streamed, _) = validate(&profile(server.port, Security::None), None, Some("rcpt@example.org")).await;
+    assert!(o.ok, "{o:#?}");
+    assert_eq!(streamed.len(), 7, "each step is streamed as it finishes");
+    let kinds: Vec<_> = o.steps.iter().map(|s| s.step).collect();
+    assert_eq!(kinds, [StepKind::Resolve, StepKind::Connect, StepKind::Banner, StepKind::Ehlo, StepKind::Tls, StepKind::Auth, StepKind::Envelope]);
+    assert!(step(&o, StepKind::Banner).summary.starts_with("220 test.smtp.local"));
+    assert_eq!(detail(step(&o, StepKind::Ehlo), "SIZE"), "33554432 bytes (32 MiB)");
+    assert!(o.warnings.iter().any(|w| w.starts_with("Plain text connection")), "{:?}", o.warnings);
+    assert!(o.warnings.iter().any(|w| w.starts_with("Anonymous relay accepted")), "{:?}", o.warnings);
+    let text = smtp::render_transcript(&o.transcript);
+    assert!(text.contains(" -> EHLO client.test") && text.contains(" -> RCPT TO:<rcpt@example.org>") && text.contains(" -> RSET"), "{text}");
+    assert!(server.received().is_empty(), "validation sends no message");
+    let json = serde_json::to_value(&o).unwrap();
+    assert_eq!(json["steps"][0]["step"], "resolve");
+    assert_eq!(json["steps"][4]["status"], "warning");
+    assert_eq!(json["transcript"][0]["dir"], "info");
+}
+
+#[tokio::test]
+async fn localhost_resolves_through_the_hosts_file() {
+    let server = Server::start(&[]);
+    let mut p = profile(server.port, Security::None);
+    p.relay.host = "localhost".into();
+    let (o, _, _) = validate(&p, None, None).await;
+    assert!(o.ok, "{o:#?}");
+    assert!(detail(step(&o, StepKind::Resolve), "addresses").contains("127.0.0.1"));
+}
+
+#[tokio::test]
+async fn starttls_with_trusted_custom_ca_and_auth_plain() {
+    let pki = Pki::new();
+    let (cert, key) = pki.server_cert(CertKind::Good);
+    let user = format!("{USER}:{PASSWORD}");
+    let server = Server::start(&["--tls", "starttls", "--require-starttls", "--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap(), "--user", &user]);
+    let mut p = with_login(profile(server.port, Security::StartTls));
+    p.relay.ca_file = Some(pki.ca_pem.clone());
+    p.auth.mechanism = Mechanism::Plain;
+    let pw = password(PASSWORD);
+    let (o, _, _) = validate(&p, Some(&pw), None).await;
+    assert!(o.ok, "{o:#?}");
+    let tls = step(&o, StepKind::Tls);
+    assert_eq!(tls.status, StepStatus::Ok);
+    assert!(detail(tls, "protocol").starts_with("TLS 1."));
+    assert_eq!(detail(tls, "valid for names"), "localhost, 127.0.0.1");
+    assert!(detail(tls, "issuer").contains("SMTP Desk Test CA"));
+    assert_eq!(detail(tls, "SHA-256 fingerprint").len(), 32 * 3 - 1);
+    assert!(detail(tls, "verification").starts_with("trusted"));
+    assert!(detail(tls, "capabilities after TLS").contains("AUTH"));
+    assert_eq!(detail(step(&o, StepKind::Auth), "mechanism"), "PLAIN");
+    let text = smtp::render_transcript(&o.transcript);
+    assert!(text.contains(" -> STARTTLS") && text.contains(" ~> AUTH PLAIN ********") && text.contains("<~  235"), "{text}");
+    assert_no_secret(&serde_json::to_string(&o).unwrap(), USER, PASSWORD);
+}
+
+#[tokio::test]
+async fn starttls_with_untrusted_ca_is_a_certificate_error() {
+    let pki = Pki::new();
+    let (cert, key) = pki.server_cert(CertKind::Good);
+    let server = Server::start(&["--tls", "starttls", "--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap()]);
+    let (o, _, _) = validate(&profile(server.port, Security::StartTls), None, None).await;
+    assert_eq!(category(&o), "certificate_untrusted", "{o:#?}");
+    let f = o.failure.as_ref().unwrap();
+    assert!(f.message.contains("SMTP Desk Test CA") && f.hint.contains("Custom CA file"), "{f:?}");
+    let tls = step(&o, StepKind::Tls);
+    assert_eq!(tls.status, StepStatus::Failed);
+    assert_eq!(detail(tls, "valid for names"), "localhost, 127.0.0.1", "the certificate is shown even when it fails");
+    assert_eq!(o.failed_step(), Some(StepKind::Tls));
+    assert!(o.steps[5..].iter().all(|s| s.status == StepStatus::Skipped));
+    assert!(!smtp::render_transcript(&o.transcript).contains("~> EHLO"), "nothing is sent over an untrusted connection");
+}
+
+#[tokio::test]
+async fn certificate_checking_off_passes_with_a_warning() {
+    let pki = Pki::new();
+    let (cert, key) = pki.server_cert(CertKind::SelfSigned);
+    let server = Server::start(&["--tls", "starttls", "--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap()]);
+    let mut p = profile(server.port, Security::StartTls);
+    p.relay.verify_certificates = false;
+    let (o, _, _) = validate(&p, None, None).await;
+    assert!(o.ok, "{o:#?}");
+    assert_eq!(step(&o, StepKind::Tls).status, StepStatus::Warning);
+    assert!(o.warnings.iter().any(|w| w.starts_with("Certificate checking is off")));
+    assert!(detail(step(&o, StepKind::Tls), "verification").starts_with("not checked (would fail"));
+}
+
+#[tokio::test]
+async fn self_signed_expired_and_wrong_host_certificates() {
+    let pki = Pki::new();
+    for (kind, expected) in [
+        (CertKind::SelfSigned, "certificate_self_signed"),
+        (CertKind::Expired, "certificate_expired"),
+        (CertKind::OtherHost, "certificate_wrong_host"),
+    ] {
+        let (cert, key) = pki.server_cert(kind);
+        let server = Server::start(&["--tls", "starttls", "--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap()]);
+        let mut p = profile(server.port, Security::StartTls);
+        p.relay.ca_file = Some(pki.ca_pem.clone());
+        let (o, _, _) = validate(&p, None, None).await;
+        assert_eq!(category(&o), expected, "{o:#?}");
+        if expected == "certificate_wrong_host" {
+            let f = o.failure.as_ref().unwrap();
+            assert!(f.message.contains("other.example, mail.other.example"), "the names it is valid for: {f:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn implicit_tls_with_auth_login() {
+    let pki = Pki::new();
+    let (cert, key) = pki.server_cert(CertKind::Good);
+    let user = format!("{USER}:{PASSWORD}");
+    let server = Server::start(&["--tls", "implicit", "--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap(), "--user", &user]);
+    let mut p = with_login(profile(server.port, Security::ImplicitTls));
+    p.relay.ca_file = Some(pki.ca_pem.clone());
+    p.auth.mechanism = Mechanism::Login;
+    let pw = password(PASSWORD);
+    let (o, _, _) = validate(&p, Some(&pw), None).await;
+    assert!(o.ok, "{o:#?}");
+    let kinds: Vec<_> = o.steps.iter().map(|s| s.step).collect();
+    assert_eq!(kinds[2..5], [StepKind::Tls, StepKind::Banner, StepKind::Ehlo], "TLS comes first with implicit TLS");
+    assert_eq!(detail(step(&o, StepKind::Auth), "mechanism"), "LOGIN");
+    let text = smtp::render_transcript(&o.transcript);
+    assert!(text.contains("<~  220") && text.contains(" ~> AUTH LOGIN") && text.contains("******** (password, base64)"), "{text}");
+    assert_no_secret(&serde_json::to_string(&o).unwrap(), USER, PASSWORD);
+}
+
+#[tokio::test]
+async fn wrong_password_is_rejected_and_redacted() {
+    let user = format!("{USER}:{PASSWORD}");
+    let server = Server::start(&["--user", &user, "--auth-plaintext"]);
+    let wrong = "wrong-password-123";
+    for mechanism in [Mechanism::Plain, Mechanism::Login] {
+        let mut p = with_login(profile(server.port, Security::None));
+        p.auth.mechanism = mechanism;
+        let pw = password(wrong);
+        let (o, _, _) = validate(&p, Some(&pw), None).await;
+        assert_eq!(category(&o), "auth_rejected", "{o:#?}");
+        assert!(o.failure.as_ref().unwrap().message.contains("535"), "{:?}", o.failure);
+        assert_eq!(o.failed_step(), Some(StepKind::Auth));
+        assert_no_secret(&serde_json::to_string(&o).unwrap(), USER, wrong);
+        assert!(smtp::render_transcript(&o.transcript).contains(" -> QUIT"), "a refusal ends the session politely");
+    }
+}
+
+#[tokio::test]
+async fn login_required_but_none_configured() {
+    let user = format!("{USER}:{PASSWORD}");
+    let server = Server::start(&["--user", &user, "--auth-plaintext", "--auth-required"]);
+    let (o, _, _) = validate(&profile(server.port, Security::None), None, None).await;
+    assert_eq!(category(&o), "auth_required", "{o:#?}");
+    assert_eq!(o.failed_step(), Some(StepKind::Envelope));
+    assert!(o.failure.as_ref().unwrap().hint.contains("Password"));
+}
+
+#[tokio::test]
+async fn auth_only_after_starttls_and_missing_password() {
+    let pki = Pki::new();
+    let (cert, key) = pki.server_cert(CertKind::Good);
+    let user = format!("{USER}:{PASSWORD}");
+    let server = Server::start(&["--tls", "starttls", "--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap(), "--user", &user]);
+    let p = with_login(profile(server.port, Security::None));
+    let pw = password(PASSWORD);
+    let (o, _, _) = validate(&p, Some(&pw), None).await;
+    assert_eq!(category(&o), "auth_only_after_starttls", "{o:#?}");
+    let (o, _, _) = validate(&p, None, None).await;
+    assert_eq!(category(&o), "password_missing", "{o:#?}");
+}
+
+#[tokio::test]
+async fn starttls_required_but_not_offered() {
+    let server = Server::start(&[]);
+    let (o, _, _) = validate(&profile(server.port, Security::StartTls), None, None).await;
+    assert_eq!(category(&o), "starttls_not_offered", "{o:#?}");
+    assert_eq!(o.failed_step(), Some(StepKind::Tls));
+}
+
+#[tokio::test]
+async fn refused_recipient_shows_the_server_text() {
+    let server = Server::start(&["--refuse-rcpt", "nobody@example.org"]);
+    let (o, _, _) = validate(&profile(server.port, Security::None), None, Some("nobody@example.org")).await;
+    assert_eq!(category(&o), "recipient_refused", "{o:#?}");
+    let f = o.failure.as_ref().unwrap();
+    assert!(f.message.contains("550 5.1.1") && f.message.contains("User unknown"), "{f:?}");
+    assert_eq!(o.failed_step(), Some(StepKind::Envelope));
+}
+
+#[tokio::test]
+async fn test_email_is_received_with_headers_body_and_envelope() {
+    let pki = Pki::new();
+    let (cert, key) = pki.server_cert(CertKind::Good);
+    let user = format!("{USER}:{PASSWORD}");
+    let server = Server::start(&["--tls", "starttls", "--require-starttls", "--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap(), "--user", &user]);
+    let mut p = with_login(profile(server.port, Security::StartTls));
+    p.relay.ca_file = Some(pki.ca_pem.clone());
+    let pw = password(PASSWORD);
+    let r = smtp::send_test(&p, Some(&pw), "friend@example.org", &CancelToken::new()).await.unwrap();
+    assert!(r.ok, "{r:#?}");
+    assert_eq!(r.reply, "250 2.0.0 Ok: queued as TESTQ42");
+    assert_eq!(r.queue_id.as_deref(), Some("TESTQ42"));
+    assert_eq!(r.failed_step(), None);
+    assert_eq!(r.steps.last().unwrap().step, StepKind::Data);
+    assert_no_secret(&serde_json::to_string(&r).unwrap(), USER, PASSWORD);
+
+    let received = server.received();
+    assert_eq!(received.len(), 1);
+    let m = &received[0];
+    assert_eq!(m["mail_from"], "sender@example.com");
+    assert_eq!(m["rcpt_tos"], serde_json::json!(["friend@example.org"]));
+    let content = m["content"].as_str().unwrap();
+    let (headers, body) = content.split_once("\r\n\r\n").expect("headers, blank line, body");
+    assert!(headers.contains("From: \"SMTP Desk Test\" <sender@example.com>") || headers.contains("From: SMTP Desk Test <sender@example.com>"), "{headers}");
+    assert!(headers.contains("To: friend@example.org"), "{headers}");
+    assert!(headers.contains("Subject: SMTP Desk test email"), "{headers}");
+    assert!(headers.contains(&format!("Message-ID: {}", r.message_id)), "{headers}");
+    assert!(headers.contains("Date: "), "{headers}");
+    assert!(body.contains("Sending host: ") && body.contains("Profile:      default") && body.contains(&format!("127.0.0.1:{} (STARTTLS)", server.port)), "{body}");
+}
+
+#[tokio::test]
+async fn test_email_refusal_has_the_validation_category() {
+    let server = Server::start(&["--refuse-rcpt", "nobody@example.org"]);
+    let r = smtp::send_test(&profile(server.port, Security::None), None, "nobody@example.org", &CancelToken::new()).await.unwrap();
+    assert!(!r.ok);
+    assert_eq!(r.failure.as_ref().unwrap().category.to_string(), "recipient_refused");
+    assert!(r.reply.starts_with("550"), "{}", r.reply);
+    assert!(server.received().is_empty());
+    let bad = smtp::send_test(&profile(server.port, Security::None), None, "not an address", &CancelToken::new()).await;
+    assert_eq!(bad.unwrap_err().kind, "invalid_recipient");
+}
