@@ -78,9 +78,12 @@ enum ConfigCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Change one setting; the whole result is validated before it is saved.
+    /// Change settings: one or more KEY VALUE pairs, validated together and saved at once.
     #[command(after_help = keys_help())]
-    Set { key: String, value: String },
+    Set {
+        #[arg(required = true, num_args = 2.., value_names = ["KEY", "VALUE"])]
+        pairs: Vec<String>,
+    },
     /// Print where the settings file is.
     Path,
 }
@@ -111,7 +114,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Config(ConfigCommand::Show { json }) => show(json),
-        Command::Config(ConfigCommand::Set { key, value }) => set(&key, &value),
+        Command::Config(ConfigCommand::Set { pairs }) => set(&pairs),
         Command::Config(ConfigCommand::Path) => {
             println!("{}", smtp_desk::paths::settings_file().display());
             Ok(())
@@ -206,17 +209,27 @@ fn show(json: bool) -> Outcome {
     Ok(())
 }
 
-fn set(key: &str, value: &str) -> Outcome {
+fn set(pairs: &[String]) -> Outcome {
+    if pairs.len() % 2 != 0 {
+        let last = pairs.last().map(String::as_str).unwrap_or_default();
+        return Err((EXIT_BAD_INPUT, ErrorReport::new("bad_arguments", format!("'{last}' has no value")).hint("Give KEY VALUE pairs, e.g. smtp-desk config set mode relay relay.host smtp.example.com")));
+    }
     let path = smtp_desk::paths::settings_file();
     let loaded = settings::load_from(&path);
     if let Some(n) = &loaded.notice {
         eprintln!("warning: {n}");
     }
     let mut s = loaded.settings;
-    settings::set_key(&mut s, key, value).map_err(|e| (EXIT_BAD_INPUT, (&e).into()))?;
+    for pair in pairs.chunks(2) {
+        settings::set_key(&mut s, &pair[0], &pair[1]).map_err(|e| (EXIT_BAD_INPUT, (&e).into()))?;
+    }
     settings::save_to(&path, &s).map_err(|e| {
         let code = if matches!(e, settings::Error::Invalid(_)) { EXIT_BAD_INPUT } else { EXIT_FAILURE };
-        (code, (&e).into())
+        let mut report = ErrorReport::from(&e);
+        if code == EXIT_BAD_INPUT {
+            report.hint = Some("Nothing was saved. Settings that depend on each other can be set in one call: smtp-desk config set mode relay relay.host smtp.example.com sender.from_address you@example.com".into());
+        }
+        (code, report)
     })?;
     for w in settings::check(&s).warnings {
         eprintln!("warning: {}: {}", w.field, w.message);

@@ -1,0 +1,80 @@
+/** Tests of the window shell over a fake core: start-up ending in ui_ready, theme and screen memory, Ctrl+S, and the discard-changes dialog. */
+
+import { beforeEach, describe, expect, it } from "vitest";
+import { startApp } from "./app";
+import { FakeIpc, settle } from "./fake-ipc";
+
+let ipc: FakeIpc;
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`no #${id}`);
+  return el as T;
+};
+
+beforeEach(() => {
+  document.body.innerHTML = "";
+  delete document.body.dataset.ready;
+  ipc = new FakeIpc();
+});
+
+describe("start-up", () => {
+  it("fills the form, restores theme and screen, then reports ready", async () => {
+    ipc.uiState = { theme: "dark", last_screen: "diagnose" };
+    await startApp(ipc);
+    expect(document.documentElement.dataset.theme).toBe("dark");
+    expect($<HTMLSelectElement>("theme").value).toBe("dark");
+    expect($("screen-diagnose").hidden).toBe(false);
+    expect($("screen-settings").hidden).toBe(true);
+    expect($("nav-diagnose").getAttribute("aria-current")).toBe("page");
+    expect(document.body.dataset.ready).toBe("true");
+    const order = ipc.calls.map((c) => c.command);
+    expect(order).toContain("load_settings");
+    expect(order.indexOf("ui_ready")).toBeGreaterThan(order.indexOf("load_settings"));
+    expect(ipc.callsOf("ui_ready")).toHaveLength(1);
+  });
+
+  it("remembers the theme and the screen", async () => {
+    await startApp(ipc);
+    const theme = $<HTMLSelectElement>("theme");
+    theme.value = "light";
+    theme.dispatchEvent(new Event("change"));
+    expect(document.documentElement.dataset.theme).toBe("light");
+    $("nav-diagnose").click();
+    await settle();
+    expect(ipc.callsOf("set_ui_state").map((c) => c.args)).toEqual([
+      { state: { theme: "light", last_screen: "settings" } },
+      { state: { theme: "light", last_screen: "diagnose" } },
+    ]);
+  });
+});
+
+it("saves with Ctrl+S", async () => {
+  await startApp(ipc);
+  const name = $<HTMLInputElement>("sender-from_name");
+  name.value = "Ops";
+  name.dispatchEvent(new Event("input", { bubbles: true }));
+  document.dispatchEvent(new KeyboardEvent("keydown", { key: "s", ctrlKey: true, bubbles: true }));
+  await settle();
+  expect(ipc.callsOf("save_settings")).toHaveLength(1);
+  expect($("save-status").textContent).toBe("Saved");
+});
+
+describe("closing with unsaved changes", () => {
+  it("asks, and closes only when told to discard", async () => {
+    await startApp(ipc);
+    ipc.emit("close-requested");
+    const dialog = $<HTMLDialogElement>("confirm-close");
+    expect(dialog.open).toBe(true);
+    expect(dialog.textContent).toContain("Discard unsaved changes?");
+
+    $("confirm-close-cancel").click();
+    expect(dialog.open).toBe(false);
+    expect(ipc.callsOf("close_window")).toEqual([]);
+
+    ipc.emit("close-requested");
+    $("confirm-close-discard").click();
+    await settle();
+    expect(ipc.callsOf("close_window")).toHaveLength(1);
+  });
+});

@@ -1,0 +1,140 @@
+/** A scripted stand-in for the Rust core, for the unit tests: records every command and lets a test emit events. */
+
+import type { Ipc, Unlisten } from "./ipc";
+import {
+  defaultSettings,
+  type LoadedSettings,
+  type PasswordAction,
+  type PasswordStatus,
+  type Report,
+  type SaveResult,
+  type SendResult,
+  type Settings,
+  type UiState,
+  type ValidationFinishedEvent,
+  type ValidationStarted,
+  type ValidationStepEvent,
+} from "./model";
+
+export interface Call {
+  command: string;
+  args?: unknown;
+}
+
+type Handler = (payload: never) => void;
+
+export class FakeIpc implements Ipc {
+  readonly calls: Call[] = [];
+  loaded: LoadedSettings = {
+    settings: defaultSettings(),
+    notice: null,
+    machine_name: "desk.example.org",
+    file: "/home/me/.config/smtp-desk/settings.json",
+  };
+  passwordReply: () => Promise<PasswordStatus> = async () => ({ saved: false });
+  checkReply: (settings: Settings) => Promise<Report> = async () => ({ errors: [], warnings: [] });
+  saveReply: (settings: Settings, password: PasswordAction) => Promise<SaveResult> = async (_s, p) => ({
+    password_saved: p.action === "set",
+    report: { errors: [], warnings: [] },
+  });
+  uiState: UiState = { theme: "system", last_screen: "settings" };
+  validateReply: () => Promise<ValidationStarted> = async () => ({ run_id: 1 });
+  sendReply: (to: string) => Promise<SendResult> = async () => ({
+    ok: true,
+    reply: "250 2.0.0 Ok: queued as 4F2A1",
+    queue_id: "4F2A1",
+    message_id: "<test.1@desk.example.org>",
+    elapsed_ms: 420,
+    transcript: [],
+  });
+  private readonly handlers = new Map<string, Handler[]>();
+
+  private record(command: string, args?: unknown): void {
+    this.calls.push(args === undefined ? { command } : { command, args });
+  }
+
+  /** The calls of one command, in order. */
+  callsOf(command: string): Call[] {
+    return this.calls.filter((c) => c.command === command);
+  }
+
+  /** Delivers an event to every listener, as Rust's emit would. */
+  emit(event: string, payload?: unknown): void {
+    for (const h of this.handlers.get(event) ?? []) h(payload as never);
+  }
+
+  private subscribe(event: string, handler: Handler): Promise<Unlisten> {
+    const list = this.handlers.get(event) ?? [];
+    list.push(handler);
+    this.handlers.set(event, list);
+    return Promise.resolve(() => {
+      const current = this.handlers.get(event) ?? [];
+      this.handlers.set(
+        event,
+        current.filter((h) => h !== handler),
+      );
+    });
+  }
+
+  async loadSettings(): Promise<LoadedSettings> {
+    this.record("load_settings");
+    return structuredClone(this.loaded);
+  }
+  passwordStatus(): Promise<PasswordStatus> {
+    this.record("password_status");
+    return this.passwordReply();
+  }
+  checkSettings(settings: Settings): Promise<Report> {
+    this.record("check_settings", { settings });
+    return this.checkReply(settings);
+  }
+  saveSettings(settings: Settings, password: PasswordAction): Promise<SaveResult> {
+    this.record("save_settings", { settings, password });
+    return this.saveReply(settings, password);
+  }
+  async setDirty(dirty: boolean): Promise<void> {
+    this.record("set_dirty", { dirty });
+  }
+  async closeWindow(): Promise<void> {
+    this.record("close_window");
+  }
+  async getUiState(): Promise<UiState> {
+    this.record("get_ui_state");
+    return { ...this.uiState };
+  }
+  async setUiState(state: UiState): Promise<void> {
+    this.record("set_ui_state", { state });
+    this.uiState = { ...state };
+  }
+  async uiReady(): Promise<void> {
+    this.record("ui_ready");
+  }
+  validateStart(recipient: string | null): Promise<ValidationStarted> {
+    this.record("validate_start", { recipient });
+    return this.validateReply();
+  }
+  async validateCancel(runId: number): Promise<void> {
+    this.record("validate_cancel", { run_id: runId });
+  }
+  sendTest(to: string): Promise<SendResult> {
+    this.record("send_test", { to });
+    return this.sendReply(to);
+  }
+  onSettingsChanged(handler: () => void): Promise<Unlisten> {
+    return this.subscribe("settings-changed", handler);
+  }
+  onCloseRequested(handler: () => void): Promise<Unlisten> {
+    return this.subscribe("close-requested", handler);
+  }
+  onValidationStep(handler: (event: ValidationStepEvent) => void): Promise<Unlisten> {
+    return this.subscribe("validation-step", handler as Handler);
+  }
+  onValidationFinished(handler: (event: ValidationFinishedEvent) => void): Promise<Unlisten> {
+    return this.subscribe("validation-finished", handler as Handler);
+  }
+}
+
+/** Lets pending promises and zero-delay timers run. */
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
+}

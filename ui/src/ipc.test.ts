@@ -1,0 +1,90 @@
+/** Tests of the IPC contract with the Rust side, through Tauri's own mocks: command names, argument names, events, and error shapes. */
+
+import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import { emit } from "@tauri-apps/api/event";
+import { afterEach, describe, expect, it } from "vitest";
+import { tauriIpc, toErrorReport } from "./ipc";
+import { defaultSettings } from "./model";
+
+afterEach(() => clearMocks());
+
+/** Records each command with its arguments, answering from `replies`. */
+function record(replies: Record<string, unknown> = {}) {
+  const calls: { cmd: string; args: unknown }[] = [];
+  mockIPC(
+    (cmd, args) => {
+      calls.push({ cmd, args });
+      return replies[cmd] ?? null;
+    },
+    { shouldMockEvents: true },
+  );
+  return calls;
+}
+
+describe("commands", () => {
+  it("uses the Rust command and argument names", async () => {
+    const calls = record({ validate_start: { run_id: 4 } });
+    const settings = defaultSettings();
+    await tauriIpc.loadSettings();
+    await tauriIpc.passwordStatus();
+    await tauriIpc.checkSettings(settings);
+    await tauriIpc.saveSettings(settings, { action: "set", value: "pw" });
+    await tauriIpc.setDirty(true);
+    await tauriIpc.closeWindow();
+    await tauriIpc.getUiState();
+    await tauriIpc.setUiState({ theme: "dark", last_screen: "diagnose" });
+    await tauriIpc.uiReady();
+    expect(await tauriIpc.validateStart(null)).toEqual({ run_id: 4 });
+    await tauriIpc.validateCancel(4);
+    await tauriIpc.sendTest("you@example.com");
+
+    const strip = ({ cmd, args }: { cmd: string; args: unknown }) => ({
+      cmd,
+      args: args && typeof args === "object" && Object.keys(args).length ? args : undefined,
+    });
+    expect(calls.map(strip)).toEqual([
+      { cmd: "load_settings", args: undefined },
+      { cmd: "password_status", args: undefined },
+      { cmd: "check_settings", args: { settings } },
+      { cmd: "save_settings", args: { settings, password: { action: "set", value: "pw" } } },
+      { cmd: "set_dirty", args: { dirty: true } },
+      { cmd: "close_window", args: undefined },
+      { cmd: "get_ui_state", args: undefined },
+      { cmd: "set_ui_state", args: { state: { theme: "dark", last_screen: "diagnose" } } },
+      { cmd: "ui_ready", args: undefined },
+      { cmd: "validate_start", args: { recipient: null } },
+      { cmd: "validate_cancel", args: { runId: 4, run_id: 4 } },
+      { cmd: "send_test", args: { to: "you@example.com" } },
+    ]);
+  });
+
+  it("rejects with an ErrorReport whatever the failure looked like", async () => {
+    mockIPC((cmd) => {
+      if (cmd === "save_settings") throw { kind: "keyring_locked", message: "The keyring is locked.", hint: "Unlock it." };
+      throw "command not_a_command not found";
+    });
+    await expect(tauriIpc.saveSettings(defaultSettings(), { action: "keep" })).rejects.toEqual({
+      kind: "keyring_locked",
+      message: "The keyring is locked.",
+      hint: "Unlock it.",
+    });
+    await expect(tauriIpc.uiReady()).rejects.toEqual({ kind: "ipc", message: "command not_a_command not found" });
+    expect(toErrorReport(new Error("boom"))).toEqual({ kind: "error", message: "boom" });
+  });
+});
+
+describe("events", () => {
+  it("delivers payloads to the screens' handlers", async () => {
+    record();
+    const steps: unknown[] = [];
+    let changed = 0;
+    await tauriIpc.onValidationStep((e) => steps.push(e));
+    const unlisten = await tauriIpc.onSettingsChanged(() => changed++);
+    await emit("validation-step", { run_id: 1, step: { step: "resolve" } });
+    await emit("settings-changed");
+    unlisten();
+    await emit("settings-changed");
+    expect(steps).toEqual([{ run_id: 1, step: { step: "resolve" } }]);
+    expect(changed).toBe(1);
+  });
+});

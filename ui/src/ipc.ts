@@ -1,0 +1,94 @@
+/** The window's only door to the Rust core: every command it invokes and every event it listens to, typed, with failures turned into ErrorReports. */
+
+import { invoke } from "@tauri-apps/api/core";
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import type {
+  ErrorReport,
+  LoadedSettings,
+  PasswordAction,
+  PasswordStatus,
+  Report,
+  SaveResult,
+  SendResult,
+  Settings,
+  UiState,
+  ValidationFinishedEvent,
+  ValidationStarted,
+  ValidationStepEvent,
+} from "./model";
+
+export type Unlisten = () => void;
+
+/** Everything the screens may ask of the core. Screens receive one of these, so tests can hand them a fake. */
+export interface Ipc {
+  loadSettings(): Promise<LoadedSettings>;
+  passwordStatus(): Promise<PasswordStatus>;
+  checkSettings(settings: Settings): Promise<Report>;
+  saveSettings(settings: Settings, password: PasswordAction): Promise<SaveResult>;
+  /** Tells Rust whether closing the window would lose edits. */
+  setDirty(dirty: boolean): Promise<void>;
+  /** Closes the window for good (after the user chose to discard changes). */
+  closeWindow(): Promise<void>;
+  getUiState(): Promise<UiState>;
+  setUiState(state: UiState): Promise<void>;
+  /** The form is filled and usable (the launch benchmark stops its clock here). */
+  uiReady(): Promise<void>;
+  validateStart(recipient: string | null): Promise<ValidationStarted>;
+  validateCancel(runId: number): Promise<void>;
+  sendTest(to: string): Promise<SendResult>;
+  /** The settings file changed outside this window (e.g. the CLI). */
+  onSettingsChanged(handler: () => void): Promise<Unlisten>;
+  /** Rust held back a window close because there are unsaved changes. */
+  onCloseRequested(handler: () => void): Promise<Unlisten>;
+  onValidationStep(handler: (event: ValidationStepEvent) => void): Promise<Unlisten>;
+  onValidationFinished(handler: (event: ValidationFinishedEvent) => void): Promise<Unlisten>;
+}
+
+/** Any rejection as an ErrorReport: Rust sends one; Tauri itself sends plain strings (unknown command, bad arguments). */
+export function toErrorReport(e: unknown): ErrorReport {
+  if (typeof e === "object" && e !== null && typeof (e as ErrorReport).message === "string") {
+    const r = e as ErrorReport;
+    // Built field by field: an Error's message is not an own enumerable property.
+    const report: ErrorReport = { kind: typeof r.kind === "string" ? r.kind : "error", message: r.message };
+    if (typeof r.hint === "string") report.hint = r.hint;
+    if (typeof r.field === "string") report.field = r.field;
+    if (Array.isArray(r.issues)) report.issues = r.issues;
+    return report;
+  }
+  return { kind: "ipc", message: typeof e === "string" ? e : String(e) };
+}
+
+async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(command, args);
+  } catch (e) {
+    throw toErrorReport(e);
+  }
+}
+
+async function on<T>(event: string, handler: (payload: T) => void): Promise<Unlisten> {
+  const unlisten: UnlistenFn = await listen<T>(event, (e) => handler(e.payload));
+  return unlisten;
+}
+
+/** The real thing, over Tauri IPC. Argument names are the Rust parameter names. */
+export const tauriIpc: Ipc = {
+  loadSettings: () => call("load_settings"),
+  passwordStatus: () => call("password_status"),
+  checkSettings: (settings) => call("check_settings", { settings }),
+  saveSettings: (settings, password) => call("save_settings", { settings, password }),
+  setDirty: (dirty) => call("set_dirty", { dirty }),
+  closeWindow: () => call("close_window"),
+  getUiState: () => call("get_ui_state"),
+  setUiState: (state) => call("set_ui_state", { state }),
+  uiReady: () => call("ui_ready"),
+  validateStart: (recipient) => call("validate_start", { recipient }),
+  // Tauri 2 matches a Rust parameter `run_id` to the key `runId` unless the command says
+  // `rename_all = "snake_case"`; both are sent so either spelling on the Rust side works.
+  validateCancel: (runId) => call("validate_cancel", { runId, run_id: runId }),
+  sendTest: (to) => call("send_test", { to }),
+  onSettingsChanged: (handler) => on<unknown>("settings-changed", () => handler()),
+  onCloseRequested: (handler) => on<unknown>("close-requested", () => handler()),
+  onValidationStep: (handler) => on("validation-step", handler),
+  onValidationFinished: (handler) => on("validation-finished", handler),
+};

@@ -1,0 +1,188 @@
+/** Tests of the Diagnose screen over a fake core: steps as they arrive, cancel, the transcript, and the test email. */
+
+import { beforeEach, describe, expect, it } from "vitest";
+import { FakeIpc, settle } from "../fake-ipc";
+import type { Outcome, Step } from "../model";
+import { formatTranscript, mountDiagnose, type DiagnoseScreen } from "./diagnose";
+
+let ipc: FakeIpc;
+let screen: DiagnoseScreen;
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`no #${id}`);
+  return el as T;
+};
+
+const step = (name: Step["step"], status: Step["status"], extra: Partial<Step> = {}): Step => ({
+  step: name,
+  title: name.toUpperCase(),
+  status,
+  duration_ms: 12,
+  summary: `${name} summary`,
+  details: [],
+  ...extra,
+});
+
+const outcome = (extra: Partial<Outcome> = {}): Outcome => ({
+  ok: true,
+  cancelled: false,
+  steps: [],
+  warnings: [],
+  transcript: [],
+  elapsed_ms: 1234,
+  ...extra,
+});
+
+beforeEach(() => {
+  screen?.destroy();
+  document.body.innerHTML = '<div id="root"></div>';
+  ipc = new FakeIpc();
+  screen = mountDiagnose($("root"), ipc);
+});
+
+describe("validation", () => {
+  it("lists steps as they arrive and shows the outcome", async () => {
+    ipc.validateReply = async () => ({ run_id: 7 });
+    $<HTMLInputElement>("test-recipient").value = "you@example.com";
+    $("validate").click();
+    await settle();
+    expect(ipc.callsOf("validate_start")).toEqual([{ command: "validate_start", args: { recipient: "you@example.com" } }]);
+    expect($<HTMLButtonElement>("validate-cancel").disabled).toBe(false);
+    expect($<HTMLButtonElement>("validate").disabled).toBe(true);
+
+    ipc.emit("validation-step", { run_id: 7, step: step("resolve", "ok", { details: [["Addresses", "192.0.2.1"]] }) });
+    ipc.emit("validation-step", { run_id: 6, step: step("connect", "ok") }); // an older run: ignored
+    ipc.emit("validation-step", {
+      run_id: 7,
+      step: step("tls", "failed", {
+        failure: { category: "tls", message: "The certificate has expired.", hint: "Renew the server's certificate." },
+      }),
+    });
+    const items = $("steps").querySelectorAll("li");
+    expect([...items].map((li) => li.dataset.step)).toEqual(["resolve", "tls"]);
+    expect(items[0]?.classList.contains("ok")).toBe(true);
+    expect(items[0]?.querySelector("dl")?.textContent).toContain("192.0.2.1");
+    expect(items[1]?.classList.contains("failed")).toBe(true);
+    expect(items[1]?.querySelector(".hint")?.textContent).toBe("Renew the server's certificate.");
+
+    ipc.emit("validation-finished", {
+      run_id: 7,
+      outcome: outcome({
+        ok: false,
+        failure: { category: "tls", message: "The certificate has expired.", hint: "Renew the server's certificate." },
+        transcript: [
+          { dir: "server", tls: false, text: "220 smtp.example.com ESMTP" },
+          { dir: "client", tls: false, text: "EHLO desk" },
+          { dir: "client", tls: true, text: "AUTH PLAIN [redacted]" },
+          { dir: "server", tls: true, text: "235 ok" },
+          { dir: "info", tls: false, text: "TLS started" },
+        ],
+      }),
+    });
+    expect($("validate-result").textContent).toContain("Validation failed");
+    expect($("validate-result").querySelector(".hint")?.textContent).toBe("Renew the server's certificate.");
+    expect($("transcript").hidden).toBe(false);
+    expect($("transcript").tagName).toBe("DETAILS");
+    expect($("transcript-text").textContent).toBe(
+      "<- 220 smtp.example.com ESMTP\n-> EHLO desk\n~> AUTH PLAIN [redacted]\n<~ 235 ok\n=== TLS started",
+    );
+    expect($<HTMLButtonElement>("validate-cancel").disabled).toBe(true);
+    expect($<HTMLButtonElement>("validate").disabled).toBe(false);
+  });
+
+  it("holds events that arrive before validate_start answers", async () => {
+    let answer: () => void = () => {};
+    ipc.validateReply = () => new Promise((resolve) => (answer = () => resolve({ run_id: 3 })));
+    $("validate").click();
+    await settle();
+    ipc.emit("validation-step", { run_id: 3, step: step("resolve", "ok") });
+    expect($("steps").children.length).toBe(0);
+    answer();
+    await settle();
+    expect($("steps").querySelector("li")?.dataset.step).toBe("resolve");
+    expect(ipc.callsOf("validate_start")[0]?.args).toEqual({ recipient: null });
+  });
+
+  it("cancels the running validation", async () => {
+    ipc.validateReply = async () => ({ run_id: 9 });
+    $("validate").click();
+    await settle();
+    $("validate-cancel").click();
+    await settle();
+    expect(ipc.callsOf("validate_cancel")).toEqual([{ command: "validate_cancel", args: { run_id: 9 } }]);
+    expect($<HTMLButtonElement>("validate-cancel").disabled).toBe(true);
+    ipc.emit("validation-finished", { run_id: 9, outcome: outcome({ ok: false, cancelled: true }) });
+    expect($("validate-result").textContent).toContain("cancelled");
+  });
+
+  it("explains a validation that cannot start", async () => {
+    ipc.validateReply = () => Promise.reject({ kind: "mode_off", message: "Mail is switched off.", hint: "Choose Relay." });
+    $("validate").click();
+    await settle();
+    expect($("validate-result").textContent).toContain("Mail is switched off.");
+    expect($("validate-result").querySelector(".hint")?.textContent).toBe("Choose Relay.");
+    expect($<HTMLButtonElement>("validate").disabled).toBe(false);
+  });
+
+  it("refuses a recipient that is not a plain address", async () => {
+    $<HTMLInputElement>("test-recipient").value = "Me <me@example.com>";
+    $("validate").click();
+    await settle();
+    expect(ipc.callsOf("validate_start")).toEqual([]);
+    expect($("test-recipient-error").hidden).toBe(false);
+  });
+});
+
+describe("test email", () => {
+  it("needs a recipient", async () => {
+    $("send-test").click();
+    await settle();
+    expect(ipc.callsOf("send_test")).toEqual([]);
+    expect($("test-recipient-error").textContent).toContain("Enter the address");
+  });
+
+  it("shows the server's reply, queue id, Message-ID and transcript", async () => {
+    ipc.sendReply = async () => ({
+      ok: true,
+      reply: "250 2.0.0 Ok: queued as 4F2A1",
+      queue_id: "4F2A1",
+      message_id: "<abc@desk.example.org>",
+      elapsed_ms: 420,
+      transcript: [{ dir: "client", tls: true, text: "DATA" }],
+    });
+    $<HTMLInputElement>("test-recipient").value = "you@example.com";
+    $("send-test").click();
+    await settle();
+    expect(ipc.callsOf("send_test")).toEqual([{ command: "send_test", args: { to: "you@example.com" } }]);
+    const result = $("send-result");
+    expect(result.hidden).toBe(false);
+    expect(result.textContent).toContain("250 2.0.0 Ok: queued as 4F2A1");
+    expect(result.textContent).toContain("4F2A1");
+    expect(result.textContent).toContain("<abc@desk.example.org>");
+    expect(result.textContent).toContain("420 ms");
+    expect(result.querySelector("pre")?.textContent).toBe("~> DATA");
+  });
+
+  it("shows a refusal with its hint", async () => {
+    ipc.sendReply = () => Promise.reject({ kind: "invalid_recipient", message: "bad address", hint: "Use name@example.com.", field: "to" });
+    $<HTMLInputElement>("test-recipient").value = "you@example.com";
+    $("send-test").click();
+    await settle();
+    expect($("send-result").textContent).toContain("bad address");
+    expect($("test-recipient-error").textContent).toContain("bad address");
+  });
+});
+
+it("notes that unsaved edits are not what is checked", () => {
+  screen.setSettingsDirty(true);
+  expect($("diagnose-unsaved").hidden).toBe(false);
+  screen.setSettingsDirty(false);
+  expect($("diagnose-unsaved").hidden).toBe(true);
+});
+
+it("formats multi-line server replies line by line", () => {
+  expect(formatTranscript([{ dir: "server", tls: false, text: "250-smtp.example.com\r\n250 SIZE 1000\r\n" }])).toBe(
+    "<- 250-smtp.example.com\n<- 250 SIZE 1000",
+  );
+});

@@ -1,0 +1,387 @@
+/** Tests of the Settings screen over a fake core: loading, live errors and warnings, saving (with the password action), and outside changes. */
+
+import { beforeEach, describe, expect, it } from "vitest";
+import { FakeIpc, settle } from "../fake-ipc";
+import { defaultSettings, type Settings } from "../model";
+import { MESSAGES } from "../rules";
+import { mountSettings, type SettingsScreen } from "./settings";
+
+let ipc: FakeIpc;
+let screen: SettingsScreen;
+
+function relaySettings(): Settings {
+  const s = defaultSettings();
+  s.profile.mode = "relay";
+  s.profile.relay.host = "smtp.example.com";
+  s.profile.auth = { method: "password", username: "me@example.com", mechanism: "auto" };
+  s.profile.sender = { from_name: "Build Server", from_address: "alerts@example.com", reply_to: null };
+  return s;
+}
+
+const $ = <T extends HTMLElement = HTMLInputElement>(id: string) => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`no #${id}`);
+  return el as T;
+};
+
+/** Types a value as a script would: sets it and fires input (and change, when the field is left). */
+function enter(id: string, value: string, leave = true): void {
+  const el = $<HTMLInputElement | HTMLSelectElement>(id);
+  el.value = value;
+  el.dispatchEvent(new Event("input", { bubbles: true }));
+  if (leave) el.dispatchEvent(new Event("change", { bubbles: true }));
+}
+
+async function mount(settings: Settings = relaySettings(), notice: string | null = null): Promise<void> {
+  ipc.loaded = { ...ipc.loaded, settings, notice };
+  screen = mountSettings($("root"), ipc, { checkDelayMs: 0 });
+  await screen.load();
+  await settle();
+}
+
+async function clickSave(): Promise<void> {
+  $<HTMLButtonElement>("save").click();
+  await settle();
+}
+
+beforeEach(() => {
+  screen?.destroy();
+  document.body.innerHTML = '<div id="root"></div>';
+  ipc = new FakeIpc();
+});
+
+describe("loading", () => {
+  it("fills every control from the settings", async () => {
+    const s = relaySettings();
+    s.profile.relay = { host: "mail.example.net", port: 465, security: "implicit_tls", verify_certificates: false, ca_file: "/etc/ca.pem" };
+    s.profile.ehlo_name = "desk.example.net";
+    s.profile.auth.mechanism = "login";
+    s.profile.sender.reply_to = "ops@example.com";
+    s.profile.limits = { timeout_secs: 45, connection_limit: 2, max_idle_secs: 0, batch_size: 250 };
+    await mount(s);
+
+    expect($("mode-relay").checked).toBe(true);
+    expect($("relay-host").value).toBe("mail.example.net");
+    expect($("relay-port").value).toBe("465");
+    expect($<HTMLSelectElement>("relay-security").value).toBe("implicit_tls");
+    expect($("relay-verify_certificates").checked).toBe(false);
+    expect($("relay-ca_file").value).toBe("/etc/ca.pem");
+    expect($("ehlo_name").value).toBe("desk.example.net");
+    expect($<HTMLSelectElement>("auth-method").value).toBe("password");
+    expect($("auth-username").value).toBe("me@example.com");
+    expect($<HTMLSelectElement>("auth-mechanism").value).toBe("login");
+    expect($("sender-from_name").value).toBe("Build Server");
+    expect($("sender-from_address").value).toBe("alerts@example.com");
+    expect($("sender-reply_to").value).toBe("ops@example.com");
+    expect($("limits-timeout_secs").value).toBe("45");
+    expect($("limits-connection_limit").value).toBe("2");
+    expect($("limits-max_idle_secs").value).toBe("0");
+    expect($("limits-batch_size").value).toBe("250");
+    expect($("ehlo_name").placeholder).toBe("this machine: desk.example.org");
+    expect($("password").type).toBe("password");
+    expect($("password").autocomplete).toBe("new-password");
+    expect(screen.isDirty()).toBe(false);
+    expect($("dirty-indicator").hidden).toBe(true);
+    expect(ipc.callsOf("set_dirty")).toEqual([]);
+  });
+
+  it("shows the password state from the keyring", async () => {
+    ipc.passwordReply = async () => ({ saved: true });
+    await mount();
+    expect($("password-state").textContent).toBe("Password saved in keyring ✓");
+    expect($("password-clear").hidden).toBe(false);
+  });
+
+  it("explains a keyring that cannot be asked, without breaking the form", async () => {
+    ipc.passwordReply = () =>
+      Promise.reject({ kind: "keyring_locked", message: "The keyring is locked.", hint: "Unlock it and try again." });
+    await mount();
+    expect($("password-warning").hidden).toBe(false);
+    expect($("password-warning").textContent).toContain("The keyring is locked. Unlock it and try again.");
+    expect($("relay-host").value).toBe("smtp.example.com");
+  });
+
+  it("shows the notice about a corrupt settings file", async () => {
+    await mount(defaultSettings(), "The settings file … is not valid settings JSON; it was kept as x.corrupt-1.");
+    expect($("load-notice").hidden).toBe(false);
+    expect($("load-notice").getAttribute("role")).toBe("alert");
+    expect($("load-notice").textContent).toContain("kept as x.corrupt-1");
+  });
+
+  it("shows relay sections only in relay mode, and the note for direct delivery", async () => {
+    await mount(defaultSettings());
+    expect($("section-connection").hidden).toBe(true);
+    expect($("section-auth").hidden).toBe(true);
+    $("mode-direct").click();
+    expect($("mode-note-direct").hidden).toBe(false);
+    expect($("mode-note-direct").textContent).toBe(
+      "Delivery straight to recipients' mail servers comes in a later version; sender and limits apply.",
+    );
+    $("mode-relay").click();
+    expect($("section-connection").hidden).toBe(false);
+    expect($("auth-password-fields").hidden).toBe(true);
+    enter("auth-method", "password");
+    expect($("auth-password-fields").hidden).toBe(false);
+  });
+});
+
+describe("validation", () => {
+  it("shows a field's error under it, marks it invalid, and blocks saving", async () => {
+    await mount();
+    enter("relay-host", "bad_host!");
+    const error = $("relay-host-error");
+    expect(error.hidden).toBe(false);
+    expect(error.classList.contains("error")).toBe(true);
+    expect(error.textContent).toContain(
+      "'bad_host!' may only contain letters, digits, dots and inner hyphens — enter a host name like smtp.example.com or an IP address",
+    );
+    expect($("relay-host").getAttribute("aria-invalid")).toBe("true");
+    expect($("relay-host").getAttribute("aria-describedby")).toContain("relay-host-error");
+
+    await clickSave();
+    expect(ipc.callsOf("save_settings")).toEqual([]);
+    expect($("error-summary").hidden).toBe(false);
+    expect($("error-summary").textContent).toContain("Server");
+    expect($("save-status").textContent).toContain("Not saved");
+  });
+
+  it("shows every error after a save attempt, even in fields not visited", async () => {
+    await mount(defaultSettings());
+    $("mode-relay").click();
+    expect($("relay-host-error").hidden).toBe(true);
+    await clickSave();
+    expect($("relay-host-error").textContent).toContain(MESSAGES.hostRequired);
+    expect($("sender-from_address-error").textContent).toContain(MESSAGES.fromRequired);
+    expect(ipc.callsOf("save_settings")).toEqual([]);
+  });
+
+  it("refuses a tab in a text field", async () => {
+    await mount();
+    enter("sender-from_name", "Build\tServer");
+    expect($("sender-from_name-error").textContent).toContain(MESSAGES.control);
+  });
+
+  it("shows the warnings of a relay setup beside their fields", async () => {
+    const s = relaySettings();
+    s.profile.auth.method = "none";
+    await mount(s);
+    expect($("auth-method-warning").hidden).toBe(false);
+    expect($("auth-method-warning").classList.contains("warning")).toBe(true);
+    expect($("auth-method-warning").textContent).toContain(MESSAGES.anonymous);
+    expect($("connection-anonymous-warning").hidden).toBe(false);
+    expect($("connection-anonymous-warning").getAttribute("aria-label")).toMatch(/^Warning/);
+
+    $("relay-verify_certificates").click();
+    expect($("relay-verify_certificates-warning").textContent).toContain(MESSAGES.verifyOff);
+    enter("relay-security", "none");
+    expect($("relay-security-warning").textContent).toContain(MESSAGES.plaintext);
+  });
+
+  it("splits a pasted host:port and moves the port with the security mode", async () => {
+    await mount();
+    enter("relay-host", "mail.example.net:465", false);
+    expect($("relay-host").value).toBe("mail.example.net");
+    expect($("relay-port").value).toBe("465");
+    expect($("relay-port-warning").textContent).toContain(MESSAGES.port465StartTls);
+
+    enter("relay-security", "implicit_tls");
+    expect($("relay-port").value).toBe("465");
+    expect($("relay-port-warning").hidden).toBe(true);
+
+    enter("relay-port", "465");
+    enter("relay-security", "start_tls");
+    expect($("relay-port").value).toBe("587");
+    enter("relay-port", "2525");
+    enter("relay-security", "implicit_tls");
+    expect($("relay-port").value).toBe("2525");
+  });
+
+  it("does not split while typing, only when the field is left", async () => {
+    await mount();
+    const host = $("relay-host");
+    host.value = "mail.example.net:5";
+    host.dispatchEvent(new InputEvent("input", { bubbles: true, inputType: "insertText", data: "5" }));
+    expect(host.value).toBe("mail.example.net:5");
+    host.dispatchEvent(new Event("change", { bubbles: true }));
+    expect(host.value).toBe("mail.example.net");
+    expect($("relay-port").value).toBe("5");
+  });
+
+  it("refuses a password sent in plain text to a remote server", async () => {
+    await mount();
+    enter("relay-security", "none");
+    expect($("relay-port").value).toBe("25");
+    expect($("relay-security-error").textContent).toContain(
+      "a password would travel unencrypted to smtp.example.com — choose STARTTLS or Implicit TLS",
+    );
+  });
+
+  it("shows errors only Rust can find (e.g. a missing CA file)", async () => {
+    const missing = "/nope.pem is not a readable file — choose an existing PEM file of CA certificates";
+    ipc.checkReply = async (s) => ({
+      errors: s.profile.relay.ca_file ? [{ field: "relay.ca_file", message: missing }] : [],
+      warnings: [],
+    });
+    await mount();
+    enter("relay-ca_file", "/nope.pem");
+    await settle();
+    expect(ipc.callsOf("check_settings").length).toBeGreaterThan(0);
+    expect($("relay-ca_file-error").textContent).toContain(missing);
+  });
+});
+
+describe("saving", () => {
+  it("sends the settings and the new password, then clears the password and marks clean", async () => {
+    await mount();
+    enter("sender-from_address", "ops@example.com");
+    enter("password", "s3cret pass");
+    expect(screen.isDirty()).toBe(true);
+    expect($("dirty-indicator").hidden).toBe(false);
+    expect($("dirty-indicator").textContent).toBe("Unsaved changes");
+
+    await clickSave();
+    const expected = relaySettings();
+    expected.profile.sender.from_address = "ops@example.com";
+    expect(ipc.callsOf("save_settings")).toEqual([
+      { command: "save_settings", args: { settings: expected, password: { action: "set", value: "s3cret pass" } } },
+    ]);
+    expect($("password").value).toBe("");
+    expect($("save-status").textContent).toBe("Saved");
+    expect($("save-status").getAttribute("role")).toBe("status");
+    expect($("password-state").textContent).toBe("Password saved in keyring ✓");
+    expect(screen.isDirty()).toBe(false);
+    expect($("dirty-indicator").hidden).toBe(true);
+    expect(ipc.callsOf("set_dirty").map((c) => (c.args as { dirty: boolean }).dirty)).toEqual([true, false]);
+  });
+
+  it("keeps the saved password when none is typed, and maps optional empties to null", async () => {
+    await mount();
+    enter("sender-reply_to", "x@example.com");
+    enter("sender-reply_to", "");
+    enter("sender-from_name", "Ops");
+    await clickSave();
+    const [call] = ipc.callsOf("save_settings");
+    const args = call?.args as { settings: Settings; password: unknown };
+    expect(args.password).toEqual({ action: "keep" });
+    expect(args.settings.profile.sender).toEqual({ from_name: "Ops", from_address: "alerts@example.com", reply_to: null });
+    expect(args.settings.profile.relay.ca_file).toBeNull();
+  });
+
+  it("clears the saved password on request", async () => {
+    ipc.passwordReply = async () => ({ saved: true });
+    await mount();
+    $("password-clear").click();
+    expect(screen.isDirty()).toBe(true);
+    expect($("password-state").textContent).toContain("will be removed");
+    await clickSave();
+    expect((ipc.callsOf("save_settings")[0]?.args as { password: unknown }).password).toEqual({ action: "clear" });
+    expect($("password-state").textContent).toBe("No password saved");
+  });
+
+  it("disables Save while a save is in flight", async () => {
+    let finish: () => void = () => {};
+    ipc.saveReply = () =>
+      new Promise((resolve) => {
+        finish = () => resolve({ password_saved: false, report: { errors: [], warnings: [] } });
+      });
+    await mount();
+    enter("sender-from_name", "Ops");
+    $<HTMLButtonElement>("save").click();
+    await settle();
+    expect($<HTMLButtonElement>("save").disabled).toBe(true);
+    finish();
+    await settle();
+    expect($<HTMLButtonElement>("save").disabled).toBe(false);
+    expect($("save-status").textContent).toBe("Saved");
+  });
+
+  it("shows Rust's refusal on the fields it names", async () => {
+    ipc.saveReply = () =>
+      Promise.reject({
+        kind: "invalid_settings",
+        message: "the settings are not valid: relay.ca_file: /x.pem is not a readable file",
+        hint: "Correct the fields marked, then save again. Nothing was saved.",
+        field: "relay.ca_file",
+        issues: [{ field: "relay.ca_file", message: "/x.pem is not a readable file — choose an existing PEM file of CA certificates" }],
+      });
+    await mount();
+    enter("relay-ca_file", "/x.pem");
+    await clickSave();
+    expect($("relay-ca_file-error").textContent).toContain("/x.pem is not a readable file");
+    expect($("relay-ca_file").getAttribute("aria-invalid")).toBe("true");
+    expect($("save-status").textContent).toContain("Nothing was saved.");
+    expect(screen.isDirty()).toBe(true);
+  });
+
+  it("reverts to the saved settings", async () => {
+    await mount();
+    enter("relay-host", "other.example.com");
+    enter("password", "pw");
+    $("revert").click();
+    expect($("relay-host").value).toBe("smtp.example.com");
+    expect($("password").value).toBe("");
+    expect(screen.isDirty()).toBe(false);
+  });
+});
+
+describe("changes outside the window", () => {
+  it("reloads silently while the form is clean", async () => {
+    await mount();
+    const changed = relaySettings();
+    changed.profile.relay.host = "changed.example.com";
+    ipc.loaded = { ...ipc.loaded, settings: changed };
+    ipc.emit("settings-changed");
+    await settle();
+    expect($("relay-host").value).toBe("changed.example.com");
+    expect($("external-change").hidden).toBe(true);
+    expect($("save-status").textContent).toBe("Settings reloaded (changed outside the window)");
+  });
+
+  it("asks before discarding edits", async () => {
+    await mount();
+    enter("sender-from_name", "My edit");
+    const changed = relaySettings();
+    changed.profile.relay.host = "changed.example.com";
+    ipc.loaded = { ...ipc.loaded, settings: changed };
+    ipc.emit("settings-changed");
+    await settle();
+
+    const banner = $("external-change");
+    expect(banner.hidden).toBe(false);
+    expect(banner.textContent).toContain("The settings file changed outside this window");
+    expect($("sender-from_name").value).toBe("My edit");
+    expect($("external-change-reload").textContent).toBe("Reload (discard my edits)");
+    expect($("external-change-keep").textContent).toBe("Keep editing");
+
+    $("external-change-reload").click();
+    await settle();
+    expect($("relay-host").value).toBe("changed.example.com");
+    expect($("sender-from_name").value).toBe("Build Server");
+    expect(banner.hidden).toBe(true);
+    expect(screen.isDirty()).toBe(false);
+  });
+
+  it("keeps the edits when asked to", async () => {
+    await mount();
+    enter("sender-from_name", "My edit");
+    const changed = relaySettings();
+    changed.profile.relay.port = 2525;
+    ipc.loaded = { ...ipc.loaded, settings: changed };
+    ipc.emit("settings-changed");
+    await settle();
+    $("external-change-keep").click();
+    expect($("external-change").hidden).toBe(true);
+    expect($("sender-from_name").value).toBe("My edit");
+  });
+
+  it("ignores the echo of its own save", async () => {
+    await mount();
+    enter("sender-from_name", "Ops");
+    await clickSave();
+    const saved = (ipc.callsOf("save_settings")[0]?.args as { settings: Settings }).settings;
+    ipc.loaded = { ...ipc.loaded, settings: saved };
+    ipc.emit("settings-changed");
+    await settle();
+    expect($("save-status").textContent).toBe("Saved");
+  });
+});
