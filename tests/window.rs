@@ -1,0 +1,197 @@
+//! The real window, driven as a person uses it: tauri-driver + WebKitWebDriver under Xvfb, the
+//! real Secret Service, the real settings file. Run by scripts/test.sh inside scripts/session.sh,
+//! which builds the app and sets SMTP_DESK_APP.
+
+use fantoccini::{elements::Element, Client, Locator};
+use smtp_desk::secrets::{self, DEFAULT_PROFILE};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PASSWORD: &str = "e2e-Window-S3cret!";
+
+/// The built app. Missing means the harness was bypassed: fail loudly rather than skip.
+fn app_binary() -> PathBuf {
+    let bin = std::env::var_os("SMTP_DESK_APP").map(PathBuf::from).expect(
+        "SMTP_DESK_APP is not set: the window tests need the built app. Run scripts/test.sh, which builds it and sets this.",
+    );
+    assert!(bin.is_file(), "SMTP_DESK_APP={} does not exist", bin.display());
+    bin
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// tauri-driver, which starts the app (with our environment) for each session.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Driver {
+    fn start(config_dir: &Path) -> Self {
+        let (port, native) = (free_port(), free_port());
+        let child = Command::new("tauri-driver")
+            .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
+            .env("SMTP_DESK_CONFIG_DIR", config_dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tauri-driver is not installed (scripts/setup.sh installs it)");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "tauri-driver did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, url: format!("http://127.0.0.1:{port}") }
+    }
+
+    async fn open_app(&self) -> Client {
+        let mut caps = serde_json::Map::new();
+        caps.insert("tauri:options".into(), serde_json::json!({ "application": app_binary() }));
+        let client = fantoccini::ClientBuilder::native().capabilities(caps).connect(&self.url).await.expect("WebDriver session");
+        wait_for(&client, "body[data-ready='true']").await;
+        client
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn wait_for(c: &Client, css: &str) -> Element {
+    c.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css} never appeared: {e}"))
+}
+
+async fn el(c: &Client, id: &str) -> Element {
+    c.find(Locator::Id(id)).await.unwrap_or_else(|e| panic!("#{id} not found: {e}"))
+}
+
+async fn set_text(c: &Client, id: &str, text: &str) {
+    let e = el(c, id).await;
+    e.clear().await.unwrap();
+    e.send_keys(text).await.unwrap();
+    // Leave the field, as a person tabbing on would: blur-time checks run.
+    e.send_keys("\u{E004}").await.unwrap();
+}
+
+async fn value(c: &Client, id: &str) -> String {
+    el(c, id).await.prop("value").await.unwrap().unwrap_or_default()
+}
+
+async fn text_when(c: &Client, id: &str, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let t = match c.find(Locator::Id(id)).await {
+            Ok(e) if e.is_displayed().await.unwrap_or(false) => e.text().await.unwrap_or_default(),
+            _ => String::new(),
+        };
+        if pred(&t) {
+            return t;
+        }
+        assert!(Instant::now() < deadline, "#{id} never showed {what}; last text: {t:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn select(c: &Client, id: &str, value: &str) {
+    el(c, id).await.select_by_value(value).await.unwrap_or_else(|e| panic!("#{id} has no option {value}: {e}"));
+}
+
+async fn screenshot(c: &Client, name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("test-output");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, c.screenshot().await.unwrap()).unwrap();
+    path
+}
+
+fn cli(config: &Path, args: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_smtp-desk")).args(args).env("SMTP_DESK_CONFIG_DIR", config).output().unwrap();
+    assert!(out.status.success(), "smtp-desk {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fill_validate_save_restart_and_reload() {
+    let config = tempfile::tempdir().unwrap();
+    secrets::clear(DEFAULT_PROFILE).expect("the test session's keyring is reachable");
+    let driver = Driver::start(config.path());
+    let c = driver.open_app().await;
+
+    el(&c, "mode-relay").await.click().await.unwrap();
+    // A pasted host:port fills both fields.
+    set_text(&c, "relay-host", "smtp.example.com:465").await;
+    assert_eq!(value(&c, "relay-host").await, "smtp.example.com");
+    assert_eq!(value(&c, "relay-port").await, "465");
+    // 465 with STARTTLS, and no login: two warnings, neither blocks.
+    text_when(&c, "relay-port-warning", "the port/TLS mismatch warning", |t| t.contains("465 expects implicit TLS")).await;
+    text_when(&c, "auth-method-warning", "the anonymous relay warning", |t| t.contains("Anonymous relay")).await;
+
+    set_text(&c, "sender-from_address", "not an address").await;
+    text_when(&c, "sender-from_address-error", "the address error", |t| t.contains("plain address like name@example.com")).await;
+    el(&c, "save").await.click().await.unwrap();
+    assert!(!config.path().join("settings.json").exists(), "invalid settings were not saved");
+    text_when(&c, "dirty-indicator", "the unsaved-changes indicator", |t| t.contains("Unsaved")).await;
+
+    set_text(&c, "sender-from_address", "alerts@example.com").await;
+    set_text(&c, "sender-from_name", "Build Server").await;
+    select(&c, "relay-security", "implicit_tls").await;
+    select(&c, "auth-method", "password").await;
+    set_text(&c, "auth-username", "alerts@example.com").await;
+    set_text(&c, "password", PASSWORD).await;
+    screenshot(&c, "window-settings-filled.png").await;
+    el(&c, "save").await.click().await.unwrap();
+    text_when(&c, "save-status", "Saved", |t| t.contains("Saved")).await;
+    text_when(&c, "password-state", "password saved", |t| t.to_lowercase().contains("saved") && !t.contains("No")).await;
+
+    let file = std::fs::read_to_string(config.path().join("settings.json")).unwrap();
+    assert!(file.contains("\"host\": \"smtp.example.com\"") && file.contains("implicit_tls"), "{file}");
+    assert!(!file.contains(PASSWORD), "the password must never reach the settings file");
+    let stored = secrets::get(DEFAULT_PROFILE).unwrap().expect("the password is in the keyring");
+    assert_eq!(stored.expose(), PASSWORD);
+
+    // Restart: the values and "password saved" come back.
+    c.close().await.unwrap();
+    let c = driver.open_app().await;
+    assert_eq!(value(&c, "relay-host").await, "smtp.example.com");
+    assert_eq!(value(&c, "relay-port").await, "465");
+    assert_eq!(value(&c, "sender-from_name").await, "Build Server");
+    assert_eq!(value(&c, "relay-security").await, "implicit_tls");
+    text_when(&c, "password-state", "password saved", |t| t.to_lowercase().contains("saved") && !t.contains("No")).await;
+    assert_eq!(value(&c, "password").await, "", "the page never receives the password");
+    screenshot(&c, "window-settings.png").await;
+
+    // The CLI changes the file while the window is open and clean: the form follows.
+    cli(config.path(), &["config", "set", "sender.from_name", "Changed by CLI"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while value(&c, "sender-from_name").await != "Changed by CLI" {
+        assert!(Instant::now() < deadline, "the window did not reload the changed file");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // With unsaved edits, it warns instead of throwing them away.
+    set_text(&c, "sender-from_name", "My unsaved edit").await;
+    cli(config.path(), &["config", "set", "limits.timeout_secs", "45"]);
+    text_when(&c, "external-change", "the outside-change banner", |t| t.contains("changed outside")).await;
+    assert_eq!(value(&c, "sender-from_name").await, "My unsaved edit");
+    c.close().await.unwrap();
+    secrets::clear(DEFAULT_PROFILE).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn corrupt_settings_file_opens_with_defaults_and_a_notice() {
+    let config = tempfile::tempdir().unwrap();
+    std::fs::write(config.path().join("settings.json"), "{ this is not json").unwrap();
+    let driver = Driver::start(config.path());
+    let c = driver.open_app().await;
+    let banner = wait_for(&c, "[role='alert']").await.text().await.unwrap();
+    assert!(banner.contains("kept as") && banner.contains("Default settings"), "{banner}");
+    assert!(el(&c, "mode-off").await.prop("checked").await.unwrap().as_deref() == Some("true"));
+    let kept: Vec<_> = std::fs::read_dir(config.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert!(kept.iter().any(|n| n.starts_with("settings.json.corrupt-")), "{kept:?}");
+    screenshot(&c, "window-corrupt-notice.png").await;
+    c.close().await.unwrap();
+}
