@@ -14,6 +14,7 @@ export XDG_RUNTIME_DIR="$scratch/run"
 mkdir -p "$XDG_DATA_HOME" "$XDG_CONFIG_HOME" "$XDG_CACHE_HOME" "$XDG_RUNTIME_DIR"
 chmod 700 "$XDG_RUNTIME_DIR"
 export NO_AT_BRIDGE=1 WEBKIT_DISABLE_COMPOSITING_MODE=1
-# The keyring password only unlocks this throwaway keyring.
-exec dbus-run-session -- xvfb-run --auto-servernum --server-args="-screen 0 1280x1024x24" \
-  bash -c 'printf "session-keyring" | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec "$@"' session "$@"
+# This password only unlocks this throwaway keyring; the locked-keyring test uses it to unlock again.
+export SMTP_DESK_SESSION_KEYRING_PASSWORD="session-keyring"
+exec xvfb-run --auto-servernum --server-args="-screen 0 1280x1024x24" dbus-run-session -- \
+  bash -c 'printf "%s" "$SMTP_DESK_SESSION_KEYRING_PASSWORD" | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec "$@"' session "$@"

@@ -62,9 +62,10 @@ const EXIT_CODES: &str = "Exit codes:
   2   bad input: unusable settings or recipient
   10  resolve: the host name was not found or DNS failed
   11  connect: refused, unreachable or no answer (firewall)
-  12  banner: no greeting, a refusal (421/554), TLS mode mismatch, not SMTP
+  12  banner: no greeting, a refusal (421/554), not SMTP, or the port wants implicit TLS
   13  ehlo: EHLO and HELO refused, or the server hung up
-  14  tls: STARTTLS missing/refused, handshake, or certificate problem
+  14  tls: STARTTLS missing/refused, handshake or certificate problem, or implicit TLS
+      set for a port that talks plain SMTP
   15  auth: no password saved, AUTH missing, no common mechanism, login rejected
   16  envelope: sender or recipient refused, login required
   17  data: the test email was refused (send-test)
@@ -257,9 +258,9 @@ fn password_set() -> Outcome {
 mod probe {
     use super::{print_error, ProbeOutput, EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_FAILURE};
     use smtp_desk::error::ErrorReport;
-    use smtp_desk::secrets::{self, Password, DEFAULT_PROFILE};
+    use smtp_desk::secrets::{self, DEFAULT_PROFILE};
     use smtp_desk::settings::{self, AuthMethod, Profile};
-    use smtp_desk::smtp::{self, CancelToken, Step, StepKind, StepStatus};
+    use smtp_desk::smtp::{self, CancelToken, PasswordSource, Step, StepKind, StepStatus};
     use std::io::Write;
     use std::process::ExitCode;
 
@@ -274,7 +275,7 @@ mod probe {
                 print_step(s);
             }
         };
-        let outcome = runtime().block_on(smtp::validate(&profile, password.as_ref(), to, &CancelToken::new(), &mut on_step));
+        let outcome = runtime().block_on(smtp::validate_with(&profile, password, to, &CancelToken::new(), &mut on_step));
         if out.json {
             println!("{}", serde_json::to_string_pretty(&outcome).expect("serialisable"));
         } else {
@@ -283,7 +284,7 @@ mod probe {
                 println!("Validation passed in {} ms.", outcome.elapsed_ms);
             }
         }
-        exit_code(outcome.ok, outcome.cancelled, outcome.failed_step())
+        exit_code(outcome.ok, outcome.cancelled, outcome.failure.as_ref(), outcome.failed_step())
     }
 
     pub fn send_test(to: &str, out: &ProbeOutput) -> ExitCode {
@@ -291,7 +292,7 @@ mod probe {
             Ok(p) => p,
             Err(code) => return ExitCode::from(code),
         };
-        let result = match runtime().block_on(smtp::send_test(&profile, password.as_ref(), to, &CancelToken::new())) {
+        let result = match runtime().block_on(smtp::send_test_with(&profile, password, to, &CancelToken::new())) {
             Ok(r) => r,
             Err(report) => return bad_input(&report, out),
         };
@@ -310,11 +311,12 @@ mod probe {
             }
         }
         let cancelled = result.failure.as_ref().is_some_and(|f| f.category == smtp::Category::Cancelled);
-        exit_code(result.ok, cancelled, result.failed_step())
+        exit_code(result.ok, cancelled, result.failure.as_ref(), result.failed_step())
     }
 
-    /// Loads the settings, refuses unusable ones, and reads the password only if login uses one.
-    fn prepare(to: Option<&str>, out: &ProbeOutput) -> Result<(Profile, Option<Password>), u8> {
+    /// Loads the settings and refuses unusable ones. If login uses a password, its keyring read
+    /// starts on its own thread: the D-Bus round trips then overlap DNS, connect and TLS.
+    fn prepare(to: Option<&str>, out: &ProbeOutput) -> Result<(Profile, PasswordSource<'static>), u8> {
         let loaded = settings::load();
         if let Some(n) = &loaded.notice {
             eprintln!("warning: {n}");
@@ -325,19 +327,13 @@ mod probe {
             EXIT_BAD_INPUT
         })?;
         if profile.auth.method != AuthMethod::Password {
-            return Ok((profile, None));
+            return Ok((profile, PasswordSource::Ready(None)));
         }
-        match secrets::get(DEFAULT_PROFILE) {
-            Ok(pw) => Ok((profile, pw)),
-            Err(e) => {
-                let report = ErrorReport::from(&e);
-                if out.json {
-                    println!("{}", serde_json::json!({ "ok": false, "error": report }));
-                }
-                print_error(&report);
-                Err(EXIT_FAILURE)
-            }
-        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(secrets::get(DEFAULT_PROFILE));
+        });
+        Ok((profile, PasswordSource::Pending(rx)))
     }
 
     fn bad_input(report: &ErrorReport, out: &ProbeOutput) -> ExitCode {
@@ -384,10 +380,12 @@ mod probe {
         }
     }
 
-    fn exit_code(ok: bool, cancelled: bool, failed: Option<StepKind>) -> ExitCode {
+    fn exit_code(ok: bool, cancelled: bool, failure: Option<&smtp::Failure>, failed: Option<StepKind>) -> ExitCode {
+        let keyring = failure.is_some_and(|f| f.category == smtp::Category::KeyringFailed);
         ExitCode::from(match (ok, cancelled, failed) {
             (true, _, _) => 0,
             (_, true, _) => EXIT_CANCELLED,
+            _ if keyring => EXIT_FAILURE,
             (_, _, Some(step)) => step.exit_code(),
             (_, _, None) => EXIT_BAD_INPUT,
         })

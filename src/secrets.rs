@@ -5,6 +5,8 @@
 
 use crate::error::ErrorReport;
 use std::fmt;
+use std::sync::mpsc;
+use std::time::Duration;
 
 /// The keyring service name every SMTP Desk entry is filed under.
 pub const SERVICE: &str = "smtp-desk";
@@ -102,22 +104,44 @@ fn map_err(e: keyring::Error) -> Error {
     }
 }
 
-fn entry(profile: &str) -> Result<keyring::Entry, Error> {
-    keyring::Entry::new(SERVICE, &format!("profile:{profile}")).map_err(map_err)
+/// How long to wait for the keyring. A locked keyring may show an unlock prompt and wait for
+/// the user; past this the caller gets a "locked" error instead of a hang.
+fn answer_timeout() -> Duration {
+    let secs = std::env::var("SMTP_DESK_KEYRING_TIMEOUT_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
+    Duration::from_secs(secs)
+}
+
+/// Runs one keyring operation on its own thread and waits at most `answer_timeout()` for it.
+/// keyring has no timeout of its own; a late answer is dropped with the thread.
+fn with_entry<T: Send + 'static>(
+    profile: &str,
+    op: impl FnOnce(&keyring::Entry) -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    let user = format!("profile:{profile}");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let result = keyring::Entry::new(SERVICE, &user).map_err(map_err).and_then(|e| op(&e));
+        let _ = tx.send(result);
+    });
+    let wait = answer_timeout();
+    rx.recv_timeout(wait).unwrap_or_else(|_| {
+        Err(Error::Locked(format!("the keyring did not answer within {} s (an unlock prompt may be waiting)", wait.as_secs())))
+    })
 }
 
 /// Stores (or replaces) the password of a profile.
 pub fn set(profile: &str, password: &Password) -> Result<(), Error> {
-    entry(profile)?.set_password(password.expose()).map_err(map_err)
+    let password = password.clone();
+    with_entry(profile, move |e| e.set_password(password.expose()).map_err(map_err))
 }
 
 /// Reads the password of a profile, if one is saved.
 pub fn get(profile: &str) -> Result<Option<Password>, Error> {
-    match entry(profile)?.get_password() {
+    with_entry(profile, |e| match e.get_password() {
         Ok(p) => Ok(Some(Password(p))),
         Err(keyring::Error::NoEntry) => Ok(None),
         Err(e) => Err(map_err(e)),
-    }
+    })
 }
 
 /// Whether a password is saved, without handing it out.
@@ -127,10 +151,10 @@ pub fn is_saved(profile: &str) -> Result<bool, Error> {
 
 /// Removes the password of a profile; removing one that is not there is not an error.
 pub fn clear(profile: &str) -> Result<(), Error> {
-    match entry(profile)?.delete_credential() {
+    with_entry(profile, |e| match e.delete_credential() {
         Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
         Err(e) => Err(map_err(e)),
-    }
+    })
 }
 
 /// The profile every caller uses until named profiles arrive.

@@ -8,7 +8,7 @@ use smtp_desk::settings::{Mechanism, Security};
 use smtp_desk::smtp::{self, CancelToken, StepKind, StepStatus};
 use support::*;
 
-fn step<'a>(o: &'a smtp::Outcome, kind: StepKind) -> &'a smtp::Step {
+fn step(o: &smtp::Outcome, kind: StepKind) -> &smtp::Step {
     o.steps.iter().find(|s| s.step == kind).unwrap_or_else(|| panic!("no {kind:?} step"))
 }
 
@@ -23,13 +23,19 @@ async fn plaintext_without_login_passes_with_warnings() {
     assert!(o.ok, "{o:#?}");
     assert_eq!(streamed.len(), 7, "each step is streamed as it finishes");
     let kinds: Vec<_> = o.steps.iter().map(|s| s.step).collect();
-    assert_eq!(kinds, [StepKind::Resolve, StepKind::Connect, StepKind::Banner, StepKind::Ehlo, StepKind::Tls, StepKind::Auth, StepKind::Envelope]);
+    assert_eq!(
+        kinds,
+        [StepKind::Resolve, StepKind::Connect, StepKind::Banner, StepKind::Ehlo, StepKind::Tls, StepKind::Auth, StepKind::Envelope]
+    );
     assert!(step(&o, StepKind::Banner).summary.starts_with("220 test.smtp.local"));
     assert_eq!(detail(step(&o, StepKind::Ehlo), "SIZE"), "33554432 bytes (32 MiB)");
     assert!(o.warnings.iter().any(|w| w.starts_with("Plain text connection")), "{:?}", o.warnings);
     assert!(o.warnings.iter().any(|w| w.starts_with("Anonymous relay accepted")), "{:?}", o.warnings);
     let text = smtp::render_transcript(&o.transcript);
-    assert!(text.contains(" -> EHLO client.test") && text.contains(" -> RCPT TO:<rcpt@example.org>") && text.contains(" -> RSET"), "{text}");
+    assert!(
+        text.contains(" -> EHLO client.test") && text.contains(" -> RCPT TO:<rcpt@example.org>") && text.contains(" -> RSET"),
+        "{text}"
+    );
     assert!(server.received().is_empty(), "validation sends no message");
     let json = serde_json::to_value(&o).unwrap();
     assert_eq!(json["steps"][0]["step"], "resolve");
@@ -52,7 +58,17 @@ async fn starttls_with_trusted_custom_ca_and_auth_plain() {
     let pki = Pki::new();
     let (cert, key) = pki.server_cert(CertKind::Good);
     let user = format!("{USER}:{PASSWORD}");
-    let server = Server::start(&["--tls", "starttls", "--require-starttls", "--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap(), "--user", &user]);
+    let server = Server::start(&[
+        "--tls",
+        "starttls",
+        "--require-starttls",
+        "--cert",
+        cert.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--user",
+        &user,
+    ]);
     let mut p = with_login(profile(server.port, Security::StartTls));
     p.relay.ca_file = Some(pki.ca_pem.clone());
     p.auth.mechanism = Mechanism::Plain;
@@ -210,7 +226,17 @@ async fn test_email_is_received_with_headers_body_and_envelope() {
     let pki = Pki::new();
     let (cert, key) = pki.server_cert(CertKind::Good);
     let user = format!("{USER}:{PASSWORD}");
-    let server = Server::start(&["--tls", "starttls", "--require-starttls", "--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap(), "--user", &user]);
+    let server = Server::start(&[
+        "--tls",
+        "starttls",
+        "--require-starttls",
+        "--cert",
+        cert.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--user",
+        &user,
+    ]);
     let mut p = with_login(profile(server.port, Security::StartTls));
     p.relay.ca_file = Some(pki.ca_pem.clone());
     let pw = password(PASSWORD);
@@ -229,12 +255,20 @@ async fn test_email_is_received_with_headers_body_and_envelope() {
     assert_eq!(m["rcpt_tos"], serde_json::json!(["friend@example.org"]));
     let content = m["content"].as_str().unwrap();
     let (headers, body) = content.split_once("\r\n\r\n").expect("headers, blank line, body");
-    assert!(headers.contains("From: \"SMTP Desk Test\" <sender@example.com>") || headers.contains("From: SMTP Desk Test <sender@example.com>"), "{headers}");
+    assert!(
+        headers.contains("From: \"SMTP Desk Test\" <sender@example.com>") || headers.contains("From: SMTP Desk Test <sender@example.com>"),
+        "{headers}"
+    );
     assert!(headers.contains("To: friend@example.org"), "{headers}");
     assert!(headers.contains("Subject: SMTP Desk test email"), "{headers}");
     assert!(headers.contains(&format!("Message-ID: {}", r.message_id)), "{headers}");
     assert!(headers.contains("Date: "), "{headers}");
-    assert!(body.contains("Sending host: ") && body.contains("Profile:      default") && body.contains(&format!("127.0.0.1:{} (STARTTLS)", server.port)), "{body}");
+    assert!(
+        body.contains("Sending host: ")
+            && body.contains("Profile:      default")
+            && body.contains(&format!("127.0.0.1:{} (STARTTLS)", server.port)),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -247,4 +281,29 @@ async fn test_email_refusal_has_the_validation_category() {
     assert!(server.received().is_empty());
     let bad = smtp::send_test(&profile(server.port, Security::None), None, "not an address", &CancelToken::new()).await;
     assert_eq!(bad.unwrap_err().kind, "invalid_recipient");
+}
+
+#[tokio::test]
+async fn password_still_being_read_from_the_keyring() {
+    use smtp_desk::smtp::PasswordSource;
+    let user = format!("{USER}:{PASSWORD}");
+    let server = Server::start(&["--user", &user, "--auth-plaintext"]);
+    let p = with_login(profile(server.port, Security::None));
+
+    // Arrives while DNS, connect and EHLO run: the login waits for it.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let _ = tx.send(Ok(Some(password(PASSWORD))));
+    });
+    let o = smtp::validate_with(&p, PasswordSource::Pending(rx), None, &CancelToken::new(), &mut |_| {}).await;
+    assert!(o.ok, "{o:#?}");
+    assert_no_secret(&serde_json::to_string(&o).unwrap(), USER, PASSWORD);
+
+    // A keyring that can't be read is the login step's failure, with the keyring's hint.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let _ = tx.send(Err(smtp_desk::secrets::Error::Locked("collection is locked".into())));
+    let o = smtp::validate_with(&p, PasswordSource::Pending(rx), None, &CancelToken::new(), &mut |_| {}).await;
+    assert_eq!(category(&o), "keyring_failed", "{o:#?}");
+    assert_eq!(o.failed_step(), Some(StepKind::Auth));
 }

@@ -51,6 +51,8 @@ pub enum Category {
     EhloRejected,
     /// Password login is configured but no password is saved.
     PasswordMissing,
+    /// The password could not be read from the OS keyring (locked, no keyring service).
+    KeyringFailed,
     /// The server offers no AUTH at all.
     AuthNotOffered,
     /// The server offers AUTH only inside TLS, and the connection is plain.
@@ -198,10 +200,7 @@ impl Place<'_> {
     pub fn expects_plain_start(&self, detail: &str) -> Failure {
         Failure::new(
             Category::TlsModeMismatch,
-            format!(
-                "{}:{} talks plain SMTP first, but the settings start TLS at once (implicit TLS): {detail}.",
-                self.host, self.port
-            ),
+            format!("{}:{} talks plain SMTP first, but the settings start TLS at once (implicit TLS): {detail}.", self.host, self.port),
             "Choose 'STARTTLS' for this port (usual on 587 and 25), or use port 465 for implicit TLS. \
              (OpenSSL reports this as 'wrong version number', others as 'first record does not look like a TLS handshake'.)",
         )

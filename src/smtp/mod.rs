@@ -25,7 +25,7 @@ mod tls;
 pub mod transcript;
 
 pub use failure::{Category, Failure};
-pub use send::send_test;
+pub use send::{send_test, send_test_with};
 pub use tokio_util::sync::CancellationToken as CancelToken;
 pub use transcript::{render as render_transcript, Direction, TranscriptLine};
 
@@ -199,6 +199,16 @@ fn on_field(mut report: ErrorReport, field: &str) -> ErrorReport {
     report
 }
 
+/// Where the password comes from. The window reads it before it starts; the CLI reads it on
+/// another thread while DNS, connect and TLS run, since the keyring's D-Bus round trips take
+/// longer than the whole SMTP exchange with a nearby server.
+pub enum PasswordSource<'a> {
+    /// Already read (or none saved).
+    Ready(Option<&'a Password>),
+    /// Being read; awaited at the login step, bounded by the timeout.
+    Pending(tokio::sync::oneshot::Receiver<Result<Option<Password>, crate::secrets::Error>>),
+}
+
 /// Runs the validation steps the settings imply, calling `on_step` as each one finishes.
 ///
 /// Every network wait is bounded by `profile.limits.timeout_secs`; `cancel` stops the run within
@@ -207,6 +217,17 @@ fn on_field(mut report: ErrorReport, field: &str) -> ErrorReport {
 pub async fn validate(
     profile: &Profile,
     password: Option<&Password>,
+    recipient: Option<&str>,
+    cancel: &CancelToken,
+    on_step: &mut (dyn FnMut(&Step) + Send),
+) -> Outcome {
+    validate_with(profile, PasswordSource::Ready(password), recipient, cancel, on_step).await
+}
+
+/// [`validate`], with the password possibly still being read from the keyring.
+pub async fn validate_with(
+    profile: &Profile,
+    password: PasswordSource<'_>,
     recipient: Option<&str>,
     cancel: &CancelToken,
     on_step: &mut (dyn FnMut(&Step) + Send),

@@ -6,7 +6,8 @@ use super::failure::{Category, Failure, Place};
 use super::reply::{Capabilities, Reply};
 use super::tls::{self, CertInfo, TlsSetup};
 use super::transcript::{self, Direction, Transcript, TranscriptLine};
-use super::{CancelToken, Step, StepKind, StepStatus};
+use super::{CancelToken, PasswordSource, Step, StepKind, StepStatus};
+use crate::error::ErrorReport;
 use crate::secrets::Password;
 use crate::settings::{AuthMethod, Mechanism, Profile, Security};
 use base64::Engine as _;
@@ -43,7 +44,7 @@ type StepResult = Result<(StepStatus, String), Failure>;
 /// Runs the steps in order, reporting each to `on_step` as it finishes.
 pub(crate) async fn run(
     profile: &Profile,
-    password: Option<&Password>,
+    password: PasswordSource<'_>,
     goal: Goal<'_>,
     cancel: &CancelToken,
     on_step: &mut (dyn FnMut(&Step) + Send),
@@ -61,10 +62,9 @@ pub(crate) async fn run(
     }
 
     let mut p = Probe::new(profile, password, cancel);
-    let secrets = match (profile.auth.method, password) {
-        (AuthMethod::Password, Some(pw)) => transcript::secret_forms(&profile.auth.username, pw.expose()),
-        _ => Vec::new(),
-    };
+    // What to redact is known once the password is (at the login step at the latest); nothing
+    // before that step can contain it, since nothing secret was sent yet.
+    let mut secrets = p.secret_forms();
     let mut steps = Vec::with_capacity(plan.len());
     let mut failure = None;
     for (i, &kind) in plan.iter().enumerate() {
@@ -74,6 +74,9 @@ pub(crate) async fn run(
         }
         let started = Instant::now();
         let result = if cancel.is_cancelled() { Err(Failure::cancelled()) } else { p.step(kind, &goal).await };
+        if secrets.is_empty() {
+            secrets = p.secret_forms();
+        }
         let (status, summary, fail) = match result {
             Ok((status, summary)) => (status, summary, None),
             Err(f) => (StepStatus::Failed, f.message.clone(), Some(f)),
@@ -122,7 +125,9 @@ fn redact_failure(mut f: Failure, secrets: &[String]) -> Failure {
 
 struct Probe<'a> {
     profile: &'a Profile,
-    password: Option<&'a Password>,
+    password: Option<Password>,
+    /// The keyring read still under way, if the caller started one.
+    pending: Option<tokio::sync::oneshot::Receiver<Result<Option<Password>, crate::secrets::Error>>>,
     cancel: &'a CancelToken,
     timeout: Duration,
     /// The host as the user wrote it, for messages.
@@ -141,11 +146,16 @@ struct Probe<'a> {
 }
 
 impl<'a> Probe<'a> {
-    fn new(profile: &'a Profile, password: Option<&'a Password>, cancel: &'a CancelToken) -> Self {
+    fn new(profile: &'a Profile, password: PasswordSource<'a>, cancel: &'a CancelToken) -> Self {
         let host = profile.relay.host.trim().to_string();
+        let (password, pending) = match password {
+            PasswordSource::Ready(p) => (p.cloned(), None),
+            PasswordSource::Pending(rx) => (None, Some(rx)),
+        };
         Self {
             profile,
             password,
+            pending,
             cancel,
             timeout: Duration::from_secs(u64::from(profile.limits.timeout_secs.max(1))),
             host_ascii: host.trim_start_matches('[').trim_end_matches(']').to_string(),
@@ -159,6 +169,31 @@ impl<'a> Probe<'a> {
             warnings: Vec::new(),
             last_reply: None,
         }
+    }
+
+    fn secret_forms(&self) -> Vec<String> {
+        match (&self.password, self.profile.auth.method) {
+            (Some(pw), AuthMethod::Password) => transcript::secret_forms(&self.profile.auth.username, pw.expose()),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The password, waiting (bounded, cancellable) for the keyring read if it is still going.
+    async fn password(&mut self) -> Result<Option<Password>, Failure> {
+        if let Some(rx) = self.pending.take() {
+            let deadline = Instant::now() + self.timeout;
+            let read = match bounded(self.cancel, deadline, rx).await {
+                Err(Wire::Cancelled) => return Err(Failure::cancelled()),
+                Err(_) => Err(crate::secrets::Error::Locked("no answer from the keyring in time".into())),
+                Ok(Err(_)) => Err(crate::secrets::Error::Platform("the keyring reader stopped".into())),
+                Ok(Ok(r)) => r,
+            };
+            self.password = read.map_err(|e| {
+                let r = ErrorReport::from(&e);
+                Failure::new(Category::KeyringFailed, r.message, r.hint.unwrap_or_default())
+            })?;
+        }
+        Ok(self.password.clone())
     }
 
     fn place(&self) -> Place<'_> {
@@ -197,7 +232,9 @@ impl<'a> Probe<'a> {
             Wire::Closed => place.closed(doing),
             Wire::NotSmtp(what) => place.not_smtp(&what),
             Wire::Io(e) => match e.kind() {
-                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::UnexpectedEof => place.closed(doing),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::UnexpectedEof => {
+                    place.closed(doing)
+                }
                 _ => place.network(doing, &e),
             },
         }
@@ -381,10 +418,12 @@ impl<'a> Probe<'a> {
         let setup = match self.tls.take() {
             Some(s) => s,
             // A broken CA file must not hide the mismatch: sniff with the public roots only.
-            None => match tls::setup(&self.host_ascii, self.profile.relay.ca_file.as_deref()).or_else(|_| tls::setup(&self.host_ascii, None)) {
-                Ok(s) => s,
-                Err(_) => return false,
-            },
+            None => {
+                match tls::setup(&self.host_ascii, self.profile.relay.ca_file.as_deref()).or_else(|_| tls::setup(&self.host_ascii, None)) {
+                    Ok(s) => s,
+                    Err(_) => return false,
+                }
+            }
         };
         self.t.info("No greeting; checking whether the server expects TLS at once...");
         let deadline = Instant::now() + TLS_SNIFF.min(self.timeout);
@@ -392,7 +431,10 @@ impl<'a> Probe<'a> {
         self.tls = Some(setup);
         let tls = match result {
             Ok(Ok(_)) => true,
-            Ok(Err(e)) => e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()).is_some_and(|r| !matches!(r, rustls::Error::InvalidMessage(_))),
+            Ok(Err(e)) => e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                .is_some_and(|r| !matches!(r, rustls::Error::InvalidMessage(_))),
             Err(_) => false,
         };
         if tls {
@@ -405,7 +447,11 @@ impl<'a> Probe<'a> {
 
     fn ehlo_name(&self) -> String {
         let name = self.profile.ehlo_name.trim();
-        if name.is_empty() { crate::machine::host_name() } else { name.to_string() }
+        if name.is_empty() {
+            crate::machine::host_name()
+        } else {
+            name.to_string()
+        }
     }
 
     /// EHLO (falling back to HELO); returns whether only HELO worked.
@@ -536,7 +582,10 @@ impl<'a> Probe<'a> {
         let mut status = StepStatus::Ok;
         match verdict {
             Some(Ok(())) => {
-                self.detail("verification", if verify { "trusted: issued by a trusted CA, valid now, for this host name" } else { "would pass (checking is off)" });
+                self.detail(
+                    "verification",
+                    if verify { "trusted: issued by a trusted CA, valid now, for this host name" } else { "would pass (checking is off)" },
+                );
             }
             Some(Err(e)) if verify => {
                 self.detail("verification", format!("FAILED: {e}"));
@@ -547,7 +596,9 @@ impl<'a> Probe<'a> {
         }
         if !verify {
             status = StepStatus::Warning;
-            self.warnings.push("Certificate checking is off: anyone on the network path could pretend to be the server and read the password.".into());
+            self.warnings.push(
+                "Certificate checking is off: anyone on the network path could pretend to be the server and read the password.".into(),
+            );
         }
         let deadline = Instant::now() + self.timeout;
         self.session = Some(Session::new(Stream::Tls(Box::new(tls_stream)), self.cancel.clone(), deadline));
@@ -558,7 +609,9 @@ impl<'a> Probe<'a> {
         let place = self.place();
         let implicit = self.profile.relay.security == Security::ImplicitTls;
         match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
-            Some(rustls::Error::InvalidMessage(_)) if implicit => place.expects_plain_start("the first record from the server is not a TLS handshake"),
+            Some(rustls::Error::InvalidMessage(_)) if implicit => {
+                place.expects_plain_start("the first record from the server is not a TLS handshake")
+            }
             Some(err @ (rustls::Error::PeerIncompatible(_) | rustls::Error::AlertReceived(rustls::AlertDescription::ProtocolVersion))) => {
                 Failure::new(
                     Category::TlsVersionTooOld,
@@ -594,7 +647,7 @@ impl<'a> Probe<'a> {
             }
             return Ok((StepStatus::Skipped, format!("No login configured (the server offers AUTH {}).", offered.join(" "))));
         }
-        let Some(password) = self.password else {
+        let Some(password) = self.password().await? else {
             return Err(Failure::new(
                 Category::PasswordMissing,
                 "Password login is configured, but no password is saved.",
@@ -650,19 +703,27 @@ impl<'a> Probe<'a> {
                 r
             } else {
                 let r = self.cmd_shown(&b64(&user), "******** (user name, base64)", "logging in").await?;
-                if r.code != 334 { r } else { self.cmd_shown(&b64(pw), "******** (password, base64)", "logging in").await? }
+                if r.code != 334 {
+                    r
+                } else {
+                    self.cmd_shown(&b64(pw), "******** (password, base64)", "logging in").await?
+                }
             }
         };
         if r.code == 235 {
             return Ok((StepStatus::Ok, format!("Logged in as {user} with {mech}.")));
         }
         let hint = match r.code {
-            534 | 538 => "The server wants a stronger login: providers with two-factor login need an app password (create one in \
-                          the account's security settings) or OAuth2.",
+            534 | 538 => {
+                "The server wants a stronger login: providers with two-factor login need an app password (create one in \
+                          the account's security settings) or OAuth2."
+            }
             454 | 421 => "The server could not check the password right now (a temporary failure): try again in a few minutes.",
             504 => "The server refused this mechanism although it offered it: set the mechanism to the other one (PLAIN or LOGIN).",
-            _ => "Check the user name (often the full email address) and the password, then save the password again. \
-                  Accounts with two-factor login need an app password.",
+            _ => {
+                "Check the user name (often the full email address) and the password, then save the password again. \
+                  Accounts with two-factor login need an app password."
+            }
         };
         Err(Failure::new(Category::AuthRejected, format!("The server rejected the login for {user}: {}", r.one_line()), hint))
     }

@@ -17,7 +17,11 @@ impl Reply {
     /// The reply as the server wrote it, on one line: `550 5.1.1 <x@y>: User unknown`.
     pub fn one_line(&self) -> String {
         let text = self.lines.iter().map(|l| l.trim()).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
-        if text.is_empty() { self.code.to_string() } else { format!("{} {text}", self.code) }
+        if text.is_empty() {
+            self.code.to_string()
+        } else {
+            format!("{} {text}", self.code)
+        }
     }
 }
 
@@ -120,7 +124,11 @@ impl Capabilities {
 
 fn human_size(n: u64) -> String {
     const MIB: u64 = 1024 * 1024;
-    if n >= MIB { format!("{:.0} MiB", n as f64 / MIB as f64) } else { format!("{} KiB", n / 1024) }
+    if n >= MIB {
+        format!("{:.0} MiB", n as f64 / MIB as f64)
+    } else {
+        format!("{} KiB", n / 1024)
+    }
 }
 
 /// The queue id in a final DATA reply, where the server gives one: Postfix `queued as 4Xyz`,
@@ -164,7 +172,10 @@ mod tests {
 
     #[test]
     fn reads_capabilities() {
-        let caps = Capabilities::from_ehlo(&reply(250, &["mx.example", "SIZE 52428800", "pipelining", "AUTH PLAIN LOGIN", "AUTH=LOGIN", "STARTTLS"]));
+        let caps = Capabilities::from_ehlo(&reply(
+            250,
+            &["mx.example", "SIZE 52428800", "pipelining", "AUTH PLAIN LOGIN", "AUTH=LOGIN", "STARTTLS"],
+        ));
         assert!(caps.has("PIPELINING") && caps.has("STARTTLS"));
         assert_eq!(caps.auth_mechanisms(), ["PLAIN", "LOGIN"]);
         assert_eq!(caps.size(), Some(52_428_800));

@@ -3,7 +3,7 @@
 
 use super::probe::{self, Goal};
 use super::reply::queue_id;
-use super::{check_ready, CancelToken, SendResult};
+use super::{check_ready, CancelToken, PasswordSource, SendResult};
 use crate::error::ErrorReport;
 use crate::secrets::{Password, DEFAULT_PROFILE};
 use crate::settings::{Profile, Security};
@@ -17,6 +17,16 @@ use std::hash::{BuildHasher, Hasher};
 /// Bad input (unusable settings, `to` not an address) is an `Err` naming the field; everything
 /// that happens on the network is in the `SendResult`, with the same categories as a validation.
 pub async fn send_test(profile: &Profile, password: Option<&Password>, to: &str, cancel: &CancelToken) -> Result<SendResult, ErrorReport> {
+    send_test_with(profile, PasswordSource::Ready(password), to, cancel).await
+}
+
+/// [`send_test`], with the password possibly still being read from the keyring.
+pub async fn send_test_with(
+    profile: &Profile,
+    password: PasswordSource<'_>,
+    to: &str,
+    cancel: &CancelToken,
+) -> Result<SendResult, ErrorReport> {
     let started = std::time::Instant::now();
     let to = to.trim();
     check_ready(profile, Some(to))?;
@@ -44,14 +54,16 @@ fn compose(profile: &Profile, to: &str) -> Result<(Vec<u8>, String), ErrorReport
         r.field = Some(field.into());
         r
     };
-    let from_address = profile.sender.from_address.parse().map_err(|e| bad("sender.from_address", format!("The from address can't be used: {e}")))?;
+    let from_address =
+        profile.sender.from_address.parse().map_err(|e| bad("sender.from_address", format!("The from address can't be used: {e}")))?;
     let from_name = profile.sender.from_name.trim();
     let from = Mailbox::new((!from_name.is_empty()).then(|| from_name.to_string()), from_address);
     let to_box: Mailbox = to.parse().map_err(|e| bad("to", format!("'{to}' is not an email address: {e}")))?;
 
     let host = crate::machine::host_name();
     let domain = profile.sender.from_address.rsplit_once('@').map(|(_, d)| d).unwrap_or("localhost");
-    let message_id = format!("<smtp-desk.{}.{:016x}@{domain}>", unix_millis(), std::collections::hash_map::RandomState::new().build_hasher().finish());
+    let message_id =
+        format!("<smtp-desk.{}.{:016x}@{domain}>", unix_millis(), std::collections::hash_map::RandomState::new().build_hasher().finish());
     let now = std::time::SystemTime::now();
     // The body shows the Date header's own text, so the two always agree.
     let mut headers = lettre::message::header::Headers::new();
@@ -69,8 +81,7 @@ fn compose(profile: &Profile, to: &str) -> Result<(Vec<u8>, String), ErrorReport
          Sending host: {host}\r\n\
          Profile:      {DEFAULT_PROFILE}\r\n\
          Server:       {}:{} ({security})\r\n",
-        profile.relay.host,
-        profile.relay.port,
+        profile.relay.host, profile.relay.port,
     );
     let mut builder = Message::builder()
         .from(from)

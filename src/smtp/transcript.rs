@@ -64,12 +64,8 @@ impl Transcript {
 /// The strings that must never appear: the password, and how AUTH PLAIN and LOGIN encode it.
 pub(crate) fn secret_forms(user: &str, password: &str) -> Vec<String> {
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-    let mut forms = vec![
-        password.to_string(),
-        b64(password),
-        b64(&format!("\0{user}\0{password}")),
-        b64(&format!("{user}\0{user}\0{password}")),
-    ];
+    let mut forms =
+        vec![password.to_string(), b64(password), b64(&format!("\0{user}\0{password}")), b64(&format!("{user}\0{user}\0{password}"))];
     // A password of a few characters would redact ordinary words; its base64 forms still go.
     if password.chars().count() < 4 {
         forms.remove(0);

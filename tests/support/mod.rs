@@ -109,11 +109,7 @@ impl Server {
 
     /// The messages the server received.
     pub fn received(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(&self.saved)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+        std::fs::read_to_string(&self.saved).unwrap_or_default().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
     }
 }
 
