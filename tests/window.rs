@@ -2,6 +2,8 @@
 //! real Secret Service, the real settings file. Run by scripts/test.sh inside scripts/session.sh,
 //! which builds the app and sets SMTP_DESK_APP.
 
+mod support;
+
 use fantoccini::{elements::Element, Client, Locator};
 use smtp_desk::secrets::{self, DEFAULT_PROFILE};
 use std::path::{Path, PathBuf};
@@ -9,6 +11,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "e2e-Window-S3cret!";
+
+/// The window tests share the session keyring entry and the window's remembered screen: one at a time.
+static ONE_WINDOW: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The built app. Missing means the harness was bypassed: fail loudly rather than skip.
 fn app_binary() -> PathBuf {
@@ -111,16 +116,32 @@ async fn screenshot(c: &Client, name: &str) -> PathBuf {
 }
 
 fn cli(config: &Path, args: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_smtp-desk")).args(args).env("SMTP_DESK_CONFIG_DIR", config).output().unwrap();
+    cli_with_input(config, args, "");
+}
+
+fn cli_with_input(config: &Path, args: &[&str], input: &str) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smtp-desk"))
+        .args(args)
+        .env("SMTP_DESK_CONFIG_DIR", config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "smtp-desk {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fill_validate_save_restart_and_reload() {
+    let _one = ONE_WINDOW.lock().await;
     let config = tempfile::tempdir().unwrap();
     secrets::clear(DEFAULT_PROFILE).expect("the test session's keyring is reachable");
     let driver = Driver::start(config.path());
     let c = driver.open_app().await;
+    el(&c, "nav-settings").await.click().await.unwrap();
 
     el(&c, "mode-relay").await.click().await.unwrap();
     // A pasted host:port fills both fields.
@@ -183,10 +204,12 @@ async fn fill_validate_save_restart_and_reload() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn corrupt_settings_file_opens_with_defaults_and_a_notice() {
+    let _one = ONE_WINDOW.lock().await;
     let config = tempfile::tempdir().unwrap();
     std::fs::write(config.path().join("settings.json"), "{ this is not json").unwrap();
     let driver = Driver::start(config.path());
     let c = driver.open_app().await;
+    el(&c, "nav-settings").await.click().await.unwrap();
     let banner = wait_for(&c, "[role='alert']").await.text().await.unwrap();
     assert!(banner.contains("kept as") && banner.contains("Default settings"), "{banner}");
     assert!(el(&c, "mode-off").await.prop("checked").await.unwrap().as_deref() == Some("true"));
@@ -194,4 +217,61 @@ async fn corrupt_settings_file_opens_with_defaults_and_a_notice() {
     assert!(kept.iter().any(|n| n.starts_with("settings.json.corrupt-")), "{kept:?}");
     screenshot(&c, "window-corrupt-notice.png").await;
     c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn diagnose_validates_against_a_real_server_and_sends_a_test_email() {
+    let _one = ONE_WINDOW.lock().await;
+    use support::{CertKind, Pki, Server, PASSWORD as SERVER_PASSWORD, USER};
+    let pki = Pki::new();
+    let (cert, key) = pki.server_cert(CertKind::Good);
+    let user = format!("{USER}:{SERVER_PASSWORD}");
+    let server = Server::start(&["--tls", "starttls", "--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap(), "--user", &user, "--auth-required"]);
+    let config = tempfile::tempdir().unwrap();
+    let host = format!("localhost:{}", server.port);
+    cli(config.path(), &[
+        "config", "set", "mode", "relay", "relay.host", &host, "relay.security", "start_tls",
+        "relay.ca_file", pki.ca_pem.to_str().unwrap(), "auth.method", "password", "auth.username", USER,
+        "sender.from_address", "desk@example.com", "sender.from_name", "SMTP Desk test", "limits.timeout_secs", "5",
+    ]);
+    // First a wrong password: the run stops at AUTH with a hint a person can act on.
+    cli_with_input(config.path(), &["password", "set"], "not-the-password");
+
+    let driver = Driver::start(config.path());
+    let c = driver.open_app().await;
+    el(&c, "nav-diagnose").await.click().await.unwrap();
+    el(&c, "validate").await.click().await.unwrap();
+    let failed = wait_for(&c, "#steps li.failed[data-step='auth']").await;
+    let text = failed.text().await.unwrap();
+    assert!(text.contains("535") || text.to_lowercase().contains("rejected"), "{text}");
+    let hint = wait_for(&c, "#steps li.failed .hint").await.text().await.unwrap();
+    assert!(!hint.is_empty());
+    for step in ["resolve", "connect", "banner", "ehlo", "tls"] {
+        c.find(Locator::Css(&format!("#steps li.ok[data-step='{step}'], #steps li.warning[data-step='{step}']"))).await
+            .unwrap_or_else(|_| panic!("step {step} not shown as passed"));
+    }
+    screenshot(&c, "window-diagnose-auth-failed.png").await;
+
+    // The right password, saved from the CLI: every step passes, then a test email is delivered.
+    cli_with_input(config.path(), &["password", "set"], SERVER_PASSWORD);
+    el(&c, "validate").await.click().await.unwrap();
+    wait_for(&c, "#steps li.ok[data-step='envelope']").await;
+    let transcript = el(&c, "transcript-text").await.prop("textContent").await.unwrap().unwrap_or_default();
+    assert!(transcript.contains("EHLO") && transcript.contains("STARTTLS"), "{transcript}");
+    assert!(!transcript.contains(SERVER_PASSWORD), "the transcript shows the password");
+
+    set_text(&c, "test-recipient", "recipient@example.org").await;
+    el(&c, "send-test").await.click().await.unwrap();
+    let result = wait_for(&c, "#send-result.ok").await;
+    let text = result.text().await.unwrap();
+    assert!(text.contains("250") && text.contains("Message-ID"), "{text}");
+    c.execute("document.getElementById('send-result').scrollIntoView()", vec![]).await.unwrap();
+    screenshot(&c, "window-diagnose.png").await;
+
+    let received = server.received();
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert_eq!(received[0]["rcpt_tos"][0], "recipient@example.org");
+    assert_eq!(received[0]["mail_from"], "desk@example.com");
+    c.close().await.unwrap();
+    secrets::clear(DEFAULT_PROFILE).unwrap();
 }

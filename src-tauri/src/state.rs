@@ -12,7 +12,7 @@ pub struct AppState {
     /// The settings file's bytes as this window last read or wrote them.
     known_file: Mutex<Option<Vec<u8>>>,
     next_run: AtomicU64,
-    pub runs: Mutex<HashMap<u64, ()>>,
+    pub runs: Mutex<HashMap<u64, smtp_desk::smtp::CancelToken>>,
 }
 
 impl AppState {

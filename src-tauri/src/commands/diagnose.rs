@@ -1,18 +1,76 @@
-//! Diagnose commands: validation runs streamed to the page as events (cancellable), and the test email.
+//! Diagnose commands: validation runs streamed to the page as events (cancellable), and the test
+//! email. Both use the saved settings and the password from the keyring.
 
+use super::blocking;
 use crate::state::AppState;
+use serde::Serialize;
+use smtp_desk::secrets::{self, Password, DEFAULT_PROFILE};
+use smtp_desk::settings::{self, AuthMethod, Profile};
+use smtp_desk::smtp::{self, CancelToken, Outcome, SendResult, Step};
 use smtp_desk::ErrorReport;
-use tauri::{AppHandle, State};
+use tauri::{AppHandle, Emitter, Manager, State};
 
-#[tauri::command]
-pub async fn validate_start(_app: AppHandle, _recipient: Option<String>, _state: State<'_, AppState>) -> Result<u64, ErrorReport> {
-    Err(ErrorReport::new("not_ready", "validation is not wired up yet"))
+#[derive(Serialize, Clone)]
+struct StepEvent<'a> {
+    run_id: u64,
+    step: &'a Step,
+}
+
+#[derive(Serialize, Clone)]
+struct FinishedEvent {
+    run_id: u64,
+    outcome: Outcome,
+}
+
+#[derive(Serialize)]
+pub struct Started {
+    run_id: u64,
+}
+
+/// The saved profile and, if it logs in with a password, that password — read off the async
+/// workers because keyring calls block.
+async fn saved_profile(recipient: Option<String>) -> Result<(Profile, Option<Password>), ErrorReport> {
+    blocking(move || {
+        let profile = settings::load().settings.profile;
+        smtp::check_ready(&profile, recipient.as_deref())?;
+        let password = match profile.auth.method {
+            AuthMethod::Password => secrets::get(DEFAULT_PROFILE).map_err(|e| ErrorReport::from(&e))?,
+            AuthMethod::None => None,
+        };
+        Ok((profile, password))
+    })
+    .await
 }
 
 #[tauri::command]
-pub fn validate_cancel(_run_id: u64) {}
+pub async fn validate_start(app: AppHandle, recipient: Option<String>, state: State<'_, AppState>) -> Result<Started, ErrorReport> {
+    let recipient = recipient.filter(|r| !r.trim().is_empty());
+    let (profile, password) = saved_profile(recipient.clone()).await?;
+    let run_id = state.next_run_id();
+    let cancel = CancelToken::new();
+    state.runs.lock().unwrap_or_else(|p| p.into_inner()).insert(run_id, cancel.clone());
+    tauri::async_runtime::spawn(async move {
+        let emitter = app.clone();
+        let mut on_step = move |step: &Step| {
+            let _ = emitter.emit("validation-step", StepEvent { run_id, step });
+        };
+        let outcome = smtp::validate(&profile, password.as_ref(), recipient.as_deref(), &cancel, &mut on_step).await;
+        app.state::<AppState>().runs.lock().unwrap_or_else(|p| p.into_inner()).remove(&run_id);
+        let _ = app.emit("validation-finished", FinishedEvent { run_id, outcome });
+    });
+    Ok(Started { run_id })
+}
 
 #[tauri::command]
-pub async fn send_test(_to: String) -> Result<(), ErrorReport> {
-    Err(ErrorReport::new("not_ready", "sending is not wired up yet"))
+pub fn validate_cancel(run_id: u64, state: State<'_, AppState>) {
+    if let Some(token) = state.runs.lock().unwrap_or_else(|p| p.into_inner()).get(&run_id) {
+        token.cancel();
+    }
+}
+
+#[tauri::command]
+pub async fn send_test(to: String) -> Result<SendResult, ErrorReport> {
+    let to = to.trim().to_string();
+    let (profile, password) = saved_profile(Some(to.clone())).await?;
+    smtp::send_test(&profile, password.as_ref(), &to, &CancelToken::new()).await
 }
