@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds the .deb and .rpm (release) and checks that each holds the app, the `smtp-desk` command,
+# the desktop entry and the icons.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export PATH="$HOME/.cargo/bin:$PATH"
+# The bundles take /usr/bin/smtp-desk from target/release (see src-tauri/tauri.conf.json).
+cargo build --release --bin smtp-desk
+npx tauri build --bundles deb rpm
+
+deb=$(ls -t target/release/bundle/deb/*.deb | head -n1)
+rpm=$(ls -t target/release/bundle/rpm/*.rpm | head -n1)
+expect=(usr/bin/smtp-desk usr/bin/smtp-desk-app "usr/share/applications/SMTP Desk.desktop" usr/share/icons/hicolor/128x128/apps/smtp-desk-app.png)
+deb_list=$(dpkg-deb -c "$deb")
+rpm_list=$(rpm -qlp "$rpm" 2>/dev/null)
+status=0
+for f in "${expect[@]}"; do
+  grep -qF "./$f" <<<"$deb_list" || { echo "missing in $deb: /$f" >&2; status=1; }
+  grep -qF "/$f" <<<"$rpm_list" || { echo "missing in $rpm: /$f" >&2; status=1; }
+done
+[ "$status" -eq 0 ] || exit 1
+ls -l "$deb" "$rpm"
+echo "packages ok: app, smtp-desk command, desktop entry and icons in both"

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs what SMTP Desk needs on a Debian/Ubuntu machine, skipping what is already there.
+#   scripts/setup.sh run    what building and running the app needs
+#   scripts/setup.sh test   that, plus what the tests need (Xvfb, WebKitWebDriver, tauri-driver,
+#                           gnome-keyring, a real SMTP server, swaks and hyperfine for benchmarks)
+set -euo pipefail
+purpose=${1:-run}
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+say() { printf '== %s\n' "$*" >&2; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+build_packages=(build-essential pkg-config curl file libwebkit2gtk-4.1-dev libxdo-dev libssl-dev
+  libayatana-appindicator3-dev librsvg2-dev libdbus-1-dev)
+test_packages=(xvfb xauth webkit2gtk-driver gnome-keyring dbus-x11 libsecret-tools libglib2.0-bin
+  python3 python3-aiosmtpd swaks hyperfine openssl rpm)
+packages=("${build_packages[@]}")
+[ "$purpose" = test ] && packages+=("${test_packages[@]}")
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null; then
+  [ -x "$HOME/.cargo/bin/cargo" ] || {
+    say "installing the Rust toolchain (rustup)"
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+  }
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
+
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  say "Node.js 20 or newer is needed (found: ${node_major}); installing Debian's nodejs and npm"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
+
+# npm ci only when the lock file changed since the last install: it wipes node_modules.
+for dir in "$root" "$root/ui"; do
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    say "npm ci in ${dir#"$root"/}"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+done
+
+if [ "$purpose" = test ] && ! command -v tauri-driver >/dev/null; then
+  say "installing tauri-driver (WebDriver for the window tests)"
+  cargo install tauri-driver --locked --version 2.1.0 --quiet
+fi
