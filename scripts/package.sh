@@ -16,8 +16,8 @@ deb_list=$(dpkg-deb -c "$deb")
 rpm_list=$(rpm -qlp "$rpm" 2>/dev/null)
 status=0
 for f in "${expect[@]}"; do
-  grep -qF "./$f" <<<"$deb_list" || { echo "missing in $deb: /$f" >&2; status=1; }
-  grep -qF "/$f" <<<"$rpm_list" || { echo "missing in $rpm: /$f" >&2; status=1; }
+  grep -qE "(^| |/)${f}\$" <<<"$deb_list" || { echo "missing in $deb: /$f" >&2; status=1; }
+  grep -qE "^/${f}\$" <<<"$rpm_list" || { echo "missing in $rpm: /$f" >&2; status=1; }
 done
 [ "$status" -eq 0 ] || exit 1
 ls -l "$deb" "$rpm"

@@ -275,3 +275,39 @@ async fn diagnose_validates_against_a_real_server_and_sends_a_test_email() {
     c.close().await.unwrap();
     secrets::clear(DEFAULT_PROFILE).unwrap();
 }
+
+/// Closes the window as a window manager's close button would (tests/servers/close_window.py).
+fn ask_window_to_close() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/close_window.py");
+    let out = Command::new("/usr/bin/python3").arg(script).arg("SMTP Desk").output().expect("python3-xlib (scripts/setup.sh installs it)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn closing_with_unsaved_changes_asks_first() {
+    let _one = ONE_WINDOW.lock().await;
+    let config = tempfile::tempdir().unwrap();
+    let driver = Driver::start(config.path());
+    let c = driver.open_app().await;
+    el(&c, "nav-settings").await.click().await.unwrap();
+    set_text(&c, "sender-from_name", "Not saved yet").await;
+    text_when(&c, "dirty-indicator", "the unsaved-changes indicator", |t| t.contains("Unsaved")).await;
+
+    ask_window_to_close();
+    wait_for(&c, "#confirm-close[open]").await;
+    el(&c, "confirm-close-cancel").await.click().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(value(&c, "sender-from_name").await, "Not saved yet", "keep editing keeps the window and the edit");
+
+    ask_window_to_close();
+    wait_for(&c, "#confirm-close[open]").await;
+    screenshot(&c, "window-confirm-close.png").await;
+    // The window may go away before WebDriver answers the click: its reply is not the test.
+    let _ = el(&c, "confirm-close-discard").await.click().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.title().await.is_ok() {
+        assert!(Instant::now() < deadline, "the window did not close after 'Discard and close'");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!config.path().join("settings.json").exists(), "discarded edits were not saved");
+}
