@@ -2,6 +2,7 @@
 //! management) and tells the page, which reloads or warns about its unsaved edits.
 
 use crate::state::AppState;
+use notify::event::{EventKind, ModifyKind};
 use notify::{RecursiveMode, Watcher};
 use tauri::{AppHandle, Emitter, Manager};
 
@@ -18,7 +19,13 @@ pub fn start(app: AppHandle) {
     let watched = file.clone();
     let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         let Ok(event) = res else { return };
-        if !event.paths.iter().any(|p| p == &watched) {
+        // Only changes to the content or the name count. notify also reports opens and reads,
+        // and our own read below would then trigger the next event, forever.
+        let changed = matches!(
+            event.kind,
+            EventKind::Create(_) | EventKind::Remove(_) | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Name(_) | ModifyKind::Any)
+        );
+        if !changed || !event.paths.iter().any(|p| p == &watched) {
             return;
         }
         let content = std::fs::read(&watched).ok();
