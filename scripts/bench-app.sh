@@ -205,6 +205,19 @@ hyperfine -N --style basic --warmup 20 --runs "$cli_runs" --export-json "$work/c
 # hyperfine's JSON gives seconds; the first "median" is the command's (one command only).
 cli_ms=$(grep -o '"median": *[0-9.eE+-]*' "$work/cli.json" | head -1 | awk '{ printf "%.2f", $2 * 1000 }')
 
+# The same with password login: `config show` then asks the keyring whether a password is saved
+# (D-Bus round trips to the session's gnome-keyring). Shown for information beside the target.
+pw_config=$work/config-password
+mkdir -p "$pw_config"
+SMTP_DESK_CONFIG_DIR=$pw_config "$cli_bin" config set mode relay relay.host smtp.example.com \
+    sender.from_address a@example.com auth.method password auth.username a@example.com >/dev/null
+printf 'bench-password' | SMTP_DESK_CONFIG_DIR=$pw_config "$cli_bin" password set 2>/dev/null
+say "smtp-desk config show with password login (keyring asked): hyperfine -N, 50 runs"
+SMTP_DESK_CONFIG_DIR=$pw_config hyperfine -N --style basic --warmup 5 --runs 50 --export-json "$work/cli-pw.json" \
+    "$cli_bin config show" >&2
+cli_pw_ms=$(grep -o '"median": *[0-9.eE+-]*' "$work/cli-pw.json" | head -1 | awk '{ printf "%.2f", $2 * 1000 }')
+SMTP_DESK_CONFIG_DIR=$pw_config "$cli_bin" password clear 2>/dev/null
+
 gui_libs=$(ldd "$cli_bin" | grep -Ei 'webkit|gtk|gdk|soup|javascriptcore' | awk '{ print $1 }' | tr '\n' ' ' || true)
 
 # --- 2. the windows ----------------------------------------------------------------------------
@@ -245,6 +258,7 @@ row() { printf '%-46s | %12s | %12s | %6s | %s\n' "$@"; }
 row "metric" "smtp-desk" "blank Tauri" "ratio" "target"
 row "----------------------------------------------" "------------" "------------" "------" "-------------------"
 row "config show, whole process (hyperfine -N)" "$cli_ms ms" "-" "-" "<= 5 ms"
+row "config show, password login (keyring asked)" "$cli_pw_ms ms" "-" "-" "(info)"
 row "window: spawn -> form ready (external)" "$app_ext ms" "$blank_ext ms" "$launch_ratio" "<= 1.25 x blank"
 row "window: main() -> ready (printed by the app)" "$app_in ms" "$blank_in ms" "$(ratio "$app_in" "$blank_in")" "(info)"
 row "memory idle: RSS sum, app + WebKit children" "$app_rss MiB" "$blank_rss MiB" "$rss_ratio" "<= 1.25 x blank"

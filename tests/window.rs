@@ -216,7 +216,35 @@ async fn corrupt_settings_file_opens_with_defaults_and_a_notice() {
     let kept: Vec<_> = std::fs::read_dir(config.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     assert!(kept.iter().any(|n| n.starts_with("settings.json.corrupt-")), "{kept:?}");
     screenshot(&c, "window-corrupt-notice.png").await;
+
+    // Idle means idle: the settings-file watcher once looped on its own reads at a full core.
+    let pid = app_pid(config.path()).expect("the app's process");
+    let before = cpu_ticks(pid);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let used = cpu_ticks(pid) - before;
+    let ticks_per_sec = 100; // USER_HZ on Linux
+    assert!(used < ticks_per_sec, "the idle app used {used} CPU ticks in 3 s");
     c.close().await.unwrap();
+}
+
+/// The app process started for this test: the one whose environment names `config_dir`.
+fn app_pid(config_dir: &Path) -> Option<u32> {
+    let needle = format!("SMTP_DESK_CONFIG_DIR={}", config_dir.display());
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+        let ours = environ.split(|b| *b == 0).any(|kv| kv == needle.as_bytes());
+        (comm.trim() == "smtp-desk-app" && ours).then_some(pid)
+    })
+}
+
+/// User + system CPU time of a process, in clock ticks (/proc/PID/stat fields 14 and 15).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after_name.split(' ').collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
