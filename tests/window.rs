@@ -216,15 +216,18 @@ async fn corrupt_settings_file_opens_with_defaults_and_a_notice() {
     let kept: Vec<_> = std::fs::read_dir(config.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     assert!(kept.iter().any(|n| n.starts_with("settings.json.corrupt-")), "{kept:?}");
     screenshot(&c, "window-corrupt-notice.png").await;
+    c.close().await.unwrap();
+}
 
-    // Idle means idle: the settings-file watcher once looped on its own reads at a full core.
-    let pid = app_pid(config.path()).expect("the app's process");
+/// Idle means idle: the settings-file watcher once looped on its own reads of an existing
+/// settings file, at a full core.
+async fn assert_idle(config_dir: &Path) {
+    let pid = app_pid(config_dir).expect("the app's process");
     let before = cpu_ticks(pid);
     tokio::time::sleep(Duration::from_secs(3)).await;
     let used = cpu_ticks(pid) - before;
     let ticks_per_sec = 100; // USER_HZ on Linux
     assert!(used < ticks_per_sec, "the idle app used {used} CPU ticks in 3 s");
-    c.close().await.unwrap();
 }
 
 /// The app process started for this test: the one whose environment names `config_dir`.
@@ -267,6 +270,7 @@ async fn diagnose_validates_against_a_real_server_and_sends_a_test_email() {
 
     let driver = Driver::start(config.path());
     let c = driver.open_app().await;
+    assert_idle(config.path()).await;
     el(&c, "nav-diagnose").await.click().await.unwrap();
     el(&c, "validate").await.click().await.unwrap();
     let failed = wait_for(&c, "#steps li.failed[data-step='auth']").await;
