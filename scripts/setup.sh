@@ -45,7 +45,9 @@ fi
 for dir in "$root" "$root/ui"; do
   if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
     say "npm ci in ${dir#"$root"/}"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    # A registry mirror may lack other platforms' optional builds (e.g. the Tauri CLI for macOS),
+    # which npm ci counts as a lock mismatch; npm install keeps the locked versions and skips them.
+    (cd "$dir" && { npm ci --no-audit --no-fund --loglevel=error 2>/dev/null || npm install --no-audit --no-fund --loglevel=error; })
   fi
 done
 

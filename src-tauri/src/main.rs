@@ -30,10 +30,12 @@ fn main() {
             commands::diagnose::send_test,
         ])
         .setup(|app| {
+            app.state::<state::AppState>().milestone("SETUP");
             if let Some(window) = app.get_webview_window("main") {
                 window_state::restore(app.handle(), &window);
             }
             watcher::start(app.handle().clone());
+            app.state::<state::AppState>().milestone("SETUP_DONE");
             Ok(())
         })
         .on_window_event(|window, event| {

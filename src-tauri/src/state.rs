@@ -36,6 +36,13 @@ impl AppState {
         changed
     }
 
+    /// With SMTP_DESK_REPORT_READY set, prints how far start-up has got (for scripts/bench-app.sh).
+    pub fn milestone(&self, what: &str) {
+        if std::env::var_os("SMTP_DESK_REPORT_READY").is_some() {
+            println!("SMTP_DESK_{what} {:.1} ms", self.started.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+
     pub fn next_run_id(&self) -> u64 {
         self.next_run.fetch_add(1, Ordering::SeqCst)
     }

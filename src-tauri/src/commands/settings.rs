@@ -19,6 +19,7 @@ pub struct LoadedSettings {
 
 #[tauri::command]
 pub async fn load_settings(state: State<'_, AppState>) -> Result<LoadedSettings, ErrorReport> {
+    state.milestone("FIRST_COMMAND");
     let (loaded, content) = blocking(|| {
         let path = smtp_desk::paths::settings_file();
         let loaded = settings::load_from(&path);
