@@ -4,11 +4,13 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod commands;
+mod startup;
 mod state;
 mod watcher;
 mod window_state;
 
 use tauri::{Emitter, Manager, WindowEvent};
+
 
 fn main() {
     let started = std::time::Instant::now();
@@ -31,9 +33,8 @@ fn main() {
         ])
         .setup(|app| {
             app.state::<state::AppState>().milestone("SETUP");
-            if let Some(window) = app.get_webview_window("main") {
-                window_state::restore(app.handle(), &window);
-            }
+            let window = startup::open_main_window(app.handle())?;
+            window_state::restore(app.handle(), &window);
             watcher::start(app.handle().clone());
             app.state::<state::AppState>().milestone("SETUP_DONE");
             Ok(())

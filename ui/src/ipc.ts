@@ -71,15 +71,35 @@ async function on<T>(event: string, handler: (payload: T) => void): Promise<Unli
   return unlisten;
 }
 
+/**
+ * What Rust put in the page before it loaded (the window's initialization script): the settings
+ * and the UI state, so the form fills without waiting for IPC replies, which WebKit delivers
+ * only once the window's first frame is drawn. Used once; later loads ask Rust again.
+ */
+interface StartupData {
+  loaded: LoadedSettings;
+  ui_state: UiState;
+}
+let startup = (globalThis as { __SMTP_DESK_STARTUP__?: StartupData }).__SMTP_DESK_STARTUP__;
+let startupUiState = startup?.ui_state;
+
 /** The real thing, over Tauri IPC. Argument names are the Rust parameter names. */
 export const tauriIpc: Ipc = {
-  loadSettings: () => call("load_settings"),
+  loadSettings: () => {
+    const loaded = startup?.loaded;
+    startup = undefined;
+    return loaded ? Promise.resolve(loaded) : call("load_settings");
+  },
   passwordStatus: () => call("password_status"),
   checkSettings: (settings) => call("check_settings", { settings }),
   saveSettings: (settings, password) => call("save_settings", { settings, password }),
   setDirty: (dirty) => call("set_dirty", { dirty }),
   closeWindow: () => call("close_window"),
-  getUiState: () => call("get_ui_state"),
+  getUiState: () => {
+    const state = startupUiState;
+    startupUiState = undefined;
+    return state ? Promise.resolve(state) : call("get_ui_state");
+  },
   setUiState: (state) => call("set_ui_state", { state }),
   uiReady: () => call("ui_ready"),
   validateStart: (recipient) => call("validate_start", { recipient }),

@@ -7,7 +7,7 @@ use smtp_desk::account::{self, PasswordChange};
 use smtp_desk::secrets::{self, Password, DEFAULT_PROFILE};
 use smtp_desk::settings::{self, Report, Settings};
 use smtp_desk::ErrorReport;
-use tauri::State;
+use tauri::{AppHandle, Manager, State};
 
 #[derive(Serialize)]
 pub struct LoadedSettings {
@@ -17,22 +17,22 @@ pub struct LoadedSettings {
     file: String,
 }
 
-#[tauri::command]
-pub async fn load_settings(state: State<'_, AppState>) -> Result<LoadedSettings, ErrorReport> {
-    state.milestone("FIRST_COMMAND");
-    let (loaded, content) = blocking(|| {
-        let path = smtp_desk::paths::settings_file();
-        let loaded = settings::load_from(&path);
-        Ok((loaded, std::fs::read(&path).ok()))
-    })
-    .await?;
-    state.note_file(content);
-    Ok(LoadedSettings {
+/// Reads the settings file and remembers its content, so that only outside changes are reported.
+pub fn read_settings(state: &AppState) -> LoadedSettings {
+    let path = smtp_desk::paths::settings_file();
+    let loaded = settings::load_from(&path);
+    state.note_file(std::fs::read(&path).ok());
+    LoadedSettings {
         settings: loaded.settings,
         notice: loaded.notice,
         machine_name: smtp_desk::machine::host_name(),
-        file: smtp_desk::paths::settings_file().display().to_string(),
-    })
+        file: path.display().to_string(),
+    }
+}
+
+#[tauri::command]
+pub async fn load_settings(app: AppHandle) -> Result<LoadedSettings, ErrorReport> {
+    blocking(move || Ok(read_settings(&app.state::<AppState>()))).await
 }
 
 #[tauri::command]
