@@ -6,5 +6,9 @@
 /// the start-up path of every `smtp-desk` invocation.
 pub fn host_name() -> String {
     let name = gethostname::gethostname().to_string_lossy().trim().to_string();
-    if name.is_empty() { "localhost".to_string() } else { name }
+    if name.is_empty() {
+        "localhost".to_string()
+    } else {
+        name
+    }
 }

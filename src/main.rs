@@ -1,5 +1,7 @@
 //! The `smtp-desk` command: the same settings file and keyring entry as the window, for scripts
 //! and SSH sessions. It links no GUI library, so it starts in a few milliseconds.
+// The error path of a short-lived command is cold: a large Err costs nothing worth boxing for.
+#![allow(clippy::result_large_err)]
 
 use clap::{Parser, Subcommand};
 use smtp_desk::error::ErrorReport;
@@ -213,7 +215,11 @@ fn show(json: bool) -> Outcome {
 fn set(pairs: &[String]) -> Outcome {
     if pairs.len() % 2 != 0 {
         let last = pairs.last().map(String::as_str).unwrap_or_default();
-        return Err((EXIT_BAD_INPUT, ErrorReport::new("bad_arguments", format!("'{last}' has no value")).hint("Give KEY VALUE pairs, e.g. smtp-desk config set mode relay relay.host smtp.example.com")));
+        return Err((
+            EXIT_BAD_INPUT,
+            ErrorReport::new("bad_arguments", format!("'{last}' has no value"))
+                .hint("Give KEY VALUE pairs, e.g. smtp-desk config set mode relay relay.host smtp.example.com"),
+        ));
     }
     let path = smtp_desk::paths::settings_file();
     let loaded = settings::load_from(&path);
@@ -240,7 +246,8 @@ fn set(pairs: &[String]) -> Outcome {
 
 fn password_set() -> Outcome {
     let text = if std::io::stdin().is_terminal() {
-        rpassword::prompt_password("SMTP password: ").map_err(|e| (EXIT_FAILURE, ErrorReport::new("input", format!("could not read the password: {e}"))))?
+        rpassword::prompt_password("SMTP password: ")
+            .map_err(|e| (EXIT_FAILURE, ErrorReport::new("input", format!("could not read the password: {e}"))))?
     } else {
         let mut t = String::new();
         std::io::stdin()

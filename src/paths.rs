@@ -8,9 +8,7 @@ pub fn config_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("SMTP_DESK_CONFIG_DIR").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
-    directories::ProjectDirs::from("", "", "smtp-desk")
-        .map(|p| p.config_dir().to_path_buf())
-        .unwrap_or_else(|| PathBuf::from(".smtp-desk"))
+    directories::ProjectDirs::from("", "", "smtp-desk").map(|p| p.config_dir().to_path_buf()).unwrap_or_else(|| PathBuf::from(".smtp-desk"))
 }
 
 /// The settings file shared by the window and the command line.

@@ -90,8 +90,11 @@ fn map_err(e: keyring::Error) -> Error {
         K::PlatformFailure(p) => {
             let text = p.to_string();
             // zbus reports a missing Secret Service as a D-Bus name or connection failure.
-            if text.contains("ServiceUnknown") || text.contains("was not provided") || text.contains("DBUS_SESSION_BUS_ADDRESS")
-                || text.contains("onnection") || text.contains("No such file")
+            if text.contains("ServiceUnknown")
+                || text.contains("was not provided")
+                || text.contains("DBUS_SESSION_BUS_ADDRESS")
+                || text.contains("onnection")
+                || text.contains("No such file")
             {
                 Error::Unavailable(text)
             } else if text.to_ascii_lowercase().contains("locked") || text.contains("dismissed") {
@@ -113,10 +116,7 @@ fn answer_timeout() -> Duration {
 
 /// Runs one keyring operation on its own thread and waits at most `answer_timeout()` for it.
 /// keyring has no timeout of its own; a late answer is dropped with the thread.
-fn with_entry<T: Send + 'static>(
-    profile: &str,
-    op: impl FnOnce(&keyring::Entry) -> Result<T, Error> + Send + 'static,
-) -> Result<T, Error> {
+fn with_entry<T: Send + 'static>(profile: &str, op: impl FnOnce(&keyring::Entry) -> Result<T, Error> + Send + 'static) -> Result<T, Error> {
     let user = format!("profile:{profile}");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {

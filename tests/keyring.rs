@@ -4,8 +4,8 @@
 use smtp_desk::account::{self, PasswordChange};
 use smtp_desk::secrets::{self, Password};
 use smtp_desk::settings::{AuthMethod, Mode, Settings};
-use std::process::{Command, Stdio};
 use std::io::Write;
+use std::process::{Command, Stdio};
 
 fn settings() -> Settings {
     let mut s = Settings::default();
@@ -73,7 +73,8 @@ fn nothing_is_half_saved() {
     // Invalid settings: refused before the keyring is touched.
     let mut bad = settings();
     bad.profile.relay.port = 0;
-    let e = account::save(&dir.path().join("settings.json"), profile, &bad, PasswordChange::Set(Password::new("new-password").unwrap())).unwrap_err();
+    let e = account::save(&dir.path().join("settings.json"), profile, &bad, PasswordChange::Set(Password::new("new-password").unwrap()))
+        .unwrap_err();
     assert_eq!(e.kind, "invalid_settings");
     assert_eq!(e.field.as_deref(), Some("relay.port"));
     assert_eq!(secrets::get(profile).unwrap().unwrap().expose(), "old-password");
@@ -81,7 +82,9 @@ fn nothing_is_half_saved() {
     // The file cannot be written (its directory is a file): the keyring is rolled back.
     let blocker = dir.path().join("not-a-dir");
     std::fs::write(&blocker, "").unwrap();
-    let e = account::save(&blocker.join("settings.json"), profile, &settings(), PasswordChange::Set(Password::new("new-password").unwrap())).unwrap_err();
+    let e =
+        account::save(&blocker.join("settings.json"), profile, &settings(), PasswordChange::Set(Password::new("new-password").unwrap()))
+            .unwrap_err();
     assert_eq!(e.kind, "settings_io");
     assert_eq!(secrets::get(profile).unwrap().unwrap().expose(), "old-password");
     assert!(!e.message.contains("new-password") && !e.message.contains("old-password"));
@@ -109,13 +112,34 @@ fn cli_password_set_from_stdin_and_clear() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(secrets::get(secrets::DEFAULT_PROFILE).unwrap().unwrap().expose(), secret);
 
-    let out = cli().args(["config", "set", "mode", "relay", "relay.host", "smtp.example.com", "auth.method", "password", "auth.username", "u", "sender.from_address", "u@example.com"])
-        .env("SMTP_DESK_CONFIG_DIR", dir.path()).output().unwrap();
+    let out = cli()
+        .args([
+            "config",
+            "set",
+            "mode",
+            "relay",
+            "relay.host",
+            "smtp.example.com",
+            "auth.method",
+            "password",
+            "auth.username",
+            "u",
+            "sender.from_address",
+            "u@example.com",
+        ])
+        .env("SMTP_DESK_CONFIG_DIR", dir.path())
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = cli().args(["config", "show", "--json"]).env("SMTP_DESK_CONFIG_DIR", dir.path()).output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["password_saved"], true);
-    let all = format!("{}{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr), std::fs::read_to_string(dir.path().join("settings.json")).unwrap());
+    let all = format!(
+        "{}{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(dir.path().join("settings.json")).unwrap()
+    );
     assert!(!all.contains(secret), "the password leaked into output or the file");
 
     let out = cli().args(["password", "clear"]).env("SMTP_DESK_CONFIG_DIR", dir.path()).output().unwrap();

@@ -36,7 +36,8 @@ fn defaults_are_valid_and_safe() {
 #[test]
 fn hostile_strings_are_rejected_in_every_text_field() {
     for bad in ["smtp.example.com\r\nRCPT TO:<x@evil>", "a\nb", "nul\0byte", "tab\there", "\u{7f}"] {
-        let cases: Vec<(&str, Box<dyn Fn(&mut Settings)>)> = vec![
+        type Edit<'a> = Box<dyn Fn(&mut Settings) + 'a>;
+        let cases: Vec<(&str, Edit)> = vec![
             ("relay.host", Box::new(|s: &mut Settings| s.profile.relay.host = bad.into())),
             ("ehlo_name", Box::new(|s: &mut Settings| s.profile.ehlo_name = bad.into())),
             ("auth.username", Box::new(|s: &mut Settings| s.profile.auth.username = bad.into())),
@@ -56,12 +57,23 @@ fn hostile_strings_are_rejected_in_every_text_field() {
 
 #[test]
 fn host_names_ips_and_idn() {
-    for ok in ["smtp.example.com", "localhost", "127.0.0.1", "::1", "2001:db8::25", "smtp.bücher.example", "mail-1.example.co.uk", "example.com."] {
+    for ok in
+        ["smtp.example.com", "localhost", "127.0.0.1", "::1", "2001:db8::25", "smtp.bücher.example", "mail-1.example.co.uk", "example.com."]
+    {
         let mut s = relay();
         s.profile.relay.host = ok.into();
         assert!(!error_fields(&s).contains(&"relay.host".to_string()), "{ok} rejected: {:?}", check(&s));
     }
-    for bad in ["smtp.example.com:587", "-bad.example.com", "a..b", "under_score.example", "has space.example", " smtp.example.com", &"a".repeat(64), &format!("{}.com", "abc.".repeat(70))] {
+    for bad in [
+        "smtp.example.com:587",
+        "-bad.example.com",
+        "a..b",
+        "under_score.example",
+        "has space.example",
+        " smtp.example.com",
+        &"a".repeat(64),
+        &format!("{}.com", "abc.".repeat(70)),
+    ] {
         let mut s = relay();
         s.profile.relay.host = bad.to_string();
         assert!(error_fields(&s).contains(&"relay.host".to_string()), "{bad} accepted");
@@ -90,7 +102,15 @@ fn ports_limits_and_addresses() {
         assert!(f.contains(&field.to_string()), "{field} not flagged: {f:?}");
     }
 
-    for bad in ["plain", "@example.com", "a@", "A Name <a@example.com>", "a..b@example.com", "a@bad_domain", &format!("{}@example.com", "x".repeat(65))] {
+    for bad in [
+        "plain",
+        "@example.com",
+        "a@",
+        "A Name <a@example.com>",
+        "a..b@example.com",
+        "a@bad_domain",
+        &format!("{}@example.com", "x".repeat(65)),
+    ] {
         let mut s = relay();
         s.profile.sender.from_address = bad.to_string();
         assert!(error_fields(&s).contains(&"sender.from_address".to_string()), "{bad} accepted");
@@ -134,7 +154,10 @@ fn warnings_do_not_block_and_name_their_field() {
     let r = check(&s);
     assert!(r.is_ok(), "{r:?}");
     let w = warning_fields(&s);
-    assert!(w.contains(&"auth.method".into()) && w.contains(&"relay.port".into()) && w.contains(&"relay.verify_certificates".into()), "{w:?}");
+    assert!(
+        w.contains(&"auth.method".into()) && w.contains(&"relay.port".into()) && w.contains(&"relay.verify_certificates".into()),
+        "{w:?}"
+    );
     let port = r.warnings.iter().find(|i| i.field == "relay.port").unwrap();
     assert!(port.message.contains("465") && port.message.contains("Implicit TLS"), "{}", port.message);
 
@@ -174,7 +197,9 @@ fn set_key_types_values_and_names_bad_ones() {
     assert_eq!(s.profile.sender.reply_to, None, "empty clears an optional field");
 
     let before = s.clone();
-    for (k, v) in [("mode", "sideways"), ("relay.port", "70000"), ("relay.port", "abc"), ("relay.verify_certificates", "maybe"), ("nope", "1")] {
+    for (k, v) in
+        [("mode", "sideways"), ("relay.port", "70000"), ("relay.port", "abc"), ("relay.verify_certificates", "maybe"), ("nope", "1")]
+    {
         let e = set_key(&mut s, k, v).unwrap_err();
         assert!(e.to_string().contains(k), "{k}: {e}");
         assert_eq!(s, before, "a failed set leaves the settings untouched");
@@ -209,7 +234,9 @@ fn file_round_trip_is_atomic_and_refuses_invalid() {
 
 #[test]
 fn corrupt_file_is_kept_aside_and_defaults_load() {
-    for content in ["{ not json", "{\"schema\": 1, \"profile\": {\"mode\": \"warp\"}}", "{\"schema\": 99}", "{\"schema\":1,\"unknown\":true}"] {
+    for content in
+        ["{ not json", "{\"schema\": 1, \"profile\": {\"mode\": \"warp\"}}", "{\"schema\": 99}", "{\"schema\":1,\"unknown\":true}"]
+    {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("settings.json");
         std::fs::write(&path, content).unwrap();

@@ -17,9 +17,9 @@ static ONE_WINDOW: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The built app. Missing means the harness was bypassed: fail loudly rather than skip.
 fn app_binary() -> PathBuf {
-    let bin = std::env::var_os("SMTP_DESK_APP").map(PathBuf::from).expect(
-        "SMTP_DESK_APP is not set: the window tests need the built app. Run scripts/test.sh, which builds it and sets this.",
-    );
+    let bin = std::env::var_os("SMTP_DESK_APP")
+        .map(PathBuf::from)
+        .expect("SMTP_DESK_APP is not set: the window tests need the built app. Run scripts/test.sh, which builds it and sets this.");
     assert!(bin.is_file(), "SMTP_DESK_APP={} does not exist", bin.display());
     bin
 }
@@ -257,14 +257,44 @@ async fn diagnose_validates_against_a_real_server_and_sends_a_test_email() {
     let pki = Pki::new();
     let (cert, key) = pki.server_cert(CertKind::Good);
     let user = format!("{USER}:{SERVER_PASSWORD}");
-    let server = Server::start(&["--tls", "starttls", "--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap(), "--user", &user, "--auth-required"]);
+    let server = Server::start(&[
+        "--tls",
+        "starttls",
+        "--cert",
+        cert.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--user",
+        &user,
+        "--auth-required",
+    ]);
     let config = tempfile::tempdir().unwrap();
     let host = format!("localhost:{}", server.port);
-    cli(config.path(), &[
-        "config", "set", "mode", "relay", "relay.host", &host, "relay.security", "start_tls",
-        "relay.ca_file", pki.ca_pem.to_str().unwrap(), "auth.method", "password", "auth.username", USER,
-        "sender.from_address", "desk@example.com", "sender.from_name", "SMTP Desk test", "limits.timeout_secs", "5",
-    ]);
+    cli(
+        config.path(),
+        &[
+            "config",
+            "set",
+            "mode",
+            "relay",
+            "relay.host",
+            &host,
+            "relay.security",
+            "start_tls",
+            "relay.ca_file",
+            pki.ca_pem.to_str().unwrap(),
+            "auth.method",
+            "password",
+            "auth.username",
+            USER,
+            "sender.from_address",
+            "desk@example.com",
+            "sender.from_name",
+            "SMTP Desk test",
+            "limits.timeout_secs",
+            "5",
+        ],
+    );
     // First a wrong password: the run stops at AUTH with a hint a person can act on.
     cli_with_input(config.path(), &["password", "set"], "not-the-password");
 
@@ -279,7 +309,8 @@ async fn diagnose_validates_against_a_real_server_and_sends_a_test_email() {
     let hint = wait_for(&c, "#steps li.failed .hint").await.text().await.unwrap();
     assert!(!hint.is_empty());
     for step in ["resolve", "connect", "banner", "ehlo", "tls"] {
-        c.find(Locator::Css(&format!("#steps li.ok[data-step='{step}'], #steps li.warning[data-step='{step}']"))).await
+        c.find(Locator::Css(&format!("#steps li.ok[data-step='{step}'], #steps li.warning[data-step='{step}']")))
+            .await
             .unwrap_or_else(|_| panic!("step {step} not shown as passed"));
     }
     screenshot(&c, "window-diagnose-auth-failed.png").await;

@@ -11,7 +11,6 @@ mod window_state;
 
 use tauri::{Emitter, Manager, WindowEvent};
 
-
 fn main() {
     let started = std::time::Instant::now();
     tauri::Builder::default()

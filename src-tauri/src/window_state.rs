@@ -63,14 +63,10 @@ pub fn restore<R: Runtime>(app: &AppHandle<R>, window: &WebviewWindow<R>) {
     if g.width >= 400 && g.height >= 300 {
         let _ = window.set_size(PhysicalSize::new(g.width, g.height));
     }
-    let on_screen = window
-        .available_monitors()
-        .unwrap_or_default()
-        .iter()
-        .any(|m| {
-            let (p, s) = (m.position(), m.size());
-            g.x >= p.x && g.y >= p.y && g.x < p.x + s.width as i32 && g.y < p.y + s.height as i32
-        });
+    let on_screen = window.available_monitors().unwrap_or_default().iter().any(|m| {
+        let (p, s) = (m.position(), m.size());
+        g.x >= p.x && g.y >= p.y && g.x < p.x + s.width as i32 && g.y < p.y + s.height as i32
+    });
     if on_screen {
         let _ = window.set_position(PhysicalPosition::new(g.x, g.y));
     }

@@ -30,10 +30,9 @@ pub fn load_from(path: &Path) -> Loaded {
         Err(e) => return set_aside(path, &format!("could not be read ({e})")),
     };
     match serde_json::from_slice::<Settings>(&text) {
-        Ok(s) if s.schema > SCHEMA_VERSION => set_aside(
-            path,
-            &format!("was written by a newer SMTP Desk (schema {}, this one knows {SCHEMA_VERSION})", s.schema),
-        ),
+        Ok(s) if s.schema > SCHEMA_VERSION => {
+            set_aside(path, &format!("was written by a newer SMTP Desk (schema {}, this one knows {SCHEMA_VERSION})", s.schema))
+        }
         Ok(mut s) => {
             s.schema = SCHEMA_VERSION;
             Loaded { settings: s, notice: None }

@@ -70,7 +70,10 @@ pub fn check(settings: &Settings) -> Report {
 
     if p.auth.method == AuthMethod::Password {
         if p.auth.username.trim().is_empty() {
-            r.error("auth.username", "is required for password login — enter the account name the server expects (often the full email address)");
+            r.error(
+                "auth.username",
+                "is required for password login — enter the account name the server expects (often the full email address)",
+            );
         } else if p.auth.username.len() > 256 {
             r.error("auth.username", "is longer than 256 characters — check what was pasted");
         }
@@ -111,18 +114,19 @@ fn relay_warnings(r: &mut Report, p: &Profile) {
         r.warn("relay.security", "No encryption: messages (and anything in them) cross the network in plain text.");
     }
     match (port, security) {
-        (465, Security::StartTls) => r.warn(
-            "relay.port",
-            "Port 465 expects implicit TLS, but STARTTLS is selected — choose 'Implicit TLS' or use port 587.",
-        ),
-        (587 | 25, Security::ImplicitTls) => r.warn(
-            "relay.port",
-            format!("Port {port} expects STARTTLS, but implicit TLS is selected — choose 'STARTTLS' or use port 465."),
-        ),
+        (465, Security::StartTls) => {
+            r.warn("relay.port", "Port 465 expects implicit TLS, but STARTTLS is selected — choose 'Implicit TLS' or use port 587.")
+        }
+        (587 | 25, Security::ImplicitTls) => {
+            r.warn("relay.port", format!("Port {port} expects STARTTLS, but implicit TLS is selected — choose 'STARTTLS' or use port 465."))
+        }
         _ => {}
     }
     if !p.relay.verify_certificates && security != Security::None {
-        r.warn("relay.verify_certificates", "Certificate checking is off: anyone on the path can pose as the server and read the password.");
+        r.warn(
+            "relay.verify_certificates",
+            "Certificate checking is off: anyone on the path can pose as the server and read the password.",
+        );
     }
 }
 
@@ -249,5 +253,9 @@ pub fn is_loopback_host(host: &str) -> bool {
 }
 
 fn display_host(host: &str) -> &str {
-    if host.is_empty() { "the server" } else { host }
+    if host.is_empty() {
+        "the server"
+    } else {
+        host
+    }
 }
