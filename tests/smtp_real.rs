@@ -56,19 +56,7 @@ async fn localhost_resolves_through_the_hosts_file() {
 #[tokio::test]
 async fn starttls_with_trusted_custom_ca_and_auth_plain() {
     let pki = Pki::new();
-    let (cert, key) = pki.server_cert(CertKind::Good);
-    let user = format!("{USER}:{PASSWORD}");
-    let server = Server::start(&[
-        "--tls",
-        "starttls",
-        "--require-starttls",
-        "--cert",
-        cert.to_str().unwrap(),
-        "--key",
-        key.to_str().unwrap(),
-        "--user",
-        &user,
-    ]);
+    let server = Server::start_tls("starttls", &pki.server_cert(CertKind::Good), &["--require-starttls", "--user", &login()]);
     let mut p = with_login(profile(server.port, Security::StartTls));
     p.relay.ca_file = Some(pki.ca_pem.clone());
     p.auth.mechanism = Mechanism::Plain;
@@ -224,19 +212,7 @@ async fn refused_recipient_shows_the_server_text() {
 #[tokio::test]
 async fn test_email_is_received_with_headers_body_and_envelope() {
     let pki = Pki::new();
-    let (cert, key) = pki.server_cert(CertKind::Good);
-    let user = format!("{USER}:{PASSWORD}");
-    let server = Server::start(&[
-        "--tls",
-        "starttls",
-        "--require-starttls",
-        "--cert",
-        cert.to_str().unwrap(),
-        "--key",
-        key.to_str().unwrap(),
-        "--user",
-        &user,
-    ]);
+    let server = Server::start_tls("starttls", &pki.server_cert(CertKind::Good), &["--require-starttls", "--user", &login()]);
     let mut p = with_login(profile(server.port, Security::StartTls));
     p.relay.ca_file = Some(pki.ca_pem.clone());
     let pw = password(PASSWORD);

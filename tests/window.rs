@@ -253,21 +253,9 @@ fn cpu_ticks(pid: u32) -> u64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn diagnose_validates_against_a_real_server_and_sends_a_test_email() {
     let _one = ONE_WINDOW.lock().await;
-    use support::{CertKind, Pki, Server, PASSWORD as SERVER_PASSWORD, USER};
+    use support::{login, CertKind, Pki, Server, PASSWORD as SERVER_PASSWORD, USER};
     let pki = Pki::new();
-    let (cert, key) = pki.server_cert(CertKind::Good);
-    let user = format!("{USER}:{SERVER_PASSWORD}");
-    let server = Server::start(&[
-        "--tls",
-        "starttls",
-        "--cert",
-        cert.to_str().unwrap(),
-        "--key",
-        key.to_str().unwrap(),
-        "--user",
-        &user,
-        "--auth-required",
-    ]);
+    let server = Server::start_tls("starttls", &pki.server_cert(CertKind::Good), &["--auth-required", "--user", &login()]);
     let config = tempfile::tempdir().unwrap();
     let host = format!("localhost:{}", server.port);
     cli(

@@ -107,6 +107,13 @@ impl Server {
         Self { child, port, saved, _dir: dir }
     }
 
+    /// A server speaking TLS (`starttls` or `implicit`) with `cert` = (certificate, key) files.
+    pub fn start_tls(mode: &str, (cert, key): &(PathBuf, PathBuf), extra: &[&str]) -> Self {
+        let mut args = vec!["--tls", mode, "--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        Self::start(&args)
+    }
+
     /// The messages the server received.
     pub fn received(&self) -> Vec<serde_json::Value> {
         std::fs::read_to_string(&self.saved).unwrap_or_default().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
@@ -118,6 +125,11 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The `--user` value for the test account.
+pub fn login() -> String {
+    format!("{USER}:{PASSWORD}")
 }
 
 /// A relay profile for 127.0.0.1:`port`.
