@@ -22,11 +22,11 @@ function record(replies: Record<string, unknown> = {}) {
 }
 
 describe("commands", () => {
-  it("uses the Rust command and argument names", async () => {
+  it("uses the Rust command and argument names; the keyring status waits for the ready form", async () => {
     const calls = record({ validate_start: { run_id: 4 } });
     const settings = defaultSettings();
+    const status = tauriIpc.passwordStatus();
     await tauriIpc.loadSettings();
-    await tauriIpc.passwordStatus();
     await tauriIpc.checkSettings(settings);
     await tauriIpc.saveSettings(settings, { action: "set", value: "pw" });
     await tauriIpc.setDirty(true);
@@ -34,6 +34,7 @@ describe("commands", () => {
     await tauriIpc.getUiState();
     await tauriIpc.setUiState({ theme: "dark", last_screen: "diagnose" });
     await tauriIpc.uiReady();
+    await status;
     expect(await tauriIpc.validateStart(null)).toEqual({ run_id: 4 });
     await tauriIpc.validateCancel(4);
     await tauriIpc.sendTest("you@example.com");
@@ -44,7 +45,6 @@ describe("commands", () => {
     });
     expect(calls.map(strip)).toEqual([
       { cmd: "load_settings", args: undefined },
-      { cmd: "password_status", args: undefined },
       { cmd: "check_settings", args: { settings } },
       { cmd: "save_settings", args: { settings, password: { action: "set", value: "pw" } } },
       { cmd: "set_dirty", args: { dirty: true } },
@@ -52,6 +52,7 @@ describe("commands", () => {
       { cmd: "get_ui_state", args: undefined },
       { cmd: "set_ui_state", args: { state: { theme: "dark", last_screen: "diagnose" } } },
       { cmd: "ui_ready", args: undefined },
+      { cmd: "password_status", args: undefined },
       { cmd: "validate_start", args: { recipient: null } },
       { cmd: "validate_cancel", args: { runId: 4, run_id: 4 } },
       { cmd: "send_test", args: { to: "you@example.com" } },

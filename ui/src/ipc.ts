@@ -66,7 +66,16 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
   }
 }
 
+/**
+ * At start-up IPC requests queue behind one another while WebKit draws the first frame; calls
+ * the form does not need to be usable (event subscriptions, the keyring status) wait until the
+ * form is ready, so the ready signal is not stuck behind them.
+ */
+let markFormReady: () => void = () => undefined;
+const formReady = new Promise<void>((resolve) => (markFormReady = resolve));
+
 async function on<T>(event: string, handler: (payload: T) => void): Promise<Unlisten> {
+  await formReady;
   const unlisten: UnlistenFn = await listen<T>(event, (e) => handler(e.payload));
   return unlisten;
 }
@@ -90,7 +99,7 @@ export const tauriIpc: Ipc = {
     startup = undefined;
     return loaded ? Promise.resolve(loaded) : call("load_settings");
   },
-  passwordStatus: () => call("password_status"),
+  passwordStatus: () => formReady.then(() => call("password_status")),
   checkSettings: (settings) => call("check_settings", { settings }),
   saveSettings: (settings, password) => call("save_settings", { settings, password }),
   setDirty: (dirty) => call("set_dirty", { dirty }),
@@ -101,7 +110,11 @@ export const tauriIpc: Ipc = {
     return state ? Promise.resolve(state) : call("get_ui_state");
   },
   setUiState: (state) => call("set_ui_state", { state }),
-  uiReady: () => call("ui_ready"),
+  uiReady: () => {
+    const sent = call<void>("ui_ready");
+    markFormReady();
+    return sent;
+  },
   validateStart: (recipient) => call("validate_start", { recipient }),
   // Tauri 2 matches a Rust parameter `run_id` to the key `runId` unless the command says
   // `rename_all = "snake_case"`; both are sent so either spelling on the Rust side works.
