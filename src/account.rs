@@ -17,16 +17,21 @@ pub enum PasswordChange {
 /// Validates everything first, then writes the password to the keyring and the settings to
 /// `path`; if the file write fails, the keyring is put back as it was.
 ///
-/// Returns whether a password is saved afterwards.
+/// Returns whether a password is saved afterwards (with password login; otherwise, unless one
+/// was just set, `false` without asking the keyring).
 pub fn save(path: &Path, profile: &str, settings: &Settings, change: PasswordChange) -> Result<bool, ErrorReport> {
     let report = settings::check(settings);
     if !report.is_ok() {
         return Err((&settings::Error::Invalid(report.errors)).into());
     }
     let keyring = |e: secrets::Error| ErrorReport::from(&e);
-    let previous = match change {
-        PasswordChange::Keep => None,
-        _ => Some(secrets::get(profile).map_err(keyring)?),
+    let uses_password = settings.profile.auth.method == AuthMethod::Password;
+    // Every keyring call happens before the file is written, so a keyring failure leaves both
+    // untouched. Without password login, keeping the password needs no keyring at all.
+    let (previous, kept) = match change {
+        PasswordChange::Keep if uses_password => (None, secrets::is_saved(profile).map_err(keyring)?),
+        PasswordChange::Keep => (None, false),
+        _ => (Some(secrets::get(profile).map_err(keyring)?), false),
     };
     match &change {
         PasswordChange::Keep => {}
@@ -45,13 +50,9 @@ pub fn save(path: &Path, profile: &str, settings: &Settings, change: PasswordCha
         }
         return Err((&e).into());
     }
-    let saved = match change {
+    Ok(match change {
         PasswordChange::Set(_) => true,
         PasswordChange::Clear => false,
-        PasswordChange::Keep => secrets::is_saved(profile).map_err(keyring)?,
-    };
-    if saved && settings.profile.auth.method == AuthMethod::None {
-        tracing::info!("a password is saved but authentication is set to none; it will not be used");
-    }
-    Ok(saved)
+        PasswordChange::Keep => kept,
+    })
 }
