@@ -5,8 +5,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export PATH="$HOME/.cargo/bin:$PATH"
-# The bundles take /usr/bin/smtp-desk from target/release (see src-tauri/tauri.conf.json).
-cargo build --release --bin smtp-desk
+# scripts/before-build.sh builds target/release/smtp-desk, which the bundles install.
 npx tauri build --bundles deb rpm
 
 deb=$(ls -t target/release/bundle/deb/*.deb | head -n1)
