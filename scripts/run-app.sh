@@ -6,7 +6,6 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 scripts/setup.sh run
 export PATH="$HOME/.cargo/bin:$PATH"
-cargo build --release --bin smtp-desk
-npx tauri build --no-bundle
+npx tauri build --no-bundle # scripts/before-build.sh builds the front end and the command
 echo "== the command line: $root/target/release/smtp-desk" >&2
 exec "$root/target/release/smtp-desk-app" "$@"
