@@ -80,8 +80,7 @@ async fn starttls_with_trusted_custom_ca_and_auth_plain() {
 #[tokio::test]
 async fn starttls_with_untrusted_ca_is_a_certificate_error() {
     let pki = Pki::new();
-    let (cert, key) = pki.server_cert(CertKind::Good);
-    let server = Server::start(&["--tls", "starttls", "--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap()]);
+    let server = Server::start_tls("starttls", &pki.server_cert(CertKind::Good), &[]);
     let (o, _, _) = validate(&profile(server.port, Security::StartTls), None, None).await;
     assert_eq!(category(&o), "certificate_untrusted", "{o:#?}");
     let f = o.failure.as_ref().unwrap();
@@ -97,8 +96,7 @@ async fn starttls_with_untrusted_ca_is_a_certificate_error() {
 #[tokio::test]
 async fn certificate_checking_off_passes_with_a_warning() {
     let pki = Pki::new();
-    let (cert, key) = pki.server_cert(CertKind::SelfSigned);
-    let server = Server::start(&["--tls", "starttls", "--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap()]);
+    let server = Server::start_tls("starttls", &pki.server_cert(CertKind::SelfSigned), &[]);
     let mut p = profile(server.port, Security::StartTls);
     p.relay.verify_certificates = false;
     let (o, _, _) = validate(&p, None, None).await;
@@ -116,8 +114,7 @@ async fn self_signed_expired_and_wrong_host_certificates() {
         (CertKind::Expired, "certificate_expired"),
         (CertKind::OtherHost, "certificate_wrong_host"),
     ] {
-        let (cert, key) = pki.server_cert(kind);
-        let server = Server::start(&["--tls", "starttls", "--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap()]);
+        let server = Server::start_tls("starttls", &pki.server_cert(kind), &[]);
         let mut p = profile(server.port, Security::StartTls);
         p.relay.ca_file = Some(pki.ca_pem.clone());
         let (o, _, _) = validate(&p, None, None).await;
@@ -132,9 +129,7 @@ async fn self_signed_expired_and_wrong_host_certificates() {
 #[tokio::test]
 async fn implicit_tls_with_auth_login() {
     let pki = Pki::new();
-    let (cert, key) = pki.server_cert(CertKind::Good);
-    let user = format!("{USER}:{PASSWORD}");
-    let server = Server::start(&["--tls", "implicit", "--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap(), "--user", &user]);
+    let server = Server::start_tls("implicit", &pki.server_cert(CertKind::Good), &["--user", &login()]);
     let mut p = with_login(profile(server.port, Security::ImplicitTls));
     p.relay.ca_file = Some(pki.ca_pem.clone());
     p.auth.mechanism = Mechanism::Login;
@@ -151,7 +146,7 @@ async fn implicit_tls_with_auth_login() {
 
 #[tokio::test]
 async fn wrong_password_is_rejected_and_redacted() {
-    let user = format!("{USER}:{PASSWORD}");
+    let user = login();
     let server = Server::start(&["--user", &user, "--auth-plaintext"]);
     let wrong = "wrong-password-123";
     for mechanism in [Mechanism::Plain, Mechanism::Login] {
@@ -169,7 +164,7 @@ async fn wrong_password_is_rejected_and_redacted() {
 
 #[tokio::test]
 async fn login_required_but_none_configured() {
-    let user = format!("{USER}:{PASSWORD}");
+    let user = login();
     let server = Server::start(&["--user", &user, "--auth-plaintext", "--auth-required"]);
     let (o, _, _) = validate(&profile(server.port, Security::None), None, None).await;
     assert_eq!(category(&o), "auth_required", "{o:#?}");
@@ -180,9 +175,7 @@ async fn login_required_but_none_configured() {
 #[tokio::test]
 async fn auth_only_after_starttls_and_missing_password() {
     let pki = Pki::new();
-    let (cert, key) = pki.server_cert(CertKind::Good);
-    let user = format!("{USER}:{PASSWORD}");
-    let server = Server::start(&["--tls", "starttls", "--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap(), "--user", &user]);
+    let server = Server::start_tls("starttls", &pki.server_cert(CertKind::Good), &["--user", &login()]);
     let p = with_login(profile(server.port, Security::None));
     let pw = password(PASSWORD);
     let (o, _, _) = validate(&p, Some(&pw), None).await;
@@ -262,7 +255,7 @@ async fn test_email_refusal_has_the_validation_category() {
 #[tokio::test]
 async fn password_still_being_read_from_the_keyring() {
     use smtp_desk::smtp::PasswordSource;
-    let user = format!("{USER}:{PASSWORD}");
+    let user = login();
     let server = Server::start(&["--user", &user, "--auth-plaintext"]);
     let p = with_login(profile(server.port, Security::None));
 
