@@ -71,7 +71,11 @@ const EXIT_CODES: &str = "Exit codes:
   15  auth: no password saved, AUTH missing, no common mechanism, login rejected
   16  envelope: sender or recipient refused, login required
   17  data: the test email was refused (send-test)
-  20  cancelled";
+  20  cancelled
+
+Time limits: each step waits at most limits.timeout_secs (smtp-desk config set limits.timeout_secs N);
+the whole run stops after 3 x that, with a timeout failure naming the overall limit (exit code of
+the step it was in).";
 
 #[derive(Subcommand)]
 enum ConfigCommand {

@@ -219,3 +219,178 @@ fn tls_acceptor(cert: &std::path::Path, key: &std::path::Path) -> tokio_rustls::
         .unwrap();
     tokio_rustls::TlsAcceptor::from(Arc::new(config))
 }
+
+// ---- the overall deadline (issue 6, item 5) -------------------------------------------------
+
+/// Step timeout for the slow-server tests; the whole run may take 3 × this.
+const SLOW_TIMEOUT_SECS: u32 = 2;
+
+/// How long the slow server waits before each reply: every step's replies together come in
+/// 1.5–1.7 s, inside the 2 s step timeout, so only an overall limit can stop the run early.
+fn slow_delay(verb: &str) -> Duration {
+    Duration::from_millis(match verb {
+        "GREETING" | "EHLO" | "AUTH" | "." => 1500,
+        "MAIL" | "RCPT" | "DATA" => 750,
+        "STARTTLS" => 200,
+        _ => 0,
+    })
+}
+
+/// One side of a slow SMTP conversation; returns the stream when the client asked for STARTTLS.
+async fn slow_conversation<S>(stream: S, tls: bool) -> Option<S>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut s = BufReader::new(stream);
+    if !tls {
+        tokio::time::sleep(slow_delay("GREETING")).await;
+        s.get_mut().write_all(b"220 slow.example ESMTP\r\n").await.ok()?;
+    }
+    let mut in_data = false;
+    loop {
+        let mut line = String::new();
+        if s.read_line(&mut line).await.ok()? == 0 {
+            return None;
+        }
+        let verb = if in_data {
+            if line != ".\r\n" {
+                continue;
+            }
+            in_data = false;
+            ".".to_string()
+        } else {
+            line.split([' ', ':', '\r', '\n']).next().unwrap_or("").to_ascii_uppercase()
+        };
+        let reply: &[u8] = match verb.as_str() {
+            "EHLO" if tls => b"250-slow.example\r\n250 AUTH PLAIN LOGIN\r\n",
+            "EHLO" => b"250-slow.example\r\n250 STARTTLS\r\n",
+            "STARTTLS" => b"220 2.0.0 Ready to start TLS\r\n",
+            "AUTH" => b"235 2.7.0 Authentication successful\r\n",
+            "MAIL" | "RCPT" | "RSET" => b"250 2.1.0 Ok\r\n",
+            "DATA" => b"354 End data with <CR><LF>.<CR><LF>\r\n",
+            "." => b"250 2.0.0 Ok: queued as SLOW1\r\n",
+            "QUIT" => b"221 2.0.0 Bye\r\n",
+            _ => b"500 5.5.2 What?\r\n",
+        };
+        in_data = verb == "DATA";
+        tokio::time::sleep(slow_delay(&verb)).await;
+        s.get_mut().write_all(reply).await.ok()?;
+        if verb == "STARTTLS" {
+            return Some(s.into_inner());
+        }
+        if verb == "QUIT" {
+            return None;
+        }
+    }
+}
+
+/// A server whose replies each come just inside the step timeout, with STARTTLS; returns its
+/// port and the CA file that makes its certificate trusted.
+async fn slow_server() -> (u16, Pki) {
+    let pki = Pki::new();
+    let (cert, key) = pki.server_cert(CertKind::Good);
+    let acceptor = tls_acceptor(&cert, &key);
+    let port = scripted(move |s| {
+        let acceptor = acceptor.clone();
+        async move {
+            if let Some(tcp) = slow_conversation(s, false).await {
+                if let Ok(tls) = acceptor.accept(tcp).await {
+                    slow_conversation(tls, true).await;
+                }
+            }
+        }
+    })
+    .await;
+    (port, pki)
+}
+
+fn assert_overall_limit(f: &smtp::Failure, took: Duration) {
+    let limit = Duration::from_secs(u64::from(SLOW_TIMEOUT_SECS * smtp::RUN_LIMIT_FACTOR));
+    assert_eq!(f.category.to_string(), "timeout", "{f:?}");
+    assert!(f.message.contains("overall time limit of 6 s (3 × the 2 s timeout)"), "{f:?}");
+    assert!(f.hint.contains("limits.timeout_secs"), "{f:?}");
+    assert!(took >= limit - Duration::from_millis(100), "stopped before the limit: {took:?}");
+    assert!(took <= limit + Duration::from_secs(1), "took {took:?}, more than 3 × the timeout + 1 s");
+}
+
+#[tokio::test]
+async fn slow_replies_each_in_time_stop_at_the_overall_limit() {
+    let (port, pki) = slow_server().await;
+    let mut p = with_login(profile(port, Security::StartTls));
+    p.relay.ca_file = Some(pki.ca_pem.clone());
+    p.limits.timeout_secs = SLOW_TIMEOUT_SECS;
+    let pw = password(PASSWORD);
+    let started = Instant::now();
+    let o = smtp::validate(&p, Some(&pw), None, &CancelToken::new(), &mut |_| {}).await;
+    let took = started.elapsed();
+    // Greeting 1.5 s, EHLO 1.5 s, STARTTLS + EHLO 1.7 s: the login reply would come at 6.2 s.
+    assert_overall_limit(o.failure.as_ref().expect("the run is stopped"), took);
+    assert_eq!(o.failed_step(), Some(StepKind::Auth), "{o:#?}");
+    assert!(o.failure.as_ref().unwrap().message.contains("'Login'"), "names the step it stopped in");
+}
+
+#[tokio::test]
+async fn slow_test_email_stops_at_the_overall_limit_in_the_cli() {
+    let (port, pki) = slow_server().await;
+    let config = tempfile::tempdir().unwrap();
+    let cli = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_smtp-desk"))
+            .args(args)
+            .env("SMTP_DESK_CONFIG_DIR", config.path())
+            .output()
+            .unwrap()
+    };
+    let port_text = port.to_string();
+    let set = cli(&[
+        "config",
+        "set",
+        "mode",
+        "relay",
+        "relay.host",
+        "127.0.0.1",
+        "relay.port",
+        &port_text,
+        "relay.security",
+        "starttls",
+        "relay.ca_file",
+        pki.ca_pem.to_str().unwrap(),
+        "sender.from_address",
+        "sender@example.com",
+        "limits.timeout_secs",
+        &SLOW_TIMEOUT_SECS.to_string(),
+    ]);
+    assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+    let started = Instant::now();
+    let out = tokio::task::spawn_blocking(move || cli(&["send-test", "--to", "friend@example.org", "--json"])).await.unwrap();
+    let took = started.elapsed();
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{out:?}"));
+    let failure: smtp::Failure = smtp::Failure::new(
+        smtp::Category::Timeout,
+        result["failure"]["message"].as_str().unwrap_or_default(),
+        result["failure"]["hint"].as_str().unwrap_or_default(),
+    );
+    assert_eq!(result["failure"]["category"], "timeout", "{result:#}");
+    // Greeting 1.5, EHLO 1.5, STARTTLS + EHLO 1.7, MAIL 0.75: the RCPT reply would come at 6.2 s.
+    assert_overall_limit(&failure, took);
+    assert_eq!(out.status.code(), Some(i32::from(StepKind::Envelope.exit_code())), "{result:#}");
+    let help = cli(&["send-test", "--help"]);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("the whole run stops after 3 x that"));
+}
+
+#[tokio::test]
+async fn cancel_stops_a_test_email_in_progress() {
+    let port = scripted(|s| async move { hold(s).await }).await;
+    let mut p = profile(port, Security::StartTls);
+    p.limits.timeout_secs = 30;
+    let cancel = CancelToken::new();
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        trigger.cancel();
+    });
+    let started = Instant::now();
+    let r = smtp::send_test(&p, None, "friend@example.org", &cancel).await.unwrap();
+    assert!(!r.ok);
+    assert_eq!(r.failure.as_ref().map(|f| f.category.to_string()).as_deref(), Some("cancelled"), "{r:#?}");
+    assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
+}

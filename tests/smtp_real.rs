@@ -276,3 +276,145 @@ async fn password_still_being_read_from_the_keyring() {
     assert_eq!(category(&o), "keyring_failed", "{o:#?}");
     assert_eq!(o.failed_step(), Some(StepKind::Auth));
 }
+
+// ---- the OS trust store (issue 6, item 7) ---------------------------------------------------
+
+/// A CA in the system trust store for as long as it lives; removed (and the store rebuilt)
+/// when dropped, also when the test fails.
+struct SystemCa {
+    file: std::path::PathBuf,
+}
+
+impl SystemCa {
+    /// Installs `pem` with Debian's update-ca-certificates; `None` (with a loud message) when
+    /// this process can't change the system store.
+    fn install(pem: &std::path::Path) -> Option<Self> {
+        let uid = std::process::Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+        let dir = std::path::Path::new("/usr/local/share/ca-certificates");
+        if uid.as_deref().ok() != Some("0") || !dir.is_dir() {
+            eprintln!(
+                "\n!!!!!!!! SKIPPED system_trust_store_is_used_without_a_ca_file: installing a CA into the system trust store \
+                 needs root and {} (uid {:?}). Run the tests as root (CI does) to check item 7. !!!!!!!!\n",
+                dir.display(),
+                uid
+            );
+            return None;
+        }
+        let file = dir.join(format!("smtp-desk-test-{}.crt", std::process::id()));
+        let ca = SystemCa { file };
+        std::fs::copy(pem, &ca.file).unwrap();
+        ca.update();
+        Some(ca)
+    }
+
+    fn update(&self) {
+        let out = std::process::Command::new("update-ca-certificates").output().expect("run update-ca-certificates");
+        assert!(out.status.success(), "update-ca-certificates: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+impl Drop for SystemCa {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.file);
+        let _ = std::process::Command::new("update-ca-certificates").output();
+    }
+}
+
+#[tokio::test]
+async fn system_trust_store_is_used_without_a_ca_file() {
+    let pki = Pki::new();
+    let server = Server::start_tls("starttls", &pki.server_cert(CertKind::Good), &[]);
+    let p = profile(server.port, Security::StartTls);
+    assert!(p.relay.ca_file.is_none());
+    let (o, _, _) = validate(&p, None, None).await;
+    assert_eq!(category(&o), "certificate_untrusted", "not trusted before it is installed: {o:#?}");
+
+    let Some(_installed) = SystemCa::install(&pki.ca_pem) else { return };
+    let (o, _, _) = validate(&p, None, None).await;
+    assert!(o.ok, "a CA in the system store is trusted without the CA-file setting: {o:#?}");
+    assert!(detail(step(&o, StepKind::Tls), "verification").starts_with("trusted"));
+}
+
+// ---- non-ASCII addresses (issue 6, item 8) ---------------------------------------------------
+
+/// A server recording EHLO, MAIL and RCPT as they arrive; returns it and its event file.
+fn recording_server(extra: &[&str]) -> (Server, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let mut args = vec!["--events", events.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    (Server::start(&args), dir)
+}
+
+/// The (event, arg, options) the server recorded.
+fn events(dir: &tempfile::TempDir) -> Vec<(String, String, Vec<String>)> {
+    std::fs::read_to_string(dir.path().join("events.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let options = v["options"].as_array().unwrap().iter().map(|o| o.as_str().unwrap().to_string()).collect();
+            (v["event"].as_str().unwrap().to_string(), v["arg"].as_str().unwrap().to_string(), options)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn international_domains_go_out_as_punycode_without_smtputf8() {
+    let (server, dir) = recording_server(&[]);
+    let mut p = profile(server.port, Security::None);
+    p.sender.from_address = "sender@bücher.example".into();
+    p.ehlo_name = "straße.example".into();
+    let (o, _, _) = validate(&p, None, Some("info@例え.テスト")).await;
+    assert!(o.ok, "{o:#?}");
+    let ev = events(&dir);
+    assert_eq!(ev[0], ("ehlo".into(), "xn--strae-oqa.example".into(), vec![]), "{ev:?}");
+    assert_eq!(ev[1], ("mail".into(), "sender@xn--bcher-kva.example".into(), vec![]), "{ev:?}");
+    assert_eq!(ev[2], ("rcpt".into(), "info@xn--r8jz45g.xn--zckzah".into(), vec![]), "{ev:?}");
+    let envelope = step(&o, StepKind::Envelope);
+    assert_eq!(detail(envelope, "sender as sent (ASCII form)"), "sender@xn--bcher-kva.example");
+    assert_eq!(detail(step(&o, StepKind::Ehlo), "EHLO name"), "xn--strae-oqa.example");
+
+    let r = smtp::send_test(&p, None, "info@bücher.example", &CancelToken::new()).await.unwrap();
+    assert!(r.ok, "{r:#?}");
+    let m = &server.received()[0];
+    assert_eq!(m["mail_from"], "sender@xn--bcher-kva.example");
+    assert_eq!(m["rcpt_tos"], serde_json::json!(["info@xn--bcher-kva.example"]));
+}
+
+#[tokio::test]
+async fn non_ascii_local_part_fails_before_anything_is_sent_without_smtputf8() {
+    let (server, dir) = recording_server(&[]);
+    for (from, to, role) in [("jörg@example.com", "rcpt@example.org", "sender"), ("sender@example.com", "josé@example.org", "recipient")] {
+        let mut p = profile(server.port, Security::None);
+        p.sender.from_address = from.into();
+        let (o, _, _) = validate(&p, None, Some(to)).await;
+        assert_eq!(category(&o), "non_ascii_address", "{o:#?}");
+        assert_eq!(o.failed_step(), Some(StepKind::Envelope));
+        let f = o.failure.as_ref().unwrap();
+        assert!(f.message.contains(&format!("The {role} can't be given")) && f.message.contains("SMTPUTF8"), "{f:?}");
+        assert!(f.hint.contains("ASCII") && f.hint.contains("SMTPUTF8"), "{f:?}");
+        assert!(!smtp::render_transcript(&o.transcript).contains("MAIL FROM"), "nothing of the envelope is sent");
+    }
+    let ev = events(&dir);
+    assert!(ev.iter().all(|(e, _, _)| e == "ehlo"), "no MAIL FROM or RCPT TO reached the server: {ev:?}");
+
+    let mut p = profile(server.port, Security::None);
+    p.sender.from_address = "jörg@example.com".into();
+    let r = smtp::send_test(&p, None, "friend@example.org", &CancelToken::new()).await.unwrap();
+    assert_eq!(r.failure.as_ref().map(|f| f.category.to_string()).as_deref(), Some("non_ascii_address"), "{r:#?}");
+    assert!(server.received().is_empty());
+}
+
+#[tokio::test]
+async fn smtputf8_server_gets_utf8_addresses_with_the_parameter() {
+    let (server, dir) = recording_server(&["--smtputf8"]);
+    let mut p = profile(server.port, Security::None);
+    p.sender.from_address = "jörg@bücher.example".into();
+    let r = smtp::send_test(&p, None, "josé@example.org", &CancelToken::new()).await.unwrap();
+    assert!(r.ok, "{r:#?}");
+    let ev = events(&dir);
+    assert_eq!(ev[1], ("mail".into(), "jörg@bücher.example".into(), vec!["SMTPUTF8".into()]), "{ev:?}");
+    assert_eq!(ev[2].1, "josé@example.org", "{ev:?}");
+    assert_eq!(server.received()[0]["rcpt_tos"], serde_json::json!(["josé@example.org"]));
+}

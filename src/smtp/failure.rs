@@ -67,6 +67,9 @@ pub enum Category {
     SenderRefused,
     /// RCPT TO refused.
     RecipientRefused,
+    /// An address has non-ASCII characters before the @ and the server does not offer SMTPUTF8;
+    /// found before anything was sent.
+    NonAsciiAddress,
     /// DATA or the message itself refused.
     MessageRefused,
     /// The server closed the connection.

@@ -16,6 +16,7 @@
 //! show, not an exception. Only bad input (unusable settings, a recipient that is not an address)
 //! is refused up front by [`check_ready`].
 
+mod address;
 mod conn;
 pub mod failure;
 mod probe;
@@ -25,6 +26,7 @@ mod tls;
 pub mod transcript;
 
 pub use failure::{Category, Failure};
+pub use probe::RUN_LIMIT_FACTOR;
 pub use send::{send_test, send_test_with};
 pub use tokio_util::sync::CancellationToken as CancelToken;
 pub use transcript::{render as render_transcript, Direction, TranscriptLine};
@@ -211,8 +213,10 @@ pub enum PasswordSource<'a> {
 
 /// Runs the validation steps the settings imply, calling `on_step` as each one finishes.
 ///
-/// Every network wait is bounded by `profile.limits.timeout_secs`; `cancel` stops the run within
-/// moments, mid-step. The password is passed in by the caller (read from the keyring on a blocking
+/// Every step is bounded by `profile.limits.timeout_secs`, and the whole run by
+/// [`RUN_LIMIT_FACTOR`] × that (a server whose every reply comes just in time still can't hold
+/// it longer: the run then fails with a `timeout` naming the overall limit); `cancel` stops the
+/// run within moments, mid-step. The password is passed in by the caller (read from the keyring on a blocking
 /// thread) and never appears in the result. `recipient` defaults to the from address.
 pub async fn validate(
     profile: &Profile,

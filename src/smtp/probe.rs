@@ -1,6 +1,7 @@
 //! The steps of a validation (and of the test email): resolve, connect, greeting, EHLO, TLS,
 //! AUTH, envelope (and DATA), each timed, each failure turned into a category and a hint.
 
+use super::address;
 use super::conn::{bounded, Error as Wire, Session, Stream};
 use super::failure::{Category, Failure, Place};
 use super::reply::{Capabilities, Reply};
@@ -39,6 +40,13 @@ pub(crate) struct Run {
 /// still end within the timeout plus a second.
 const TLS_SNIFF: Duration = Duration::from_millis(600);
 
+/// The whole run (validation or test email) ends after this many step timeouts, however the
+/// time is spread: a server whose every reply comes just inside the step timeout must not keep
+/// the user waiting for steps × timeout (with the 600 s maximum, over an hour). Three step
+/// timeouts leave room for one slow step and normal ones, while a run against a working server
+/// takes a fraction of one.
+pub const RUN_LIMIT_FACTOR: u32 = 3;
+
 type StepResult = Result<(StepStatus, String), Failure>;
 
 /// Runs the steps in order, reporting each to `on_step` as it finishes.
@@ -69,11 +77,22 @@ pub(crate) async fn run(
     let mut failure = None;
     for (i, &kind) in plan.iter().enumerate() {
         p.details.clear();
+        let deadline = p.step_deadline();
         if let Some(s) = p.session.as_mut() {
-            s.deadline = Instant::now() + p.timeout;
+            s.deadline = deadline;
         }
         let started = Instant::now();
-        let result = if cancel.is_cancelled() { Err(Failure::cancelled()) } else { p.step(kind, &goal).await };
+        let result = if cancel.is_cancelled() {
+            Err(Failure::cancelled())
+        } else if Instant::now() >= p.run_deadline {
+            Err(p.run_timeout(kind, &goal))
+        } else {
+            match p.step(kind, &goal).await {
+                // A step cut short by the overall limit says so, not "the server stopped answering".
+                Err(f) if f.category == Category::Timeout && Instant::now() >= p.run_deadline => Err(p.run_timeout(kind, &goal)),
+                r => r,
+            }
+        };
         if secrets.is_empty() {
             secrets = p.secret_forms();
         }
@@ -130,6 +149,10 @@ struct Probe<'a> {
     pending: Option<tokio::sync::oneshot::Receiver<Result<Option<Password>, crate::secrets::Error>>>,
     cancel: &'a CancelToken,
     timeout: Duration,
+    /// When the whole run must end: [`RUN_LIMIT_FACTOR`] × the step timeout after it started.
+    run_deadline: Instant,
+    /// This end of the connection, for an address-literal EHLO name.
+    local_ip: Option<IpAddr>,
     /// The host as the user wrote it, for messages.
     host: String,
     /// The host in the form DNS and TLS use (IDNA ASCII, or the address literal).
@@ -148,6 +171,7 @@ struct Probe<'a> {
 impl<'a> Probe<'a> {
     fn new(profile: &'a Profile, password: PasswordSource<'a>, cancel: &'a CancelToken) -> Self {
         let host = profile.relay.host.trim().to_string();
+        let timeout = Duration::from_secs(u64::from(profile.limits.timeout_secs.max(1)));
         let (password, pending) = match password {
             PasswordSource::Ready(p) => (p.cloned(), None),
             PasswordSource::Pending(rx) => (None, Some(rx)),
@@ -157,7 +181,9 @@ impl<'a> Probe<'a> {
             password,
             pending,
             cancel,
-            timeout: Duration::from_secs(u64::from(profile.limits.timeout_secs.max(1))),
+            timeout,
+            run_deadline: Instant::now() + timeout * RUN_LIMIT_FACTOR,
+            local_ip: None,
             host_ascii: host.trim_start_matches('[').trim_end_matches(']').to_string(),
             host,
             addrs: Vec::new(),
@@ -181,9 +207,10 @@ impl<'a> Probe<'a> {
     /// The password, waiting (bounded, cancellable) for the keyring read if it is still going.
     async fn password(&mut self) -> Result<Option<Password>, Failure> {
         if let Some(rx) = self.pending.take() {
-            let deadline = Instant::now() + self.timeout;
-            let read = match bounded(self.cancel, deadline, rx).await {
+            let read = match bounded(self.cancel, self.step_deadline(), rx).await {
                 Err(Wire::Cancelled) => return Err(Failure::cancelled()),
+                // Reported by `run` as the overall limit.
+                Err(_) if Instant::now() >= self.run_deadline => return Err(self.place().stalled("waiting for the keyring")),
                 Err(_) => Err(crate::secrets::Error::Locked("no answer from the keyring in time".into())),
                 Ok(Err(_)) => Err(crate::secrets::Error::Platform("the keyring reader stopped".into())),
                 Ok(Ok(r)) => r,
@@ -194,6 +221,35 @@ impl<'a> Probe<'a> {
             })?;
         }
         Ok(self.password.clone())
+    }
+
+    /// When the current step runs out of time: its own timeout, but never past the run's end.
+    fn step_deadline(&self) -> Instant {
+        (Instant::now() + self.timeout).min(self.run_deadline)
+    }
+
+    /// The failure when the whole run passed its overall limit during `kind`.
+    fn run_timeout(&self, kind: StepKind, goal: &Goal<'_>) -> Failure {
+        let step = self.timeout.as_secs();
+        let what = match goal {
+            Goal::Validate { .. } => "The validation",
+            Goal::Send { .. } => "Sending the test email",
+        };
+        Failure::new(
+            Category::Timeout,
+            format!(
+                "{what} was stopped at its overall time limit of {} s ({RUN_LIMIT_FACTOR} × the {step} s timeout), during the step \
+                 '{}': {} answers, but too slowly.",
+                step * u64::from(RUN_LIMIT_FACTOR),
+                kind.title(),
+                self.host
+            ),
+            format!(
+                "Each step may take up to the timeout ({step} s) and the whole run {RUN_LIMIT_FACTOR} times that. The server (or a \
+                 firewall or antivirus proxy in between) is very slow right now: try again later, or raise the timeout \
+                 (limits.timeout_secs)."
+            ),
+        )
     }
 
     fn place(&self) -> Place<'_> {
@@ -276,7 +332,7 @@ impl<'a> Probe<'a> {
             self.detail("DNS form (IDNA)", ascii.clone());
         }
         self.host_ascii = ascii;
-        let deadline = Instant::now() + self.timeout;
+        let deadline = self.step_deadline();
         let resolver = {
             use hickory_resolver::config::LookupIpStrategy;
             let mut builder = hickory_resolver::TokioResolver::builder_tokio().map_err(|e| {
@@ -325,7 +381,7 @@ impl<'a> Probe<'a> {
 
     async fn connect(&mut self) -> StepResult {
         let port = self.profile.relay.port;
-        let deadline = Instant::now() + self.timeout;
+        let deadline = self.step_deadline();
         let (mut timed_out, mut refused, mut unreachable, mut other) = (false, 0usize, false, None);
         let count = self.addrs.len();
         for (i, ip) in self.addrs.clone().into_iter().enumerate() {
@@ -341,6 +397,7 @@ impl<'a> Probe<'a> {
             match result {
                 Ok(Ok(tcp)) => {
                     let _ = tcp.set_nodelay(true);
+                    self.local_ip = tcp.local_addr().ok().map(|a| a.ip());
                     self.t.info(format!("Connected to {addr}."));
                     self.detail(&addr.to_string(), format!("connected in {ms} ms"));
                     self.session = Some(Session::new(Stream::Plain(tcp), self.cancel.clone(), deadline));
@@ -426,7 +483,7 @@ impl<'a> Probe<'a> {
             }
         };
         self.t.info("No greeting; checking whether the server expects TLS at once...");
-        let deadline = Instant::now() + TLS_SNIFF.min(self.timeout);
+        let deadline = (Instant::now() + TLS_SNIFF.min(self.timeout)).min(self.run_deadline);
         let result = bounded(self.cancel, deadline, setup.connector.connect(setup.server_name.clone(), tcp)).await;
         self.tls = Some(setup);
         let tls = match result {
@@ -445,18 +502,21 @@ impl<'a> Probe<'a> {
 
     // ---- 4. EHLO -------------------------------------------------------------------------
 
-    fn ehlo_name(&self) -> String {
+    /// The EHLO name in its ASCII (punycode) form, and why it is not this machine's own name
+    /// when the settings leave it empty and that name is not a valid host name.
+    fn ehlo_name(&self) -> crate::machine::EhloName {
         let name = self.profile.ehlo_name.trim();
         if name.is_empty() {
-            crate::machine::host_name()
-        } else {
-            name.to_string()
+            return crate::machine::ehlo_name(self.local_ip);
         }
+        // Settings checks make it a host name or an address literal; only a host name has an ASCII form.
+        let ascii = if name.starts_with('[') { None } else { idna::domain_to_ascii(name).ok() };
+        crate::machine::EhloName { name: ascii.unwrap_or_else(|| name.to_string()), fallback_reason: None }
     }
 
     /// EHLO (falling back to HELO); returns whether only HELO worked.
     async fn say_hello(&mut self) -> Result<bool, Failure> {
-        let name = self.ehlo_name();
+        let name = self.ehlo_name().name;
         let r = self.cmd(&format!("EHLO {name}"), "sending EHLO").await?;
         if r.code == 250 {
             self.caps = Capabilities::from_ehlo(&r);
@@ -479,7 +539,14 @@ impl<'a> Probe<'a> {
 
     async fn ehlo(&mut self) -> StepResult {
         let name = self.ehlo_name();
-        self.detail("EHLO name", name.clone());
+        self.detail("EHLO name", name.name.clone());
+        if name.name != self.profile.ehlo_name.trim() && !self.profile.ehlo_name.trim().is_empty() {
+            self.detail("EHLO name as set", self.profile.ehlo_name.trim().to_string());
+        }
+        if let Some(why) = name.fallback_reason {
+            self.detail("EHLO name chosen", why.clone());
+            self.warnings.push(format!("EHLO name: {why}."));
+        }
         let helo_only = self.say_hello().await?;
         self.details.extend(self.caps.details());
         if helo_only {
@@ -580,19 +647,14 @@ impl<'a> Probe<'a> {
         let custom_ca = setup.custom_cas > 0;
         self.tls = Some(setup);
         let mut status = StepStatus::Ok;
-        match verdict {
-            Some(Ok(())) => {
-                self.detail(
-                    "verification",
-                    if verify { "trusted: issued by a trusted CA, valid now, for this host name" } else { "would pass (checking is off)" },
-                );
-            }
-            Some(Err(e)) if verify => {
+        match tls::judge(verdict, verify) {
+            tls::Judgement::Trusted => self.detail("verification", "trusted: issued by a trusted CA, valid now, for this host name"),
+            tls::Judgement::Rejected(e) => {
                 self.detail("verification", format!("FAILED: {e}"));
                 return Err(tls::certificate_failure(&e, &self.host, cert.as_ref(), custom_ca));
             }
-            Some(Err(e)) => self.detail("verification", format!("not checked (would fail: {e})")),
-            None => self.detail("verification", "no certificate was presented"),
+            tls::Judgement::Unchecked(None) => self.detail("verification", "would pass (checking is off)"),
+            tls::Judgement::Unchecked(Some(e)) => self.detail("verification", format!("not checked (would fail: {e})")),
         }
         if !verify {
             status = StepStatus::Warning;
@@ -600,7 +662,7 @@ impl<'a> Probe<'a> {
                 "Certificate checking is off: anyone on the network path could pretend to be the server and read the password.".into(),
             );
         }
-        let deadline = Instant::now() + self.timeout;
+        let deadline = self.step_deadline();
         self.session = Some(Session::new(Stream::Tls(Box::new(tls_stream)), self.cancel.clone(), deadline));
         Ok((status, format!("{how}: {version}, certificate {}", if verify { "trusted" } else { "not checked" })))
     }
@@ -733,12 +795,15 @@ impl<'a> Probe<'a> {
     async fn envelope(&mut self, rcpt: &str, validate: bool) -> StepResult {
         let from = self.profile.sender.from_address.clone();
         let utf8 = (!from.is_ascii() || !rcpt.is_ascii()) && self.caps.has("SMTPUTF8");
-        let r = self.cmd(&format!("MAIL FROM:<{from}>{}", if utf8 { " SMTPUTF8" } else { "" }), "giving the sender").await?;
+        // Both addresses are checked before MAIL FROM, so a refusal leaves nothing half-sent.
+        let from_wire = self.wire_address(&from, utf8, "sender")?;
+        let rcpt_wire = self.wire_address(rcpt, utf8, "recipient")?;
+        let r = self.cmd(&format!("MAIL FROM:<{from_wire}>{}", if utf8 { " SMTPUTF8" } else { "" }), "giving the sender").await?;
         self.detail("MAIL FROM", r.one_line());
         if !r.is_positive() {
             return Err(self.envelope_refused(&r, Category::SenderRefused, &from));
         }
-        let r = self.cmd(&format!("RCPT TO:<{rcpt}>"), "giving the recipient").await?;
+        let r = self.cmd(&format!("RCPT TO:<{rcpt_wire}>"), "giving the recipient").await?;
         self.detail("RCPT TO", r.one_line());
         if !r.is_positive() {
             return Err(self.envelope_refused(&r, Category::RecipientRefused, rcpt));
@@ -758,6 +823,32 @@ impl<'a> Probe<'a> {
             self.session = None;
         }
         Ok((status, summary))
+    }
+
+    /// `address` in the form this server takes (see [`address::for_server`]), noted in the details
+    /// when that differs from what the user wrote.
+    fn wire_address(&mut self, address: &str, smtputf8: bool, role: &str) -> Result<String, Failure> {
+        match address::for_server(address, smtputf8) {
+            Ok(wire) => {
+                if wire != address {
+                    self.detail(&format!("{role} as sent (ASCII form)"), wire.clone());
+                }
+                Ok(wire)
+            }
+            Err(e @ address::Error::NonAsciiLocalPart(_)) => Err(Failure::new(
+                Category::NonAsciiAddress,
+                format!("The {role} can't be given to {}: {e}. Nothing was sent.", self.host),
+                format!(
+                    "Use an ASCII {role} address (letters a-z, digits and . _ + - before the @), or a server that supports \
+                     SMTPUTF8 (international email addresses)."
+                ),
+            )),
+            Err(e @ address::Error::BadDomain(_)) => Err(Failure::new(
+                Category::InvalidSettings,
+                format!("The {role} can't be used: {e}. Nothing was sent."),
+                format!("Check the spelling of the {role} address's domain (after the @)."),
+            )),
+        }
     }
 
     fn envelope_refused(&self, r: &Reply, category: Category, addr: &str) -> Failure {
@@ -835,6 +926,7 @@ impl<'a> Probe<'a> {
                 | Category::PasswordMissing
                 | Category::SenderRefused
                 | Category::RecipientRefused
+                | Category::NonAsciiAddress
                 | Category::MessageRefused
                 | Category::StarttlsNotOffered
                 | Category::EhloRejected

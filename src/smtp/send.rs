@@ -16,6 +16,8 @@ use std::hash::{BuildHasher, Hasher};
 ///
 /// Bad input (unusable settings, `to` not an address) is an `Err` naming the field; everything
 /// that happens on the network is in the `SendResult`, with the same categories as a validation.
+/// The same time limits as a validation apply (each step the timeout, the whole run
+/// [`super::RUN_LIMIT_FACTOR`] × the timeout), and `cancel` stops it within moments, mid-step.
 pub async fn send_test(profile: &Profile, password: Option<&Password>, to: &str, cancel: &CancelToken) -> Result<SendResult, ErrorReport> {
     send_test_with(profile, PasswordSource::Ready(password), to, cancel).await
 }

@@ -3,6 +3,8 @@
 
 Listens on 127.0.0.1 (port 0 = any free port), prints "READY <port>" when it accepts connections,
 and appends each received message to --save as one JSON line {mail_from, rcpt_tos, content}.
+With --events, also appends each EHLO, MAIL and RCPT command as it arrives ({event, arg, options}),
+so a test can tell what was sent even when no message was.
 Runs until killed.
 """
 
@@ -29,6 +31,8 @@ def parse_args():
     p.add_argument("--auth-plaintext", action="store_true", help="offer AUTH without TLS")
     p.add_argument("--refuse-rcpt", action="append", default=[])
     p.add_argument("--save")
+    p.add_argument("--events", help="append each EHLO/MAIL/RCPT as a JSON line here")
+    p.add_argument("--smtputf8", action="store_true", help="offer SMTPUTF8 (RFC 6531)")
     return p.parse_args()
 
 
@@ -53,6 +57,33 @@ class Handler:
         return "250 2.0.0 Ok: queued as TESTQ42"
 
 
+class RecordingHandler(Handler):
+    """Handler that also records the envelope commands, before the server acts on them."""
+
+    def __init__(self, refused, save, events):
+        super().__init__(refused, save)
+        self.events = events
+
+    def record(self, event, arg, options=()):
+        with open(self.events, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"event": event, "arg": arg, "options": list(options)}) + "\n")
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        self.record("ehlo", hostname)
+        session.host_name = hostname
+        return responses
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        self.record("mail", address, mail_options)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        self.record("rcpt", address, rcpt_options)
+        return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
+
+
 def main():
     args = parse_args()
     # aiosmtpd warns about the insecure combinations the tests ask for on purpose; keep test output clean.
@@ -71,7 +102,10 @@ def main():
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(args.cert, args.key)
 
-    handler = Handler(args.refuse_rcpt, args.save)
+    if args.events:
+        handler = RecordingHandler(args.refuse_rcpt, args.save, args.events)
+    else:
+        handler = Handler(args.refuse_rcpt, args.save)
 
     def factory():
         return SMTP(
@@ -86,6 +120,7 @@ def main():
             auth_require_tls=not (args.auth_plaintext or args.tls == "implicit"),
             # Keep the bytes as sent so the test can check the headers exactly.
             decode_data=False,
+            enable_SMTPUTF8=args.smtputf8,
         )
 
     async def serve():
