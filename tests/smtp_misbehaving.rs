@@ -256,7 +256,6 @@ where
             if line != ".\r\n" {
                 continue;
             }
-            in_data = false;
             ".".to_string()
         } else {
             line.split([' ', ':', '\r', '\n']).next().unwrap_or("").to_ascii_uppercase()
@@ -306,6 +305,7 @@ async fn slow_server() -> (u16, Pki) {
 
 fn assert_overall_limit(f: &smtp::Failure, took: Duration) {
     let limit = Duration::from_secs(u64::from(SLOW_TIMEOUT_SECS * smtp::RUN_LIMIT_FACTOR));
+    eprintln!("stopped after {took:?} (limit {limit:?})");
     assert_eq!(f.category.to_string(), "timeout", "{f:?}");
     assert!(f.message.contains("overall time limit of 6 s (3 × the 2 s timeout)"), "{f:?}");
     assert!(f.hint.contains("limits.timeout_secs"), "{f:?}");
@@ -333,12 +333,9 @@ async fn slow_replies_each_in_time_stop_at_the_overall_limit() {
 async fn slow_test_email_stops_at_the_overall_limit_in_the_cli() {
     let (port, pki) = slow_server().await;
     let config = tempfile::tempdir().unwrap();
-    let cli = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_smtp-desk"))
-            .args(args)
-            .env("SMTP_DESK_CONFIG_DIR", config.path())
-            .output()
-            .unwrap()
+    let dir = config.path().to_path_buf();
+    let cli = move |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_smtp-desk")).args(args).env("SMTP_DESK_CONFIG_DIR", &dir).output().unwrap()
     };
     let port_text = port.to_string();
     let set = cli(&[
@@ -351,7 +348,7 @@ async fn slow_test_email_stops_at_the_overall_limit_in_the_cli() {
         "relay.port",
         &port_text,
         "relay.security",
-        "starttls",
+        "start_tls",
         "relay.ca_file",
         pki.ca_pem.to_str().unwrap(),
         "sender.from_address",
@@ -361,7 +358,8 @@ async fn slow_test_email_stops_at_the_overall_limit_in_the_cli() {
     ]);
     assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
     let started = Instant::now();
-    let out = tokio::task::spawn_blocking(move || cli(&["send-test", "--to", "friend@example.org", "--json"])).await.unwrap();
+    let send = cli.clone();
+    let out = tokio::task::spawn_blocking(move || send(&["send-test", "--to", "friend@example.org", "--json"])).await.unwrap();
     let took = started.elapsed();
     let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{out:?}"));
     let failure: smtp::Failure = smtp::Failure::new(

@@ -385,7 +385,8 @@ async fn international_domains_go_out_as_punycode_without_smtputf8() {
 #[tokio::test]
 async fn non_ascii_local_part_fails_before_anything_is_sent_without_smtputf8() {
     let (server, dir) = recording_server(&[]);
-    for (from, to, role) in [("jörg@example.com", "rcpt@example.org", "sender"), ("sender@example.com", "josé@example.org", "recipient")] {
+    for (from, to, role) in [("jörg@example.com", "rcpt@example.org", "sender"), ("sender@example.com", "josé@example.org", "recipient")]
+    {
         let mut p = profile(server.port, Security::None);
         p.sender.from_address = from.into();
         let (o, _, _) = validate(&p, None, Some(to)).await;

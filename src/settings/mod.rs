@@ -8,8 +8,8 @@ mod validate;
 pub use keys::{set_key, split_host_port, Key, KEYS};
 pub use model::*;
 pub use store::{load, load_from, save, save_to, Loaded};
-pub use validate::{check, is_loopback_host, Issue, Report};
 pub(crate) use validate::host_name_problem;
+pub use validate::{check, is_loopback_host, Issue, Report};
 
 use crate::error::ErrorReport;
 use std::path::PathBuf;

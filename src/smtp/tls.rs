@@ -153,11 +153,7 @@ pub(crate) fn setup(host: &str, ca_file: Option<&Path>) -> Result<TlsSetup, Fail
     }
     let custom_cas = extra.len();
     let inner = PlatformVerifier::new_with_extra_roots(extra, provider.clone());
-    let verifier = Arc::new(RecordingVerifier {
-        inner,
-        algorithms: provider.signature_verification_algorithms,
-        verdict: Mutex::new(None),
-    });
+    let verifier = Arc::new(RecordingVerifier { inner, algorithms: provider.signature_verification_algorithms, verdict: Mutex::new(None) });
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Failure::new(Category::TlsHandshakeFailed, format!("TLS can't be set up: {e}."), "Report this as a bug."))?
