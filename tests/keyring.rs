@@ -79,8 +79,13 @@ fn nothing_is_half_saved() {
     // Invalid settings: refused before the keyring is touched.
     let mut bad = settings();
     bad.profile.relay.port = 0;
-    let e = account::save(&dir.path().join("settings.json"), profile, from_defaults(&bad), PasswordChange::Set(Password::new("new-password").unwrap()))
-        .unwrap_err();
+    let e = account::save(
+        &dir.path().join("settings.json"),
+        profile,
+        from_defaults(&bad),
+        PasswordChange::Set(Password::new("new-password").unwrap()),
+    )
+    .unwrap_err();
     assert_eq!(e.kind, "invalid_settings");
     assert_eq!(e.field.as_deref(), Some("relay.port"));
     assert_eq!(secrets::get(profile).unwrap().unwrap().expose(), "old-password");
@@ -88,9 +93,13 @@ fn nothing_is_half_saved() {
     // The file cannot be written (its directory is a file): the keyring is rolled back.
     let blocker = dir.path().join("not-a-dir");
     std::fs::write(&blocker, "").unwrap();
-    let e =
-        account::save(&blocker.join("settings.json"), profile, from_defaults(&settings()), PasswordChange::Set(Password::new("new-password").unwrap()))
-            .unwrap_err();
+    let e = account::save(
+        &blocker.join("settings.json"),
+        profile,
+        from_defaults(&settings()),
+        PasswordChange::Set(Password::new("new-password").unwrap()),
+    )
+    .unwrap_err();
     assert_eq!(e.kind, "settings_io");
     assert_eq!(secrets::get(profile).unwrap().unwrap().expose(), "old-password");
     assert!(!e.message.contains("new-password") && !e.message.contains("old-password"));

@@ -273,7 +273,6 @@ fn cli_config_set_and_show() {
     assert_eq!(std::fs::read(c.join("settings.json")).unwrap(), before, "refused edits change nothing");
 }
 
-
 /// The names in a directory, sorted.
 fn names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();

@@ -48,11 +48,21 @@ pub struct ReadOnly {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Reason {
     /// Not valid settings JSON; `line` and `column` are 1-based, as editors count.
-    Broken { line: usize, column: usize, problem: String },
-    TooLarge { bytes: u64 },
-    Unreadable { problem: String },
+    Broken {
+        line: usize,
+        column: usize,
+        problem: String,
+    },
+    TooLarge {
+        bytes: u64,
+    },
+    Unreadable {
+        problem: String,
+    },
     /// Written by a newer SMTP Desk whose layout this one does not know.
-    Newer { schema: u32 },
+    Newer {
+        schema: u32,
+    },
 }
 
 impl ReadOnly {
