@@ -220,7 +220,7 @@ fn show(json: bool) -> Outcome {
 }
 
 fn set(pairs: &[String], replace_broken_file: bool) -> Outcome {
-    if pairs.len() % 2 != 0 {
+    if !pairs.len().is_multiple_of(2) {
         let last = pairs.last().map(String::as_str).unwrap_or_default();
         return Err((
             EXIT_BAD_INPUT,

@@ -468,7 +468,7 @@ fn two_cli_processes_setting_different_keys_keep_every_change() {
                     // Only this writer sets this key: right after its write the file must hold it.
                     let now = settings::load_from(&path).unwrap();
                     assert_eq!(now.read_only, None);
-                    let doc = serde_json::to_value(&now.settings.profile.limits).unwrap();
+                    let doc = serde_json::to_value(now.settings.profile.limits).unwrap();
                     assert_eq!(doc[key.trim_start_matches("limits.")], i, "{key}: a write was lost");
                 }
             })

@@ -165,6 +165,8 @@ pub fn read_bytes(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
 
 /// Parses a settings file's bytes. On failure: the settings to run on (defaults, or for a newer
 /// schema what this build could read) and why the file is read-only.
+// Called once per read of a 1 KiB file: the size of the error is of no consequence.
+#[allow(clippy::result_large_err)]
 pub fn parse(bytes: &[u8]) -> Result<Settings, (Settings, Reason)> {
     /// Only the version, from a file whose other fields this build may not know.
     #[derive(Deserialize)]
