@@ -4,6 +4,7 @@ const COMMANDS: &[&str] = &[
     "load_settings",
     "check_settings",
     "save_settings",
+    "start_from_defaults",
     "password_status",
     "set_dirty",
     "close_window",

@@ -2,7 +2,7 @@
 
 use crate::error::ErrorReport;
 use crate::secrets::{self, Password};
-use crate::settings::{self, AuthMethod, Settings};
+use crate::settings::{self, AuthMethod, Settings, Written};
 use std::path::Path;
 
 /// What to do with the saved password alongside a settings save.
@@ -14,12 +14,30 @@ pub enum PasswordChange {
     Clear,
 }
 
-/// Validates everything first, then writes the password to the keyring and the settings to
-/// `path`; if the file write fails, the keyring is put back as it was.
-///
-/// Returns whether a password is saved afterwards (with password login; otherwise, unless one
-/// was just set, `false` without asking the keyring).
-pub fn save(path: &Path, profile: &str, settings: &Settings, change: PasswordChange) -> Result<bool, ErrorReport> {
+/// A form's edit: what it read from the file, what it shows now, and the conflicting fields the
+/// user chose to keep their own value for.
+#[derive(Debug, Clone, Copy)]
+pub struct Edit<'a> {
+    pub base: &'a Settings,
+    pub edited: &'a Settings,
+    pub keep_mine: &'a [String],
+}
+
+/// What a save left behind.
+#[derive(Debug, Clone)]
+pub struct Saved {
+    /// Whether a password is saved (with password login; otherwise, unless one was just set,
+    /// `false` without asking the keyring).
+    pub password_saved: bool,
+    /// The file as written: the edit merged onto what the file held at the time.
+    pub written: Written,
+}
+
+/// Validates everything first, then writes the password to the keyring and the edit to `path`
+/// (only the fields it changed, merged onto the file as it is now); if the file write fails
+/// (including a conflict), the keyring is put back as it was.
+pub fn save(path: &Path, profile: &str, edit: Edit, change: PasswordChange) -> Result<Saved, ErrorReport> {
+    let settings = edit.edited;
     let report = settings::check(settings);
     if !report.is_ok() {
         return Err((&settings::Error::Invalid(report.errors)).into());
@@ -38,7 +56,8 @@ pub fn save(path: &Path, profile: &str, settings: &Settings, change: PasswordCha
         PasswordChange::Set(p) => secrets::set(profile, p).map_err(keyring)?,
         PasswordChange::Clear => secrets::clear(profile).map_err(keyring)?,
     }
-    if let Err(e) = settings::save_to(path, settings) {
+    let written = settings::update(path, edit.base, settings, edit.keep_mine);
+    if let Err(e) = &written {
         if let Some(previous) = previous {
             let restored = match previous {
                 Some(p) => secrets::set(profile, &p),
@@ -48,11 +67,12 @@ pub fn save(path: &Path, profile: &str, settings: &Settings, change: PasswordCha
                 tracing::error!("could not restore the previous password after a failed save: {re}");
             }
         }
-        return Err((&e).into());
+        return Err(e.into());
     }
-    Ok(match change {
+    let password_saved = match change {
         PasswordChange::Set(_) => true,
         PasswordChange::Clear => false,
         PasswordChange::Keep => kept,
-    })
+    };
+    Ok(Saved { password_saved, written: written.expect("checked above") })
 }

@@ -90,6 +90,10 @@ enum ConfigCommand {
     Set {
         #[arg(required = true, num_args = 2.., value_names = ["KEY", "VALUE"])]
         pairs: Vec<String>,
+        /// If the settings file cannot be read as settings (broken, too large, or from a newer
+        /// SMTP Desk), keep it as a backup beside itself and start from defaults.
+        #[arg(long)]
+        replace_broken_file: bool,
     },
     /// Print where the settings file is.
     Path,
@@ -121,11 +125,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Config(ConfigCommand::Show { json }) => show(json),
-        Command::Config(ConfigCommand::Set { pairs }) => set(&pairs),
-        Command::Config(ConfigCommand::Path) => {
-            println!("{}", smtp_desk::paths::settings_file().display());
-            Ok(())
-        }
+        Command::Config(ConfigCommand::Set { pairs, replace_broken_file }) => set(&pairs, replace_broken_file),
+        Command::Config(ConfigCommand::Path) => settings_file().map(|path| println!("{}", path.display())),
         Command::Password(PasswordCommand::Set) => password_set(),
         Command::Validate { to, output } => return probe::validate(to.as_deref(), &output),
         Command::SendTest { to, output } => return probe::send_test(&to, &output),
@@ -158,8 +159,13 @@ fn print_error(r: &ErrorReport) {
     }
 }
 
+fn settings_file() -> Result<std::path::PathBuf, (u8, ErrorReport)> {
+    smtp_desk::paths::settings_file().map_err(|e| (EXIT_FAILURE, (&e).into()))
+}
+
 fn show(json: bool) -> Outcome {
-    let loaded = settings::load();
+    let path = settings_file()?;
+    let loaded = settings::load_from(&path).map_err(|e| (EXIT_FAILURE, (&e).into()))?;
     if let Some(n) = &loaded.notice {
         eprintln!("warning: {n}");
     }
@@ -173,13 +179,14 @@ fn show(json: bool) -> Outcome {
     };
     if json {
         let out = serde_json::json!({
-            "file": smtp_desk::paths::settings_file(),
+            "file": path,
             "settings": loaded.settings,
             "password_saved": password.as_ref().map(|p| p.as_ref().ok().copied()),
             "password_error": password.as_ref().and_then(|p| p.as_ref().err()),
             "errors": report.errors,
             "warnings": report.warnings,
             "notice": loaded.notice,
+            "read_only": loaded.read_only,
         });
         println!("{}", serde_json::to_string_pretty(&out).expect("serialisable"));
         return Ok(());
@@ -216,8 +223,8 @@ fn show(json: bool) -> Outcome {
     Ok(())
 }
 
-fn set(pairs: &[String]) -> Outcome {
-    if pairs.len() % 2 != 0 {
+fn set(pairs: &[String], replace_broken_file: bool) -> Outcome {
+    if !pairs.len().is_multiple_of(2) {
         let last = pairs.last().map(String::as_str).unwrap_or_default();
         return Err((
             EXIT_BAD_INPUT,
@@ -225,24 +232,39 @@ fn set(pairs: &[String]) -> Outcome {
                 .hint("Give KEY VALUE pairs, e.g. smtp-desk config set mode relay relay.host smtp.example.com"),
         ));
     }
-    let path = smtp_desk::paths::settings_file();
-    let loaded = settings::load_from(&path);
-    if let Some(n) = &loaded.notice {
-        eprintln!("warning: {n}");
-    }
-    let mut s = loaded.settings;
-    for pair in pairs.chunks(2) {
-        settings::set_key(&mut s, &pair[0], &pair[1]).map_err(|e| (EXIT_BAD_INPUT, (&e).into()))?;
-    }
-    settings::save_to(&path, &s).map_err(|e| {
-        let code = if matches!(e, settings::Error::Invalid(_)) { EXIT_BAD_INPUT } else { EXIT_FAILURE };
+    let path = settings_file()?;
+    // The keys are applied to the file as it is under the lock, so a concurrent writer's change
+    // to another key is kept.
+    let options = settings::WriteOptions { replace_broken_file };
+    let written = settings::modify(&path, options, |s| {
+        for pair in pairs.chunks(2) {
+            settings::set_key(s, &pair[0], &pair[1])?;
+        }
+        Ok(())
+    })
+    .map_err(|e| {
+        let code = match e {
+            settings::Error::Invalid(_) | settings::Error::UnknownKey(_) | settings::Error::BadValue { .. } => EXIT_BAD_INPUT,
+            _ => EXIT_FAILURE,
+        };
         let mut report = ErrorReport::from(&e);
-        if code == EXIT_BAD_INPUT {
+        if matches!(e, settings::Error::Invalid(_)) {
             report.hint = Some("Nothing was saved. Settings that depend on each other can be set in one call: smtp-desk config set mode relay relay.host smtp.example.com sender.from_address you@example.com".into());
+        }
+        if let settings::Error::ReadOnly(read_only) = &e {
+            if !matches!(read_only.reason, settings::Reason::Unreadable { .. }) {
+                report.hint = Some(format!(
+                    "Nothing was saved. Fix {} in an editor, or pass --replace-broken-file to keep it as a backup and start from defaults.",
+                    read_only.path.display()
+                ));
+            }
         }
         (code, report)
     })?;
-    for w in settings::check(&s).warnings {
+    if let Some(backup) = &written.backup {
+        eprintln!("The unusable settings file was kept as {}; the settings started from defaults.", backup.display());
+    }
+    for w in settings::check(&written.settings).warnings {
         eprintln!("warning: {}: {}", w.field, w.message);
     }
     Ok(())
@@ -328,7 +350,10 @@ mod probe {
     /// Loads the settings and refuses unusable ones. If login uses a password, its keyring read
     /// starts on its own thread: the D-Bus round trips then overlap DNS, connect and TLS.
     fn prepare(to: Option<&str>, out: &ProbeOutput) -> Result<(Profile, PasswordSource<'static>), u8> {
-        let loaded = settings::load();
+        let loaded = settings::load().map_err(|e| {
+            bad_input(&(&e).into(), out);
+            EXIT_BAD_INPUT
+        })?;
         if let Some(n) = &loaded.notice {
             eprintln!("warning: {n}");
         }

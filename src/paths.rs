@@ -1,17 +1,19 @@
 //! Where SMTP Desk keeps its files: the OS config dir for settings (overridable for tests and
 //! portable installs with `SMTP_DESK_CONFIG_DIR`).
 
+use crate::settings::Error;
 use std::path::PathBuf;
 
-/// The directory holding `settings.json`.
-pub fn config_dir() -> PathBuf {
+/// The directory holding `settings.json`. Without a home directory there is no safe place for it:
+/// a typed error, never the current directory (which may belong to someone else).
+pub fn config_dir() -> Result<PathBuf, Error> {
     if let Some(dir) = std::env::var_os("SMTP_DESK_CONFIG_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
+        return Ok(PathBuf::from(dir));
     }
-    directories::ProjectDirs::from("", "", "smtp-desk").map(|p| p.config_dir().to_path_buf()).unwrap_or_else(|| PathBuf::from(".smtp-desk"))
+    directories::ProjectDirs::from("", "", "smtp-desk").map(|p| p.config_dir().to_path_buf()).ok_or(Error::NoConfigDir)
 }
 
 /// The settings file shared by the window and the command line.
-pub fn settings_file() -> PathBuf {
-    config_dir().join("settings.json")
+pub fn settings_file() -> Result<PathBuf, Error> {
+    Ok(config_dir()?.join("settings.json"))
 }

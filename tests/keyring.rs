@@ -1,7 +1,7 @@
 //! The password against the real Secret Service (gnome-keyring under dbus-run-session, set up by
 //! scripts/session.sh): store, read back, replace, clear; and it never reaches the settings file.
 
-use smtp_desk::account::{self, PasswordChange};
+use smtp_desk::account::{self, Edit, PasswordChange};
 use smtp_desk::secrets::{self, Password};
 use smtp_desk::settings::{AuthMethod, Mode, Settings};
 use std::io::Write;
@@ -15,6 +15,12 @@ fn settings() -> Settings {
     s.profile.auth.username = "keyring-user".into();
     s.profile.sender.from_address = "keyring@example.com".into();
     s
+}
+
+/// A save of `s` from a form that read a fresh (missing) settings file.
+fn from_defaults(s: &Settings) -> Edit<'_> {
+    static DEFAULTS: std::sync::LazyLock<Settings> = std::sync::LazyLock::new(Settings::default);
+    Edit { base: &DEFAULTS, edited: s, keep_mine: &[] }
 }
 
 #[test]
@@ -51,16 +57,16 @@ fn saving_settings_with_a_password_keeps_it_out_of_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("settings.json");
     let secret = "Unique-Keyring-Secret-9f3b";
-    let saved = account::save(&path, profile, &settings(), PasswordChange::Set(Password::new(secret).unwrap())).unwrap();
-    assert!(saved);
+    let saved = account::save(&path, profile, from_defaults(&settings()), PasswordChange::Set(Password::new(secret).unwrap())).unwrap();
+    assert!(saved.password_saved);
     assert_eq!(secrets::get(profile).unwrap().unwrap().expose(), secret);
     let file = std::fs::read_to_string(&path).unwrap();
     assert!(!file.contains(secret), "the password reached the settings file: {file}");
     assert!(file.contains("keyring-user"));
 
     // Keep leaves it, Clear removes it.
-    assert!(account::save(&path, profile, &settings(), PasswordChange::Keep).unwrap());
-    assert!(!account::save(&path, profile, &settings(), PasswordChange::Clear).unwrap());
+    assert!(account::save(&path, profile, from_defaults(&settings()), PasswordChange::Keep).unwrap().password_saved);
+    assert!(!account::save(&path, profile, from_defaults(&settings()), PasswordChange::Clear).unwrap().password_saved);
     assert!(secrets::get(profile).unwrap().is_none());
 }
 
@@ -73,8 +79,13 @@ fn nothing_is_half_saved() {
     // Invalid settings: refused before the keyring is touched.
     let mut bad = settings();
     bad.profile.relay.port = 0;
-    let e = account::save(&dir.path().join("settings.json"), profile, &bad, PasswordChange::Set(Password::new("new-password").unwrap()))
-        .unwrap_err();
+    let e = account::save(
+        &dir.path().join("settings.json"),
+        profile,
+        from_defaults(&bad),
+        PasswordChange::Set(Password::new("new-password").unwrap()),
+    )
+    .unwrap_err();
     assert_eq!(e.kind, "invalid_settings");
     assert_eq!(e.field.as_deref(), Some("relay.port"));
     assert_eq!(secrets::get(profile).unwrap().unwrap().expose(), "old-password");
@@ -82,9 +93,13 @@ fn nothing_is_half_saved() {
     // The file cannot be written (its directory is a file): the keyring is rolled back.
     let blocker = dir.path().join("not-a-dir");
     std::fs::write(&blocker, "").unwrap();
-    let e =
-        account::save(&blocker.join("settings.json"), profile, &settings(), PasswordChange::Set(Password::new("new-password").unwrap()))
-            .unwrap_err();
+    let e = account::save(
+        &blocker.join("settings.json"),
+        profile,
+        from_defaults(&settings()),
+        PasswordChange::Set(Password::new("new-password").unwrap()),
+    )
+    .unwrap_err();
     assert_eq!(e.kind, "settings_io");
     assert_eq!(secrets::get(profile).unwrap().unwrap().expose(), "old-password");
     assert!(!e.message.contains("new-password") && !e.message.contains("old-password"));

@@ -2,6 +2,7 @@
 //! `config` commands, run as a separate process the way scripts use it.
 
 use smtp_desk::settings::{self, check, set_key, split_host_port, AuthMethod, Mode, Security, Settings};
+use std::path::Path;
 use std::process::Command;
 
 fn relay() -> Settings {
@@ -210,10 +211,10 @@ fn set_key_types_values_and_names_bad_ones() {
 fn file_round_trip_is_atomic_and_refuses_invalid() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("conf/settings.json");
-    assert_eq!(settings::load_from(&path).settings, Settings::default(), "a missing file gives defaults");
+    assert_eq!(settings::load_from(&path).unwrap().settings, Settings::default(), "a missing file gives defaults");
     let s = relay();
     settings::save_to(&path, &s).unwrap();
-    let loaded = settings::load_from(&path);
+    let loaded = settings::load_from(&path).unwrap();
     assert_eq!(loaded.settings, s);
     assert!(loaded.notice.is_none());
     let text = std::fs::read_to_string(&path).unwrap();
@@ -227,28 +228,8 @@ fn file_round_trip_is_atomic_and_refuses_invalid() {
     let mut bad = s.clone();
     bad.profile.relay.port = 0;
     assert!(matches!(settings::save_to(&path, &bad), Err(settings::Error::Invalid(_))));
-    assert_eq!(settings::load_from(&path).settings, s, "a refused save leaves the file as it was");
-    let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(leftovers.len(), 1, "no temp files left behind: {leftovers:?}");
-}
-
-#[test]
-fn corrupt_file_is_kept_aside_and_defaults_load() {
-    for content in
-        ["{ not json", "{\"schema\": 1, \"profile\": {\"mode\": \"warp\"}}", "{\"schema\": 99}", "{\"schema\":1,\"unknown\":true}"]
-    {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("settings.json");
-        std::fs::write(&path, content).unwrap();
-        let loaded = settings::load_from(&path);
-        assert_eq!(loaded.settings, Settings::default(), "{content}");
-        let notice = loaded.notice.expect("the user is told");
-        assert!(notice.contains("kept as") && notice.contains("Default settings"), "{notice}");
-        assert!(!path.exists(), "the corrupt file was moved aside");
-        let backups: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).collect();
-        assert_eq!(backups.len(), 1);
-        assert_eq!(std::fs::read_to_string(&backups[0]).unwrap(), content, "the backup holds the old content");
-    }
+    assert_eq!(settings::load_from(&path).unwrap().settings, s, "a refused save leaves the file as it was");
+    assert_eq!(names(path.parent().unwrap()), ["settings.json", "settings.json.lock"], "no temp files left behind");
 }
 
 fn cli(config: &std::path::Path, args: &[&str]) -> std::process::Output {
@@ -292,11 +273,336 @@ fn cli_config_set_and_show() {
     assert_eq!(std::fs::read(c.join("settings.json")).unwrap(), before, "refused edits change nothing");
 }
 
+/// The names in a directory, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    v.sort();
+    v
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Unusable files, as an editor mid-write, a hand edit, or another version leave them.
+const UNUSABLE: &[(&str, &str)] = &[
+    ("{\n  \"schema\": 1,\n  \"profile\": {\n    \"mode\": \"rel", "EOF while parsing"),
+    ("{\"schema\": 1, \"profile\": {\"mode\": \"warp\"}}", "unknown variant"),
+    ("{\"schema\":1,\"unknown\":true}", "unknown field"),
+    ("", "EOF while parsing"),
+    ("\u{0}garbage", "expected value"),
+];
+
 #[test]
-fn cli_survives_a_corrupt_file() {
+fn reading_an_unusable_file_changes_nothing_and_says_where() {
+    for (content, what) in UNUSABLE {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("settings.json");
+        std::fs::write(&path, content).unwrap();
+        let loaded = settings::load_from(&path).unwrap();
+        assert_eq!(loaded.settings, Settings::default(), "{content:?}");
+        let read_only = loaded.read_only.expect("an unusable file is read-only");
+        let settings::Reason::Broken { line, column, problem } = &read_only.reason else { panic!("{read_only:?}") };
+        assert!(*line >= 1 && *column >= 1 && problem.contains(what), "{content:?}: {read_only:?}");
+        let notice = loaded.notice.unwrap();
+        assert!(notice.contains(&format!("line {line}, column {column}")) && notice.contains("settings.json"), "{notice}");
+        assert_eq!(std::fs::read(&path).unwrap(), content.as_bytes(), "the file is left byte for byte");
+        assert_eq!(names(dir.path()), ["settings.json"], "nothing is renamed or created by a read");
+    }
+    // A truncated file names where it ends.
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("settings.json"), "\u{0}garbage").unwrap();
-    let out = cli(dir.path(), &["config", "show"]);
-    assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("kept as"), "{}", String::from_utf8_lossy(&out.stderr));
+    let path = dir.path().join("settings.json");
+    std::fs::write(&path, UNUSABLE[0].0).unwrap();
+    let r = settings::load_from(&path).unwrap().read_only.unwrap();
+    assert!(matches!(r.reason, settings::Reason::Broken { line: 4, .. }), "{r:?}");
+}
+
+#[test]
+fn a_newer_schema_is_read_only_and_never_moved() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("settings.json");
+    for content in ["{\"schema\": 7, \"profile\": {\"mode\": \"relay\"}}", "{\"schema\": 7, \"profiles\": {}}"] {
+        std::fs::write(&path, content).unwrap();
+        let loaded = settings::load_from(&path).unwrap();
+        let r = loaded.read_only.expect("read-only");
+        assert_eq!(r.reason, settings::Reason::Newer { schema: 7 });
+        assert!(r.message().contains("schema 7") && r.message().contains("knows schema 1"), "{}", r.message());
+        let out = cli(dir.path(), &["config", "set", "limits.timeout_secs", "9"]);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert!(stderr(&out).contains("schema 7"), "{}", stderr(&out));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), content);
+        assert_eq!(names(dir.path()), ["settings.json", "settings.json.lock"]);
+    }
+    // What it can read of a newer file is shown.
+    std::fs::write(&path, "{\"schema\": 7, \"profile\": {\"mode\": \"relay\"}}").unwrap();
+    assert_eq!(settings::load_from(&path).unwrap().settings.profile.mode, Mode::Relay);
+}
+
+#[test]
+fn cli_config_show_on_a_truncated_file_leaves_it_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("settings.json");
+    let truncated = UNUSABLE[0].0;
+    std::fs::write(&path, truncated).unwrap();
+    for args in [&["config", "show"][..], &["config", "show", "--json"], &["validate"]] {
+        let out = cli(dir.path(), args);
+        assert!(stderr(&out).contains("line 4, column"), "{args:?}: {}", stderr(&out));
+        assert_eq!(std::fs::read(&path).unwrap(), truncated.as_bytes(), "{args:?} left the file byte for byte");
+        assert_eq!(names(dir.path()), ["settings.json"], "{args:?}: no .corrupt file appears");
+    }
+    let out = cli(dir.path(), &["config", "show", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["read_only"]["kind"], "broken");
+    assert_eq!(v["read_only"]["line"], 4);
+}
+
+#[test]
+fn a_file_caught_mid_write_is_read_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("settings.json");
+    let mut s = relay();
+    s.profile.relay.host = "after.example.com".into();
+    let full = serde_json::to_string_pretty(&s).unwrap();
+    // An editor writing in place: truncated first, the rest a moment later.
+    std::fs::write(&path, &full[..full.len() / 2]).unwrap();
+    let writer = {
+        let (path, full) = (path.clone(), full.clone());
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(40));
+            std::fs::write(path, full).unwrap();
+        })
+    };
+    let loaded = settings::load_from(&path).unwrap();
+    writer.join().unwrap();
+    assert_eq!(loaded.read_only, None, "{:?}", loaded.notice);
+    assert_eq!(loaded.settings.profile.relay.host, "after.example.com");
+}
+
+#[test]
+fn cli_refuses_to_write_a_broken_file_until_told_and_keeps_every_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("settings.json");
+    let broken = "{\n  \"schema\": 1,\n  \"profile\": {\"mode\": \"warp\"}\n}\n";
+    std::fs::write(&path, broken).unwrap();
+    let out = cli(dir.path(), &["config", "set", "sender.from_name", "Desk"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(path.to_str().unwrap()) && err.contains("line 3, column") && err.contains("--replace-broken-file"), "{err}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), broken, "a refused write changes nothing");
+
+    let mut backups = Vec::new();
+    for round in 0..2 {
+        let out = cli(dir.path(), &["config", "set", "--replace-broken-file", "sender.from_name", "Desk"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let loaded = settings::load_from(&path).unwrap();
+        assert_eq!(loaded.read_only, None);
+        assert_eq!(loaded.settings.profile.sender.from_name, "Desk");
+        backups = names(dir.path()).into_iter().filter(|n| n.starts_with("settings.json.broken-")).collect();
+        assert_eq!(backups.len(), round + 1, "a second backup (even in the same second) never overwrites the first: {backups:?}");
+        for b in &backups {
+            assert_eq!(std::fs::read_to_string(dir.path().join(b)).unwrap(), broken, "{b} holds the broken file");
+        }
+        std::fs::write(&path, broken).unwrap();
+    }
+    assert_eq!(backups.len(), 2);
+}
+
+#[test]
+fn a_form_save_keeps_changes_made_elsewhere_and_reports_conflicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("settings.json");
+    let base = relay();
+    settings::save_to(&path, &base).unwrap();
+
+    // The CLI changes one field while the window edits another.
+    let out = cli(dir.path(), &["config", "set", "limits.timeout_secs", "45"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut mine = base.clone();
+    mine.profile.sender.from_name = "Window".into();
+    let written = settings::update(&path, &base, &mine, &[]).unwrap();
+    let now = settings::load_from(&path).unwrap().settings;
+    assert_eq!((now.profile.limits.timeout_secs, now.profile.sender.from_name.as_str()), (45, "Window"), "both changes kept");
+    assert_eq!(written.settings, now);
+    assert_eq!(written.bytes, std::fs::read(&path).unwrap());
+
+    // Both change the same field to different values: refused, naming it, nothing written.
+    let out = cli(dir.path(), &["config", "set", "relay.host", "cli.example.com", "relay.port", "2525"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let before = std::fs::read(&path).unwrap();
+    let mut edit = now.clone();
+    edit.profile.relay.host = "window.example.com".into();
+    edit.profile.relay.port = 2525; // the same value on both sides is no conflict
+    edit.profile.ehlo_name = "desk.example.com".into();
+    let e = settings::update(&path, &now, &edit, &[]).unwrap_err();
+    let settings::Error::Conflict(conflicts) = &e else { panic!("{e}") };
+    assert_eq!(conflicts.iter().map(|c| c.field.as_str()).collect::<Vec<_>>(), ["relay.host"]);
+    assert_eq!((conflicts[0].theirs.as_str(), conflicts[0].mine.as_str()), (Some("cli.example.com"), Some("window.example.com")));
+    let report = smtp_desk::ErrorReport::from(&e);
+    assert_eq!(report.kind, "settings_conflict");
+    assert_eq!(report.issues[0].field, "relay.host");
+    assert!(report.issues[0].message.contains("cli.example.com"), "{report:?}");
+    assert_eq!(std::fs::read(&path).unwrap(), before, "a conflict writes nothing");
+
+    // The user keeps theirs: saved, and the rest of the file is still merged.
+    settings::update(&path, &now, &edit, &["relay.host".to_string()]).unwrap();
+    let after = settings::load_from(&path).unwrap().settings;
+    assert_eq!(after.profile.relay.host, "window.example.com");
+    assert_eq!(after.profile.ehlo_name, "desk.example.com");
+    assert_eq!(after.profile.limits.timeout_secs, 45);
+}
+
+#[test]
+fn two_cli_processes_setting_different_keys_keep_every_change() {
+    const RUNS: u32 = 50;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("settings.json");
+    let started = std::time::Instant::now();
+    let writers: Vec<_> = ["limits.timeout_secs", "limits.batch_size"]
+        .into_iter()
+        .map(|key| {
+            let (config, path) = (dir.path().to_path_buf(), path.clone());
+            std::thread::spawn(move || {
+                for i in 1..=RUNS {
+                    let out = cli(&config, &["config", "set", key, &i.to_string()]);
+                    assert!(out.status.success(), "{key}={i}: {}", stderr(&out));
+                    // Only this writer sets this key: right after its write the file must hold it.
+                    let now = settings::load_from(&path).unwrap();
+                    assert_eq!(now.read_only, None);
+                    let doc = serde_json::to_value(now.settings.profile.limits).unwrap();
+                    assert_eq!(doc[key.trim_start_matches("limits.")], i, "{key}: a write was lost");
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    let last = settings::load_from(&path).unwrap().settings.profile.limits;
+    assert_eq!((last.timeout_secs, last.batch_size), (RUNS, RUNS), "both last values are in the file");
+    eprintln!("2 × {RUNS} concurrent config set runs in {:?}, every change kept", started.elapsed());
+}
+
+#[test]
+fn a_file_over_1_mib_is_read_only_and_not_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("settings.json");
+    let big = format!("{{\"schema\": 1, \"profile\": {{\"ehlo_name\": \"{}\"}}}}", "a".repeat(2 * 1024 * 1024));
+    std::fs::write(&path, &big).unwrap();
+    let loaded = settings::load_from(&path).unwrap();
+    assert_eq!(loaded.read_only.map(|r| r.reason), Some(settings::Reason::TooLarge { bytes: big.len() as u64 }));
+    assert_eq!(loaded.bytes.map(|b| b.len() as u64), Some(settings::MAX_FILE_BYTES + 1), "at most 1 MiB + 1 byte is read");
+    let out = cli(dir.path(), &["config", "set", "limits.timeout_secs", "9"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("larger than"), "{}", stderr(&out));
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), big.len() as u64);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_config_dir_other_users_may_write_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    settings::save_to(&dir.path().join("settings.json"), &relay()).unwrap();
+    for mode in [0o770, 0o757, 0o1777] {
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(mode)).unwrap();
+        let e = settings::load_from(&dir.path().join("settings.json")).unwrap_err();
+        assert!(matches!(e, settings::Error::UnsafeDir { .. }), "{mode:o}: {e}");
+        for args in [&["config", "show"][..], &["config", "set", "limits.timeout_secs", "9"]] {
+            let out = cli(dir.path(), args);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(1), "{mode:o} {args:?}: {err}");
+            assert!(err.contains("other users") && err.contains(&format!("chmod go-w '{}'", dir.path().display())), "{err}");
+        }
+    }
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    assert!(settings::load_from(&dir.path().join("settings.json")).is_ok());
+}
+
+/// A write that fails after the temp file exists (here: the file size limit) leaves no temp file.
+#[cfg(unix)]
+#[test]
+fn a_failed_write_leaves_no_temp_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!("ulimit -f 0; trap '' XFSZ; exec '{}' config set limits.timeout_secs 9", env!("CARGO_BIN_EXE_smtp-desk"));
+    let out = Command::new("sh").args(["-c", &script]).env("SMTP_DESK_CONFIG_DIR", dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("File too large"), "{}", stderr(&out));
+    assert_eq!(names(dir.path()), ["settings.json.lock"], "no temp file and no settings file");
+}
+
+/// Without a home directory there is no safe place for the settings: never the current directory.
+#[cfg(target_os = "linux")]
+#[test]
+fn no_home_directory_is_an_error_not_the_current_directory() {
+    // A user with no passwd entry and no HOME has no home directory at all; only root can be one.
+    let root = std::process::Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
+    if !root || !Path::new("/usr/bin/setpriv").exists() {
+        eprintln!("skipped: needs root and setpriv to run as a user without a home directory");
+        return;
+    }
+    let cwd = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(cwd.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    for args in [&["config", "path"][..], &["config", "set", "limits.timeout_secs", "9"]] {
+        let out = Command::new("/usr/bin/setpriv")
+            .args(["--reuid=54321", "--regid=54321", "--clear-groups", env!("CARGO_BIN_EXE_smtp-desk")])
+            .args(args)
+            .current_dir(cwd.path())
+            .env_remove("HOME")
+            .env_remove("SMTP_DESK_CONFIG_DIR")
+            .env_remove("XDG_CONFIG_HOME")
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err} {}", String::from_utf8_lossy(&out.stdout));
+        assert!(err.contains("no home directory") && err.contains("SMTP_DESK_CONFIG_DIR"), "{err}");
+        assert!(names(cwd.path()).is_empty(), "nothing created in the current directory");
+    }
+}
+
+mod parsing_fuzz {
+    //! Settings-file parsing against arbitrary input: never a panic, and each input settles fast.
+    use super::*;
+    use proptest::prelude::*;
+    use std::time::{Duration, Instant};
+
+    fn parse_quickly(bytes: &[u8]) {
+        let started = Instant::now();
+        let _ = settings::parse(bytes);
+        assert!(started.elapsed() < Duration::from_millis(200), "{} bytes took {:?}", bytes.len(), started.elapsed());
+    }
+
+    /// A valid file, cut and spliced: what editors and crashes leave.
+    fn valid_file() -> Vec<u8> {
+        serde_json::to_vec_pretty(&relay()).unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 400, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            parse_quickly(&bytes);
+        }
+
+        #[test]
+        fn mangled_valid_files(cut in 0usize..2000, insert in proptest::collection::vec(any::<u8>(), 0..16), at in 0usize..2000) {
+            let mut bytes = valid_file();
+            bytes.truncate(cut.min(bytes.len()));
+            let at = at.min(bytes.len());
+            bytes.splice(at..at, insert);
+            parse_quickly(&bytes);
+        }
+
+        #[test]
+        fn json_shaped_text(text in r#"[\[\]{}":,0-9a-z\\ .\-eE]{0,512}"#) {
+            parse_quickly(text.as_bytes());
+        }
+
+        #[test]
+        fn deep_nesting_and_huge_numbers(depth in 0usize..100_000, digits in 0usize..5000) {
+            parse_quickly(format!("{}{}", "[".repeat(depth), "]".repeat(depth)).as_bytes());
+            parse_quickly(format!("{{\"schema\": 1, \"profile\": {{\"relay\": {{\"port\": 1{}}}}}}}", "0".repeat(digits)).as_bytes());
+            parse_quickly(format!("{{\"schema\": {}}}", "9".repeat(digits)).as_bytes());
+        }
+    }
 }

@@ -203,19 +203,43 @@ async fn fill_validate_save_restart_and_reload() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn corrupt_settings_file_opens_with_defaults_and_a_notice() {
+async fn corrupt_settings_file_is_left_alone_and_the_window_is_read_only() {
     let _one = ONE_WINDOW.lock().await;
     let config = tempfile::tempdir().unwrap();
-    std::fs::write(config.path().join("settings.json"), "{ this is not json").unwrap();
+    let path = config.path().join("settings.json");
+    let broken = "{\n  \"schema\": 1,\n  \"profile\": { this is not json\n";
+    std::fs::write(&path, broken).unwrap();
     let driver = Driver::start(config.path());
     let c = driver.open_app().await;
     el(&c, "nav-settings").await.click().await.unwrap();
-    let banner = wait_for(&c, "[role='alert']").await.text().await.unwrap();
-    assert!(banner.contains("kept as") && banner.contains("Default settings"), "{banner}");
+    let banner = text_when(&c, "load-notice", "the read-only notice", |t| t.contains("line 3, column")).await;
+    assert!(banner.contains("not valid settings JSON") && banner.contains("Start from defaults"), "{banner}");
+    assert_eq!(value(&c, "settings-file-path").await, path.display().to_string());
     assert!(el(&c, "mode-off").await.prop("checked").await.unwrap().as_deref() == Some("true"));
-    let kept: Vec<_> = std::fs::read_dir(config.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-    assert!(kept.iter().any(|n| n.starts_with("settings.json.corrupt-")), "{kept:?}");
     screenshot(&c, "window-corrupt-notice.png").await;
+
+    // Saving is refused; the file is left byte for byte, nothing is renamed.
+    set_text(&c, "sender-from_name", "Edited").await;
+    el(&c, "save").await.click().await.unwrap();
+    text_when(&c, "save-status", "the refusal", |t| t.contains("cannot be used as it is")).await;
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), broken);
+    let names = || {
+        let mut v: Vec<_> = std::fs::read_dir(config.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(), ["settings.json"], "a read never moves or creates anything");
+
+    // Start from defaults: the broken file is kept as a backup, and saving works again.
+    el(&c, "start-from-defaults").await.click().await.unwrap();
+    text_when(&c, "load-notice", "the backup notice", |t| t.contains("Started from defaults")).await;
+    let backups: Vec<_> = names().into_iter().filter(|n| n.starts_with("settings.json.broken-")).collect();
+    assert_eq!(backups.len(), 1, "{:?}", names());
+    assert_eq!(std::fs::read_to_string(config.path().join(&backups[0])).unwrap(), broken);
+    set_text(&c, "sender-from_name", "Fresh start").await;
+    el(&c, "save").await.click().await.unwrap();
+    text_when(&c, "save-status", "Saved", |t| t == "Saved").await;
+    assert!(std::fs::read_to_string(&path).unwrap().contains("Fresh start"));
     c.close().await.unwrap();
 }
 
@@ -361,4 +385,52 @@ async fn closing_with_unsaved_changes_asks_first() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(!config.path().join("settings.json").exists(), "discarded edits were not saved");
+}
+
+/// The window and the CLI edit the same file: a save keeps the CLI's change to another field, and
+/// the same field changed on both sides is shown as a conflict, never silently lost.
+#[tokio::test(flavor = "multi_thread")]
+async fn window_save_keeps_a_cli_change_to_another_field_and_shows_conflicts() {
+    let _one = ONE_WINDOW.lock().await;
+    let config = tempfile::tempdir().unwrap();
+    let path = config.path().join("settings.json");
+    cli(config.path(), &["config", "set", "mode", "relay", "relay.host", "smtp.example.com", "sender.from_address", "desk@example.com"]);
+    let driver = Driver::start(config.path());
+    let c = driver.open_app().await;
+    el(&c, "nav-settings").await.click().await.unwrap();
+    assert_eq!(value(&c, "relay-host").await, "smtp.example.com");
+
+    set_text(&c, "sender-from_name", "Window edit").await;
+    cli(config.path(), &["config", "set", "limits.timeout_secs", "45"]);
+    text_when(&c, "external-change", "the outside-change banner", |t| t.contains("changed outside")).await;
+    el(&c, "external-change-keep").await.click().await.unwrap();
+    el(&c, "save").await.click().await.unwrap();
+    text_when(&c, "save-status", "Saved", |t| t == "Saved").await;
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(file["profile"]["sender"]["from_name"], "Window edit", "the window's change is saved");
+    assert_eq!(file["profile"]["limits"]["timeout_secs"], 45, "the CLI's change is kept");
+    assert_eq!(value(&c, "limits-timeout_secs").await, "45", "the form shows the file as saved");
+
+    // The same field changed on both sides: refused, the field marked, the CLI's value kept.
+    set_text(&c, "relay-host", "window.example.com").await;
+    cli(config.path(), &["config", "set", "relay.host", "cli.example.com"]);
+    text_when(&c, "external-change", "the outside-change banner", |t| t.contains("changed outside")).await;
+    el(&c, "external-change-keep").await.click().await.unwrap();
+    el(&c, "save").await.click().await.unwrap();
+    let conflict = text_when(&c, "conflict", "the conflict banner", |t| t.contains("Server")).await;
+    assert!(conflict.contains("Keep my values"), "{conflict}");
+    text_when(&c, "relay-host-error", "the conflicting field marked", |t| t.contains("cli.example.com")).await;
+    assert_eq!(el(&c, "relay-host").await.attr("aria-invalid").await.unwrap().as_deref(), Some("true"));
+    screenshot(&c, "window-settings-conflict.png").await;
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(file["profile"]["relay"]["host"], "cli.example.com", "a conflict writes nothing");
+
+    // The user keeps theirs: saved, and the earlier merge still holds.
+    el(&c, "conflict-keep").await.click().await.unwrap();
+    text_when(&c, "save-status", "Saved", |t| t == "Saved").await;
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(file["profile"]["relay"]["host"], "window.example.com");
+    assert_eq!(file["profile"]["limits"]["timeout_secs"], 45);
+    assert_eq!(file["profile"]["sender"]["from_name"], "Window edit");
+    c.close().await.unwrap();
 }

@@ -20,6 +20,7 @@ fn main() {
             commands::settings::load_settings,
             commands::settings::check_settings,
             commands::settings::save_settings,
+            commands::settings::start_from_defaults,
             commands::settings::password_status,
             commands::window::set_dirty,
             commands::window::close_window,

@@ -9,8 +9,13 @@ use tauri::{AppHandle, Manager, WebviewWindow, WebviewWindowBuilder};
 
 pub fn open_main_window(app: &AppHandle) -> tauri::Result<WebviewWindow> {
     let config = app.config().app.windows.iter().find(|w| w.label == "main").cloned().expect("tauri.conf.json declares the main window");
+    let (loaded, load_error) = match read_settings(&app.state::<AppState>()) {
+        Ok(loaded) => (Some(loaded), None),
+        Err(e) => (None, Some(e)),
+    };
     let data = serde_json::json!({
-        "loaded": read_settings(&app.state::<AppState>()),
+        "loaded": loaded,
+        "load_error": load_error,
         "ui_state": window_state::ui_state(app),
     });
     // JSON is a JavaScript expression; settings hold no secrets.

@@ -9,9 +9,14 @@ use tauri::{AppHandle, Emitter, Manager};
 /// Watches the settings directory (the file itself is replaced on every atomic save, so a watch
 /// on the file would be lost after the first write).
 pub fn start(app: AppHandle) {
-    let file = smtp_desk::paths::settings_file();
+    let Ok(file) = smtp_desk::paths::settings_file() else { return };
     let Some(dir) = file.parent().map(|d| d.to_path_buf()) else { return };
-    if let Err(e) = std::fs::create_dir_all(&dir) {
+    // The directory must exist to be watched; private, as the first save would make it.
+    let mut private_dir = std::fs::DirBuilder::new();
+    private_dir.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut private_dir, 0o700);
+    if let Err(e) = private_dir.create(&dir) {
         tracing::warn!("cannot watch {}: {e}", dir.display());
         return;
     }
@@ -28,7 +33,8 @@ pub fn start(app: AppHandle) {
         if !changed || !event.paths.iter().any(|p| p == &watched) {
             return;
         }
-        let content = std::fs::read(&watched).ok();
+        // Only compared with what the window last read or wrote; never changes the file.
+        let content = smtp_desk::settings::read_bytes(&watched).ok().flatten();
         if handler_app.state::<AppState>().note_file(content) {
             let _ = handler_app.emit("settings-changed", ());
         }

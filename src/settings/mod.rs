@@ -1,13 +1,18 @@
 //! The outgoing-mail settings: the model, its validation, the settings file, and edits by key.
 
 mod keys;
+mod merge;
 mod model;
 mod store;
 mod validate;
 
 pub use keys::{set_key, split_host_port, Key, KEYS};
+pub use merge::{merge, Conflict};
 pub use model::*;
-pub use store::{load, load_from, save, save_to, Loaded};
+pub use store::{
+    load, load_from, modify, parse, read_bytes, replace_broken, save_to, update, Loaded, ReadOnly, Reason, WriteOptions, Written,
+    MAX_FILE_BYTES,
+};
 pub(crate) use validate::host_name_problem;
 pub use validate::{check, is_loopback_host, Issue, Report};
 
@@ -25,6 +30,22 @@ pub enum Error {
     BadValue { key: String, message: String },
     #[error("could not read or write {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    /// The file exists but cannot be used as it is; writing it would lose what is in it.
+    #[error("{}", .0.message())]
+    ReadOnly(Box<ReadOnly>),
+    /// Fields changed both in this edit and in the file since the edit began.
+    #[error("the settings file changed while you were editing: {} {} changed there too", conflict_fields(.0), if .0.len() == 1 { "was" } else { "were" })]
+    Conflict(Vec<Conflict>),
+    #[error("another SMTP Desk has been writing the settings for over {waited_secs} s (lock file {path})")]
+    Locked { path: PathBuf, waited_secs: u64 },
+    #[error("the settings directory {dir} may be written by other users (mode {mode:o}), so its settings cannot be trusted")]
+    UnsafeDir { dir: PathBuf, mode: u32 },
+    #[error("there is no home directory to keep the settings in")]
+    NoConfigDir,
+}
+
+fn conflict_fields(conflicts: &[Conflict]) -> String {
+    conflicts.iter().map(|c| c.field.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 fn summary(issues: &[Issue]) -> String {
@@ -50,6 +71,20 @@ impl From<&Error> for ErrorReport {
             }
             Error::Io { path, .. } => ErrorReport::new("settings_io", e.to_string())
                 .hint(format!("Check that {} exists and that you may write to it.", path.parent().unwrap_or(path).display())),
+            Error::ReadOnly(read_only) => ErrorReport::new("settings_read_only", e.to_string()).hint(read_only.hint()),
+            Error::Conflict(conflicts) => {
+                let mut r = ErrorReport::new("settings_conflict", e.to_string())
+                    .hint("Reload to take the file's values, or keep yours and save again. Nothing was saved.");
+                r.field = conflicts.first().map(|c| c.field.clone());
+                r.issues = conflicts.iter().map(|c| Issue { field: c.field.clone(), message: store::conflict_message(c) }).collect();
+                r
+            }
+            Error::Locked { .. } => ErrorReport::new("settings_locked", e.to_string())
+                .hint("Wait for the other program to finish (or end it), then try again. Nothing was saved."),
+            Error::UnsafeDir { dir, .. } => ErrorReport::new("settings_unsafe_dir", e.to_string())
+                .hint(format!("Make it private: chmod go-w '{}' (or chmod 700).", dir.display())),
+            Error::NoConfigDir => ErrorReport::new("no_config_dir", e.to_string())
+                .hint("Set HOME, or set SMTP_DESK_CONFIG_DIR to a private directory for the settings."),
         }
     }
 }

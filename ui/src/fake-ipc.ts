@@ -33,9 +33,20 @@ export class FakeIpc implements Ipc {
   };
   passwordReply: () => Promise<PasswordStatus> = async () => ({ saved: false });
   checkReply: (settings: Settings) => Promise<Report> = async () => ({ errors: [], warnings: [] });
-  saveReply: (settings: Settings, password: PasswordAction) => Promise<SaveResult> = async (_s, p) => ({
+  saveReply: (settings: Settings, password: PasswordAction, base: Settings, keepMine: string[]) => Promise<SaveResult> = async (
+    s,
+    p,
+  ) => ({
     password_saved: p.action === "set",
     report: { errors: [], warnings: [] },
+    settings: structuredClone(s),
+  });
+  /** What "Start from defaults" gives. */
+  defaultsReply: () => Promise<LoadedSettings> = async () => ({
+    ...this.loaded,
+    settings: defaultSettings(),
+    notice: "Started from defaults. The old settings file was kept as /home/me/.config/smtp-desk/settings.json.broken-1.",
+    read_only: null,
   });
   uiState: UiState = { theme: "system", last_screen: "settings" };
   validateReply: () => Promise<ValidationStarted> = async () => ({ run_id: 1 });
@@ -88,9 +99,13 @@ export class FakeIpc implements Ipc {
     this.record("check_settings", { settings });
     return this.checkReply(settings);
   }
-  saveSettings(settings: Settings, password: PasswordAction): Promise<SaveResult> {
-    this.record("save_settings", { settings, password });
-    return this.saveReply(settings, password);
+  saveSettings(settings: Settings, base: Settings, password: PasswordAction, keepMine: string[] = []): Promise<SaveResult> {
+    this.record("save_settings", { settings, base, password, keep_mine: keepMine });
+    return this.saveReply(settings, password, base, keepMine);
+  }
+  startFromDefaults(): Promise<LoadedSettings> {
+    this.record("start_from_defaults");
+    return this.defaultsReply();
   }
   async setDirty(dirty: boolean): Promise<void> {
     this.record("set_dirty", { dirty });

@@ -28,7 +28,8 @@ describe("commands", () => {
     const status = tauriIpc.passwordStatus();
     await tauriIpc.loadSettings();
     await tauriIpc.checkSettings(settings);
-    await tauriIpc.saveSettings(settings, { action: "set", value: "pw" });
+    await tauriIpc.saveSettings(settings, settings, { action: "set", value: "pw" }, ["relay.host"]);
+    await tauriIpc.startFromDefaults();
     await tauriIpc.setDirty(true);
     await tauriIpc.closeWindow();
     await tauriIpc.getUiState();
@@ -46,7 +47,8 @@ describe("commands", () => {
     expect(calls.map(strip)).toEqual([
       { cmd: "load_settings", args: undefined },
       { cmd: "check_settings", args: { settings } },
-      { cmd: "save_settings", args: { settings, password: { action: "set", value: "pw" } } },
+      { cmd: "save_settings", args: { settings, base: settings, password: { action: "set", value: "pw" }, keep_mine: ["relay.host"] } },
+      { cmd: "start_from_defaults", args: undefined },
       { cmd: "set_dirty", args: { dirty: true } },
       { cmd: "close_window", args: undefined },
       { cmd: "get_ui_state", args: undefined },
@@ -64,7 +66,7 @@ describe("commands", () => {
       if (cmd === "save_settings") throw { kind: "keyring_locked", message: "The keyring is locked.", hint: "Unlock it." };
       throw "command not_a_command not found";
     });
-    await expect(tauriIpc.saveSettings(defaultSettings(), { action: "keep" })).rejects.toEqual({
+    await expect(tauriIpc.saveSettings(defaultSettings(), defaultSettings(), { action: "keep" })).rejects.toEqual({
       kind: "keyring_locked",
       message: "The keyring is locked.",
       hint: "Unlock it.",

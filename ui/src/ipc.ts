@@ -24,7 +24,14 @@ export interface Ipc {
   loadSettings(): Promise<LoadedSettings>;
   passwordStatus(): Promise<PasswordStatus>;
   checkSettings(settings: Settings): Promise<Report>;
-  saveSettings(settings: Settings, password: PasswordAction): Promise<SaveResult>;
+  /**
+   * Saves the fields that differ between `base` (the settings this form loaded) and `settings`,
+   * onto the file as it is now. A field changed in the file meanwhile is refused as a
+   * `settings_conflict`, unless it is listed in `keepMine`.
+   */
+  saveSettings(settings: Settings, base: Settings, password: PasswordAction, keepMine?: string[]): Promise<SaveResult>;
+  /** Keeps an unusable settings file as a backup and starts from defaults. */
+  startFromDefaults(): Promise<LoadedSettings>;
   /** Tells Rust whether closing the window would lose edits. */
   setDirty(dirty: boolean): Promise<void>;
   /** Closes the window for good (after the user chose to discard changes). */
@@ -86,7 +93,9 @@ async function on<T>(event: string, handler: (payload: T) => void): Promise<Unli
  * only once the window's first frame is drawn. Used once; later loads ask Rust again.
  */
 interface StartupData {
-  loaded: LoadedSettings;
+  loaded: LoadedSettings | null;
+  /** Why the settings could not be loaded at all (e.g. an unsafe directory). */
+  load_error?: ErrorReport | null;
   ui_state: UiState;
 }
 let startup = (globalThis as { __SMTP_DESK_STARTUP__?: StartupData }).__SMTP_DESK_STARTUP__;
@@ -96,12 +105,15 @@ let startupUiState = startup?.ui_state;
 export const tauriIpc: Ipc = {
   loadSettings: () => {
     const loaded = startup?.loaded;
+    const error = startup?.load_error;
     startup = undefined;
+    if (error) return Promise.reject(toErrorReport(error));
     return loaded ? Promise.resolve(loaded) : call("load_settings");
   },
   passwordStatus: () => formReady.then(() => call("password_status")),
   checkSettings: (settings) => call("check_settings", { settings }),
-  saveSettings: (settings, password) => call("save_settings", { settings, password }),
+  saveSettings: (settings, base, password, keepMine = []) => call("save_settings", { settings, base, password, keep_mine: keepMine }),
+  startFromDefaults: () => call("start_from_defaults"),
   setDirty: (dirty) => call("set_dirty", { dirty }),
   closeWindow: () => call("close_window"),
   getUiState: () => {

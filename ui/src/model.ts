@@ -133,10 +133,25 @@ export interface ErrorReport {
   issues?: Issue[];
 }
 
+/** Why the settings file can be read but not written (`store::ReadOnly`); the file is never changed by a read. */
+export interface ReadOnly {
+  path: string;
+  kind: "broken" | "too_large" | "unreadable" | "newer";
+  /** For a broken file: where the problem is (1-based) and what it is. */
+  line?: number;
+  column?: number;
+  problem?: string;
+  /** For a newer file: the schema it was written with. */
+  schema?: number;
+}
+
 export interface LoadedSettings {
+  /** What the file holds; sent back as the base of the next save. */
   settings: Settings;
-  /** Set when the settings file was unusable and was moved aside. */
+  /** What is wrong with the file, or what was done about it, in words. */
   notice: string | null;
+  /** Set while the file cannot be used as it is: nothing is saved until it is fixed or replaced. */
+  read_only?: ReadOnly | null;
   machine_name: string;
   file: string;
 }
@@ -151,6 +166,8 @@ export type PasswordAction = { action: "keep" } | { action: "set"; value: string
 export interface SaveResult {
   password_saved: boolean;
   report: Report;
+  /** The file as written: this window's changes merged onto what the file held. */
+  settings: Settings;
 }
 
 export type Theme = "system" | "light" | "dark";

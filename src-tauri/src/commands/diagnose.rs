@@ -31,7 +31,7 @@ pub struct Started {
 /// workers because keyring calls block.
 async fn saved_profile(recipient: Option<String>) -> Result<(Profile, Option<Password>), ErrorReport> {
     blocking(move || {
-        let profile = settings::load().settings.profile;
+        let profile = settings::load().map_err(|e| ErrorReport::from(&e))?.settings.profile;
         smtp::check_ready(&profile, recipient.as_deref())?;
         let password = match profile.auth.method {
             AuthMethod::Password => secrets::get(DEFAULT_PROFILE).map_err(|e| ErrorReport::from(&e))?,

@@ -1,38 +1,64 @@
-//! Settings commands: load, check, save (with the password change), password status.
+//! Settings commands: load, check, save (with the password change), start from defaults, password status.
 
 use super::blocking;
 use crate::state::AppState;
 use serde::{Deserialize, Serialize};
-use smtp_desk::account::{self, PasswordChange};
+use smtp_desk::account::{self, Edit, PasswordChange};
 use smtp_desk::secrets::{self, Password, DEFAULT_PROFILE};
-use smtp_desk::settings::{self, Report, Settings};
+use smtp_desk::settings::{self, ReadOnly, Report, Settings};
 use smtp_desk::ErrorReport;
 use tauri::{AppHandle, Manager, State};
 
 #[derive(Serialize)]
 pub struct LoadedSettings {
+    /// What the page edits, and sends back as the base of its next save.
     settings: Settings,
     notice: Option<String>,
+    /// Set while the file cannot be used as it is: the page saves nothing until it is replaced.
+    read_only: Option<ReadOnly>,
     machine_name: String,
     file: String,
 }
 
-/// Reads the settings file and remembers its content, so that only outside changes are reported.
-pub fn read_settings(state: &AppState) -> LoadedSettings {
-    let path = smtp_desk::paths::settings_file();
-    let loaded = settings::load_from(&path);
-    state.note_file(std::fs::read(&path).ok());
-    LoadedSettings {
+/// Reads the settings file once, and remembers those bytes, so that only outside changes are reported.
+pub fn read_settings(state: &AppState) -> Result<LoadedSettings, ErrorReport> {
+    let report = |e: settings::Error| ErrorReport::from(&e);
+    let path = smtp_desk::paths::settings_file().map_err(report)?;
+    let loaded = settings::load_from(&path).map_err(report)?;
+    state.note_file(loaded.bytes);
+    Ok(LoadedSettings {
         settings: loaded.settings,
         notice: loaded.notice,
+        read_only: loaded.read_only,
         machine_name: smtp_desk::machine::host_name(),
         file: path.display().to_string(),
-    }
+    })
 }
 
 #[tauri::command]
 pub async fn load_settings(app: AppHandle) -> Result<LoadedSettings, ErrorReport> {
-    blocking(move || Ok(read_settings(&app.state::<AppState>()))).await
+    blocking(move || read_settings(&app.state::<AppState>())).await
+}
+
+/// "Start from defaults" for a file that cannot be used: keeps it as a uniquely named backup
+/// beside itself and writes the defaults; the page then edits those.
+#[tauri::command]
+pub async fn start_from_defaults(app: AppHandle) -> Result<LoadedSettings, ErrorReport> {
+    blocking(move || {
+        let state = app.state::<AppState>();
+        let report = |e: settings::Error| ErrorReport::from(&e);
+        let path = smtp_desk::paths::settings_file().map_err(report)?;
+        let written = settings::replace_broken(&path).map_err(report)?;
+        state.note_file(Some(written.bytes));
+        Ok(LoadedSettings {
+            settings: written.settings,
+            notice: written.backup.map(|b| format!("Started from defaults. The old settings file was kept as {}.", b.display())),
+            read_only: None,
+            machine_name: smtp_desk::machine::host_name(),
+            file: path.display().to_string(),
+        })
+    })
+    .await
 }
 
 #[tauri::command]
@@ -53,25 +79,36 @@ pub enum PasswordAction {
 pub struct Saved {
     password_saved: bool,
     report: Report,
+    /// The file as written: the page's changes merged onto what the file held. The page's next base.
+    settings: Settings,
 }
 
-#[tauri::command]
-pub async fn save_settings(settings: Settings, password: PasswordAction, state: State<'_, AppState>) -> Result<Saved, ErrorReport> {
+/// Saves the fields the page changed since it read `base`, onto the file as it is now. A field
+/// changed in the file meanwhile is a `settings_conflict` naming it, unless it is in `keep_mine`.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn save_settings(
+    settings: Settings,
+    base: Settings,
+    password: PasswordAction,
+    keep_mine: Option<Vec<String>>,
+    state: State<'_, AppState>,
+) -> Result<Saved, ErrorReport> {
     let change = match password {
         PasswordAction::Keep => PasswordChange::Keep,
         PasswordAction::Clear => PasswordChange::Clear,
         PasswordAction::Set { value } => PasswordChange::Set(Password::new(value).map_err(|e| ErrorReport::from(&e))?),
     };
-    let (password_saved, content, report) = blocking(move || {
-        let path = smtp_desk::paths::settings_file();
-        let saved = account::save(&path, DEFAULT_PROFILE, &settings, change)?;
-        Ok((saved, std::fs::read(&path).ok(), settings::check(&settings)))
+    let saved = blocking(move || {
+        let path = smtp_desk::paths::settings_file().map_err(|e| ErrorReport::from(&e))?;
+        let keep_mine = keep_mine.unwrap_or_default();
+        account::save(&path, DEFAULT_PROFILE, Edit { base: &base, edited: &settings, keep_mine: &keep_mine }, change)
     })
     .await?;
     // Our own write must not come back to the page as an outside change.
-    state.note_file(content);
+    state.note_file(Some(saved.written.bytes));
     state.set_dirty(false);
-    Ok(Saved { password_saved, report })
+    let settings = saved.written.settings;
+    Ok(Saved { password_saved: saved.password_saved, report: settings::check(&settings), settings })
 }
 
 #[derive(Serialize)]

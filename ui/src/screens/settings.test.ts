@@ -101,11 +101,12 @@ describe("loading", () => {
     expect($("relay-host").value).toBe("smtp.example.com");
   });
 
-  it("shows the notice about a corrupt settings file", async () => {
-    await mount(defaultSettings(), "The settings file … is not valid settings JSON; it was kept as x.corrupt-1.");
+  it("shows a notice without read-only actions when the file is fine", async () => {
+    await mount(defaultSettings(), "Started from defaults. The old settings file was kept as x.broken-1.");
     expect($("load-notice").hidden).toBe(false);
     expect($("load-notice").getAttribute("role")).toBe("alert");
-    expect($("load-notice").textContent).toContain("kept as x.corrupt-1");
+    expect($("load-notice").textContent).toContain("kept as x.broken-1");
+    expect($("read-only-actions").hidden).toBe(true);
   });
 
   it("shows relay sections only in relay mode, and the note for direct delivery", async () => {
@@ -243,7 +244,10 @@ describe("saving", () => {
     const expected = relaySettings();
     expected.profile.sender.from_address = "ops@example.com";
     expect(ipc.callsOf("save_settings")).toEqual([
-      { command: "save_settings", args: { settings: expected, password: { action: "set", value: "s3cret pass" } } },
+      {
+        command: "save_settings",
+        args: { settings: expected, base: relaySettings(), password: { action: "set", value: "s3cret pass" }, keep_mine: [] },
+      },
     ]);
     expect($("password").value).toBe("");
     expect($("save-status").textContent).toBe("Saved");
@@ -282,7 +286,7 @@ describe("saving", () => {
     let finish: () => void = () => {};
     ipc.saveReply = () =>
       new Promise((resolve) => {
-        finish = () => resolve({ password_saved: false, report: { errors: [], warnings: [] } });
+        finish = () => resolve({ password_saved: false, report: { errors: [], warnings: [] }, settings: relaySettings() });
       });
     await mount();
     enter("sender-from_name", "Ops");
@@ -383,5 +387,139 @@ describe("changes outside the window", () => {
     ipc.emit("settings-changed");
     await settle();
     expect($("save-status").textContent).toBe("Saved");
+  });
+});
+
+describe("a settings file that cannot be used", () => {
+  const path = "/home/me/.config/smtp-desk/settings.json";
+  const broken = {
+    path,
+    kind: "broken" as const,
+    line: 3,
+    column: 14,
+    problem: "unknown variant `warp`",
+  };
+
+  async function mountBroken(): Promise<void> {
+    ipc.loaded = {
+      ...ipc.loaded,
+      settings: defaultSettings(),
+      notice: `The settings file ${path} is not valid settings JSON: line 3, column 14: unknown variant \`warp\`.`,
+      read_only: broken,
+    };
+    screen = mountSettings($("root"), ipc, { checkDelayMs: 0 });
+    await screen.load();
+    await settle();
+  }
+
+  it("says so, where, and offers to start from defaults or copy the path; saving is refused", async () => {
+    await mountBroken();
+    expect($("load-notice").hidden).toBe(false);
+    expect($("load-notice-text").textContent).toContain("line 3, column 14");
+    expect($("read-only-actions").hidden).toBe(false);
+    expect($("start-from-defaults").hidden).toBe(false);
+    expect($("settings-file-path").value).toBe(path);
+
+    enter("sender-from_name", "Edited anyway");
+    await clickSave();
+    expect(ipc.callsOf("save_settings")).toEqual([]);
+    expect($("save-status").textContent).toContain("cannot be used as it is");
+  });
+
+  it("starts from defaults on request, then saves normally", async () => {
+    await mountBroken();
+    $("start-from-defaults").click();
+    await settle();
+    expect(ipc.callsOf("start_from_defaults")).toHaveLength(1);
+    expect($("read-only-actions").hidden).toBe(true);
+    expect($("load-notice-text").textContent).toContain("settings.json.broken-1");
+    enter("sender-from_name", "Fresh");
+    await clickSave();
+    expect(ipc.callsOf("save_settings")).toHaveLength(1);
+    expect($("save-status").textContent).toBe("Saved");
+  });
+
+  it("leaves read-only mode when the file is fixed outside, even if it matches what is shown", async () => {
+    await mountBroken();
+    ipc.loaded = { ...ipc.loaded, settings: defaultSettings(), notice: null, read_only: null };
+    ipc.emit("settings-changed");
+    await settle();
+    expect($("load-notice").hidden).toBe(true);
+    enter("sender-from_name", "Now fine");
+    await clickSave();
+    expect(ipc.callsOf("save_settings")).toHaveLength(1);
+  });
+});
+
+describe("saving onto a file changed meanwhile", () => {
+  it("sends what it loaded as the base and shows the merged result", async () => {
+    await mount();
+    enter("sender-from_name", "Window");
+    // The file now also holds a change made by the CLI to another field.
+    ipc.saveReply = async (s) => {
+      const merged = structuredClone(s);
+      merged.profile.limits.timeout_secs = 45;
+      return { password_saved: false, report: { errors: [], warnings: [] }, settings: merged };
+    };
+    await clickSave();
+    const args = ipc.callsOf("save_settings")[0]?.args as { base: Settings; settings: Settings };
+    expect(args.base).toEqual(relaySettings());
+    expect(args.settings.profile.sender.from_name).toBe("Window");
+    expect($("limits-timeout_secs").value).toBe("45");
+    expect(screen.isDirty()).toBe(false);
+
+    // The next save starts from the merged file.
+    enter("sender-from_name", "Again");
+    ipc.saveReply = async (s) => ({ password_saved: false, report: { errors: [], warnings: [] }, settings: s });
+    await clickSave();
+    const second = ipc.callsOf("save_settings")[1]?.args as { base: Settings };
+    expect(second.base.profile.limits.timeout_secs).toBe(45);
+  });
+
+  it("marks conflicting fields and lets the user keep theirs or reload", async () => {
+    await mount();
+    enter("relay-host", "window.example.com");
+    ipc.saveReply = (_s, _p, _b, keepMine) =>
+      keepMine.includes("relay.host")
+        ? Promise.resolve({ password_saved: false, report: { errors: [], warnings: [] }, settings: _s })
+        : Promise.reject({
+            kind: "settings_conflict",
+            message: "the settings file changed while you were editing: relay.host was changed there too",
+            hint: "Reload to take the file's values, or keep yours and save again. Nothing was saved.",
+            field: "relay.host",
+            issues: [{ field: "relay.host", message: 'was changed in the file to "cli.example.com" since this edit began (yours: "window.example.com")' }],
+          });
+    await clickSave();
+    const banner = $("conflict");
+    expect(banner.hidden).toBe(false);
+    expect($("conflict-list").textContent).toBe("Server");
+    expect($("relay-host").getAttribute("aria-invalid")).toBe("true");
+    expect($("relay-host-error").textContent).toContain("cli.example.com");
+    expect(document.activeElement).toBe(banner);
+    expect($("relay-host").value).toBe("window.example.com");
+
+    $("conflict-keep").click();
+    await settle();
+    const calls = ipc.callsOf("save_settings");
+    expect(calls).toHaveLength(2);
+    expect((calls[1]?.args as { keep_mine: string[] }).keep_mine).toEqual(["relay.host"]);
+    expect(banner.hidden).toBe(true);
+    expect($("save-status").textContent).toBe("Saved");
+  });
+
+  it("reloads from the file after a conflict on request", async () => {
+    await mount();
+    enter("relay-host", "window.example.com");
+    ipc.saveReply = () =>
+      Promise.reject({ kind: "settings_conflict", message: "changed", issues: [{ field: "relay.host", message: "was changed" }] });
+    await clickSave();
+    const changed = relaySettings();
+    changed.profile.relay.host = "cli.example.com";
+    ipc.loaded = { ...ipc.loaded, settings: changed };
+    $("conflict-reload").click();
+    await settle();
+    expect($("relay-host").value).toBe("cli.example.com");
+    expect($("conflict").hidden).toBe(true);
+    expect(screen.isDirty()).toBe(false);
   });
 });

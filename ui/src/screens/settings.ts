@@ -9,6 +9,7 @@ import {
   type Issue,
   type LoadedSettings,
   type PasswordAction,
+  type ReadOnly,
   type Report,
   type Security,
   type Settings,
@@ -88,7 +89,24 @@ const TEXT = `type="text" autocomplete="off" autocapitalize="off" spellcheck="fa
 const MARKUP = `
 <form id="settings-form" class="settings-form" novalidate aria-labelledby="settings-heading">
   <h1 id="settings-heading" class="visually-hidden">Settings</h1>
-  <div id="load-notice" class="banner banner-error" role="alert" hidden></div>
+  <div id="load-notice" class="banner banner-error" role="alert" hidden>
+    <p id="load-notice-text"></p>
+    <div id="read-only-actions" class="banner-actions" hidden>
+      <button type="button" id="start-from-defaults">Start from defaults</button>
+      <label class="file-path" for="settings-file-path">The file
+        <input type="text" id="settings-file-path" readonly spellcheck="false">
+      </label>
+      <button type="button" id="copy-settings-path">Copy path</button>
+    </div>
+  </div>
+  <div id="conflict" class="banner banner-error" role="alert" tabindex="-1" hidden>
+    <p>Not saved: the settings file changed while you were editing, and these fields were changed there too:</p>
+    <ul id="conflict-list"></ul>
+    <div class="banner-actions">
+      <button type="button" id="conflict-reload">Reload from the file (discard my edits)</button>
+      <button type="button" id="conflict-keep">Keep my values and save</button>
+    </div>
+  </div>
   <div id="external-change" class="banner banner-info" role="alert" hidden>
     <p>The settings file changed outside this window</p>
     <div class="banner-actions">
@@ -286,6 +304,12 @@ class SettingsForm implements SettingsScreen {
   private readonly saveButton: HTMLButtonElement;
   private readonly passwordInput: HTMLInputElement;
   private baseline: Settings | null = null;
+  /** The settings as last read from or written to the file: what the next save's changes are measured from. */
+  private base: Settings | null = null;
+  /** Set while the file cannot be used as it is; nothing is saved until it is fixed or replaced. */
+  private readOnly: ReadOnly | null = null;
+  /** The fields of the last refused save that were changed in the file too. */
+  private conflictFields: string[] = [];
   private schema = 1;
   /** null while unknown (not asked yet, or the keyring could not be asked). */
   private passwordSaved: boolean | null = null;
@@ -433,6 +457,10 @@ class SettingsForm implements SettingsScreen {
       this.afterEdit();
     });
     byId(this.root, "external-change-reload").addEventListener("click", () => void this.reloadFromDisk(true));
+    byId(this.root, "conflict-reload").addEventListener("click", () => void this.reloadFromDisk(false));
+    byId(this.root, "conflict-keep").addEventListener("click", () => void this.save(this.conflictFields));
+    byId(this.root, "start-from-defaults").addEventListener("click", () => void this.startFromDefaults());
+    byId(this.root, "copy-settings-path").addEventListener("click", () => void this.copyPath());
     byId(this.root, "external-change-keep").addEventListener("click", () => {
       show(byId(this.root, "external-change"), false);
       this.form.querySelector<HTMLElement>('input[name="mode"]:checked')?.focus();
@@ -509,9 +537,7 @@ class SettingsForm implements SettingsScreen {
       this.apply(await this.ipc.loadSettings());
     } catch (e) {
       const err = toErrorReport(e);
-      const notice = byId(this.root, "load-notice");
-      notice.textContent = `The settings could not be loaded: ${err.message}${err.hint ? ` ${err.hint}` : ""}`;
-      show(notice, true);
+      this.showNotice(`The settings could not be loaded: ${err.message}${err.hint ? ` ${err.hint}` : ""}`, null);
       this.render();
     }
   }
@@ -520,21 +546,61 @@ class SettingsForm implements SettingsScreen {
     this.control("ehlo_name").placeholder = loaded.machine_name ? `this machine: ${loaded.machine_name}` : "";
     this.fillForm(normalise(loaded.settings));
     this.baseline = this.readForm();
+    this.base = loaded.settings;
+    this.readOnly = loaded.read_only ?? null;
+    this.showConflict([]);
     this.passwordInput.value = "";
     this.clearPassword = false;
     this.touched.clear();
     this.submitted = false;
     this.remote = null;
     this.refused = null;
-    const notice = byId(this.root, "load-notice");
-    notice.textContent = loaded.notice ?? "";
-    show(notice, loaded.notice !== null && loaded.notice !== "");
+    this.showNotice(loaded.notice ?? "", this.readOnly);
     show(byId(this.root, "external-change"), false);
     // Problems already in the file are shown straight away.
     for (const issue of check(this.baseline).errors) this.touched.add(issue.field);
     this.revealRemoteErrors = true;
     this.render();
     this.scheduleCheck(0);
+  }
+
+  /** The banner at the top: what is wrong with the file and, while it is read-only, what to do. */
+  private showNotice(text: string, readOnly: ReadOnly | null): void {
+    byId(this.root, "load-notice-text").textContent = text;
+    show(byId(this.root, "load-notice"), text !== "");
+    show(byId(this.root, "read-only-actions"), readOnly !== null);
+    // A file that cannot be read at all cannot be replaced from here either.
+    show(byId(this.root, "start-from-defaults"), readOnly !== null && readOnly.kind !== "unreadable");
+    byId<HTMLInputElement>(this.root, "settings-file-path").value = readOnly?.path ?? "";
+  }
+
+  private showConflict(fields: string[]): void {
+    this.conflictFields = fields;
+    byId(this.root, "conflict-list").replaceChildren(...fields.map((f) => make("li", "", LABELS[f] ?? f)));
+    show(byId(this.root, "conflict"), fields.length > 0);
+  }
+
+  private async startFromDefaults(): Promise<void> {
+    try {
+      this.apply(await this.ipc.startFromDefaults());
+      this.setStatus("Started from defaults; the old file was kept as a backup", "info");
+    } catch (e) {
+      const err = toErrorReport(e);
+      this.setStatus(`Could not start from defaults: ${err.message}${err.hint ? ` ${err.hint}` : ""}`, "error");
+    }
+  }
+
+  private async copyPath(): Promise<void> {
+    const input = byId<HTMLInputElement>(this.root, "settings-file-path");
+    try {
+      await navigator.clipboard.writeText(input.value);
+      this.setStatus("Path copied", "info");
+    } catch {
+      // No clipboard access: the path is selected for Ctrl+C instead.
+      input.focus();
+      input.select();
+      this.setStatus("Press Ctrl+C to copy the selected path", "info");
+    }
   }
 
   private async refreshPasswordStatus(): Promise<void> {
@@ -557,7 +623,9 @@ class SettingsForm implements SettingsScreen {
     }
     void this.refreshPasswordStatus();
     // Our own save comes back as a change too; only a real difference matters.
-    if (this.baseline && sameSettings(loaded.settings, this.baseline)) return;
+    const readOnlyBefore = this.readOnly !== null;
+    const readOnlyNow = (loaded.read_only ?? null) !== null;
+    if (this.baseline && sameSettings(loaded.settings, this.baseline) && !readOnlyBefore && !readOnlyNow) return;
     if (this.dirty) {
       show(byId(this.root, "external-change"), true);
       return;
@@ -745,10 +813,15 @@ class SettingsForm implements SettingsScreen {
 
   // ---- saving ----
 
-  async save(): Promise<boolean> {
+  async save(keepMine: string[] = []): Promise<boolean> {
     if (this.saving) return false;
-    if (!this.baseline) {
+    if (!this.baseline || !this.base) {
       this.setStatus("Not saved: the settings file was not loaded", "error");
+      return false;
+    }
+    if (this.readOnly) {
+      this.setStatus("Not saved: the settings file cannot be used as it is (see the message at the top)", "error");
+      byId(this.root, "load-notice").scrollIntoView?.({ block: "nearest" });
       return false;
     }
     this.splitHost(true);
@@ -765,16 +838,21 @@ class SettingsForm implements SettingsScreen {
     this.saveButton.disabled = true;
     this.setStatus("Saving…", "info");
     try {
-      const result = await this.ipc.saveSettings(settings, this.passwordAction(settings));
-      this.baseline = settings;
+      const result = await this.ipc.saveSettings(settings, this.base, this.passwordAction(settings), keepMine);
+      // The file now holds this form's changes merged with any made elsewhere meanwhile.
+      this.base = result.settings;
+      const unchangedSince = JSON.stringify(this.readForm()) === key;
+      if (unchangedSince) this.fillForm(normalise(result.settings));
+      this.baseline = normalise(result.settings);
+      this.showConflict([]);
       this.passwordInput.value = "";
       this.clearPassword = false;
       this.passwordSaved = result.password_saved;
       this.keyringProblem = null;
-      this.remote = { key, report: result.report };
+      this.remote = { key: JSON.stringify(normalise(result.settings)), report: result.report };
       this.refused = null;
       // Edits made while the save was under way stay marked as they were.
-      if (JSON.stringify(this.readForm()) === key) {
+      if (unchangedSince) {
         this.submitted = false;
         this.touched.clear();
       }
@@ -786,9 +864,11 @@ class SettingsForm implements SettingsScreen {
       const issues = err.issues?.length ? err.issues : err.field ? [{ field: err.field, message: err.message }] : [];
       this.refused = { key, errors: issues };
       if (err.kind.startsWith("keyring")) this.keyringProblem = err;
+      this.showConflict(err.kind === "settings_conflict" ? issues.map((i) => i.field) : []);
       this.render();
       this.setStatus(`Not saved: ${err.message}${err.hint ? ` ${err.hint}` : ""}`, "error");
-      if (issues.length) byId(this.root, "error-summary").focus();
+      if (err.kind === "settings_conflict") byId(this.root, "conflict").focus();
+      else if (issues.length) byId(this.root, "error-summary").focus();
       return false;
     } finally {
       this.saving = false;
