@@ -4,7 +4,7 @@
 #![allow(clippy::result_large_err)]
 
 use clap::{Parser, Subcommand};
-use smtp_desk::error::ErrorReport;
+use smtp_desk::error::{ErrorKind, ErrorReport};
 use smtp_desk::secrets::{self, Password, DEFAULT_PROFILE};
 use smtp_desk::settings::{self, KEYS};
 use std::io::{IsTerminal, Read};
@@ -217,7 +217,7 @@ fn set(pairs: &[String]) -> Outcome {
         let last = pairs.last().map(String::as_str).unwrap_or_default();
         return Err((
             EXIT_BAD_INPUT,
-            ErrorReport::new("bad_arguments", format!("'{last}' has no value"))
+            ErrorReport::new(ErrorKind::BadArguments, format!("'{last}' has no value"))
                 .hint("Give KEY VALUE pairs, e.g. smtp-desk config set mode relay relay.host smtp.example.com"),
         ));
     }
@@ -247,12 +247,12 @@ fn set(pairs: &[String]) -> Outcome {
 fn password_set() -> Outcome {
     let text = if std::io::stdin().is_terminal() {
         rpassword::prompt_password("SMTP password: ")
-            .map_err(|e| (EXIT_FAILURE, ErrorReport::new("input", format!("could not read the password: {e}"))))?
+            .map_err(|e| (EXIT_FAILURE, ErrorReport::new(ErrorKind::Input, format!("could not read the password: {e}"))))?
     } else {
         let mut t = String::new();
         std::io::stdin()
             .read_to_string(&mut t)
-            .map_err(|e| (EXIT_FAILURE, ErrorReport::new("input", format!("could not read the password from standard input: {e}"))))?;
+            .map_err(|e| (EXIT_FAILURE, ErrorReport::new(ErrorKind::Input, format!("could not read the password from standard input: {e}"))))?;
         t
     };
     let password = Password::new(text).map_err(|e| (EXIT_BAD_INPUT, (&e).into()))?;

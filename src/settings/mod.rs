@@ -10,7 +10,7 @@ pub use model::*;
 pub use store::{load, load_from, save, save_to, Loaded};
 pub use validate::{check, is_loopback_host, Issue, Report};
 
-use crate::error::ErrorReport;
+use crate::error::{ErrorKind, ErrorReport};
 use std::path::PathBuf;
 
 /// Everything that can go wrong with settings.
@@ -34,20 +34,20 @@ impl From<&Error> for ErrorReport {
     fn from(e: &Error) -> Self {
         match e {
             Error::Invalid(issues) => {
-                let mut r = ErrorReport::new("invalid_settings", e.to_string())
+                let mut r = ErrorReport::new(ErrorKind::InvalidSettings, e.to_string())
                     .hint("Correct the fields marked, then save again. Nothing was saved.");
                 r.field = issues.first().map(|i| i.field.clone());
                 r.issues = issues.clone();
                 r
             }
-            Error::UnknownKey(_) => ErrorReport::new("unknown_key", e.to_string())
+            Error::UnknownKey(_) => ErrorReport::new(ErrorKind::UnknownKey, e.to_string())
                 .hint(format!("Known settings: {}", KEYS.iter().map(|k| k.name).collect::<Vec<_>>().join(", "))),
             Error::BadValue { key, .. } => {
-                let mut r = ErrorReport::new("bad_value", e.to_string());
+                let mut r = ErrorReport::new(ErrorKind::BadValue, e.to_string());
                 r.field = Some(key.clone());
                 r
             }
-            Error::Io { path, .. } => ErrorReport::new("settings_io", e.to_string())
+            Error::Io { path, .. } => ErrorReport::new(ErrorKind::SettingsIo, e.to_string())
                 .hint(format!("Check that {} exists and that you may write to it.", path.parent().unwrap_or(path).display())),
         }
     }

@@ -8,8 +8,10 @@ use smtp_desk::secrets::{self, Password, DEFAULT_PROFILE};
 use smtp_desk::settings::{self, Report, Settings};
 use smtp_desk::ErrorReport;
 use tauri::{AppHandle, Manager, State};
+use ts_rs::TS;
 
-#[derive(Serialize)]
+#[derive(Serialize, TS)]
+#[ts(export_to = "window/")]
 pub struct LoadedSettings {
     settings: Settings,
     notice: Option<String>,
@@ -41,15 +43,18 @@ pub fn check_settings(settings: Settings) -> Report {
 }
 
 /// The page's password field: it sends the password only when the user typed a new one.
-#[derive(Deserialize)]
+#[derive(Deserialize, TS)]
 #[serde(tag = "action", rename_all = "snake_case")]
+#[ts(export_to = "window/")]
+
 pub enum PasswordAction {
     Keep,
     Set { value: String },
     Clear,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, TS)]
+#[ts(export_to = "window/")]
 pub struct Saved {
     password_saved: bool,
     report: Report,
@@ -74,7 +79,8 @@ pub async fn save_settings(settings: Settings, password: PasswordAction, state: 
     Ok(Saved { password_saved, report })
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, TS)]
+#[ts(export_to = "window/")]
 pub struct PasswordStatus {
     saved: bool,
 }
