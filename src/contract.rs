@@ -45,10 +45,7 @@ fn defaults_ts() -> String {
     // the core does, and serde_json's maps would sort the keys.
     let object = |entries: Vec<String>| format!("{{\n{}\n}}", entries.join(",\n"));
     let limits = object(
-        ranges::LIMITS
-            .iter()
-            .map(|(name, (min, max), unit)| format!("  {name}: {{ min: {min}, max: {max}, unit: \"{unit}\" }}"))
-            .collect(),
+        ranges::LIMITS.iter().map(|(name, (min, max), unit)| format!("  {name}: {{ min: {min}, max: {max}, unit: \"{unit}\" }}")).collect(),
     );
     let usual_port = object(
         [Security::StartTls, Security::ImplicitTls, Security::None]

@@ -250,9 +250,9 @@ fn password_set() -> Outcome {
             .map_err(|e| (EXIT_FAILURE, ErrorReport::new(ErrorKind::Input, format!("could not read the password: {e}"))))?
     } else {
         let mut t = String::new();
-        std::io::stdin()
-            .read_to_string(&mut t)
-            .map_err(|e| (EXIT_FAILURE, ErrorReport::new(ErrorKind::Input, format!("could not read the password from standard input: {e}"))))?;
+        std::io::stdin().read_to_string(&mut t).map_err(|e| {
+            (EXIT_FAILURE, ErrorReport::new(ErrorKind::Input, format!("could not read the password from standard input: {e}")))
+        })?;
         t
     };
     let password = Password::new(text).map_err(|e| (EXIT_BAD_INPUT, (&e).into()))?;

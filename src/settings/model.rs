@@ -3,8 +3,8 @@
 //! Defaults are chosen so that an empty or partial file still loads (`#[serde(default)]`).
 
 use serde::{Deserialize, Serialize};
-use ts_rs::TS;
 use std::path::PathBuf;
+use ts_rs::TS;
 
 /// The version of the settings file layout this build writes.
 pub const SCHEMA_VERSION: u32 = 1;

@@ -5,8 +5,8 @@
 
 use super::model::*;
 use serde::Serialize;
-use ts_rs::TS;
 use std::net::IpAddr;
+use ts_rs::TS;
 
 /// One problem with one field. `message` says what is wrong and what to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, TS)]

@@ -96,7 +96,8 @@ fn compose(profile: &Profile, to: &str) -> Result<(Vec<u8>, String), ErrorReport
             builder = builder.reply_to(mb);
         }
     }
-    let message = builder.body(body).map_err(|e| ErrorReport::new(ErrorKind::InvalidSettings, format!("The test email can't be built: {e}")))?;
+    let message =
+        builder.body(body).map_err(|e| ErrorReport::new(ErrorKind::InvalidSettings, format!("The test email can't be built: {e}")))?;
     Ok((message.formatted(), message_id))
 }
 

@@ -46,6 +46,9 @@ export class FakeIpc implements Ipc {
     message_id: "<test.1@desk.example.org>",
     elapsed_ms: 420,
     transcript: [],
+    failure: null,
+    steps: [],
+    warnings: [],
   });
   private readonly handlers = new Map<string, Handler[]>();
 

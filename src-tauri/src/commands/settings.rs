@@ -46,7 +46,6 @@ pub fn check_settings(settings: Settings) -> Report {
 #[derive(Deserialize, TS)]
 #[serde(tag = "action", rename_all = "snake_case")]
 #[ts(export_to = "window/")]
-
 pub enum PasswordAction {
     Keep,
     Set { value: String },

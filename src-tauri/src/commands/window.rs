@@ -27,7 +27,8 @@ pub async fn get_ui_state(app: AppHandle) -> UiState {
 
 #[tauri::command]
 pub fn set_ui_state(app: AppHandle, state: UiState) -> Result<(), ErrorReport> {
-    window_state::set_ui_state(&app, &state).map_err(|e| ErrorReport::new(ErrorKind::UiState, format!("could not save the window state: {e}")))
+    window_state::set_ui_state(&app, &state)
+        .map_err(|e| ErrorReport::new(ErrorKind::UiState, format!("could not save the window state: {e}")))
 }
 
 /// The page has filled the form and is ready for input.
