@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates ui/src/generated/ (the TypeScript side of the IPC contract) from the Rust types:
-# the core's types and default values, then the window's own IPC structs. Run it after changing
+# the core's types and default values, then (with the core's again) the window's own IPC structs,
+# which also removes files no type makes any more. Run it after changing
 # any type that crosses IPC; the contract tests fail until you do.
 set -euo pipefail
 cd "$(dirname "$0")/.."

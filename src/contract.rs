@@ -1,9 +1,10 @@
 //! The TypeScript half of the IPC contract: which core types and values cross to the window, and
 //! keeping `ui/src/generated/` equal to what ts-rs makes of them (see ui/src/generated/README.md).
 //!
-//! The window crate exports its own IPC structs the same way into `ui/src/generated/window/`; both
-//! halves are checked by a test that fails when the checked-in files are stale
-//! (`tests/contract.rs` here, `src-tauri/src/contract.rs` there) and rewritten by [`REGENERATE`].
+//! The window crate exports its own IPC structs the same way into `ui/src/generated/window/`. Two
+//! tests fail when the checked-in files are stale: the core's (`tests/contract.rs`) for the files
+//! the core's types make, and the window's (`src-tauri/src/contract.rs`), which exports the core's
+//! types and its own and so also sees files no type makes any more. [`REGENERATE`] rewrites them.
 
 use crate::error::ErrorReport;
 use crate::settings::{self, ranges, Report, Security, Settings};
@@ -79,28 +80,39 @@ fn defaults_ts() -> String {
     )
 }
 
-/// Compares the checked-in files under `generated/owned` with a fresh export made by `export`
-/// (into a temporary directory), or rewrites them when `UPDATE_BINDINGS=1`.
-///
-/// `owned` is the sub-directory one crate is responsible for (`""` for the core's top level,
-/// `"window"` for the window's); files it does not own are left alone, so each crate's check sees
-/// only its own types. Returns what differs, with the command that fixes it.
-pub fn sync(generated: &Path, owned: &str, export: impl FnOnce(&Path) -> Result<(), ExportError>) -> Result<(), String> {
+/// Which checked-in files a check answers for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Only the files the export makes: the core's check, which can't see the window's types.
+    Made,
+    /// Every `.ts` file under the directory: the window's check, whose export includes the
+    /// core's, so a file it does not make is one no type makes any more.
+    Whole,
+}
+
+/// Compares the checked-in files under `generated` with a fresh export made by `export` (into a
+/// temporary directory), or rewrites them when `UPDATE_BINDINGS=1`. Returns what differs, with
+/// the command that fixes it.
+pub fn sync(generated: &Path, scope: Scope, export: impl FnOnce(&Path) -> Result<(), ExportError>) -> Result<(), String> {
     let fresh_root = scratch_dir();
     let made = export(&fresh_root).map_err(|e| format!("exporting the TypeScript bindings failed: {e}"));
-    let fresh = made.and_then(|()| read_ts_files(&fresh_root.join(owned)));
+    let fresh = made.and_then(|()| read_ts_files(&fresh_root));
     let _ = std::fs::remove_dir_all(&fresh_root);
     let fresh = fresh?;
-    let target = generated.join(owned);
-    let current = read_ts_files(&target)?;
+    let current = read_ts_files(generated)?;
+    let orphans: Vec<&String> = match scope {
+        Scope::Made => Vec::new(),
+        Scope::Whole => current.keys().filter(|n| !fresh.contains_key(*n)).collect(),
+    };
     if std::env::var(UPDATE_VAR).as_deref() == Ok("1") {
-        std::fs::create_dir_all(&target).map_err(|e| format!("{}: {e}", target.display()))?;
-        for name in current.keys().filter(|n| !fresh.contains_key(*n)) {
-            std::fs::remove_file(target.join(name)).map_err(|e| format!("{name}: {e}"))?;
+        for name in orphans {
+            std::fs::remove_file(generated.join(name)).map_err(|e| format!("{name}: {e}"))?;
         }
         for (name, text) in &fresh {
             if current.get(name) != Some(text) {
-                std::fs::write(target.join(name), text).map_err(|e| format!("{name}: {e}"))?;
+                let path = generated.join(name);
+                path.parent().map(std::fs::create_dir_all).transpose().map_err(|e| format!("{}: {e}", path.display()))?;
+                std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
             }
         }
         return Ok(());
@@ -113,30 +125,36 @@ pub fn sync(generated: &Path, owned: &str, export: impl FnOnce(&Path) -> Result<
             Some(_) => {}
         }
     }
-    problems.extend(current.keys().filter(|n| !fresh.contains_key(*n)).map(|n| format!("no longer generated: {n}")));
+    problems.extend(orphans.into_iter().map(|n| format!("no longer generated: {n}")));
     if problems.is_empty() {
         return Ok(());
     }
     Err(format!(
         "the TypeScript bindings in {} do not match the Rust types:\n  {}\nRegenerate them with: {REGENERATE}\n(then fix the TypeScript that no longer compiles: npm --prefix ui run typecheck)",
-        target.display(),
+        generated.display(),
         problems.join("\n  ")
     ))
 }
 
-/// The `.ts` files directly in `dir`, by name; none if it does not exist.
+/// The `.ts` files under `dir`, by path relative to it (`/`-separated); none if it does not exist.
 fn read_ts_files(dir: &Path) -> Result<BTreeMap<String, String>, String> {
     let mut files = BTreeMap::new();
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(files),
-        Err(e) => return Err(format!("{}: {e}", dir.display())),
-    };
-    for entry in entries {
-        let path = entry.map_err(|e| format!("{}: {e}", dir.display()))?.path();
-        if path.is_file() && path.extension().is_some_and(|x| x == "ts") {
-            let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            files.insert(path.file_name().unwrap_or_default().to_string_lossy().into_owned(), text);
+    let mut pending = vec![PathBuf::new()];
+    while let Some(relative) = pending.pop() {
+        let entries = match std::fs::read_dir(dir.join(&relative)) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(format!("{}: {e}", dir.join(&relative).display())),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| format!("{}: {e}", dir.display()))?;
+            let (path, name) = (entry.path(), relative.join(entry.file_name()));
+            if path.is_dir() {
+                pending.push(name);
+            } else if path.extension().is_some_and(|x| x == "ts") {
+                let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                files.insert(name.to_string_lossy().replace('\\', "/"), text);
+            }
         }
     }
     Ok(files)
