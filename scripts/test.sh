@@ -13,6 +13,9 @@ echo "== front end: type check and unit tests" >&2
 npm --prefix ui run --silent typecheck
 npm --prefix ui test
 
+echo "== contract: the window's generated TypeScript types match its Rust structs" >&2
+cargo test -p smtp-desk-app --quiet
+
 echo "== building the app (debug, with the built front end)" >&2
 npx tauri build --debug --no-bundle
 

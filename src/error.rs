@@ -1,30 +1,112 @@
 //! The one shape every domain error takes on its way to a person: `{ kind, message, hint?, field? }`.
 
 use serde::Serialize;
+use ts_rs::TS;
+
+/// What kind of failure an [`ErrorReport`] is: a stable name the window and scripts match on.
+///
+/// Serialised in snake_case (`invalid_settings`, `keyring_locked`, …); the TypeScript union of the
+/// same names is generated from this enum (ui/src/generated/ErrorKind.ts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The settings fail validation; `issues` lists every problem.
+    InvalidSettings,
+    /// `smtp-desk config set` was given a key that does not exist.
+    UnknownKey,
+    /// A value given for a key can't be used.
+    BadValue,
+    /// The settings file could not be read or written.
+    SettingsIo,
+    /// The settings file can be read but not written (broken, too large, newer schema).
+    SettingsReadOnly,
+    /// A field was changed both in this form (or command) and in the file since it was read.
+    SettingsConflict,
+    /// Another writer held the settings file's lock too long.
+    SettingsLocked,
+    /// The settings directory may be written by other users.
+    SettingsUnsafeDir,
+    /// There is no home directory, so no place for the settings.
+    NoConfigDir,
+    /// The test email's recipient is not an email address.
+    InvalidRecipient,
+    /// An empty password was given to save.
+    PasswordEmpty,
+    /// The password contains a line break or NUL character.
+    PasswordInvalid,
+    /// No keyring service (Secret Service, Keychain, Credential Manager) answers.
+    KeyringUnavailable,
+    /// The keyring is locked.
+    KeyringLocked,
+    /// The keyring refused or failed for another reason.
+    KeyringFailed,
+    /// The command line is wrong.
+    BadArguments,
+    /// Standard input or the terminal could not be read.
+    Input,
+    /// The window could not do something to itself (close).
+    Window,
+    /// The window's own state (theme, last screen) could not be saved.
+    UiState,
+    /// A background task failed unexpectedly.
+    Internal,
+    /// Set by the window when Tauri itself refuses a call (unknown command, bad arguments) or
+    /// something other than the core fails; the core never sends it.
+    Ipc,
+}
+
+impl ErrorKind {
+    /// The snake_case name, as in JSON.
+    fn name(self) -> Option<String> {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::String(s)) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.name() {
+            Some(name) => f.write_str(&name),
+            None => write!(f, "{self:?}"),
+        }
+    }
+}
+
+/// Lets tests and scripts compare with the name they see in JSON: `report.kind == "keyring_locked"`.
+impl PartialEq<&str> for ErrorKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.name().as_deref() == Some(*other)
+    }
+}
 
 /// What the window (and `--json` output) receives for any failure.
 ///
 /// Built from a domain error; never carries a secret because no domain error holds one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct ErrorReport {
     /// A stable machine-readable category, e.g. `invalid_settings`, `keyring_locked`.
-    pub kind: String,
+    pub kind: ErrorKind,
     /// What happened, in plain words.
     pub message: String,
     /// What to do about it.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub hint: Option<String>,
     /// The settings field the error is about, as a dotted key (`relay.port`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub field: Option<String>,
     /// For invalid settings: every problem found, not only the first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[ts(as = "Option<_>", optional)]
     pub issues: Vec<crate::settings::Issue>,
 }
 
 impl ErrorReport {
-    pub fn new(kind: &str, message: impl Into<String>) -> Self {
-        Self { kind: kind.into(), message: message.into(), hint: None, field: None, issues: Vec::new() }
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self { kind, message: message.into(), hint: None, field: None, issues: Vec::new() }
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {

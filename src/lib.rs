@@ -4,6 +4,7 @@
 //! tests all call these functions with plain Rust values.
 
 pub mod account;
+pub mod contract;
 pub mod error;
 pub mod machine;
 pub mod paths;
@@ -11,4 +12,4 @@ pub mod secrets;
 pub mod settings;
 pub mod smtp;
 
-pub use error::ErrorReport;
+pub use error::{ErrorKind, ErrorReport};

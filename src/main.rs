@@ -4,7 +4,7 @@
 #![allow(clippy::result_large_err)]
 
 use clap::{Parser, Subcommand};
-use smtp_desk::error::ErrorReport;
+use smtp_desk::error::{ErrorKind, ErrorReport};
 use smtp_desk::secrets::{self, Password, DEFAULT_PROFILE};
 use smtp_desk::settings::{self, KEYS};
 use std::io::{IsTerminal, Read};
@@ -228,7 +228,7 @@ fn set(pairs: &[String], replace_broken_file: bool) -> Outcome {
         let last = pairs.last().map(String::as_str).unwrap_or_default();
         return Err((
             EXIT_BAD_INPUT,
-            ErrorReport::new("bad_arguments", format!("'{last}' has no value"))
+            ErrorReport::new(ErrorKind::BadArguments, format!("'{last}' has no value"))
                 .hint("Give KEY VALUE pairs, e.g. smtp-desk config set mode relay relay.host smtp.example.com"),
         ));
     }
@@ -273,12 +273,12 @@ fn set(pairs: &[String], replace_broken_file: bool) -> Outcome {
 fn password_set() -> Outcome {
     let text = if std::io::stdin().is_terminal() {
         rpassword::prompt_password("SMTP password: ")
-            .map_err(|e| (EXIT_FAILURE, ErrorReport::new("input", format!("could not read the password: {e}"))))?
+            .map_err(|e| (EXIT_FAILURE, ErrorReport::new(ErrorKind::Input, format!("could not read the password: {e}"))))?
     } else {
         let mut t = String::new();
-        std::io::stdin()
-            .read_to_string(&mut t)
-            .map_err(|e| (EXIT_FAILURE, ErrorReport::new("input", format!("could not read the password from standard input: {e}"))))?;
+        std::io::stdin().read_to_string(&mut t).map_err(|e| {
+            (EXIT_FAILURE, ErrorReport::new(ErrorKind::Input, format!("could not read the password from standard input: {e}")))
+        })?;
         t
     };
     let password = Password::new(text).map_err(|e| (EXIT_BAD_INPUT, (&e).into()))?;

@@ -3,7 +3,7 @@
 //! There is no fallback: if the keyring is missing or locked the caller gets an error saying so.
 //! The calls block (D-Bus round trips); async callers must run them on a blocking thread.
 
-use crate::error::ErrorReport;
+use crate::error::{ErrorKind, ErrorReport};
 use std::fmt;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -63,17 +63,17 @@ pub enum Error {
 impl From<&Error> for ErrorReport {
     fn from(e: &Error) -> Self {
         let mut r = match e {
-            Error::Empty => ErrorReport::new("password_empty", "The password is empty.").hint("Type the password, or use 'Clear' to remove the saved one."),
-            Error::ControlCharacter => ErrorReport::new("password_invalid", "The password contains a line break or NUL character.")
+            Error::Empty => ErrorReport::new(ErrorKind::PasswordEmpty, "The password is empty.").hint("Type the password, or use 'Clear' to remove the saved one."),
+            Error::ControlCharacter => ErrorReport::new(ErrorKind::PasswordInvalid, "The password contains a line break or NUL character.")
                 .hint("Paste the password again without the line break."),
-            Error::Unavailable(_) => ErrorReport::new("keyring_unavailable", e.to_string()).hint(
+            Error::Unavailable(_) => ErrorReport::new(ErrorKind::KeyringUnavailable, e.to_string()).hint(
                 "SMTP Desk keeps passwords only in the OS keyring and never in a file. Start a keyring service \
                  (GNOME Keyring or KWallet: log in to a desktop session, or run `gnome-keyring-daemon --start --components=secrets` \
                  inside a D-Bus session) and try again.",
             ),
-            Error::Locked(_) => ErrorReport::new("keyring_locked", e.to_string())
+            Error::Locked(_) => ErrorReport::new(ErrorKind::KeyringLocked, e.to_string())
                 .hint("Unlock the keyring (log in to the desktop, or unlock 'Login' in Passwords and Keys / `gnome-keyring-daemon --unlock`) and try again."),
-            Error::Platform(_) => ErrorReport::new("keyring_failed", e.to_string()).hint("Check that the keyring service is running and unlocked, then try again."),
+            Error::Platform(_) => ErrorReport::new(ErrorKind::KeyringFailed, e.to_string()).hint("Check that the keyring service is running and unlocked, then try again."),
         };
         if matches!(e, Error::Empty | Error::ControlCharacter) {
             r.field = Some("password".into());

@@ -5,18 +5,21 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tauri::{AppHandle, PhysicalPosition, PhysicalSize, Runtime, WebviewWindow, Window};
 use tauri_plugin_store::StoreExt;
+use ts_rs::TS;
 
 const STORE: &str = "window-state.json";
 
 /// What the page may read and change.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[ts(export_to = "window/")]
 pub struct UiState {
     pub theme: Theme,
     pub last_screen: Screen,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Default, TS)]
 #[serde(rename_all = "snake_case")]
+#[ts(export_to = "window/")]
 pub enum Theme {
     #[default]
     System,
@@ -24,8 +27,9 @@ pub enum Theme {
     Dark,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Default, TS)]
 #[serde(rename_all = "snake_case")]
+#[ts(export_to = "window/")]
 pub enum Screen {
     #[default]
     Settings,

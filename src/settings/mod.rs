@@ -16,7 +16,7 @@ pub use store::{
 pub(crate) use validate::host_name_problem;
 pub use validate::{check, is_loopback_host, Issue, Report};
 
-use crate::error::ErrorReport;
+use crate::error::{ErrorKind, ErrorReport};
 use std::path::PathBuf;
 
 /// Everything that can go wrong with settings.
@@ -56,34 +56,34 @@ impl From<&Error> for ErrorReport {
     fn from(e: &Error) -> Self {
         match e {
             Error::Invalid(issues) => {
-                let mut r = ErrorReport::new("invalid_settings", e.to_string())
+                let mut r = ErrorReport::new(ErrorKind::InvalidSettings, e.to_string())
                     .hint("Correct the fields marked, then save again. Nothing was saved.");
                 r.field = issues.first().map(|i| i.field.clone());
                 r.issues = issues.clone();
                 r
             }
-            Error::UnknownKey(_) => ErrorReport::new("unknown_key", e.to_string())
+            Error::UnknownKey(_) => ErrorReport::new(ErrorKind::UnknownKey, e.to_string())
                 .hint(format!("Known settings: {}", KEYS.iter().map(|k| k.name).collect::<Vec<_>>().join(", "))),
             Error::BadValue { key, .. } => {
-                let mut r = ErrorReport::new("bad_value", e.to_string());
+                let mut r = ErrorReport::new(ErrorKind::BadValue, e.to_string());
                 r.field = Some(key.clone());
                 r
             }
-            Error::Io { path, .. } => ErrorReport::new("settings_io", e.to_string())
+            Error::Io { path, .. } => ErrorReport::new(ErrorKind::SettingsIo, e.to_string())
                 .hint(format!("Check that {} exists and that you may write to it.", path.parent().unwrap_or(path).display())),
-            Error::ReadOnly(read_only) => ErrorReport::new("settings_read_only", e.to_string()).hint(read_only.hint()),
+            Error::ReadOnly(read_only) => ErrorReport::new(ErrorKind::SettingsReadOnly, e.to_string()).hint(read_only.hint()),
             Error::Conflict(conflicts) => {
-                let mut r = ErrorReport::new("settings_conflict", e.to_string())
+                let mut r = ErrorReport::new(ErrorKind::SettingsConflict, e.to_string())
                     .hint("Reload to take the file's values, or keep yours and save again. Nothing was saved.");
                 r.field = conflicts.first().map(|c| c.field.clone());
                 r.issues = conflicts.iter().map(|c| Issue { field: c.field.clone(), message: store::conflict_message(c) }).collect();
                 r
             }
-            Error::Locked { .. } => ErrorReport::new("settings_locked", e.to_string())
+            Error::Locked { .. } => ErrorReport::new(ErrorKind::SettingsLocked, e.to_string())
                 .hint("Wait for the other program to finish (or end it), then try again. Nothing was saved."),
-            Error::UnsafeDir { dir, .. } => ErrorReport::new("settings_unsafe_dir", e.to_string())
+            Error::UnsafeDir { dir, .. } => ErrorReport::new(ErrorKind::SettingsUnsafeDir, e.to_string())
                 .hint(format!("Make it private: chmod go-w '{}' (or chmod 700).", dir.display())),
-            Error::NoConfigDir => ErrorReport::new("no_config_dir", e.to_string())
+            Error::NoConfigDir => ErrorReport::new(ErrorKind::NoConfigDir, e.to_string())
                 .hint("Set HOME, or set SMTP_DESK_CONFIG_DIR to a private directory for the settings."),
         }
     }

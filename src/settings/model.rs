@@ -4,12 +4,13 @@
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+use ts_rs::TS;
 
 /// The version of the settings file layout this build writes.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// The whole settings file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     pub schema: u32,
@@ -24,7 +25,7 @@ impl Default for Settings {
 }
 
 /// How mail leaves this machine.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, TS)]
 #[serde(default, deny_unknown_fields)]
 pub struct Profile {
     pub mode: Mode,
@@ -36,7 +37,7 @@ pub struct Profile {
     pub limits: Limits,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// Send nothing.
@@ -48,7 +49,7 @@ pub enum Mode {
     Direct,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(default, deny_unknown_fields)]
 pub struct Relay {
     pub host: String,
@@ -66,7 +67,7 @@ impl Default for Relay {
 }
 
 /// How the connection is protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Security {
     /// Plain connect, then STARTTLS; required, never silently skipped (RFC 3207).
@@ -89,7 +90,7 @@ impl Security {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, TS)]
 #[serde(default, deny_unknown_fields)]
 pub struct Auth {
     pub method: AuthMethod,
@@ -98,7 +99,7 @@ pub struct Auth {
 }
 
 /// How we prove who we are. OAuth2 will join as a third method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthMethod {
     /// Anonymous: the server relays for us without a login.
@@ -109,7 +110,7 @@ pub enum AuthMethod {
 }
 
 /// The SASL mechanism for password login.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Mechanism {
     /// The best one the server offers: PLAIN, else LOGIN.
@@ -119,7 +120,7 @@ pub enum Mechanism {
     Login,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, TS)]
 #[serde(default, deny_unknown_fields)]
 pub struct Sender {
     pub from_name: String,
@@ -127,7 +128,7 @@ pub struct Sender {
     pub reply_to: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Seconds allowed for each network step.
@@ -152,4 +153,12 @@ pub mod ranges {
     pub const CONNECTION_LIMIT: (u32, u32) = (1, 100);
     pub const MAX_IDLE_SECS: (u32, u32) = (0, 3600);
     pub const BATCH_SIZE: (u32, u32) = (1, 10_000);
+
+    /// Each limit by its field name in [`super::Limits`], with its range and the unit messages name.
+    pub const LIMITS: [(&str, (u32, u32), &str); 4] = [
+        ("timeout_secs", TIMEOUT_SECS, "seconds"),
+        ("connection_limit", CONNECTION_LIMIT, "connections"),
+        ("max_idle_secs", MAX_IDLE_SECS, "seconds"),
+        ("batch_size", BATCH_SIZE, "messages"),
+    ];
 }

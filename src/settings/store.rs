@@ -9,6 +9,7 @@
 use super::merge::{merge, Conflict};
 use super::{check, Error, Settings, SCHEMA_VERSION};
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -37,14 +38,14 @@ pub struct Loaded {
 }
 
 /// Why the settings file may be read but not written.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct ReadOnly {
     pub path: PathBuf,
     #[serde(flatten)]
     pub reason: Reason,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Reason {
     /// Not valid settings JSON; `line` and `column` are 1-based, as editors count.

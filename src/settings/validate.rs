@@ -6,9 +6,10 @@
 use super::model::*;
 use serde::Serialize;
 use std::net::IpAddr;
+use ts_rs::TS;
 
 /// One problem with one field. `message` says what is wrong and what to do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, TS)]
 pub struct Issue {
     /// The dotted settings key, as used by `smtp-desk config set` and the form.
     pub field: String,
@@ -16,7 +17,7 @@ pub struct Issue {
 }
 
 /// The result of checking a profile.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, TS)]
 pub struct Report {
     /// Problems that make the settings unusable; saving is refused while any remain.
     pub errors: Vec<Issue>,

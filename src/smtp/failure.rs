@@ -3,10 +3,11 @@
 //! Every hint is written here, in one place, so the window, the CLI and the tests say the same thing.
 
 use serde::Serialize;
+use ts_rs::TS;
 
 /// What kind of problem stopped the run. Serialised in snake_case (`dns_not_found`, …): stable
 /// names the window and scripts may match on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     /// The settings can't be used for this (mode off, no host, bad address).
@@ -93,7 +94,7 @@ impl std::fmt::Display for Category {
 }
 
 /// A failure: what happened and what to do about it. Never contains the password.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct Failure {
     pub category: Category,
     /// What happened, in plain words, with the server's own text where there is one.

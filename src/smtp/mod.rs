@@ -31,13 +31,14 @@ pub use send::{send_test, send_test_with};
 pub use tokio_util::sync::CancellationToken as CancelToken;
 pub use transcript::{render as render_transcript, Direction, TranscriptLine};
 
-use crate::error::ErrorReport;
+use crate::error::{ErrorKind, ErrorReport};
 use crate::secrets::Password;
 use crate::settings::{self, Mode, Profile, Settings};
 use serde::Serialize;
+use ts_rs::TS;
 
 /// One step of a validation (or of sending the test email).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum StepKind {
     /// Resolve the host name to every A/AAAA address.
@@ -87,7 +88,7 @@ impl StepKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     Ok,
@@ -97,7 +98,7 @@ pub enum StepStatus {
 }
 
 /// A finished step, as streamed to the window.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct Step {
     pub step: StepKind,
     pub title: String,
@@ -108,17 +109,19 @@ pub struct Step {
     /// Label/value rows (addresses, capabilities, certificate fields, …).
     pub details: Vec<(String, String)>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub failure: Option<Failure>,
 }
 
 /// The result of "Validate configuration".
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct Outcome {
     pub ok: bool,
     pub cancelled: bool,
     /// Every planned step: those run, then the ones skipped after a failure.
     pub steps: Vec<Step>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub failure: Option<Failure>,
     pub warnings: Vec<String>,
     pub transcript: Vec<TranscriptLine>,
@@ -133,7 +136,7 @@ impl Outcome {
 }
 
 /// The result of "Send test email".
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct SendResult {
     pub ok: bool,
     /// The server's final reply to the message (`250 2.0.0 Ok: queued as …`), or its last reply.
@@ -161,14 +164,14 @@ pub fn check_ready(profile: &Profile, recipient: Option<&str>) -> Result<(), Err
         Mode::Relay => {}
         Mode::Off => {
             return Err(on_field(
-                ErrorReport::new("invalid_settings", "Sending is off, so there is nothing to validate.")
+                ErrorReport::new(ErrorKind::InvalidSettings, "Sending is off, so there is nothing to validate.")
                     .hint("Choose 'Relay' and enter the SMTP server's host name (smtp-desk config set mode relay)."),
                 "mode",
             ))
         }
         Mode::Direct => {
             return Err(on_field(
-                ErrorReport::new("invalid_settings", "Validation checks a relay server; direct delivery is not checked yet.")
+                ErrorReport::new(ErrorKind::InvalidSettings, "Validation checks a relay server; direct delivery is not checked yet.")
                     .hint("Choose 'Relay' to validate a server."),
                 "mode",
             ))
@@ -177,7 +180,7 @@ pub fn check_ready(profile: &Profile, recipient: Option<&str>) -> Result<(), Err
     let report = settings::check(&Settings { profile: profile.clone(), ..Settings::default() });
     if let Some(first) = report.errors.first() {
         let mut r = on_field(
-            ErrorReport::new("invalid_settings", format!("The settings are not valid: {}: {}", first.field, first.message))
+            ErrorReport::new(ErrorKind::InvalidSettings, format!("The settings are not valid: {}: {}", first.field, first.message))
                 .hint("Correct the fields marked, then validate again."),
             &first.field,
         );
@@ -187,7 +190,7 @@ pub fn check_ready(profile: &Profile, recipient: Option<&str>) -> Result<(), Err
     if let Some(to) = recipient {
         if to.parse::<lettre::Address>().is_err() {
             return Err(on_field(
-                ErrorReport::new("invalid_recipient", format!("'{to}' is not an email address."))
+                ErrorReport::new(ErrorKind::InvalidRecipient, format!("'{to}' is not an email address."))
                     .hint("Enter one address such as someone@example.com."),
                 "to",
             ));
@@ -243,7 +246,7 @@ pub async fn validate_with(
             cancelled: false,
             steps: Vec::new(),
             failure: Some(Failure::new(
-                if report.kind == "invalid_recipient" { Category::InvalidRecipient } else { Category::InvalidSettings },
+                if report.kind == ErrorKind::InvalidRecipient { Category::InvalidRecipient } else { Category::InvalidSettings },
                 report.message,
                 report.hint.unwrap_or_default(),
             )),

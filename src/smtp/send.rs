@@ -4,7 +4,7 @@
 use super::probe::{self, Goal};
 use super::reply::queue_id;
 use super::{check_ready, CancelToken, PasswordSource, SendResult};
-use crate::error::ErrorReport;
+use crate::error::{ErrorKind, ErrorReport};
 use crate::secrets::{Password, DEFAULT_PROFILE};
 use crate::settings::{Profile, Security};
 use lettre::message::header::{ContentType, Date};
@@ -52,7 +52,7 @@ pub async fn send_test_with(
 /// The message as CRLF text, and its Message-ID.
 fn compose(profile: &Profile, to: &str) -> Result<(Vec<u8>, String), ErrorReport> {
     let bad = |field: &str, what: String| {
-        let mut r = ErrorReport::new("invalid_settings", what).hint("Correct the address, then try again.");
+        let mut r = ErrorReport::new(ErrorKind::InvalidSettings, what).hint("Correct the address, then try again.");
         r.field = Some(field.into());
         r
     };
@@ -98,7 +98,8 @@ fn compose(profile: &Profile, to: &str) -> Result<(Vec<u8>, String), ErrorReport
             builder = builder.reply_to(mb);
         }
     }
-    let message = builder.body(body).map_err(|e| ErrorReport::new("invalid_settings", format!("The test email can't be built: {e}")))?;
+    let message =
+        builder.body(body).map_err(|e| ErrorReport::new(ErrorKind::InvalidSettings, format!("The test email can't be built: {e}")))?;
     Ok((message.formatted(), message_id))
 }
 

@@ -6,9 +6,10 @@
 
 use base64::Engine as _;
 use serde::Serialize;
+use ts_rs::TS;
 
 /// Who wrote a transcript line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// Sent by SMTP Desk.
@@ -20,7 +21,7 @@ pub enum Direction {
 }
 
 /// One line of the conversation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct TranscriptLine {
     pub dir: Direction,
     /// Sent or received inside TLS.

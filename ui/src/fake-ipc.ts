@@ -28,6 +28,7 @@ export class FakeIpc implements Ipc {
   loaded: LoadedSettings = {
     settings: defaultSettings(),
     notice: null,
+    read_only: null,
     machine_name: "desk.example.org",
     file: "/home/me/.config/smtp-desk/settings.json",
   };
@@ -57,6 +58,9 @@ export class FakeIpc implements Ipc {
     message_id: "<test.1@desk.example.org>",
     elapsed_ms: 420,
     transcript: [],
+    failure: null,
+    steps: [],
+    warnings: [],
   });
   private readonly handlers = new Map<string, Handler[]>();
 

@@ -72,7 +72,7 @@ describe("commands", () => {
       hint: "Unlock it.",
     });
     await expect(tauriIpc.uiReady()).rejects.toEqual({ kind: "ipc", message: "command not_a_command not found" });
-    expect(toErrorReport(new Error("boom"))).toEqual({ kind: "error", message: "boom" });
+    expect(toErrorReport(new Error("boom"))).toEqual({ kind: "ipc", message: "boom" });
   });
 });
 

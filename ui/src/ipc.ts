@@ -51,12 +51,16 @@ export interface Ipc {
   onValidationFinished(handler: (event: ValidationFinishedEvent) => void): Promise<Unlisten>;
 }
 
-/** Any rejection as an ErrorReport: Rust sends one; Tauri itself sends plain strings (unknown command, bad arguments). */
+/**
+ * Any rejection as an ErrorReport: Rust sends one; Tauri itself sends plain strings (unknown
+ * command, bad arguments), and anything else that is not the core's becomes kind `ipc`.
+ */
 export function toErrorReport(e: unknown): ErrorReport {
   if (typeof e === "object" && e !== null && typeof (e as ErrorReport).message === "string") {
     const r = e as ErrorReport;
     // Built field by field: an Error's message is not an own enumerable property.
-    const report: ErrorReport = { kind: typeof r.kind === "string" ? r.kind : "error", message: r.message };
+    // The core only sends ErrorKind names (the type is generated from its enum).
+    const report: ErrorReport = { kind: typeof r.kind === "string" ? r.kind : "ipc", message: r.message };
     if (typeof r.hint === "string") report.hint = r.hint;
     if (typeof r.field === "string") report.field = r.field;
     if (Array.isArray(r.issues)) report.issues = r.issues;

@@ -1,88 +1,76 @@
-/** The data the window exchanges with the Rust core: settings, reports and diagnose results, shaped exactly as serde serialises them (see src/settings/model.rs). */
+/**
+ * The data the window exchanges with the Rust core. Every type and default value here comes from
+ * ui/src/generated/, which is generated from the Rust types (scripts/gen-bindings.sh; see
+ * generated/README.md): nothing that crosses IPC is written by hand in TypeScript.
+ */
 
-export const SCHEMA_VERSION = 1;
+import { DEFAULT_SETTINGS } from "./generated/defaults";
+import type { ErrorKind } from "./generated/ErrorKind";
+import type { Settings } from "./generated/Settings";
+import type { UiState } from "./generated/window/UiState";
 
-export type Mode = "off" | "relay" | "direct";
-export type Security = "start_tls" | "implicit_tls" | "none";
-export type AuthMethod = "none" | "password";
-export type Mechanism = "auto" | "plain" | "login";
+export { LIMIT_RANGES, PORT_RANGE, SCHEMA_VERSION, USUAL_PORT, type LimitRange } from "./generated/defaults";
 
-export interface Relay {
-  host: string;
-  port: number;
-  security: Security;
-  verify_certificates: boolean;
-  /** A PEM file of extra CA certificates to trust; null when not set. */
-  ca_file: string | null;
+// The settings model (src/settings/model.rs) and its validation report (src/settings/validate.rs).
+export type { Auth } from "./generated/Auth";
+export type { AuthMethod } from "./generated/AuthMethod";
+export type { Issue } from "./generated/Issue";
+export type { Limits } from "./generated/Limits";
+export type { Mechanism } from "./generated/Mechanism";
+export type { Mode } from "./generated/Mode";
+export type { Profile } from "./generated/Profile";
+export type { ReadOnly } from "./generated/ReadOnly";
+export type { Relay } from "./generated/Relay";
+export type { Report } from "./generated/Report";
+export type { Security } from "./generated/Security";
+export type { Sender } from "./generated/Sender";
+export type { Settings } from "./generated/Settings";
+
+// Every failure the core reports (src/error.rs).
+export type { ErrorKind } from "./generated/ErrorKind";
+export type { ErrorReport } from "./generated/ErrorReport";
+
+// Validation and the test email (src/smtp/).
+export type { Category } from "./generated/Category";
+export type { Direction } from "./generated/Direction";
+export type { Failure } from "./generated/Failure";
+export type { Outcome } from "./generated/Outcome";
+export type { SendResult } from "./generated/SendResult";
+export type { Step } from "./generated/Step";
+export type { StepKind } from "./generated/StepKind";
+export type { StepStatus } from "./generated/StepStatus";
+export type { TranscriptLine } from "./generated/TranscriptLine";
+
+// The window's own commands and events (src-tauri/src/).
+export type { FinishedEvent } from "./generated/window/FinishedEvent";
+export type { LoadedSettings } from "./generated/window/LoadedSettings";
+export type { PasswordAction } from "./generated/window/PasswordAction";
+export type { PasswordStatus } from "./generated/window/PasswordStatus";
+export type { Saved } from "./generated/window/Saved";
+export type { Screen } from "./generated/window/Screen";
+export type { Started } from "./generated/window/Started";
+export type { StepEvent } from "./generated/window/StepEvent";
+export type { Theme } from "./generated/window/Theme";
+export type { UiState } from "./generated/window/UiState";
+
+// The names the screens used before the types were generated; aliases, so they can't drift.
+export type { StepKind as StepName } from "./generated/StepKind";
+export type { Saved as SaveResult } from "./generated/window/Saved";
+export type { Started as ValidationStarted } from "./generated/window/Started";
+export type { StepEvent as ValidationStepEvent } from "./generated/window/StepEvent";
+export type { FinishedEvent as ValidationFinishedEvent } from "./generated/window/FinishedEvent";
+
+/** The kinds that mean the OS keyring failed (the password, not the settings, is the problem). */
+const KEYRING_KINDS: readonly ErrorKind[] = ["keyring_unavailable", "keyring_locked", "keyring_failed"];
+
+export function isKeyringProblem(kind: ErrorKind): boolean {
+  return KEYRING_KINDS.includes(kind);
 }
 
-export interface Auth {
-  method: AuthMethod;
-  username: string;
-  mechanism: Mechanism;
-}
-
-export interface Sender {
-  from_name: string;
-  from_address: string;
-  reply_to: string | null;
-}
-
-export interface Limits {
-  timeout_secs: number;
-  connection_limit: number;
-  max_idle_secs: number;
-  batch_size: number;
-}
-
-export interface Profile {
-  mode: Mode;
-  relay: Relay;
-  /** The name given in EHLO; "" means this machine's name. */
-  ehlo_name: string;
-  auth: Auth;
-  sender: Sender;
-  limits: Limits;
-}
-
-export interface Settings {
-  schema: number;
-  profile: Profile;
-}
-
-/** The settings as the Rust `Settings::default()` makes them. */
+/** The settings as the Rust `Settings::default()` makes them: a fresh copy each call. */
 export function defaultSettings(): Settings {
-  return {
-    schema: SCHEMA_VERSION,
-    profile: {
-      mode: "off",
-      relay: { host: "", port: 587, security: "start_tls", verify_certificates: true, ca_file: null },
-      ehlo_name: "",
-      auth: { method: "none", username: "", mechanism: "auto" },
-      sender: { from_name: "", from_address: "", reply_to: null },
-      limits: { timeout_secs: 30, connection_limit: 4, max_idle_secs: 60, batch_size: 100 },
-    },
-  };
+  return structuredClone(DEFAULT_SETTINGS) as Settings;
 }
-
-/** The port each security mode is normally used on (`Security::usual_port`). */
-export const USUAL_PORT: Record<Security, number> = { start_tls: 587, implicit_tls: 465, none: 25 };
-
-/** A numeric limit: its accepted range and the unit named in messages (`model::ranges`). */
-export interface LimitRange {
-  min: number;
-  max: number;
-  unit: string;
-}
-
-export const LIMIT_RANGES: Record<keyof Limits, LimitRange> = {
-  timeout_secs: { min: 1, max: 600, unit: "seconds" },
-  connection_limit: { min: 1, max: 100, unit: "connections" },
-  max_idle_secs: { min: 0, max: 3600, unit: "seconds" },
-  batch_size: { min: 1, max: 10_000, unit: "messages" },
-};
-
-export const PORT_RANGE = { min: 1, max: 65_535 } as const;
 
 /** Every settings field by its dotted key, as used in errors, `smtp-desk config set`, and the form's `name`s. */
 export const FIELD_KEYS = [
@@ -112,134 +100,4 @@ export function fieldId(key: string): string {
   return key.replace(/\./g, "-");
 }
 
-/** One problem with one field; `message` says what is wrong and what to do. */
-export interface Issue {
-  field: string;
-  message: string;
-}
-
-/** Errors block saving; warnings are shown and never block. */
-export interface Report {
-  errors: Issue[];
-  warnings: Issue[];
-}
-
-/** Every failure the Rust side reports: what happened, what to do, and which field it is about. */
-export interface ErrorReport {
-  kind: string;
-  message: string;
-  hint?: string;
-  field?: string;
-  issues?: Issue[];
-}
-
-/** Why the settings file can be read but not written (`store::ReadOnly`); the file is never changed by a read. */
-export interface ReadOnly {
-  path: string;
-  kind: "broken" | "too_large" | "unreadable" | "newer";
-  /** For a broken file: where the problem is (1-based) and what it is. */
-  line?: number;
-  column?: number;
-  problem?: string;
-  /** For a newer file: the schema it was written with. */
-  schema?: number;
-}
-
-export interface LoadedSettings {
-  /** What the file holds; sent back as the base of the next save. */
-  settings: Settings;
-  /** What is wrong with the file, or what was done about it, in words. */
-  notice: string | null;
-  /** Set while the file cannot be used as it is: nothing is saved until it is fixed or replaced. */
-  read_only?: ReadOnly | null;
-  machine_name: string;
-  file: string;
-}
-
-export interface PasswordStatus {
-  saved: boolean;
-}
-
-/** What saving does with the password in the keyring. */
-export type PasswordAction = { action: "keep" } | { action: "set"; value: string } | { action: "clear" };
-
-export interface SaveResult {
-  password_saved: boolean;
-  report: Report;
-  /** The file as written: this window's changes merged onto what the file held. */
-  settings: Settings;
-}
-
-export type Theme = "system" | "light" | "dark";
-export type Screen = "settings" | "diagnose";
-
-/** The window's own state, kept by the Rust side between runs. */
-export interface UiState {
-  theme: Theme;
-  last_screen: Screen;
-}
-
 export const DEFAULT_UI_STATE: UiState = { theme: "system", last_screen: "settings" };
-
-// ---- Diagnose ----
-
-export type StepName = "resolve" | "connect" | "banner" | "ehlo" | "tls" | "auth" | "envelope";
-export type StepStatus = "ok" | "warning" | "failed" | "skipped";
-
-export interface Failure {
-  category: string;
-  message: string;
-  hint: string;
-}
-
-export interface Step {
-  step: StepName;
-  title: string;
-  status: StepStatus;
-  duration_ms: number;
-  summary: string;
-  /** Label and value pairs, e.g. ["Certificate issuer", "…"]. */
-  details: [string, string][];
-  failure?: Failure | null;
-}
-
-export interface TranscriptLine {
-  dir: "client" | "server" | "info";
-  /** Whether the line travelled inside TLS. */
-  tls: boolean;
-  text: string;
-}
-
-export interface Outcome {
-  ok: boolean;
-  cancelled: boolean;
-  steps: Step[];
-  failure?: Failure | null;
-  warnings: string[];
-  transcript: TranscriptLine[];
-  elapsed_ms: number;
-}
-
-export interface ValidationStarted {
-  run_id: number;
-}
-
-export interface ValidationStepEvent {
-  run_id: number;
-  step: Step;
-}
-
-export interface ValidationFinishedEvent {
-  run_id: number;
-  outcome: Outcome;
-}
-
-export interface SendResult {
-  ok: boolean;
-  reply: string;
-  queue_id: string | null;
-  message_id: string;
-  elapsed_ms: number;
-  transcript: TranscriptLine[];
-  failure?: Failure | null;
-}

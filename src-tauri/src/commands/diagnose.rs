@@ -9,20 +9,26 @@ use smtp_desk::settings::{self, AuthMethod, Profile};
 use smtp_desk::smtp::{self, CancelToken, Outcome, SendResult, Step};
 use smtp_desk::ErrorReport;
 use tauri::{AppHandle, Emitter, Manager, State};
+use ts_rs::TS;
 
-#[derive(Serialize, Clone)]
-struct StepEvent<'a> {
+/// The payload of the `validation-step` event.
+#[derive(Serialize, Clone, TS)]
+#[ts(export_to = "window/")]
+pub(crate) struct StepEvent<'a> {
     run_id: u64,
     step: &'a Step,
 }
 
-#[derive(Serialize, Clone)]
-struct FinishedEvent {
+/// The payload of the `validation-finished` event.
+#[derive(Serialize, Clone, TS)]
+#[ts(export_to = "window/")]
+pub(crate) struct FinishedEvent {
     run_id: u64,
     outcome: Outcome,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, TS)]
+#[ts(export_to = "window/")]
 pub struct Started {
     run_id: u64,
 }

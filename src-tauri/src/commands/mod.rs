@@ -4,9 +4,11 @@ pub mod diagnose;
 pub mod settings;
 pub mod window;
 
-use smtp_desk::ErrorReport;
+use smtp_desk::{ErrorKind, ErrorReport};
 
 /// Runs blocking core work (file and keyring I/O) off the async runtime's workers.
 pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ErrorReport> + Send + 'static) -> Result<T, ErrorReport> {
-    tauri::async_runtime::spawn_blocking(f).await.unwrap_or_else(|e| Err(ErrorReport::new("internal", format!("the task failed: {e}"))))
+    tauri::async_runtime::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(ErrorReport::new(ErrorKind::Internal, format!("the task failed: {e}"))))
 }

@@ -8,8 +8,10 @@ use smtp_desk::secrets::{self, Password, DEFAULT_PROFILE};
 use smtp_desk::settings::{self, ReadOnly, Report, Settings};
 use smtp_desk::ErrorReport;
 use tauri::{AppHandle, Manager, State};
+use ts_rs::TS;
 
-#[derive(Serialize)]
+#[derive(Serialize, TS)]
+#[ts(export_to = "window/")]
 pub struct LoadedSettings {
     /// What the page edits, and sends back as the base of its next save.
     settings: Settings,
@@ -67,15 +69,17 @@ pub fn check_settings(settings: Settings) -> Report {
 }
 
 /// The page's password field: it sends the password only when the user typed a new one.
-#[derive(Deserialize)]
+#[derive(Deserialize, TS)]
 #[serde(tag = "action", rename_all = "snake_case")]
+#[ts(export_to = "window/")]
 pub enum PasswordAction {
     Keep,
     Set { value: String },
     Clear,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, TS)]
+#[ts(export_to = "window/")]
 pub struct Saved {
     password_saved: bool,
     report: Report,
@@ -111,7 +115,8 @@ pub async fn save_settings(
     Ok(Saved { password_saved: saved.password_saved, report: settings::check(&settings), settings })
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, TS)]
+#[ts(export_to = "window/")]
 pub struct PasswordStatus {
     saved: bool,
 }

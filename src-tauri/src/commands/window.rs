@@ -3,7 +3,7 @@
 
 use crate::state::AppState;
 use crate::window_state::{self, UiState};
-use smtp_desk::ErrorReport;
+use smtp_desk::{ErrorKind, ErrorReport};
 use tauri::{AppHandle, Manager, State, Window};
 
 #[tauri::command]
@@ -16,7 +16,7 @@ pub fn set_dirty(dirty: bool, state: State<'_, AppState>) {
 pub fn close_window(window: Window, state: State<'_, AppState>) -> Result<(), ErrorReport> {
     state.set_dirty(false);
     window_state::save(window.app_handle(), &window);
-    window.destroy().map_err(|e| ErrorReport::new("window", format!("could not close the window: {e}")))
+    window.destroy().map_err(|e| ErrorReport::new(ErrorKind::Window, format!("could not close the window: {e}")))
 }
 
 /// Async so that it runs off the main thread, which is busy drawing the window at start-up.
@@ -27,7 +27,8 @@ pub async fn get_ui_state(app: AppHandle) -> UiState {
 
 #[tauri::command]
 pub fn set_ui_state(app: AppHandle, state: UiState) -> Result<(), ErrorReport> {
-    window_state::set_ui_state(&app, &state).map_err(|e| ErrorReport::new("ui_state", format!("could not save the window state: {e}")))
+    window_state::set_ui_state(&app, &state)
+        .map_err(|e| ErrorReport::new(ErrorKind::UiState, format!("could not save the window state: {e}")))
 }
 
 /// The page has filled the form and is ready for input.

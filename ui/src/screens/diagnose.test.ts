@@ -56,7 +56,7 @@ describe("validation", () => {
     ipc.emit("validation-step", {
       run_id: 7,
       step: step("tls", "failed", {
-        failure: { category: "tls", message: "The certificate has expired.", hint: "Renew the server's certificate." },
+        failure: { category: "certificate_expired", message: "The certificate has expired.", hint: "Renew the server's certificate." },
       }),
     });
     const items = $("steps").querySelectorAll("li");
@@ -70,7 +70,7 @@ describe("validation", () => {
       run_id: 7,
       outcome: outcome({
         ok: false,
-        failure: { category: "tls", message: "The certificate has expired.", hint: "Renew the server's certificate." },
+        failure: { category: "certificate_expired", message: "The certificate has expired.", hint: "Renew the server's certificate." },
         transcript: [
           { dir: "server", tls: false, text: "220 smtp.example.com ESMTP" },
           { dir: "client", tls: false, text: "EHLO desk" },
@@ -117,7 +117,7 @@ describe("validation", () => {
   });
 
   it("explains a validation that cannot start", async () => {
-    ipc.validateReply = () => Promise.reject({ kind: "mode_off", message: "Mail is switched off.", hint: "Choose Relay." });
+    ipc.validateReply = () => Promise.reject({ kind: "invalid_settings", message: "Mail is switched off.", hint: "Choose Relay." });
     $("validate").click();
     await settle();
     expect($("validate-result").textContent).toContain("Mail is switched off.");
@@ -150,6 +150,9 @@ describe("test email", () => {
       message_id: "<abc@desk.example.org>",
       elapsed_ms: 420,
       transcript: [{ dir: "client", tls: true, text: "DATA" }],
+      failure: null,
+      steps: [],
+      warnings: [],
     });
     $<HTMLInputElement>("test-recipient").value = "you@example.com";
     $("send-test").click();

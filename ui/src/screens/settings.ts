@@ -5,6 +5,7 @@ import { toErrorReport, type Ipc, type Unlisten } from "../ipc";
 import {
   fieldId,
   FIELD_KEYS,
+  isKeyringProblem,
   type ErrorReport,
   type Issue,
   type LoadedSettings,
@@ -863,7 +864,7 @@ class SettingsForm implements SettingsScreen {
       const err = toErrorReport(e);
       const issues = err.issues?.length ? err.issues : err.field ? [{ field: err.field, message: err.message }] : [];
       this.refused = { key, errors: issues };
-      if (err.kind.startsWith("keyring")) this.keyringProblem = err;
+      if (isKeyringProblem(err.kind)) this.keyringProblem = err;
       this.showConflict(err.kind === "settings_conflict" ? issues.map((i) => i.field) : []);
       this.render();
       this.setStatus(`Not saved: ${err.message}${err.hint ? ` ${err.hint}` : ""}`, "error");
