@@ -357,18 +357,60 @@ fn json_strings(v: &serde_json::Value, out: &mut Vec<String>) {
     }
 }
 
-fn assert_clean(what: &str, text: &str) {
-    if let Some(c) = text.chars().find(|&c| unsafe_char(c)) {
-        panic!("{what} holds the raw character {c:?}: {text}");
-    }
-}
+/// What the checks found, reported all at once: one run shows every output that leaks.
+#[derive(Default)]
+struct Findings(Vec<String>);
 
-fn assert_clean_json(what: &str, json: &str) {
-    assert_clean(what, json);
-    assert!(!json.contains("\\u001b") && !json.contains("\\u0007"), "{what} holds escaped controls: {json}");
-    let mut strings = Vec::new();
-    json_strings(&serde_json::from_str(json).unwrap_or_else(|e| panic!("{what} is not JSON ({e}): {json}")), &mut strings);
-    strings.iter().for_each(|s| assert_clean(what, s));
+impl Findings {
+    fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
+        if !ok {
+            self.0.push(what());
+        }
+    }
+
+    /// No control or bidi character in `text`.
+    fn clean(&mut self, what: &str, text: &str) {
+        let bad = text.chars().find(|&c| unsafe_char(c));
+        self.check(bad.is_none(), || format!("{what} holds the raw character {bad:?}: {text}"));
+    }
+
+    /// No control or bidi character in `json`, escaped or not, nor in any string in it.
+    fn clean_json(&mut self, what: &str, json: &str) {
+        self.clean(what, json);
+        self.check(!json.contains("\\u001b") && !json.contains("\\u0007"), || format!("{what} holds escaped controls: {json}"));
+        self.clean(what, &json_text(json));
+    }
+
+    /// No credential form of `password`, nor half of a long one, in `text`.
+    fn no_credential(&mut self, what: &str, text: &str, password: &str) {
+        let cleaned = password.replace('\t', "\\t");
+        let forms = [
+            password.to_string(),
+            cleaned,
+            b64(password).trim_end_matches('=').to_string(),
+            b64(&format!("\0{USER}\0{password}")).trim_end_matches('=').to_string(),
+            b64(&format!("{USER}\0{USER}\0{password}")).trim_end_matches('=').to_string(),
+            b64(USER).trim_end_matches('=').to_string(),
+        ];
+        for f in forms {
+            let (head, tail) = f.split_at(f.len() / 2);
+            let leaked = if text.contains(&f) {
+                Some("the credential form")
+            } else if f.len() >= 8 && (text.contains(head) || text.contains(tail)) {
+                Some("half of the credential form")
+            } else {
+                None
+            };
+            if let Some(how) = leaked {
+                self.0.push(format!("{what} contains {how} {f:?}"));
+                return;
+            }
+        }
+    }
+
+    fn assert_none(self) {
+        assert!(self.0.is_empty(), "{} finding(s):\n{}", self.0.len(), self.0.join("\n"));
+    }
 }
 
 const HOSTILE_GREETING: &[u8] = b"220 mail.example \x1b[2K\r\x1b[32m\xe2\x9c\x93 TLS trusted\x1b[0m \x1b]52;c;aGk=\x07\r\n";
@@ -379,16 +421,18 @@ async fn hostile_text_never_reaches_the_terminal_json_or_window() {
     let port = script_server(HOSTILE_GREETING, ehlo).await;
     let p = profile(port, Security::None);
 
+    let mut found = Findings::default();
     // What the window receives: the steps as they stream, and the outcome.
     let (o, streamed, _) = validate(&p, None, None).await;
     assert!(o.ok, "{o:#?}");
-    assert!(o.steps[2].summary.contains("\\x1b[2K\\r\\x1b[32m✓ TLS trusted\\x1b[0m \\x1b]52;c;aGk=\\x07"), "shown escaped: {o:#?}");
-    assert_clean_json("the outcome", &serde_json::to_string(&o).unwrap());
-    assert_clean_json("the streamed steps", &serde_json::to_string(&streamed).unwrap());
+    let summary = &o.steps[2].summary;
+    found.check(summary.contains("\\x1b[2K\\r\\x1b[32m✓ TLS trusted\\x1b[0m \\x1b]52;c;aGk=\\x07"), || format!("shown escaped: {summary:?}"));
+    found.clean_json("the outcome", &serde_json::to_string(&o).unwrap());
+    found.clean_json("the streamed steps", &serde_json::to_string(&streamed).unwrap());
     let sent = smtp::send_test(&p, None, "rcpt@example.com", &CancelToken::new()).await.unwrap();
     assert!(sent.ok, "{sent:#?}");
-    assert_clean("the send result's reply", &sent.reply);
-    assert_clean_json("the send result", &serde_json::to_string(&sent).unwrap());
+    found.clean("the send result's reply", &sent.reply);
+    found.clean_json("the send result", &serde_json::to_string(&sent).unwrap());
 
     // What the CLI prints.
     let dir = settings_dir(&p);
@@ -405,14 +449,15 @@ async fn hostile_text_never_reaches_the_terminal_json_or_window() {
     for (what, run) in [("validate", &text), ("send-test", &send_text)] {
         let out = run.all();
         assert_eq!(run.code, Some(0), "{out}");
-        assert_clean(what, &out);
-        assert!(out.contains("\\x1b]52;c;aGk=\\x07"), "{what} shows the greeting escaped: {out}");
+        found.clean(what, &out);
+        found.check(out.contains("\\x1b]52;c;aGk=\\x07"), || format!("{what} shows the greeting escaped: {out}"));
     }
     for (what, run) in [("validate --json", &json), ("send-test --json", &send_json)] {
         assert_eq!(run.code, Some(0), "{}", run.all());
-        assert_clean_json(what, &run.stdout);
-        assert_clean(what, &run.stderr);
+        found.clean_json(what, &run.stdout);
+        found.clean(what, &run.stderr);
     }
+    found.assert_none();
 }
 
 fn b64(s: &str) -> String {
@@ -494,26 +539,6 @@ async fn echo_server(password: &str, echo: Echo) -> u16 {
     .await
 }
 
-/// Asserts that no credential form of `password`, nor half of a long one, is in `text`.
-fn assert_no_credential(what: &str, text: &str, password: &str) {
-    let cleaned = password.replace('\t', "\\t");
-    let forms = [
-        password.to_string(),
-        cleaned,
-        b64(password).trim_end_matches('=').to_string(),
-        b64(&format!("\0{USER}\0{password}")).trim_end_matches('=').to_string(),
-        b64(&format!("{USER}\0{USER}\0{password}")).trim_end_matches('=').to_string(),
-        b64(USER).trim_end_matches('=').to_string(),
-    ];
-    for f in forms {
-        assert!(!text.contains(&f), "{what} contains the credential form {f:?}:\n{text}");
-        if f.len() >= 8 {
-            let (head, tail) = f.split_at(f.len() / 2);
-            assert!(!text.contains(head) && !text.contains(tail), "{what} contains half of {f:?}:\n{text}");
-        }
-    }
-}
-
 /// Every output of one run as text: JSON strings unescaped, so a tab is a tab.
 fn json_text(json: &str) -> String {
     let mut strings = Vec::new();
@@ -538,6 +563,7 @@ fn redaction_scenarios() -> Vec<(smtp_desk::settings::Mechanism, &'static str, E
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echoed_credentials_are_redacted_in_every_result() {
+    let mut found = Findings::default();
     for (mech, pw, echo) in redaction_scenarios() {
         let port = echo_server(pw, echo).await;
         let mut p = with_login(profile(port, Security::None));
@@ -547,24 +573,26 @@ async fn echoed_credentials_are_redacted_in_every_result() {
 
         let (o, streamed, _) = validate(&p, Some(&password), None).await;
         assert_eq!(o.failed_step(), Some(StepKind::Auth), "{what}: {o:#?}");
-        assert_no_credential(&format!("{what}: the outcome"), &json_text(&serde_json::to_string(&o).unwrap()), pw);
-        assert_no_credential(&format!("{what}: the streamed steps"), &json_text(&serde_json::to_string(&streamed).unwrap()), pw);
-        assert_no_credential(&format!("{what}: the rendered transcript"), &smtp::render_transcript(&o.transcript), pw);
+        found.no_credential(&format!("{what}: the outcome"), &json_text(&serde_json::to_string(&o).unwrap()), pw);
+        found.no_credential(&format!("{what}: the streamed steps"), &json_text(&serde_json::to_string(&streamed).unwrap()), pw);
+        found.no_credential(&format!("{what}: the rendered transcript"), &smtp::render_transcript(&o.transcript), pw);
 
         let sent = smtp::send_test(&p, Some(&password), "rcpt@example.com", &CancelToken::new()).await.unwrap();
         assert!(!sent.ok, "{what}");
         assert!(!sent.reply.is_empty(), "{what}: the last reply is shown");
-        assert_no_credential(&format!("{what}: the send result's reply"), &sent.reply, pw);
-        assert_no_credential(&format!("{what}: the send result"), &json_text(&serde_json::to_string(&sent).unwrap()), pw);
+        found.no_credential(&format!("{what}: the send result's reply"), &sent.reply, pw);
+        found.no_credential(&format!("{what}: the send result"), &json_text(&serde_json::to_string(&sent).unwrap()), pw);
         let f = sent.failure.as_ref().unwrap();
-        assert_no_credential(&format!("{what}: the failure and hint"), &format!("{}\n{}", f.message, f.hint), pw);
+        found.no_credential(&format!("{what}: the failure and hint"), &format!("{}\n{}", f.message, f.hint), pw);
     }
+    found.assert_none();
 }
 
 /// Needs the Secret Service (run inside scripts/session.sh): the CLI reads the password there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echoed_credentials_are_redacted_in_cli_output() {
     use smtp_desk::secrets::{self, DEFAULT_PROFILE};
+    let mut found = Findings::default();
     for (mech, pw, echo) in redaction_scenarios() {
         let port = echo_server(pw, echo).await;
         let mut p = with_login(profile(port, Security::None));
@@ -589,8 +617,9 @@ async fn echoed_credentials_are_redacted_in_cli_output() {
         for (args, run) in outputs {
             assert_eq!(run.code, Some(15), "{what}: smtp-desk {args} fails at the login step:\n{}", run.all());
             let text = if args.contains("--json") { format!("{}\n{}", json_text(&run.stdout), run.stderr) } else { run.all() };
-            assert_no_credential(&format!("{what}: smtp-desk {args}"), &text, pw);
+            found.no_credential(&format!("{what}: smtp-desk {args}"), &text, pw);
         }
     }
     secrets::clear(DEFAULT_PROFILE).unwrap();
+    found.assert_none();
 }
