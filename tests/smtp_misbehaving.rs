@@ -392,3 +392,411 @@ async fn cancel_stops_a_test_email_in_progress() {
     assert_eq!(r.failure.as_ref().map(|f| f.category.to_string()).as_deref(), Some("cancelled"), "{r:#?}");
     assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
 }
+
+// ---- hostile servers: CPU, terminal control, echoed credentials -----------------------------
+
+/// What one run of the `smtp-desk` command printed.
+struct CliRun {
+    stdout: String,
+    stderr: String,
+    code: Option<i32>,
+    took: Duration,
+}
+
+impl CliRun {
+    fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// The `smtp-desk` command with its settings in `dir`; killed after `limit`.
+fn cli(dir: &std::path::Path, args: &[&str], limit: Duration) -> CliRun {
+    use std::process::{Command, Stdio};
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smtp-desk"))
+        .args(args)
+        .env("SMTP_DESK_CONFIG_DIR", dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while child.try_wait().unwrap().is_none() && started.elapsed() < limit {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    CliRun {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: out.status.code(),
+        took: started.elapsed(),
+    }
+}
+
+/// A settings directory holding `profile`.
+fn settings_dir(profile: &smtp_desk::settings::Profile) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = smtp_desk::settings::Settings { profile: profile.clone(), ..Default::default() };
+    smtp_desk::settings::save_to(&dir.path().join("settings.json"), &settings).unwrap();
+    dir
+}
+
+/// Greets with `greeting`, answers EHLO with `ehlo`, DATA with 354 (then 250 after the
+/// message), QUIT with 221, anything else with 250.
+async fn script(s: TcpStream, greeting: Arc<Vec<u8>>, ehlo: Arc<Vec<u8>>) {
+    let (rd, mut wr) = s.into_split();
+    let mut r = BufReader::new(rd);
+    if wr.write_all(&greeting).await.is_err() {
+        return;
+    }
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+            return;
+        }
+        let cmd = line.trim_end().to_ascii_uppercase();
+        if cmd == "DATA" {
+            let _ = wr.write_all(b"354 go ahead \x1b[5m\r\n").await;
+            while r.read_line(&mut line).await.unwrap_or(0) > 0 && !line.ends_with("\r\n.\r\n") {}
+        }
+        let reply: &[u8] = if cmd.starts_with("EHLO") {
+            &ehlo
+        } else if cmd == "QUIT" {
+            let _ = wr.write_all(b"221 bye\r\n").await;
+            return;
+        } else {
+            "250 2.0.0 ok \u{202e}gnp.exe\u{202c} \u{1b}]8;;http://x\u{7}link\r\n".as_bytes()
+        };
+        if wr.write_all(reply).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn script_server(greeting: &[u8], ehlo: Vec<u8>) -> u16 {
+    let (greeting, ehlo) = (Arc::new(greeting.to_vec()), Arc::new(ehlo));
+    scripted(move |s| script(s, greeting.clone(), ehlo.clone())).await
+}
+
+/// Runs a blocking closure (the CLI) off the test's runtime, so the scripted server keeps serving.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_ehlo_with_100000_mechanisms_finishes_within_the_timeout() {
+    // One EHLO reply inside the reader's limits (lines under 4096 bytes, 190 lines) listing about
+    // 110,000 distinct AUTH mechanisms. A quadratic capability parser pins a core for minutes.
+    let mut ehlo = b"250-hostile.example\r\n".to_vec();
+    let mut n = 0u32;
+    for i in 0..190 {
+        let mut l = String::from(if i == 189 { "250 AUTH" } else { "250-AUTH" });
+        while l.len() < 4080 {
+            l.push_str(&format!(" {n:06X}"));
+            n += 1;
+        }
+        ehlo.extend_from_slice(l.as_bytes());
+        ehlo.extend_from_slice(b"\r\n");
+    }
+    let port = script_server(b"220 hostile.example ESMTP\r\n", ehlo).await;
+    let mut p = profile(port, Security::None);
+    p.limits.timeout_secs = 5;
+    let dir = settings_dir(&p);
+    let run = blocking(move || cli(dir.path(), &["validate"], Duration::from_secs(30))).await;
+    let (out, code, took) = (run.all(), run.code, run.took);
+    println!("hostile EHLO with {n} mechanisms: `smtp-desk validate` (timeout 5 s) took {took:?}, exit {code:?}");
+    assert!(took < Duration::from_secs(5), "ran past the 5 s timeout: {took:?}");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains(&format!("… {} more not shown", n - 64)), "the list is cut: {out}");
+    assert!(out.len() < 16 * 1024, "the output stays readable: {} bytes", out.len());
+}
+
+/// Characters that must never reach a terminal or a text view as themselves.
+fn unsafe_char(c: char) -> bool {
+    c.is_control() && c != '\n' || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{61c}')
+}
+
+/// Every string in a JSON document.
+fn json_strings(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Array(a) => a.iter().for_each(|v| json_strings(v, out)),
+        serde_json::Value::Object(o) => o.iter().for_each(|(k, v)| {
+            out.push(k.clone());
+            json_strings(v, out)
+        }),
+        _ => {}
+    }
+}
+
+/// What the checks found, reported all at once: one run shows every output that leaks.
+#[derive(Default)]
+struct Findings(Vec<String>);
+
+impl Findings {
+    fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
+        if !ok {
+            self.0.push(what());
+        }
+    }
+
+    /// No control or bidi character in `text`.
+    fn clean(&mut self, what: &str, text: &str) {
+        let bad = text.chars().find(|&c| unsafe_char(c));
+        self.check(bad.is_none(), || format!("{what} holds the raw character {bad:?}: {text}"));
+    }
+
+    /// No control or bidi character in `json`, escaped or not, nor in any string in it.
+    fn clean_json(&mut self, what: &str, json: &str) {
+        self.clean(what, json);
+        self.check(!json.contains("\\u001b") && !json.contains("\\u0007"), || format!("{what} holds escaped controls: {json}"));
+        self.clean(what, &json_text(json));
+    }
+
+    /// No credential form of `password`, nor half of a long one, in `text`.
+    fn no_credential(&mut self, what: &str, text: &str, password: &str) {
+        let cleaned = password.replace('\t', "\\t");
+        let forms = [
+            password.to_string(),
+            cleaned,
+            b64(password).trim_end_matches('=').to_string(),
+            b64(&format!("\0{USER}\0{password}")).trim_end_matches('=').to_string(),
+            b64(&format!("{USER}\0{USER}\0{password}")).trim_end_matches('=').to_string(),
+            b64(USER).trim_end_matches('=').to_string(),
+        ];
+        for f in forms {
+            let (head, tail) = f.split_at(f.len() / 2);
+            let leaked = if text.contains(&f) {
+                Some("the credential form")
+            } else if f.len() >= 8 && (text.contains(head) || text.contains(tail)) {
+                Some("half of the credential form")
+            } else {
+                None
+            };
+            if let Some(how) = leaked {
+                self.0.push(format!("{what} contains {how} {f:?}"));
+                return;
+            }
+        }
+    }
+
+    fn assert_none(self) {
+        assert!(self.0.is_empty(), "{} finding(s):\n{}", self.0.len(), self.0.join("\n"));
+    }
+}
+
+const HOSTILE_GREETING: &[u8] = b"220 mail.example \x1b[2K\r\x1b[32m\xe2\x9c\x93 TLS trusted\x1b[0m \x1b]52;c;aGk=\x07\r\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_text_never_reaches_the_terminal_json_or_window() {
+    let ehlo = "250-mail.example \u{1b}[1A\r\n250-X-\u{202e}DELIVERED\u{2069}\r\n250-\u{9b}31m\r\n250 SIZE 1000\r\n".as_bytes().to_vec();
+    let port = script_server(HOSTILE_GREETING, ehlo).await;
+    let p = profile(port, Security::None);
+
+    let mut found = Findings::default();
+    // What the window receives: the steps as they stream, and the outcome.
+    let (o, streamed, _) = validate(&p, None, None).await;
+    assert!(o.ok, "{o:#?}");
+    let summary = &o.steps[2].summary;
+    found.check(summary.contains("\\x1b[2K\\r\\x1b[32m✓ TLS trusted\\x1b[0m \\x1b]52;c;aGk=\\x07"), || {
+        format!("shown escaped: {summary:?}")
+    });
+    found.clean_json("the outcome", &serde_json::to_string(&o).unwrap());
+    found.clean_json("the streamed steps", &serde_json::to_string(&streamed).unwrap());
+    let sent = smtp::send_test(&p, None, "rcpt@example.com", &CancelToken::new()).await.unwrap();
+    assert!(sent.ok, "{sent:#?}");
+    found.clean("the send result's reply", &sent.reply);
+    found.clean_json("the send result", &serde_json::to_string(&sent).unwrap());
+
+    // What the CLI prints.
+    let dir = settings_dir(&p);
+    let (text, json, send_text, send_json) = blocking(move || {
+        let limit = Duration::from_secs(20);
+        (
+            cli(dir.path(), &["validate", "--transcript"], limit),
+            cli(dir.path(), &["validate", "--json"], limit),
+            cli(dir.path(), &["send-test", "--to", "rcpt@example.com", "--transcript"], limit),
+            cli(dir.path(), &["send-test", "--to", "rcpt@example.com", "--json"], limit),
+        )
+    })
+    .await;
+    for (what, run) in [("validate", &text), ("send-test", &send_text)] {
+        let out = run.all();
+        assert_eq!(run.code, Some(0), "{out}");
+        found.clean(what, &out);
+        found.check(out.contains("\\x1b]52;c;aGk=\\x07"), || format!("{what} shows the greeting escaped: {out}"));
+    }
+    for (what, run) in [("validate --json", &json), ("send-test --json", &send_json)] {
+        assert_eq!(run.code, Some(0), "{}", run.all());
+        found.clean_json(what, &run.stdout);
+        found.clean(what, &run.stderr);
+    }
+    found.assert_none();
+}
+
+fn b64(s: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// How the echoing server answers the credentials.
+#[derive(Clone, Copy, Debug)]
+enum Echo {
+    /// Multi-line 334 / 535 replies echoing the AUTH line and every credential form, each placed
+    /// across the 512-byte cut of a transcript line and of a reply shown on one line.
+    Replies,
+    /// A line that is not SMTP, with the credential across the 120-character cut of the quote in
+    /// the "not SMTP" message.
+    NotSmtp,
+}
+
+/// The echo of `received` (a client line) and of `password`'s forms, with reply code `code`.
+fn echo_reply(code: u16, received: &str, password: &str) -> String {
+    let forms = [
+        received.to_string(),
+        password.to_string(),
+        b64(password),
+        b64(password).trim_end_matches('=').to_string(),
+        b64(&format!("\0{USER}\0{password}")),
+        b64(USER),
+    ];
+    let mut out = String::new();
+    for f in forms {
+        // "535-" + pad + " " puts the form's middle on byte 512, the cut.
+        let pad = 512usize.saturating_sub(4 + 1 + f.len() / 2);
+        out.push_str(&format!("{code}-{} {f} tail\r\n", "x".repeat(pad)));
+    }
+    out.push_str(&format!("{code}-decoded: \0{USER}\0{password}\r\n"));
+    out.push_str(&format!("{code} 5.7.8 Authentication failed for {USER}: password {password} is wrong\r\n"));
+    out
+}
+
+/// A server offering AUTH PLAIN LOGIN that echoes what it receives, as `echo` says.
+async fn echo_server(password: &str, echo: Echo) -> u16 {
+    let password = Arc::new(password.to_string());
+    scripted(move |s| {
+        let password = password.clone();
+        async move {
+            let (rd, mut wr) = s.into_split();
+            let mut r = BufReader::new(rd);
+            let _ = wr.write_all(b"220 echo.example ESMTP\r\n").await;
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+                    return;
+                }
+                let received = line.trim_end_matches(['\r', '\n']).to_string();
+                let upper = received.to_ascii_uppercase();
+                let reply = if upper.starts_with("EHLO") {
+                    "250-echo.example\r\n250 AUTH PLAIN LOGIN\r\n".to_string()
+                } else if upper == "QUIT" {
+                    let _ = wr.write_all(b"221 bye\r\n").await;
+                    return;
+                } else if upper == "AUTH LOGIN" {
+                    format!("334-echo: {received}\r\n334 VXNlcm5hbWU6\r\n")
+                } else if received == b64(USER) {
+                    // LOGIN's user name: asks for the password, echoing what it got.
+                    echo_reply(334, &received, &password).replace("334 5.7.8", "334-5.7.8") + "334 UGFzc3dvcmQ6\r\n"
+                } else if matches!(echo, Echo::NotSmtp) {
+                    // The cut falls three quarters into what was received: in the password's part
+                    // of a PLAIN response too.
+                    let pad = 120usize.saturating_sub(received.len() * 3 / 4);
+                    format!("{}{received}\r\n", "x".repeat(pad))
+                } else {
+                    echo_reply(535, &received, &password)
+                };
+                if wr.write_all(reply.as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+        }
+    })
+    .await
+}
+
+/// Every output of one run as text: JSON strings unescaped, so a tab is a tab.
+fn json_text(json: &str) -> String {
+    let mut strings = Vec::new();
+    json_strings(&serde_json::from_str(json).unwrap_or_else(|e| panic!("not JSON ({e}): {json}")), &mut strings);
+    format!("{json}\n{}", strings.join("\n"))
+}
+
+/// The scenarios: PLAIN and LOGIN, a password with a tab and one of 3 characters, replies and
+/// a line that is not SMTP.
+fn redaction_scenarios() -> Vec<(smtp_desk::settings::Mechanism, &'static str, Echo)> {
+    use smtp_desk::settings::Mechanism;
+    let mut all = Vec::new();
+    for mech in [Mechanism::Plain, Mechanism::Login] {
+        for pw in ["Tab\tpass-W0rd", "k9Z"] {
+            for echo in [Echo::Replies, Echo::NotSmtp] {
+                all.push((mech, pw, echo));
+            }
+        }
+    }
+    all
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echoed_credentials_are_redacted_in_every_result() {
+    let mut found = Findings::default();
+    for (mech, pw, echo) in redaction_scenarios() {
+        let port = echo_server(pw, echo).await;
+        let mut p = with_login(profile(port, Security::None));
+        p.auth.mechanism = mech;
+        let what = format!("{mech:?} / {pw:?} / {echo:?}");
+        let password = password(pw);
+
+        let (o, streamed, _) = validate(&p, Some(&password), None).await;
+        assert_eq!(o.failed_step(), Some(StepKind::Auth), "{what}: {o:#?}");
+        found.no_credential(&format!("{what}: the outcome"), &json_text(&serde_json::to_string(&o).unwrap()), pw);
+        found.no_credential(&format!("{what}: the streamed steps"), &json_text(&serde_json::to_string(&streamed).unwrap()), pw);
+        found.no_credential(&format!("{what}: the rendered transcript"), &smtp::render_transcript(&o.transcript), pw);
+
+        let sent = smtp::send_test(&p, Some(&password), "rcpt@example.com", &CancelToken::new()).await.unwrap();
+        assert!(!sent.ok, "{what}");
+        assert!(!sent.reply.is_empty(), "{what}: the last reply is shown");
+        found.no_credential(&format!("{what}: the send result's reply"), &sent.reply, pw);
+        found.no_credential(&format!("{what}: the send result"), &json_text(&serde_json::to_string(&sent).unwrap()), pw);
+        let f = sent.failure.as_ref().unwrap();
+        found.no_credential(&format!("{what}: the failure and hint"), &format!("{}\n{}", f.message, f.hint), pw);
+    }
+    found.assert_none();
+}
+
+/// Needs the Secret Service (run inside scripts/session.sh): the CLI reads the password there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echoed_credentials_are_redacted_in_cli_output() {
+    use smtp_desk::secrets::{self, DEFAULT_PROFILE};
+    let mut found = Findings::default();
+    for (mech, pw, echo) in redaction_scenarios() {
+        let port = echo_server(pw, echo).await;
+        let mut p = with_login(profile(port, Security::None));
+        p.auth.mechanism = mech;
+        let what = format!("{mech:?} / {pw:?} / {echo:?}");
+        secrets::set(DEFAULT_PROFILE, &password(pw)).expect("the Secret Service is reachable (run inside scripts/session.sh)");
+        let dir = settings_dir(&p);
+        let outputs = blocking(move || {
+            let limit = Duration::from_secs(20);
+            [
+                ["validate", "--transcript", "", ""],
+                ["validate", "--json", "", ""],
+                ["send-test", "--to", "rcpt@example.com", "--transcript"],
+                ["send-test", "--to", "rcpt@example.com", "--json"],
+            ]
+            .map(|args| {
+                let args: Vec<&str> = args.into_iter().filter(|a| !a.is_empty()).collect();
+                (args.join(" "), cli(dir.path(), &args, limit))
+            })
+        })
+        .await;
+        for (args, run) in outputs {
+            assert_eq!(run.code, Some(15), "{what}: smtp-desk {args} fails at the login step:\n{}", run.all());
+            let text = if args.contains("--json") { format!("{}\n{}", json_text(&run.stdout), run.stderr) } else { run.all() };
+            found.no_credential(&format!("{what}: smtp-desk {args}"), &text, pw);
+        }
+    }
+    secrets::clear(DEFAULT_PROFILE).unwrap();
+    found.assert_none();
+}

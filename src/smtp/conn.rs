@@ -1,7 +1,8 @@
 //! The connection to the server: plain or TLS stream, bounded line reading, and every wait under
 //! one deadline per step and the cancel token.
 
-use super::reply::{parse_line, Reply};
+use super::redact::Redactor;
+use super::reply::{Reply, ReplyBuilder};
 use super::transcript::{Direction, Transcript};
 use super::CancelToken;
 use std::future::Future;
@@ -15,8 +16,6 @@ use tokio::time::Instant;
 /// RFC 5321 §4.5.3.1.5 allows 512 octets per reply line; real servers exceed it a little. A line
 /// much longer than this is not SMTP (or is an endless line meant to hang the client).
 pub(crate) const MAX_LINE: usize = 4096;
-/// A whole reply (EHLO lists are the longest) larger than this is not SMTP either.
-const MAX_REPLY_LINES: usize = 200;
 
 /// What went wrong on the wire. The probe turns it into a [`super::Failure`] with the step's context.
 #[derive(Debug, thiserror::Error)]
@@ -78,11 +77,52 @@ impl AsyncWrite for Stream {
     }
 }
 
+/// The bytes received, split into lines; holds at most [`MAX_LINE`] bytes of an unfinished one.
+#[derive(Debug, Default)]
+pub(crate) struct LineBuffer {
+    buf: Vec<u8>,
+    /// How far `buf` is known to hold no line end, so each byte is searched once.
+    scanned: usize,
+}
+
+/// An unfinished line grew past [`MAX_LINE`]; its first bytes, raw.
+#[derive(Debug)]
+pub(crate) struct LineTooLong(pub String);
+
+impl LineBuffer {
+    pub fn extend(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// The next complete line, without its line end, as raw text (invalid UTF-8 replaced):
+    /// nothing is cleaned or redacted here.
+    pub fn next_line(&mut self) -> Result<Option<String>, LineTooLong> {
+        match self.buf[self.scanned..].iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                let end = self.scanned + i;
+                let text = String::from_utf8_lossy(&self.buf[..end]).trim_end_matches('\r').to_string();
+                self.buf.drain(..=end);
+                self.scanned = 0;
+                Ok(Some(text))
+            }
+            None if self.buf.len() > MAX_LINE => Err(LineTooLong(String::from_utf8_lossy(&self.buf[..60]).into_owned())),
+            None => {
+                self.scanned = self.buf.len();
+                Ok(None)
+            }
+        }
+    }
+}
+
 /// An SMTP conversation in progress.
 pub(crate) struct Session {
     pub stream: Stream,
     /// Bytes read but not yet consumed as a line.
-    buf: Vec<u8>,
+    buf: LineBuffer,
     pub cancel: CancelToken,
     /// When the current step runs out of time.
     pub deadline: Instant,
@@ -90,7 +130,7 @@ pub(crate) struct Session {
 
 impl Session {
     pub fn new(stream: Stream, cancel: CancelToken, deadline: Instant) -> Self {
-        Self { stream, buf: Vec::with_capacity(1024), cancel, deadline }
+        Self { stream, buf: LineBuffer::default(), cancel, deadline }
     }
 
     /// Whether the server sent more than we have read — before STARTTLS that is an injection
@@ -99,45 +139,34 @@ impl Session {
         !self.buf.is_empty()
     }
 
-    async fn read_line(&mut self) -> Result<String, Error> {
+    /// The next raw line; `redactor` scrubs the quote of a line too long to be SMTP.
+    async fn read_line(&mut self, redactor: &Redactor) -> Result<String, Error> {
         loop {
-            if let Some(end) = self.buf.iter().position(|&b| b == b'\n') {
-                let raw: Vec<u8> = self.buf.drain(..=end).collect();
-                let text = String::from_utf8_lossy(&raw);
-                return Ok(text.trim_end_matches(['\r', '\n']).to_string());
-            }
-            if self.buf.len() > MAX_LINE {
-                let start = String::from_utf8_lossy(&self.buf[..60]).into_owned();
-                return Err(Error::NotSmtp(format!("a reply line longer than {MAX_LINE} bytes, starting '{}'", printable(&start))));
+            match self.buf.next_line() {
+                Ok(Some(line)) => return Ok(line),
+                Ok(None) => {}
+                Err(LineTooLong(start)) => {
+                    return Err(Error::NotSmtp(format!("a reply line longer than {MAX_LINE} bytes, starting '{}'", redactor.quote(&start))))
+                }
             }
             let mut chunk = [0u8; 2048];
             let n = bounded(&self.cancel, self.deadline, self.stream.read(&mut chunk)).await??;
             if n == 0 {
                 return Err(Error::Closed);
             }
-            self.buf.extend_from_slice(&chunk[..n]);
+            self.buf.extend(&chunk[..n]);
         }
     }
 
-    /// Reads one complete (possibly multi-line) reply, writing each line to the transcript.
+    /// Reads one complete (possibly multi-line) reply, writing each line to the transcript. Every
+    /// line is redacted and cleaned here, where it is read, with the transcript's redactor.
     pub async fn read_reply(&mut self, t: &mut Transcript) -> Result<Reply, Error> {
-        let mut lines = Vec::new();
-        let mut code = None;
+        let mut reply = ReplyBuilder::default();
         loop {
-            let line = self.read_line().await?;
+            let line = self.read_line(t.redactor()).await?;
             t.push(Direction::Server, &line);
-            let Some((c, more, text)) = parse_line(&line) else {
-                return Err(Error::NotSmtp(format!("'{}'", printable(&line))));
-            };
-            if *code.get_or_insert(c) != c {
-                return Err(Error::NotSmtp(format!("a reply whose lines have different codes ({} and {c})", code.unwrap_or(c))));
-            }
-            lines.push(text.to_string());
-            if !more {
-                return Ok(Reply { code: c, lines });
-            }
-            if lines.len() > MAX_REPLY_LINES {
-                return Err(Error::NotSmtp(format!("a reply of more than {MAX_REPLY_LINES} lines")));
+            if let Some(r) = reply.feed(&line, t.redactor())? {
+                return Ok(r);
             }
         }
     }
@@ -160,13 +189,4 @@ impl Session {
         .await??;
         Ok(())
     }
-}
-
-/// A server's text made safe to show: control characters replaced, cut at 120 characters.
-pub(crate) fn printable(s: &str) -> String {
-    let mut out: String = s.chars().take(120).map(|c| if c.is_control() { '?' } else { c }).collect();
-    if s.chars().count() > 120 {
-        out.push('…');
-    }
-    out
 }

@@ -9,8 +9,9 @@
 //!
 //! Layout, one file per protocol concept as in lettre: [`reply`] (RFC 5321 replies and EHLO
 //! keywords), `conn` (stream, bounded reads, deadline + cancel), `tls` (rustls, verifier,
-//! certificate details), [`transcript`], [`failure`] (categories and hints), `probe` (the steps),
-//! `send` (the test email).
+//! certificate details), `sasl` (PLAIN and LOGIN), [`transcript`], `redact` and `sanitize` (how
+//! server text becomes shown text: redacted, cut, cleaned — where it is read), [`failure`]
+//! (categories and hints), `probe` (the steps), `send` (the test email).
 //!
 //! Both entry points return a complete result instead of an error: a failure is an answer to
 //! show, not an exception. Only bad input (unusable settings, a recipient that is not an address)
@@ -20,10 +21,15 @@ mod address;
 mod conn;
 pub mod failure;
 mod probe;
+mod redact;
 mod reply;
+mod sanitize;
+mod sasl;
 mod send;
 mod tls;
 pub mod transcript;
+#[cfg(test)]
+mod wire_props;
 
 pub use failure::{Category, Failure};
 pub use probe::RUN_LIMIT_FACTOR;

@@ -4,14 +4,15 @@
 use super::address;
 use super::conn::{bounded, Error as Wire, Session, Stream};
 use super::failure::{Category, Failure, Place};
+use super::redact::Redactor;
 use super::reply::{Capabilities, Reply};
+use super::sasl;
 use super::tls::{self, CertInfo, TlsSetup};
-use super::transcript::{self, Direction, Transcript, TranscriptLine};
+use super::transcript::{Direction, Transcript, TranscriptLine};
 use super::{CancelToken, PasswordSource, Step, StepKind, StepStatus};
 use crate::error::ErrorReport;
 use crate::secrets::Password;
 use crate::settings::{AuthMethod, Mechanism, Profile, Security};
-use base64::Engine as _;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -70,9 +71,6 @@ pub(crate) async fn run(
     }
 
     let mut p = Probe::new(profile, password, cancel);
-    // What to redact is known once the password is (at the login step at the latest); nothing
-    // before that step can contain it, since nothing secret was sent yet.
-    let mut secrets = p.secret_forms();
     let mut steps = Vec::with_capacity(plan.len());
     let mut failure = None;
     for (i, &kind) in plan.iter().enumerate() {
@@ -93,9 +91,10 @@ pub(crate) async fn run(
                 r => r,
             }
         };
-        if secrets.is_empty() {
-            secrets = p.secret_forms();
-        }
+        // What to redact is known once the password is (at the login step at the latest); lines
+        // read from then on are redacted as they are read. Server text in the step is already
+        // redacted and cleaned; this pass catches text from elsewhere (I/O and TLS errors).
+        let secrets = p.t.redactor().clone();
         let (status, summary, fail) = match result {
             Ok((status, summary)) => (status, summary, None),
             Err(f) => (StepStatus::Failed, f.message.clone(), Some(f)),
@@ -105,8 +104,8 @@ pub(crate) async fn run(
             title: kind.title().into(),
             status,
             duration_ms: started.elapsed().as_millis() as u64,
-            summary: transcript::redact_text(&summary, &secrets),
-            details: p.details.drain(..).map(|(k, v)| (k, transcript::redact_text(&v, &secrets))).collect(),
+            summary: secrets.tidy(&summary),
+            details: p.details.drain(..).map(|(k, v)| (secrets.tidy(&k), secrets.tidy(&v))).collect(),
             failure: fail.clone().map(|f| redact_failure(f, &secrets)),
         };
         on_step(&step);
@@ -132,13 +131,15 @@ pub(crate) async fn run(
     if let Some(f) = &failure {
         p.quit_politely(f.category).await;
     }
-    let mut lines = p.t.into_lines();
-    transcript::redact(&mut lines, &secrets);
-    Run { steps, failure, warnings: p.warnings, transcript: lines, last_reply: p.last_reply }
+    let secrets = p.t.redactor().clone();
+    let warnings = p.warnings.iter().map(|w| secrets.tidy(w)).collect();
+    let last_reply = p.last_reply.map(|r| Reply { lines: r.lines.iter().map(|l| secrets.tidy(l)).collect(), ..r });
+    Run { steps, failure, warnings, transcript: p.t.into_lines(), last_reply }
 }
 
-fn redact_failure(mut f: Failure, secrets: &[String]) -> Failure {
-    f.message = transcript::redact_text(&f.message, secrets);
+fn redact_failure(mut f: Failure, secrets: &Redactor) -> Failure {
+    f.message = secrets.tidy(&f.message);
+    f.hint = secrets.tidy(&f.hint);
     f
 }
 
@@ -176,6 +177,8 @@ impl<'a> Probe<'a> {
             PasswordSource::Ready(p) => (p.cloned(), None),
             PasswordSource::Pending(rx) => (None, Some(rx)),
         };
+        let mut t = Transcript::default();
+        t.set_redactor(redactor(profile, password.as_ref()));
         Self {
             profile,
             password,
@@ -188,19 +191,12 @@ impl<'a> Probe<'a> {
             host,
             addrs: Vec::new(),
             session: None,
-            t: Transcript::default(),
+            t,
             caps: Capabilities::default(),
             tls: None,
             details: Vec::new(),
             warnings: Vec::new(),
             last_reply: None,
-        }
-    }
-
-    fn secret_forms(&self) -> Vec<String> {
-        match (&self.password, self.profile.auth.method) {
-            (Some(pw), AuthMethod::Password) => transcript::secret_forms(&self.profile.auth.username, pw.expose()),
-            _ => Vec::new(),
         }
     }
 
@@ -702,12 +698,12 @@ impl<'a> Probe<'a> {
     // ---- 6. AUTH -------------------------------------------------------------------------
 
     async fn auth(&mut self) -> StepResult {
-        let offered = self.caps.auth_mechanisms();
+        let offered = self.caps.auth_summary();
         if self.profile.auth.method == AuthMethod::None {
-            if offered.is_empty() {
+            if !self.caps.offers_auth() {
                 return Ok((StepStatus::Skipped, "No login configured.".into()));
             }
-            return Ok((StepStatus::Skipped, format!("No login configured (the server offers AUTH {}).", offered.join(" "))));
+            return Ok((StepStatus::Skipped, format!("No login configured (the server offers AUTH {offered}).")));
         }
         let Some(password) = self.password().await? else {
             return Err(Failure::new(
@@ -717,9 +713,12 @@ impl<'a> Probe<'a> {
             ));
         };
         let user = self.profile.auth.username.clone();
+        // From here on every line read is redacted as it is read (the keyring read may only now
+        // have finished).
+        self.t.set_redactor(redactor(self.profile, Some(&password)));
         self.detail("user", user.clone());
-        self.detail("offered", if offered.is_empty() { "(none)".into() } else { offered.join(" ") });
-        if offered.is_empty() {
+        self.detail("offered", if offered.is_empty() { "(none)".into() } else { offered.clone() });
+        if !self.caps.offers_auth() {
             let plain = self.session.as_ref().is_some_and(|s| matches!(s.stream, Stream::Plain(_)));
             if plain && self.caps.has("STARTTLS") {
                 return Err(Failure::new(
@@ -740,11 +739,11 @@ impl<'a> Probe<'a> {
             Mechanism::Plain => &["PLAIN"],
             Mechanism::Login => &["LOGIN"],
         };
-        let Some(mech) = wanted.iter().find(|m| offered.iter().any(|o| o == *m)).copied() else {
+        let Some(mech) = wanted.iter().find(|m| self.caps.offers(m)).copied() else {
             return Err(Failure::new(
                 Category::NoCommonMechanism,
-                format!("The server offers AUTH {}, but SMTP Desk would use {}.", offered.join(" "), wanted.join(" or ")),
-                if self.profile.auth.mechanism != Mechanism::Auto && offered.iter().any(|o| o == "PLAIN" || o == "LOGIN") {
+                format!("The server offers AUTH {offered}, but SMTP Desk would use {}.", wanted.join(" or ")),
+                if self.profile.auth.mechanism != Mechanism::Auto && (self.caps.offers("PLAIN") || self.caps.offers("LOGIN")) {
                     "Set the mechanism to 'Auto'.".to_string()
                 } else {
                     "SMTP Desk logs in with PLAIN or LOGIN. Ask the provider for an app password usable with them (OAuth2 \
@@ -754,21 +753,20 @@ impl<'a> Probe<'a> {
             ));
         };
         self.detail("mechanism", mech);
-        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
         let pw = password.expose();
         let r = if mech == "PLAIN" {
-            let line = format!("AUTH PLAIN {}", b64(&format!("\0{user}\0{pw}")));
+            let line = format!("AUTH PLAIN {}", sasl::plain(&user, pw));
             self.cmd_shown(&line, "AUTH PLAIN ********", "logging in").await?
         } else {
             let r = self.cmd("AUTH LOGIN", "logging in").await?;
             if r.code != 334 {
                 r
             } else {
-                let r = self.cmd_shown(&b64(&user), "******** (user name, base64)", "logging in").await?;
+                let r = self.cmd_shown(&sasl::login_step(&user), "******** (user name, base64)", "logging in").await?;
                 if r.code != 334 {
                     r
                 } else {
-                    self.cmd_shown(&b64(pw), "******** (password, base64)", "logging in").await?
+                    self.cmd_shown(&sasl::login_step(pw), "******** (password, base64)", "logging in").await?
                 }
             }
         };
@@ -942,6 +940,14 @@ impl<'a> Probe<'a> {
         }
         self.last_reply = last;
         self.session = None;
+    }
+}
+
+/// What to scrub from everything shown, once the password is known.
+fn redactor(profile: &Profile, password: Option<&Password>) -> Redactor {
+    match (password, profile.auth.method) {
+        (Some(pw), AuthMethod::Password) => Redactor::new(&profile.auth.username, pw.expose()),
+        _ => Redactor::default(),
     }
 }
 

@@ -1,8 +1,23 @@
 //! SMTP replies (RFC 5321 §4.2) and the EHLO capability list (§4.1.1.1), read from the raw lines.
 //!
-//! lettre's parser drops EHLO keywords it does not know; the validation shows all of them.
+//! lettre's parser drops EHLO keywords it does not know; the validation shows all of them. A
+//! server chooses the size of its replies, so everything here is linear in the reply's length and
+//! keeps at most [`MAX_KEYWORDS`] keywords and [`MAX_TOKENS`] parameters each for showing.
 
-/// One complete reply: the code and the text of each line (without the code).
+use super::conn::Error;
+use super::redact::Redactor;
+use super::sanitize::{cut_bytes, cut_chars, MAX_SHOWN_BYTES};
+use std::collections::{HashMap, HashSet};
+
+/// A whole reply (EHLO lists are the longest) of more lines than this is not SMTP.
+pub(crate) const MAX_REPLY_LINES: usize = 200;
+/// EHLO keywords kept for showing; real servers announce 10 to 20.
+pub(crate) const MAX_KEYWORDS: usize = 100;
+/// Parameters (AUTH mechanisms, …) kept per keyword for showing.
+pub(crate) const MAX_TOKENS: usize = 64;
+
+/// One complete reply: the code and the text of each line (without the code), already redacted
+/// and cleaned of control characters where it was read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Reply {
     pub code: u16,
@@ -14,14 +29,18 @@ impl Reply {
         (200..400).contains(&self.code)
     }
 
-    /// The reply as the server wrote it, on one line: `550 5.1.1 <x@y>: User unknown`.
+    /// The reply as the server wrote it, on one line and cut at 512 bytes:
+    /// `550 5.1.1 <x@y>: User unknown`.
     pub fn one_line(&self) -> String {
-        let text = self.lines.iter().map(|l| l.trim()).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
-        if text.is_empty() {
-            self.code.to_string()
-        } else {
-            format!("{} {text}", self.code)
+        let mut text = self.code.to_string();
+        for l in self.lines.iter().map(|l| l.trim()).filter(|l| !l.is_empty()) {
+            if text.len() > MAX_SHOWN_BYTES {
+                break;
+            }
+            text.push(' ');
+            text.push_str(l);
         }
+        cut_bytes(&text, MAX_SHOWN_BYTES).into_owned()
     }
 }
 
@@ -40,51 +59,136 @@ pub(crate) fn parse_line(line: &str) -> Option<(u16, bool, &str)> {
     }
 }
 
-/// The extensions a server announced in its EHLO reply, in its order.
+/// Collects the lines of one (possibly multi-line) reply.
+#[derive(Debug, Default)]
+pub(crate) struct ReplyBuilder {
+    code: Option<u16>,
+    lines: Vec<String>,
+}
+
+impl ReplyBuilder {
+    /// Takes the next raw line; returns the reply once its last line came. The text kept is
+    /// redacted and cleaned; the code is read from the raw line (redaction must not touch it).
+    pub fn feed(&mut self, raw: &str, redactor: &Redactor) -> Result<Option<Reply>, Error> {
+        let Some((c, more, text)) = parse_line(raw) else {
+            return Err(Error::NotSmtp(format!("'{}'", redactor.quote(raw))));
+        };
+        let code = *self.code.get_or_insert(c);
+        if code != c {
+            return Err(Error::NotSmtp(format!("a reply whose lines have different codes ({code} and {c})")));
+        }
+        // Not cut: the reader already bounds a line, and the capability parser needs it whole.
+        self.lines.push(redactor.show(text, usize::MAX));
+        if !more {
+            return Ok(Some(Reply { code, lines: std::mem::take(&mut self.lines) }));
+        }
+        if self.lines.len() > MAX_REPLY_LINES {
+            return Err(Error::NotSmtp(format!("a reply of more than {MAX_REPLY_LINES} lines")));
+        }
+        Ok(None)
+    }
+}
+
+/// One announced keyword as shown: its first parameters and how many more there were.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Keyword {
+    name: String,
+    params: Vec<String>,
+    not_shown: usize,
+}
+
+/// The extensions a server announced in its EHLO reply, in its order, parsed once.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Capabilities {
-    /// (KEYWORD upper-cased, parameters as sent).
-    pub keywords: Vec<(String, String)>,
+    /// The first [`MAX_KEYWORDS`] distinct keywords, upper-cased; a repeated keyword keeps its
+    /// first parameters, except AUTH, whose mechanisms are merged.
+    keywords: Vec<Keyword>,
+    /// Distinct keywords beyond the cap.
+    keywords_not_shown: usize,
+    /// Every distinct keyword, and where it is shown (None past the cap), for [`Self::has`]: the
+    /// cap is for showing, not for what works.
+    names: HashMap<String, Option<usize>>,
+    /// Every distinct SASL mechanism offered, upper-cased.
+    mechanisms: HashSet<String>,
+    size: Option<u64>,
 }
 
 impl Capabilities {
-    /// Reads the lines after the greeting line (the first line is the server's name).
+    /// Reads the lines after the greeting line (the first line is the server's name), in one pass.
     pub fn from_ehlo(reply: &Reply) -> Self {
-        let keywords = reply
-            .lines
-            .iter()
-            .skip(1)
-            .filter_map(|l| {
-                let l = l.trim();
-                // Old servers announce `AUTH=LOGIN` beside `AUTH LOGIN`; treat both as AUTH.
-                let (k, v) = l.split_once([' ', '=']).unwrap_or((l, ""));
-                (!k.is_empty()).then(|| (k.to_ascii_uppercase(), v.trim().to_string()))
-            })
-            .collect();
-        Self { keywords }
-    }
-
-    pub fn has(&self, keyword: &str) -> bool {
-        self.keywords.iter().any(|(k, _)| k == keyword)
-    }
-
-    /// Every SASL mechanism offered, upper-cased, without duplicates.
-    pub fn auth_mechanisms(&self) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        for (_, v) in self.keywords.iter().filter(|(k, _)| k == "AUTH") {
-            for m in v.split_whitespace() {
-                let m = m.to_ascii_uppercase();
-                if !out.contains(&m) {
-                    out.push(m);
+        let mut caps = Self::default();
+        for line in reply.lines.iter().skip(1) {
+            let line = line.trim();
+            // Old servers announce `AUTH=LOGIN` beside `AUTH LOGIN`; treat both as AUTH.
+            let (k, v) = line.split_once([' ', '=']).unwrap_or((line, ""));
+            if k.is_empty() {
+                continue;
+            }
+            let name = k.to_ascii_uppercase();
+            let is_auth = name == "AUTH";
+            let shown = match caps.names.get(&name) {
+                // A repeated keyword: its first announcement stands, but AUTH lines add up.
+                Some(_) if !is_auth => continue,
+                Some(&shown) => shown,
+                None => {
+                    if name == "SIZE" {
+                        caps.size = v.trim().parse().ok();
+                    }
+                    let shown = (caps.keywords.len() < MAX_KEYWORDS).then_some(caps.keywords.len());
+                    match shown {
+                        Some(_) => caps.keywords.push(Keyword { name: name.clone(), params: Vec::new(), not_shown: 0 }),
+                        None => caps.keywords_not_shown += 1,
+                    }
+                    caps.names.insert(name, shown);
+                    shown
+                }
+            };
+            for token in v.split_whitespace() {
+                let token = if is_auth {
+                    let m = token.to_ascii_uppercase();
+                    if caps.mechanisms.contains(&m) {
+                        continue;
+                    }
+                    caps.mechanisms.insert(m.clone());
+                    m
+                } else {
+                    token.to_string()
+                };
+                match shown.map(|i| &mut caps.keywords[i]) {
+                    Some(kw) if kw.params.len() < MAX_TOKENS => kw.params.push(token),
+                    Some(kw) => kw.not_shown += 1,
+                    // Past the keyword cap only AUTH's mechanisms still matter (for logging in).
+                    None if is_auth => {}
+                    None => break,
                 }
             }
         }
-        out
+        caps
+    }
+
+    pub fn has(&self, keyword: &str) -> bool {
+        self.names.contains_key(keyword)
+    }
+
+    /// Whether the server offers the SASL mechanism `m` (upper case).
+    pub fn offers(&self, m: &str) -> bool {
+        self.mechanisms.contains(m)
+    }
+
+    /// Whether any SASL mechanism is offered.
+    pub fn offers_auth(&self) -> bool {
+        !self.mechanisms.is_empty()
+    }
+
+    /// The SASL mechanisms offered, upper-cased, without duplicates, in the server's order, for
+    /// showing: `PLAIN LOGIN`, or the first [`MAX_TOKENS`] and `… N more not shown`.
+    pub fn auth_summary(&self) -> String {
+        self.keywords.iter().find(|k| k.name == "AUTH").map(|k| params_text(k, usize::MAX)).unwrap_or_default()
     }
 
     /// The SIZE limit in bytes, if announced (0 means no limit).
     pub fn size(&self) -> Option<u64> {
-        self.keywords.iter().find(|(k, _)| k == "SIZE").and_then(|(_, v)| v.parse().ok())
+        self.size
     }
 
     /// A one-line list for the step summary: `STARTTLS, AUTH PLAIN LOGIN, SIZE 50 MiB, PIPELINING`.
@@ -92,34 +196,51 @@ impl Capabilities {
         if self.keywords.is_empty() {
             return "no extensions".into();
         }
-        self.keywords
+        let mut parts: Vec<String> = self
+            .keywords
             .iter()
-            .map(|(k, v)| match (k.as_str(), self.size()) {
+            .map(|k| match (k.name.as_str(), self.size()) {
                 ("SIZE", Some(n)) if n > 0 => format!("SIZE {}", human_size(n)),
-                ("AUTH", _) => format!("AUTH {}", self.auth_mechanisms().join(" ")),
-                _ if v.is_empty() => k.clone(),
-                _ => format!("{k} {v}"),
+                _ if k.params.is_empty() => k.name.clone(),
+                // The summary is one line: long parameter lists are in the details.
+                _ => format!("{} {}", k.name, params_text(k, 120)),
             })
-            .fold(Vec::<String>::new(), |mut acc, s| {
-                if !acc.contains(&s) {
-                    acc.push(s);
-                }
-                acc
-            })
-            .join(", ")
+            .collect();
+        if self.keywords_not_shown > 0 {
+            parts.push(format!("… {} more not shown", self.keywords_not_shown));
+        }
+        parts.join(", ")
     }
 
     /// One detail row per keyword, SIZE explained.
     pub fn details(&self) -> Vec<(String, String)> {
-        self.keywords
+        let mut rows: Vec<(String, String)> = self
+            .keywords
             .iter()
-            .map(|(k, v)| match (k.as_str(), v.parse::<u64>()) {
-                ("SIZE", Ok(0)) => (k.clone(), "0 (no limit announced)".into()),
-                ("SIZE", Ok(n)) => (k.clone(), format!("{n} bytes ({})", human_size(n))),
-                _ => (k.clone(), v.clone()),
+            .map(|k| {
+                let params = params_text(k, usize::MAX);
+                match (k.name.as_str(), params.parse::<u64>()) {
+                    ("SIZE", Ok(0)) => (k.name.clone(), "0 (no limit announced)".into()),
+                    ("SIZE", Ok(n)) => (k.name.clone(), format!("{n} bytes ({})", human_size(n))),
+                    _ => (k.name.clone(), cut_bytes(&params, MAX_SHOWN_BYTES).into_owned()),
+                }
             })
-            .collect()
+            .collect();
+        if self.keywords_not_shown > 0 {
+            rows.push(("…".into(), format!("{} more keywords not shown", self.keywords_not_shown)));
+        }
+        rows
     }
+}
+
+/// A keyword's parameters as one string (at most `max_chars` of them), with the count of those cut.
+fn params_text(k: &Keyword, max_chars: usize) -> String {
+    let joined = k.params.join(" ");
+    let mut text = cut_chars(&joined, max_chars).into_owned();
+    if k.not_shown > 0 {
+        text.push_str(&format!(" … {} more not shown", k.not_shown));
+    }
+    text
 }
 
 fn human_size(n: u64) -> String {
@@ -177,9 +298,51 @@ mod tests {
             &["mx.example", "SIZE 52428800", "pipelining", "AUTH PLAIN LOGIN", "AUTH=LOGIN", "STARTTLS"],
         ));
         assert!(caps.has("PIPELINING") && caps.has("STARTTLS"));
-        assert_eq!(caps.auth_mechanisms(), ["PLAIN", "LOGIN"]);
+        assert_eq!(caps.auth_summary(), "PLAIN LOGIN");
+        assert!(caps.offers("LOGIN") && !caps.offers("CRAM-MD5"));
         assert_eq!(caps.size(), Some(52_428_800));
         assert_eq!(caps.summary(), "SIZE 50 MiB, PIPELINING, AUTH PLAIN LOGIN, STARTTLS");
+    }
+
+    #[test]
+    fn caps_keywords_and_mechanisms_for_showing_only() {
+        let mut lines = vec!["mx.example".to_string()];
+        lines.extend((0..150).map(|i| format!("X-KEY{i} a b")));
+        lines.push("STARTTLS".into());
+        lines.push(format!("AUTH {}", (0..100).map(|i| format!("M{i}")).collect::<Vec<_>>().join(" ")));
+        lines.push("AUTH PLAIN M1 m2".into());
+        let caps = Capabilities::from_ehlo(&Reply { code: 250, lines });
+        assert!(caps.has("STARTTLS") && caps.has("X-KEY149"), "the cap is for showing only");
+        assert!(caps.offers("PLAIN") && caps.offers("M99"));
+        assert_eq!(caps.details().len(), MAX_KEYWORDS + 1);
+        assert!(caps.summary().ends_with(", … 52 more not shown"), "{}", caps.summary());
+        assert_eq!(caps.auth_summary(), "", "AUTH came after the cap: not shown, still usable");
+
+        let caps = Capabilities::from_ehlo(&reply(250, &["mx", "AUTH A B a", "AUTH=C"]));
+        assert_eq!(caps.auth_summary(), "A B C");
+    }
+
+    #[test]
+    fn hostile_ehlo_is_parsed_in_linear_time() {
+        // About 110,000 distinct mechanisms, inside the reader's line length and line count limits.
+        let mut lines = vec!["mx.example".to_string()];
+        let mut n = 0u32;
+        for _ in 0..190 {
+            let mut l = String::from("AUTH");
+            while l.len() < 4080 {
+                l.push_str(&format!(" {n:06X}"));
+                n += 1;
+            }
+            lines.push(l);
+        }
+        let started = std::time::Instant::now();
+        let caps = Capabilities::from_ehlo(&Reply { code: 250, lines });
+        let (summary, details) = (caps.summary(), caps.details());
+        let took = started.elapsed();
+        assert!(caps.offers("000000") && caps.offers(&format!("{:06X}", n - 1)));
+        assert!(summary.contains(&format!("… {} more not shown", n as usize - MAX_TOKENS)), "{summary}");
+        assert!(summary.len() < 300 && details[0].1.len() < 600);
+        assert!(took < std::time::Duration::from_secs(2), "took {took:?} for {n} mechanisms");
     }
 
     #[test]

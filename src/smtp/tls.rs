@@ -12,6 +12,7 @@
 //! handshake that ended with no verdict at all counts as failed ([`judge`]).
 
 use super::failure::{Category, Failure};
+use super::sanitize::clean;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::Resumption;
 use rustls::crypto::WebPkiSupportedAlgorithms;
@@ -189,7 +190,7 @@ impl CertInfo {
         if let Ok(Some(san)) = cert.subject_alternative_name() {
             for n in &san.value.general_names {
                 match n {
-                    GeneralName::DNSName(d) => names.push(d.to_string()),
+                    GeneralName::DNSName(d) => names.push(clean(d).into_owned()),
                     GeneralName::IPAddress(b) => match b.len() {
                         4 => names.push(std::net::Ipv4Addr::from(<[u8; 4]>::try_from(*b).ok()?).to_string()),
                         16 => names.push(std::net::Ipv6Addr::from(<[u8; 16]>::try_from(*b).ok()?).to_string()),
@@ -202,8 +203,9 @@ impl CertInfo {
         let date = |t: &x509_parser::time::ASN1Time| t.to_rfc2822().unwrap_or_else(|_| t.to_string());
         let fingerprint = Sha256::digest(der.as_ref()).iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":");
         Some(Self {
-            subject: cert.subject().to_string(),
-            issuer: cert.issuer().to_string(),
+            // The names are the server's own text: cleaned here, where they are read.
+            subject: clean(&cert.subject().to_string()).into_owned(),
+            issuer: clean(&cert.issuer().to_string()).into_owned(),
             self_signed: cert.subject().as_raw() == cert.issuer().as_raw(),
             names,
             not_before: date(&cert.validity().not_before),

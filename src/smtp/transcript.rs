@@ -1,10 +1,11 @@
 //! The conversation with the server, line by line, in the style of swaks, with secrets redacted.
 //!
-//! Credentials are redacted twice: the AUTH code records a placeholder instead of what it sends,
-//! and [`redact`] scrubs the password and its base64 forms from every line before a transcript
-//! leaves this module's callers — in case a server echoes them back.
+//! Credentials are kept out twice: the AUTH code records a placeholder instead of what it sends,
+//! and every line pushed here goes through the run's [`Redactor`] — redacted on the raw text, then
+//! cut and cleaned — in case a server echoes them back.
 
-use base64::Engine as _;
+use super::redact::Redactor;
+use super::sanitize::MAX_SHOWN_BYTES;
 use serde::Serialize;
 use ts_rs::TS;
 
@@ -34,22 +35,15 @@ pub struct TranscriptLine {
 pub(crate) struct Transcript {
     lines: Vec<TranscriptLine>,
     pub tls: bool,
+    /// What to scrub from every line, known once the password is.
+    redactor: Redactor,
 }
 
-/// A transcript line is cut here: an endless reply must not become an endless transcript.
-const MAX_SHOWN: usize = 512;
-
 impl Transcript {
+    /// Records a line: redacted, cut at 512 bytes (an endless reply must not become an endless
+    /// transcript), cleaned of control and bidi characters.
     pub fn push(&mut self, dir: Direction, text: &str) {
-        let mut text: String = text.chars().map(|c| if c.is_control() { '?' } else { c }).collect();
-        if text.len() > MAX_SHOWN {
-            let mut cut = MAX_SHOWN;
-            while !text.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            text.truncate(cut);
-            text.push_str(" [… cut]");
-        }
+        let text = self.redactor.show(text, MAX_SHOWN_BYTES);
         self.lines.push(TranscriptLine { dir, tls: self.tls, text });
     }
 
@@ -57,39 +51,20 @@ impl Transcript {
         self.push(Direction::Info, text.as_ref());
     }
 
+    /// From now on, lines (and replies read with this transcript) are scrubbed of these credentials.
+    pub fn set_redactor(&mut self, redactor: Redactor) {
+        self.redactor = redactor;
+    }
+
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
+    /// The lines, scrubbed once more with the final redactor (the password may have become known
+    /// after the first lines were read).
     pub fn into_lines(self) -> Vec<TranscriptLine> {
-        self.lines
-    }
-}
-
-/// The strings that must never appear: the password, and how AUTH PLAIN and LOGIN encode it.
-pub(crate) fn secret_forms(user: &str, password: &str) -> Vec<String> {
-    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-    let mut forms =
-        vec![password.to_string(), b64(password), b64(&format!("\0{user}\0{password}")), b64(&format!("{user}\0{user}\0{password}"))];
-    // A password of a few characters would redact ordinary words; its base64 forms still go.
-    if password.chars().count() < 4 {
-        forms.remove(0);
-    }
-    forms.retain(|f| !f.is_empty());
-    forms
-}
-
-/// Replaces every secret form in `text`.
-pub(crate) fn redact_text(text: &str, secrets: &[String]) -> String {
-    let mut out = text.to_string();
-    for s in secrets {
-        if out.contains(s.as_str()) {
-            out = out.replace(s.as_str(), "********");
-        }
-    }
-    out
-}
-
-/// Scrubs every line.
-pub(crate) fn redact(lines: &mut [TranscriptLine], secrets: &[String]) {
-    for line in lines {
-        line.text = redact_text(&line.text, secrets);
+        let r = self.redactor;
+        self.lines.into_iter().map(|l| TranscriptLine { text: r.tidy(&l.text), ..l }).collect()
     }
 }
 
@@ -115,15 +90,6 @@ pub fn render(lines: &[TranscriptLine]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redacts_password_and_auth_encodings() {
-        let secrets = secret_forms("u", "s3cret!");
-        let plain = base64::engine::general_purpose::STANDARD.encode("\0u\0s3cret!");
-        let text = format!("AUTH PLAIN {plain} and s3cret! and {}", base64::engine::general_purpose::STANDARD.encode("s3cret!"));
-        let out = redact_text(&text, &secrets);
-        assert!(!out.contains("s3cret!") && !out.contains(&plain), "{out}");
-    }
 
     #[test]
     fn renders_swaks_prefixes() {
