@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod error;
+pub mod log;
 pub mod machine;
 pub mod paths;
 pub mod secrets;

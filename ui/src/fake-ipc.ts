@@ -34,7 +34,7 @@ export class FakeIpc implements Ipc {
   passwordReply: () => Promise<PasswordStatus> = async () => ({ saved: false });
   checkReply: (settings: Settings) => Promise<Report> = async () => ({ errors: [], warnings: [] });
   saveReply: (settings: Settings, password: PasswordAction) => Promise<SaveResult> = async (_s, p) => ({
-    password_saved: p.action === "set",
+    password_saved: p.action === "keep" ? null : p.action === "set",
     report: { errors: [], warnings: [] },
   });
   uiState: UiState = { theme: "system", last_screen: "settings" };

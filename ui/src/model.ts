@@ -149,7 +149,8 @@ export interface PasswordStatus {
 export type PasswordAction = { action: "keep" } | { action: "set"; value: string } | { action: "clear" };
 
 export interface SaveResult {
-  password_saved: boolean;
+  /** null when the password was kept: the keyring was not asked, so the status shown stands. */
+  password_saved: boolean | null;
   report: Report;
 }
 

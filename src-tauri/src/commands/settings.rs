@@ -51,7 +51,8 @@ pub enum PasswordAction {
 
 #[derive(Serialize)]
 pub struct Saved {
-    password_saved: bool,
+    /// `None` when the password was kept: the keyring was not asked, the page's status stands.
+    password_saved: Option<bool>,
     report: Report,
 }
 

@@ -769,8 +769,10 @@ class SettingsForm implements SettingsScreen {
       this.baseline = settings;
       this.passwordInput.value = "";
       this.clearPassword = false;
-      this.passwordSaved = result.password_saved;
-      this.keyringProblem = null;
+      if (result.password_saved !== null) {
+        this.passwordSaved = result.password_saved;
+        this.keyringProblem = null;
+      }
       this.remote = { key, report: result.report };
       this.refused = null;
       // Edits made while the save was under way stay marked as they were.
