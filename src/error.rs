@@ -40,6 +40,8 @@ pub enum ErrorKind {
     KeyringLocked,
     /// The keyring refused or failed for another reason.
     KeyringFailed,
+    /// The settings were not saved and the previous password could not be put back.
+    PasswordRollbackFailed,
     /// The command line is wrong.
     BadArguments,
     /// Standard input or the terminal could not be read.

@@ -122,6 +122,7 @@ const EXIT_BAD_INPUT: u8 = 2;
 const EXIT_CANCELLED: u8 = 20;
 
 fn main() -> ExitCode {
+    smtp_desk::log::init("smtp-desk");
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Config(ConfigCommand::Show { json }) => show(json),

@@ -2,10 +2,12 @@
 //!
 //! There is no fallback: if the keyring is missing or locked the caller gets an error saying so.
 //! The calls block (D-Bus round trips); async callers must run them on a blocking thread.
+//! Every call gives up after `SMTP_DESK_KEYRING_TIMEOUT_SECS` (default 60); a change that gave
+//! up never takes effect later (see [`set`]).
 
 use crate::error::{ErrorKind, ErrorReport};
 use std::fmt;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 /// The keyring service name every SMTP Desk entry is filed under.
@@ -114,30 +116,171 @@ fn answer_timeout() -> Duration {
     Duration::from_secs(secs)
 }
 
-/// Runs one keyring operation on its own thread and waits at most `answer_timeout()` for it.
-/// keyring has no timeout of its own; a late answer is dropped with the thread.
-fn with_entry<T: Send + 'static>(profile: &str, op: impl FnOnce(&keyring::Entry) -> Result<T, Error> + Send + 'static) -> Result<T, Error> {
-    let user = format!("profile:{profile}");
+fn entry(profile: &str) -> Result<keyring::Entry, Error> {
+    keyring::Entry::new(SERVICE, &format!("profile:{profile}")).map_err(map_err)
+}
+
+fn no_answer(wait: Duration, what: &str) -> Error {
+    Error::Locked(format!("the keyring did not answer within {} s (an unlock prompt may be waiting); {what}", wait.as_secs()))
+}
+
+/// Runs one keyring read on its own thread and waits at most `answer_timeout()` for it.
+/// keyring has no timeout or cancel of its own; a late answer to a read changes nothing and is
+/// dropped with the thread.
+fn read<T: Send + 'static>(profile: &str, op: impl FnOnce(&keyring::Entry) -> Result<T, Error> + Send + 'static) -> Result<T, Error> {
+    let profile = profile.to_string();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        let result = keyring::Entry::new(SERVICE, &user).map_err(map_err).and_then(|e| op(&e));
-        let _ = tx.send(result);
+        let _ = tx.send(entry(&profile).and_then(|e| op(&e)));
     });
     let wait = answer_timeout();
-    rx.recv_timeout(wait).unwrap_or_else(|_| {
-        Err(Error::Locked(format!("the keyring did not answer within {} s (an unlock prompt may be waiting)", wait.as_secs())))
+    rx.recv_timeout(wait).unwrap_or_else(|_| Err(no_answer(wait, "nothing was read")))
+}
+
+// A change is different: the keyring call cannot be stopped, and one that waits on an unlock
+// prompt goes on after its caller gave up and told the user "not saved". If the user then
+// unlocks, a plain call would change the password behind that answer. So a change runs as a
+// small transaction on its own thread:
+//
+// 1. it waits for any earlier change in this process (`CHANGES`), so an abandoned change and its
+//    undo can never land on top of a newer one;
+// 2. it reads the current secret: the step that waits for the unlock prompt when an entry exists;
+// 3. if the caller has given up by then, it stops: nothing was changed (the usual case);
+// 4. otherwise it writes. If the caller gives up during the write (no entry existed yet, so the
+//    write itself waited for the unlock), the worker puts the secret read in step 2 back as soon
+//    as the write returns, and logs it.
+//
+// Whether the caller still waits and whether the worker has answered are decided under one lock
+// (`Phase`), so the caller's answer and the keyring's final state always agree. Undoing rather
+// than preventing in step 4 leaves the new secret in the keyring for the moment between the write
+// and its undo; preventing it would need the Secret Service unlock call, which keyring hides.
+// When the process exits first (the CLI after its error) the thread dies with it and nothing
+// more is sent to the keyring.
+
+/// Serialises keyring changes within this process.
+static CHANGES: Mutex<()> = Mutex::new(());
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for an earlier change to finish.
+    Queued,
+    /// Reading the current secret (may wait for an unlock prompt).
+    Reading,
+    /// Writing the new value (may wait for an unlock prompt if there was no entry).
+    Writing,
+    /// The worker has sent its result.
+    Answered,
+    /// The caller stopped waiting; the worker must leave the keyring as it was.
+    Abandoned,
+}
+
+/// A change to the keyring: write `Some(secret)` or delete with `None`.
+fn change(profile: &str, new: Option<Vec<u8>>) -> Result<(), Error> {
+    let caller_profile = profile;
+    let profile = profile.to_string();
+    let phase = Arc::new(Mutex::new(Phase::Queued));
+    let (tx, rx) = mpsc::channel();
+    let worker_phase = phase.clone();
+    std::thread::spawn(move || {
+        let phase = worker_phase;
+        let _turn = CHANGES.lock().unwrap_or_else(|p| p.into_inner());
+        let advance = |next: Phase| {
+            let mut p = phase.lock().unwrap_or_else(|p| p.into_inner());
+            if *p == Phase::Abandoned {
+                return false;
+            }
+            *p = next;
+            true
+        };
+        if !advance(Phase::Reading) {
+            return;
+        }
+        let result = entry(&profile).and_then(|e| {
+            let previous = match e.get_secret() {
+                Ok(s) => Some(s),
+                Err(keyring::Error::NoEntry) => None,
+                Err(other) => return Err(map_err(other)),
+            };
+            if !advance(Phase::Writing) {
+                tracing::info!(profile = profile.as_str(), "the keyring answered after the caller gave up; nothing was changed");
+                return Ok(());
+            }
+            write(&e, new.as_deref())?;
+            let mut p = phase.lock().unwrap_or_else(|p| p.into_inner());
+            if *p == Phase::Abandoned {
+                match write(&e, previous.as_deref()) {
+                    Ok(()) => tracing::warn!(
+                        profile = profile.as_str(),
+                        "a keyring change finished after its caller gave up; the previous password was put back"
+                    ),
+                    Err(undo) => tracing::error!(
+                        profile = profile.as_str(),
+                        error = %undo,
+                        "a keyring change finished after its caller gave up, and the previous password could not be put back"
+                    ),
+                }
+                return Ok(());
+            }
+            *p = Phase::Answered;
+            match new {
+                Some(_) => tracing::info!(profile = profile.as_str(), "password saved in the keyring"),
+                None => tracing::info!(profile = profile.as_str(), "password removed from the keyring"),
+            }
+            // Sent under the phase lock: a caller that times out now still finds the answer.
+            let _ = tx.send(Ok(()));
+            Ok(())
+        });
+        if let Err(e) = result {
+            let mut p = phase.lock().unwrap_or_else(|p| p.into_inner());
+            if *p != Phase::Abandoned {
+                *p = Phase::Answered;
+                let _ = tx.send(Err(e));
+            }
+        }
+    });
+    let wait = answer_timeout();
+    if let Ok(result) = rx.recv_timeout(wait) {
+        return result;
+    }
+    let mut p = phase.lock().unwrap_or_else(|p| p.into_inner());
+    if let Ok(result) = rx.try_recv() {
+        return result;
+    }
+    let was = std::mem::replace(&mut *p, Phase::Abandoned);
+    tracing::warn!(profile = caller_profile, phase = ?was, timeout_secs = wait.as_secs(), "the keyring did not answer in time; the change was abandoned");
+    Err(match was {
+        Phase::Queued => no_answer(
+            wait,
+            "an earlier change is still waiting for it. The password was not changed, and will not be when the keyring answers later",
+        ),
+        Phase::Writing => {
+            no_answer(wait, "the password was not changed: if the keyring finishes the change later, the previous one is put back")
+        }
+        _ => no_answer(wait, "the password was not changed, and will not be when the keyring answers later"),
     })
 }
 
+fn write(e: &keyring::Entry, secret: Option<&[u8]>) -> Result<(), Error> {
+    match secret {
+        Some(s) => e.set_secret(s).map_err(map_err),
+        None => match e.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(map_err(e)),
+        },
+    }
+}
+
 /// Stores (or replaces) the password of a profile.
+///
+/// If this returns an error, the password is as it was, even if the keyring finishes the call
+/// later (see the transaction above).
 pub fn set(profile: &str, password: &Password) -> Result<(), Error> {
-    let password = password.clone();
-    with_entry(profile, move |e| e.set_password(password.expose()).map_err(map_err))
+    change(profile, Some(password.expose().as_bytes().to_vec()))
 }
 
 /// Reads the password of a profile, if one is saved.
 pub fn get(profile: &str) -> Result<Option<Password>, Error> {
-    with_entry(profile, |e| match e.get_password() {
+    read(profile, |e| match e.get_password() {
         Ok(p) => Ok(Some(Password(p))),
         Err(keyring::Error::NoEntry) => Ok(None),
         Err(e) => Err(map_err(e)),
@@ -150,11 +293,33 @@ pub fn is_saved(profile: &str) -> Result<bool, Error> {
 }
 
 /// Removes the password of a profile; removing one that is not there is not an error.
+/// Like [`set`], an error means nothing was removed.
 pub fn clear(profile: &str) -> Result<(), Error> {
-    with_entry(profile, |e| match e.delete_credential() {
-        Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
-        Err(e) => Err(map_err(e)),
-    })
+    change(profile, None)
+}
+
+/// The keyring calls a settings save makes (`account::save_with`). [`OsKeyring`] is the real
+/// one; tests wrap it to change the keyring's state between two calls, which nothing outside
+/// the process can time (e.g. lock it just before a rollback).
+pub trait Keyring {
+    fn get(&self, profile: &str) -> Result<Option<Password>, Error>;
+    fn set(&self, profile: &str, password: &Password) -> Result<(), Error>;
+    fn clear(&self, profile: &str) -> Result<(), Error>;
+}
+
+/// The OS keyring through this module's functions.
+pub struct OsKeyring;
+
+impl Keyring for OsKeyring {
+    fn get(&self, profile: &str) -> Result<Option<Password>, Error> {
+        get(profile)
+    }
+    fn set(&self, profile: &str, password: &Password) -> Result<(), Error> {
+        set(profile, password)
+    }
+    fn clear(&self, profile: &str) -> Result<(), Error> {
+        clear(profile)
+    }
 }
 
 /// The profile every caller uses until named profiles arrive.

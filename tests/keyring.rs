@@ -58,15 +58,16 @@ fn saving_settings_with_a_password_keeps_it_out_of_the_file() {
     let path = dir.path().join("settings.json");
     let secret = "Unique-Keyring-Secret-9f3b";
     let saved = account::save(&path, profile, from_defaults(&settings()), PasswordChange::Set(Password::new(secret).unwrap())).unwrap();
-    assert!(saved.password_saved);
+    assert_eq!(saved.password_saved, Some(true));
     assert_eq!(secrets::get(profile).unwrap().unwrap().expose(), secret);
     let file = std::fs::read_to_string(&path).unwrap();
     assert!(!file.contains(secret), "the password reached the settings file: {file}");
     assert!(file.contains("keyring-user"));
 
-    // Keep leaves it, Clear removes it.
-    assert!(account::save(&path, profile, from_defaults(&settings()), PasswordChange::Keep).unwrap().password_saved);
-    assert!(!account::save(&path, profile, from_defaults(&settings()), PasswordChange::Clear).unwrap().password_saved);
+    // Keep leaves it (and does not ask: the caller knows), Clear removes it.
+    assert_eq!(account::save(&path, profile, from_defaults(&settings()), PasswordChange::Keep).unwrap().password_saved, None);
+    assert_eq!(secrets::get(profile).unwrap().unwrap().expose(), secret);
+    assert_eq!(account::save(&path, profile, from_defaults(&settings()), PasswordChange::Clear).unwrap().password_saved, Some(false));
     assert!(secrets::get(profile).unwrap().is_none());
 }
 
@@ -106,12 +107,19 @@ fn nothing_is_half_saved() {
     secrets::clear(profile).unwrap();
 }
 
+/// The CLI tests share the default profile's keyring entry: one at a time.
+fn default_entry() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn cli() -> Command {
     Command::new(env!("CARGO_BIN_EXE_smtp-desk"))
 }
 
 #[test]
 fn cli_password_set_from_stdin_and_clear() {
+    let _turn = default_entry();
     let dir = tempfile::tempdir().unwrap();
     let secret = "Cli-Stdin-Secret-77";
     let mut child = cli()
@@ -186,4 +194,40 @@ fn missing_keyring_service_is_explained() {
     assert!(err.contains("keyring") && err.contains("gnome-keyring-daemon") && err.contains("never"), "{err}");
     assert!(!err.contains("whatever-secret"));
     assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "no plaintext fallback file was written");
+}
+
+#[test]
+fn the_cli_logs_keyring_changes_without_the_password_and_runs_without_a_log() {
+    let _turn = default_entry();
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let secret = "Logged-Never-Secret-31";
+    let mut child = cli()
+        .args(["password", "set"])
+        .env("SMTP_DESK_CONFIG_DIR", dir.path())
+        .env("SMTP_DESK_LOG_DIR", &logs)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(secret.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success());
+    let files: Vec<_> = std::fs::read_dir(&logs).expect("the log directory was made").map(|f| f.unwrap().path()).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let name = files[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with("smtp-desk.") && name.ends_with(".log"), "{name}");
+    let log = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(log.contains("smtp-desk[") && log.contains("password saved in the keyring"), "{log}");
+    assert!(!log.contains(secret), "the password reached the log: {log}");
+
+    // A log directory that cannot be made costs the log, never the command.
+    let blocker = dir.path().join("a-file");
+    std::fs::write(&blocker, "").unwrap();
+    let out = cli()
+        .args(["password", "clear"])
+        .env("SMTP_DESK_CONFIG_DIR", dir.path())
+        .env("SMTP_DESK_LOG_DIR", blocker.join("logs"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(secrets::get(secrets::DEFAULT_PROFILE).unwrap().is_none());
 }

@@ -15,6 +15,7 @@ use tauri::{Emitter, Manager, WindowEvent};
 
 fn main() {
     let started = std::time::Instant::now();
+    smtp_desk::log::init("smtp-desk-app");
     tauri::Builder::default()
         .plugin(tauri_plugin_store::Builder::new().build())
         .manage(state::AppState::new(started))

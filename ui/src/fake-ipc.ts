@@ -38,7 +38,7 @@ export class FakeIpc implements Ipc {
     s,
     p,
   ) => ({
-    password_saved: p.action === "set",
+    password_saved: p.action === "keep" ? null : p.action === "set",
     report: { errors: [], warnings: [] },
     settings: structuredClone(s),
   });

@@ -81,7 +81,8 @@ pub enum PasswordAction {
 #[derive(Serialize, TS)]
 #[ts(export_to = "window/")]
 pub struct Saved {
-    password_saved: bool,
+    /// `None` when the password was kept: the keyring was not asked, the page's status stands.
+    password_saved: Option<bool>,
     report: Report,
     /// The file as written: the page's changes merged onto what the file held. The page's next base.
     settings: Settings,

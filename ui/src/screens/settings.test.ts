@@ -271,6 +271,17 @@ describe("saving", () => {
     expect(args.settings.profile.relay.ca_file).toBeNull();
   });
 
+  it("keeps the password status it showed after a save that kept the password (the keyring is not asked)", async () => {
+    ipc.passwordReply = async () => ({ saved: true });
+    await mount();
+    expect($("password-state").textContent).toBe("Password saved in keyring ✓");
+    enter("sender-from_name", "Ops");
+    await clickSave();
+    expect($("save-status").textContent).toBe("Saved");
+    expect($("password-state").textContent).toBe("Password saved in keyring ✓");
+    expect(ipc.callsOf("password_status")).toHaveLength(1);
+  });
+
   it("clears the saved password on request", async () => {
     ipc.passwordReply = async () => ({ saved: true });
     await mount();

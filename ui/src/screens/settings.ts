@@ -848,8 +848,10 @@ class SettingsForm implements SettingsScreen {
       this.showConflict([]);
       this.passwordInput.value = "";
       this.clearPassword = false;
-      this.passwordSaved = result.password_saved;
-      this.keyringProblem = null;
+      if (result.password_saved !== null) {
+        this.passwordSaved = result.password_saved;
+        this.keyringProblem = null;
+      }
       this.remote = { key: JSON.stringify(normalise(result.settings)), report: result.report };
       this.refused = null;
       // Edits made while the save was under way stay marked as they were.

@@ -2,7 +2,11 @@
 import type { Report } from "../Report";
 import type { Settings } from "../Settings";
 
-export type Saved = { password_saved: boolean, report: Report, 
+export type Saved = { 
+/**
+ * `None` when the password was kept: the keyring was not asked, the page's status stands.
+ */
+password_saved: boolean | null, report: Report, 
 /**
  * The file as written: the page's changes merged onto what the file held. The page's next base.
  */
