@@ -6,6 +6,7 @@
 pub mod account;
 pub mod error;
 pub mod machine;
+pub mod outbox;
 pub mod paths;
 pub mod secrets;
 pub mod settings;
