@@ -10,18 +10,78 @@ pub fn parse_list(text: &str, what: &str) -> Result<Vec<String>, Error> {
     if text.trim().is_empty() {
         return Ok(Vec::new());
     }
-    let list = mailparse::addrparse(text).map_err(|e| Error::BadAddress { address: text.to_string(), why: format!("in {what} can't be read as an address list: {e}") })?;
     let mut out = Vec::new();
-    for item in list.iter() {
-        match item {
-            mailparse::MailAddr::Single(s) => out.push(s.addr.clone()),
-            mailparse::MailAddr::Group(g) => out.extend(g.addrs.iter().map(|s| s.addr.clone())),
+    match mailparse::addrparse(text) {
+        Ok(list) => collect(&list, &mut out),
+        // mailparse wants an '@' in every address; cron and scripts name bare local users
+        // (`root`, `To: root`), so read item by item and let bare names through.
+        Err(e) => {
+            for item in top_level_items(text) {
+                let inner = match (item.find('<'), item.rfind('>')) {
+                    (Some(a), Some(b)) if a < b => item[a + 1..b].trim(),
+                    _ => item,
+                };
+                if is_bare_name(inner) {
+                    out.push(inner.to_string());
+                    continue;
+                }
+                let list = mailparse::addrparse(item)
+                    .map_err(|_| Error::BadAddress { address: text.to_string(), why: format!("in {what} can't be read as an address list: {e}") })?;
+                collect(&list, &mut out);
+            }
         }
     }
     for a in &out {
         check(a)?;
     }
     Ok(out)
+}
+
+/// Splits an address list at the commas that separate its items: not those inside quotes, angle
+/// brackets, comments or a group (`team: a@x, b@x;`).
+fn top_level_items(text: &str) -> Vec<&str> {
+    let (mut items, mut start) = (Vec::new(), 0);
+    let (mut quoted, mut escaped, mut angle, mut paren, mut group) = (false, false, 0, 0, false);
+    for (i, c) in text.char_indices() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' if quoted || paren > 0 => escaped = true,
+            '"' if paren == 0 => quoted = !quoted,
+            _ if quoted => {}
+            '(' => paren += 1,
+            ')' if paren > 0 => paren -= 1,
+            _ if paren > 0 => {}
+            '<' => angle += 1,
+            '>' if angle > 0 => angle -= 1,
+            ':' if angle == 0 => group = true,
+            ';' if angle == 0 => group = false,
+            ',' if angle == 0 && !group => {
+                items.push(text[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    items.push(text[start..].trim());
+    items.retain(|i| !i.is_empty());
+    items
+}
+
+fn collect(list: &mailparse::MailAddrList, out: &mut Vec<String>) {
+    for item in list.iter() {
+        match item {
+            mailparse::MailAddr::Single(s) => out.push(s.addr.clone()),
+            mailparse::MailAddr::Group(g) => out.extend(g.addrs.iter().map(|s| s.addr.clone())),
+        }
+    }
+}
+
+/// A local user name as Unix allows it (`root`, `www-data`, `user.name`).
+fn is_bare_name(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b))
 }
 
 /// Reads the envelope sender of `-f`/`-r` or `MAIL FROM`: `<>` or empty is the null sender (`""`),
