@@ -127,7 +127,8 @@ fn parse_state(s: &str) -> Result<State, String> {
 /// `smtp-desk sendmail …` (which bypasses clap: sendmail's `-h N` and attached values aren't clap's grammar).
 pub fn run_by_name() -> Option<ExitCode> {
     let args: Vec<String> = std::env::args().collect();
-    let name = args.first().map(|a| std::path::Path::new(a).file_name().unwrap_or_default().to_string_lossy().into_owned()).unwrap_or_default();
+    let name =
+        args.first().map(|a| std::path::Path::new(a).file_name().unwrap_or_default().to_string_lossy().into_owned()).unwrap_or_default();
     match name.as_str() {
         "sendmail" => Some(sendmail_main(&args[1..])),
         "mailq" => Some(sendmail_main(&[vec!["-bp".to_string()], args[1..].to_vec()].concat())),
@@ -185,7 +186,8 @@ fn sendmail_inner(args: &[String]) -> Result<(), Error> {
             let profile = load_profile();
             let intake = Intake::start(Store::open_default()?);
             let (stdin, stdout) = (std::io::stdin(), std::io::stdout());
-            let outcome = smtp_session::serve(&mut stdin.lock(), &mut stdout.lock(), &intake, &profile, MAX_MESSAGE_BYTES).map_err(Error::Input)?;
+            let outcome =
+                smtp_session::serve(&mut stdin.lock(), &mut stdout.lock(), &intake, &profile, MAX_MESSAGE_BYTES).map_err(Error::Input)?;
             drop(intake);
             if !outcome.accepted.is_empty() {
                 outbox::wake_delivery(&Store::open_default()?)?;
@@ -281,7 +283,8 @@ fn queue_inner(q: QueueCommand) -> Result<(), Error> {
             let page = store.list(&Filter { state, search, limit, offset })?;
             let mut out = std::io::stdout().lock();
             for m in &page {
-                let _ = if json { writeln!(out, "{}", serde_json::to_string(m).expect("serialisable")) } else { writeln!(out, "{}", line(m)) };
+                let _ =
+                    if json { writeln!(out, "{}", serde_json::to_string(m).expect("serialisable")) } else { writeln!(out, "{}", line(m)) };
             }
         }
         QueueCommand::Show { id, json } => {

@@ -22,7 +22,9 @@ pub fn data_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("SMTP_DESK_DATA_DIR").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
-    directories::ProjectDirs::from("", "", "smtp-desk").map(|p| p.data_local_dir().to_path_buf()).unwrap_or_else(|| PathBuf::from(".smtp-desk"))
+    directories::ProjectDirs::from("", "", "smtp-desk")
+        .map(|p| p.data_local_dir().to_path_buf())
+        .unwrap_or_else(|| PathBuf::from(".smtp-desk"))
 }
 
 /// The outbox (queue) database.

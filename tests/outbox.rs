@@ -146,7 +146,8 @@ fn git_send_email() {
 #[test]
 fn php_mail() {
     let d = Desk::new();
-    let msg = "To: customer@example.com\nSubject: Your order\nX-PHP-Originating-Script: 33:order.php\nBcc: archive@example.com\n\nThanks!\n";
+    let msg =
+        "To: customer@example.com\nSubject: Your order\nX-PHP-Originating-Script: 33:order.php\nBcc: archive@example.com\n\nThanks!\n";
     ok(&d.sendmail(&["-t", "-i"], msg.as_bytes()));
     let (m, raw) = d.only();
     assert_eq!(m["sender"], "me@example.com");
@@ -332,7 +333,16 @@ fn queue_list_json_and_mailq() {
     assert_eq!(list.len(), 2);
     let o = d.run(&["queue", "list", "--json"], b"");
     let first = String::from_utf8(o.stdout).unwrap().lines().next().unwrap().to_string();
-    let order = ["\"id\":", "\"state\":", "\"received_at\":", "\"sender\":", "\"size\":", "\"subject\":", "\"message_id\":", "\"recipients\":[{\"address\":"];
+    let order = [
+        "\"id\":",
+        "\"state\":",
+        "\"received_at\":",
+        "\"sender\":",
+        "\"size\":",
+        "\"subject\":",
+        "\"message_id\":",
+        "\"recipients\":[{\"address\":",
+    ];
     let at: Vec<usize> = order.iter().map(|k| first.find(k).unwrap_or_else(|| panic!("{k} missing: {first}"))).collect();
     assert!(at.windows(2).all(|w| w[0] < w[1]) && at[0] == 1, "stable field order: {first}");
     let r: Vec<&str> = list[0]["recipients"][0].as_object().unwrap().keys().map(String::as_str).collect();
@@ -395,20 +405,28 @@ fn hold_release_delete() {
 fn kill_during_bs_intake_loses_nothing_acknowledged() {
     for round in 0..3 {
         let d = Desk::new();
-        let mut child = d.cmd(BIN).arg("sendmail").arg("-bs").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        let mut child =
+            d.cmd(BIN).arg("sendmail").arg("-bs").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
         let mut input = child.stdin.take().unwrap();
         let output = BufReader::new(child.stdout.take().unwrap());
         let writer = std::thread::spawn(move || {
             let _ = input.write_all(b"EHLO test\r\n");
             for i in 0.. {
-                let m = format!("MAIL FROM:<s@example.com>\r\nRCPT TO:<r{i}@example.com>\r\nDATA\r\nSubject: m{i}\r\n\r\n{}\r\n.\r\n", "x".repeat(4000));
+                let m = format!(
+                    "MAIL FROM:<s@example.com>\r\nRCPT TO:<r{i}@example.com>\r\nDATA\r\nSubject: m{i}\r\n\r\n{}\r\n.\r\n",
+                    "x".repeat(4000)
+                );
                 if input.write_all(m.as_bytes()).is_err() {
                     break;
                 }
             }
         });
         let reader = std::thread::spawn(move || {
-            output.lines().map_while(Result::ok).filter_map(|l| l.strip_prefix("250 2.0.0 Ok: queued as ").map(|id| id.parse::<i64>().unwrap())).collect::<Vec<_>>()
+            output
+                .lines()
+                .map_while(Result::ok)
+                .filter_map(|l| l.strip_prefix("250 2.0.0 Ok: queued as ").map(|id| id.parse::<i64>().unwrap()))
+                .collect::<Vec<_>>()
         });
         std::thread::sleep(std::time::Duration::from_millis(300 + 150 * round));
         child.kill().unwrap(); // SIGKILL

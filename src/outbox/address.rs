@@ -25,8 +25,10 @@ pub fn parse_list(text: &str, what: &str) -> Result<Vec<String>, Error> {
                     out.push(inner.to_string());
                     continue;
                 }
-                let list = mailparse::addrparse(item)
-                    .map_err(|_| Error::BadAddress { address: text.to_string(), why: format!("in {what} can't be read as an address list: {e}") })?;
+                let list = mailparse::addrparse(item).map_err(|_| Error::BadAddress {
+                    address: text.to_string(),
+                    why: format!("in {what} can't be read as an address list: {e}"),
+                })?;
                 collect(&list, &mut out);
             }
         }

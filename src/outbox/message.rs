@@ -100,7 +100,9 @@ pub fn normalise(raw: &[u8], opts: &Options) -> Result<Normalised, Error> {
         let name = opts.from_name.trim();
         match opts.from_address.parse() {
             Ok(addr) => extra.set(header::From::from(Mailboxes::from(Mailbox::new((!name.is_empty()).then(|| name.to_string()), addr)))),
-            Err(_) => extra.insert_raw(header::HeaderValue::new(header::HeaderName::new_from_ascii_str("From"), opts.from_address.to_string())),
+            Err(_) => {
+                extra.insert_raw(header::HeaderValue::new(header::HeaderName::new_from_ascii_str("From"), opts.from_address.to_string()))
+            }
         }
         added.push("From");
     }
@@ -220,7 +222,8 @@ mod tests {
 
     #[test]
     fn bcc_is_removed_and_read_with_t() {
-        let raw = b"To: a@example.com, B <b@example.com>\nCc: c@example.com\nBcc: hidden@example.com,\n  also@example.com\nSubject: s\n\nbody\n";
+        let raw =
+            b"To: a@example.com, B <b@example.com>\nCc: c@example.com\nBcc: hidden@example.com,\n  also@example.com\nSubject: s\n\nbody\n";
         let n = normalise(raw, &opts(true)).unwrap();
         assert_eq!(n.header_recipients, ["a@example.com", "b@example.com", "c@example.com", "hidden@example.com", "also@example.com"]);
         let t = text(&n);

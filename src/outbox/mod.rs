@@ -143,7 +143,9 @@ impl Error {
                 "Set where local mail goes: smtp-desk config set local_recipient admin@example.com (or use a full address).".into()
             }
             Error::TooBig { .. } => "Send large files another way (a link to a shared folder) or split the message.".into(),
-            Error::Storage { .. } => "Nothing was queued. Check free disk space and that the data folder is writable, then send again.".into(),
+            Error::Storage { .. } => {
+                "Nothing was queued. Check free disk space and that the data folder is writable, then send again.".into()
+            }
             Error::NotFound(_) => "List the queue with smtp-desk queue list.".into(),
             _ => return None,
         })

@@ -213,7 +213,14 @@ impl Store {
 
     /// Recipients per state, and the number of messages.
     pub fn counts(&self) -> Result<Counts, Error> {
-        let mut c = Counts { messages: self.conn().query_row("SELECT count(*) FROM message", [], |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(|e| self.storage(e))?, ..Counts::default() };
+        let mut c = Counts {
+            messages: self
+                .conn()
+                .query_row("SELECT count(*) FROM message", [], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+                .map_err(|e| self.storage(e))?,
+            ..Counts::default()
+        };
         let mut stmt = self.conn().prepare_cached("SELECT state, count(*) FROM recipient GROUP BY state").map_err(|e| self.storage(e))?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))).map_err(|e| self.storage(e))?;
         for row in rows {

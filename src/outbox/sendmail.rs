@@ -63,8 +63,7 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Invocation, Error> {
             options_done = true;
             continue;
         }
-        let mut chars = arg.char_indices().skip(1);
-        while let Some((at, flag)) = chars.next() {
+        for (at, flag) in arg.char_indices().skip(1) {
             let attached = &arg[at + flag.len_utf8()..];
             // A flag that takes a value consumes the rest of this argument, or the next one.
             let mut value = |name: char| -> Result<String, Error> {
@@ -135,7 +134,9 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Invocation, Error> {
                         "p" => Mode::ListQueue,
                         "s" => Mode::Smtp,
                         "i" => Mode::NewAliases,
-                        "d" | "D" => return Err(Error::Usage("-bd (run as a daemon) is not offered: use the SMTP listener in the settings".into())),
+                        "d" | "D" => {
+                            return Err(Error::Usage("-bd (run as a daemon) is not offered: use the SMTP listener in the settings".into()))
+                        }
                         other => return Err(Error::Usage(format!("-b{other} is not supported (supported: -bm, -bp, -bs, -bi)"))),
                     };
                     break;
@@ -247,7 +248,9 @@ pub fn accept(inv: &Invocation, raw: &[u8], profile: &Profile, max_bytes: usize)
 /// Refuses an invocation that can name no recipient, before the message is read.
 pub fn check_recipients_possible(inv: &Invocation) -> Result<(), Error> {
     if inv.mode == Mode::Deliver && !inv.recipients_from_headers && inv.recipients.iter().all(|r| r.trim().is_empty()) {
-        return Err(Error::Usage("no recipients: name them on the command line, or use -t to read them from the To, Cc and Bcc headers".into()));
+        return Err(Error::Usage(
+            "no recipients: name them on the command line, or use -t to read them from the To, Cc and Bcc headers".into(),
+        ));
     }
     Ok(())
 }
@@ -314,7 +317,12 @@ mod tests {
         let i = p(&["-N", "success,failure", "-Rhdrs", "-V", "env-1", "-B", "7BIT", "x@y.z"]);
         assert_eq!(
             i.dsn,
-            Dsn { body_type: Some("7BIT".into()), notify: Some("success,failure".into()), ret: Some("hdrs".into()), envid: Some("env-1".into()) }
+            Dsn {
+                body_type: Some("7BIT".into()),
+                notify: Some("success,failure".into()),
+                ret: Some("hdrs".into()),
+                envid: Some("env-1".into())
+            }
         );
     }
 
@@ -334,8 +342,30 @@ mod tests {
     #[test]
     fn accepted_and_ignored() {
         let args = [
-            "-odb", "-oeq", "-om", "-o7", "-o8", "-oAaliases", "-O", "DeliveryMode=b", "-L", "tag", "-m", "-n", "-v", "-U", "-G", "-h", "5",
-            "-C", "cf", "-d0.1", "-X", "log", "-Am", "a@b.c",
+            "-odb",
+            "-oeq",
+            "-om",
+            "-o7",
+            "-o8",
+            "-oAaliases",
+            "-O",
+            "DeliveryMode=b",
+            "-L",
+            "tag",
+            "-m",
+            "-n",
+            "-v",
+            "-U",
+            "-G",
+            "-h",
+            "5",
+            "-C",
+            "cf",
+            "-d0.1",
+            "-X",
+            "log",
+            "-Am",
+            "a@b.c",
         ];
         let i = p(&args);
         assert_eq!(i.recipients, ["a@b.c"]);

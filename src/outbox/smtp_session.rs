@@ -32,7 +32,13 @@ struct Transaction {
 }
 
 /// Serves one SMTP session until QUIT or the end of input.
-pub fn serve(input: &mut impl BufRead, output: &mut impl Write, intake: &Intake, profile: &Profile, max_bytes: usize) -> std::io::Result<Outcome> {
+pub fn serve(
+    input: &mut impl BufRead,
+    output: &mut impl Write,
+    intake: &Intake,
+    profile: &Profile,
+    max_bytes: usize,
+) -> std::io::Result<Outcome> {
     let host = crate::machine::host_name();
     let mut out = Outcome::default();
     let mut tx = Transaction { sender: None, recipients: Vec::new(), dsn: Dsn::default() };
@@ -235,7 +241,8 @@ fn split_path(rest: &str) -> (&str, &str) {
 }
 
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    (s.len() >= prefix.len() && s.is_char_boundary(prefix.len()) && s[..prefix.len()].eq_ignore_ascii_case(prefix)).then(|| &s[prefix.len()..])
+    (s.len() >= prefix.len() && s.is_char_boundary(prefix.len()) && s[..prefix.len()].eq_ignore_ascii_case(prefix))
+        .then(|| &s[prefix.len()..])
 }
 
 fn reply(output: &mut impl Write, text: &str) -> std::io::Result<()> {

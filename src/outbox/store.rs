@@ -136,7 +136,8 @@ impl Store {
         self.conn.busy_timeout(BUSY_TIMEOUT)?;
         // journal_mode answers with a row; the others are silent.
         let _: String = self.conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-        self.conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA fullfsync = ON; PRAGMA checkpoint_fullfsync = ON; PRAGMA foreign_keys = ON;")
+        self.conn
+            .execute_batch("PRAGMA synchronous = FULL; PRAGMA fullfsync = ON; PRAGMA checkpoint_fullfsync = ON; PRAGMA foreign_keys = ON;")
     }
 
     fn migrate(&self) -> rusqlite::Result<()> {
@@ -286,8 +287,14 @@ mod tests {
         drop(s);
         let (s, n) = Store::open_for_delivery(&path).unwrap();
         assert_eq!(n, 1);
-        let states: Vec<String> =
-            s.conn.prepare("SELECT state FROM recipient ORDER BY position").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        let states: Vec<String> = s
+            .conn
+            .prepare("SELECT state FROM recipient ORDER BY position")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
         assert_eq!(states, ["queued", "sent"]);
     }
 }
