@@ -390,9 +390,18 @@ fn hold_release_delete() {
     assert_eq!(d.list().len(), 3, "and nothing was deleted");
     ok(&d.run(&["queue", "delete", "3"], b""));
     assert_eq!(d.list().len(), 2);
+    let o = d.run(&["queue", "counts", "--json"], b"");
+    let counts: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((counts["messages"].as_u64(), counts["held"].as_u64(), counts["queued"].as_u64()), (Some(2), Some(1), Some(1)), "{counts}");
     let o = d.run(&["queue", "delete", "--all"], b"");
     assert_eq!(String::from_utf8(o.stdout).unwrap().trim(), "2 message(s) deleted.");
     assert!(d.list().is_empty());
+    let o = d.run(&["queue", "counts", "--json"], b"");
+    assert_eq!(
+        String::from_utf8(o.stdout).unwrap().trim(),
+        r#"{"messages":0,"queued":0,"sending":0,"sent":0,"deferred":0,"held":0,"failed":0}"#,
+        "recipients go with their messages"
+    );
     let o = d.run(&["queue", "show", "1"], b"");
     assert_eq!(o.status.code(), Some(2));
 }
