@@ -175,6 +175,7 @@ fn sendmail_inner(args: &[String]) -> Result<(), Error> {
         Mode::Flush => {
             let store = Store::open_default()?;
             let waiting = store.counts()?;
+            store.record_flush_request()?;
             outbox::wake_delivery(&store)?;
             eprintln!(
                 "sendmail: flush requested; delivery is not available in this version yet, so {} message(s) stay queued",
@@ -314,6 +315,7 @@ fn queue_inner(q: QueueCommand) -> Result<(), Error> {
             }
         }
         QueueCommand::Flush => {
+            store.record_flush_request()?;
             outbox::wake_delivery(&store)?;
             eprintln!("Flush requested; delivery is not available in this version yet.");
         }

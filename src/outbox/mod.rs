@@ -162,11 +162,13 @@ impl From<&Error> for ErrorReport {
 
 /// Asks the delivery agent to look at the queue now.
 ///
+/// Called after every acceptance and by `sendmail -q` / `queue flush` (which first record the
+/// request with [`Store::record_flush_request`]). It must not write to the store: that would be
+/// a second fsync per message.
+///
 /// TODO(delivery, issue 8 second half): wake the running agent (window or `deliver --daemon`),
-/// or start a one-shot `smtp-desk deliver --once` if none runs. Until then the request is only
-/// recorded in the store (`flush_request`), so the agent can pick it up when it exists.
-pub fn wake_delivery(store: &Store) -> Result<WakeOutcome, Error> {
-    store.record_flush_request()?;
+/// or start a one-shot `smtp-desk deliver --once` if none runs.
+pub fn wake_delivery(_store: &Store) -> Result<WakeOutcome, Error> {
     Ok(WakeOutcome::NoAgentYet)
 }
 
