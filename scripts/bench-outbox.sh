@@ -35,8 +35,12 @@ msg=$work/message.eml
 } | head -c 4096 > "$msg"
 echo "== message: $(wc -c < "$msg") bytes; queue on $(df -T "$work" | awk 'NR==2 {print $2, $1}')" >&2
 
+# A Postfix this script installed is marked, so only that one is reconfigured (deliveries
+# deferred: the queue just fills, no local delivery work competes with the measurement) and it is
+# stopped again at the end. A Postfix that was already there is used as it is.
+mark=/etc/postfix/.installed-by-smtp-desk-bench
 have_postfix=
-if command -v postfix >/dev/null && [ -x /usr/sbin/sendmail ] && /usr/sbin/sendmail -bV 2>/dev/null | grep -qi postfix; then
+if [ -x /usr/sbin/postfix ]; then
     have_postfix=1
 elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && command -v debconf-set-selections >/dev/null; then
     echo "== installing postfix (Local only) for the reference figure" >&2
@@ -44,14 +48,17 @@ elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && command -v debconf-s
     echo "postfix postfix/mailname string bench.localdomain" | debconf-set-selections
     if DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null 2>&1; then
         have_postfix=1
+        touch "$mark"
     else
         echo "   postfix could not be installed non-interactively: skipped" >&2
     fi
 fi
-if [ -n "$have_postfix" ]; then
-    # Queue only: no local delivery work competing with the measurement.
+if [ -n "$have_postfix" ] && [ -f "$mark" ]; then
     postconf -e 'defer_transports = local, smtp, relay' 'inet_interfaces = loopback-only' >/dev/null
-    postfix status >/dev/null 2>&1 || postfix start >/dev/null 2>&1 || true
+    if ! postfix status >/dev/null 2>&1; then
+        postfix start >/dev/null 2>&1 || true
+        trap 'postfix stop >/dev/null 2>&1 || true; postsuper -d ALL >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+    fi
 fi
 
 cmds=("$bin sendmail -t -i < $msg")
