@@ -451,3 +451,36 @@ fn kill_during_bs_intake_loses_nothing_acknowledged() {
         eprintln!("round {round}: {} acknowledged, {} stored", acked.len(), stored.len());
     }
 }
+
+/// Refusals inside `-bs` get SMTP replies (not exit codes) and store nothing; the session goes on.
+#[test]
+fn bs_refusals_store_nothing() {
+    let d = Desk::with_local(None);
+    let big = 25 * 1024 * 1024 + 1;
+    let script = format!(
+        "HELO x\r\nMAIL FROM:<a@example.com> SIZE={big}\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<root>\r\nDATA\r\n\
+         RCPT TO:<b@example.com>\r\nDATA\r\n\r\n.\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n{}\r\n.\r\nBOGUS\r\nQUIT\r\n",
+        "x".repeat(big)
+    );
+    let o = d.sendmail(&["-bs"], script.as_bytes());
+    ok(&o);
+    let out = String::from_utf8(o.stdout).unwrap();
+    let codes: Vec<&str> = out.lines().map(|l| &l[..3]).collect();
+    assert_eq!(codes, ["220", "250", "552", "250", "550", "554", "250", "354", "554", "250", "250", "354", "552", "500", "221"], "{out}");
+    assert!(d.list().is_empty());
+}
+
+#[test]
+fn dsn_options_are_kept_with_the_message() {
+    let d = Desk::new();
+    ok(&d.sendmail(&["-N", "failure,delay", "-Rhdrs", "-V", "env-42", "-i", "a@example.com"], b"Subject: s\n\nb\n"));
+    let o = d.run(&["queue", "show", "1", "--json"], b"");
+    ok(&o);
+    let m: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (m["dsn_notify"].as_str(), m["dsn_ret"].as_str(), m["dsn_envid"].as_str()),
+        (Some("failure,delay"), Some("hdrs"), Some("env-42"))
+    );
+    assert_eq!(m["source"], "sendmail");
+    assert!(m["headers"].as_str().unwrap().contains("Subject: s\n"), "{m}");
+}
