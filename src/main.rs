@@ -10,6 +10,8 @@ use smtp_desk::settings::{self, KEYS};
 use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 
+mod outbox_cli;
+
 #[derive(Parser)]
 #[command(name = "smtp-desk", version, about = "Outgoing mail settings: show, change, and keep the password in the OS keyring")]
 struct Cli {
@@ -44,6 +46,8 @@ enum Command {
         #[command(flatten)]
         output: ProbeOutput,
     },
+    #[command(flatten)]
+    Outbox(outbox_cli::Command),
 }
 
 #[derive(clap::Args)]
@@ -123,6 +127,9 @@ const EXIT_CANCELLED: u8 = 20;
 
 fn main() -> ExitCode {
     smtp_desk::log::init("smtp-desk");
+    if let Some(code) = outbox_cli::run_by_name() {
+        return code;
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Config(ConfigCommand::Show { json }) => show(json),
@@ -131,6 +138,7 @@ fn main() -> ExitCode {
         Command::Password(PasswordCommand::Set) => password_set(),
         Command::Validate { to, output } => return probe::validate(to.as_deref(), &output),
         Command::SendTest { to, output } => return probe::send_test(&to, &output),
+        Command::Outbox(command) => return outbox_cli::run(command),
         Command::Password(PasswordCommand::Clear) => secrets::clear(DEFAULT_PROFILE).map_err(|e| (EXIT_FAILURE, (&e).into())).map(|_| {
             eprintln!("Password removed from the keyring.");
         }),

@@ -24,6 +24,7 @@ pub const KEYS: &[Key] = &[
     Key { name: "sender.from_name", takes: "display name" },
     Key { name: "sender.from_address", takes: "name@example.com" },
     Key { name: "sender.reply_to", takes: "name@example.com, or empty to clear" },
+    Key { name: "local_recipient", takes: "name@example.com for mail to root, cron and other local users, or empty to clear" },
     Key { name: "limits.timeout_secs", takes: "1-600" },
     Key { name: "limits.connection_limit", takes: "1-100" },
     Key { name: "limits.max_idle_secs", takes: "0-3600" },
@@ -31,7 +32,7 @@ pub const KEYS: &[Key] = &[
 ];
 
 /// Keys whose empty value means "not set".
-const OPTIONAL: &[&str] = &["relay.ca_file", "sender.reply_to"];
+const OPTIONAL: &[&str] = &["relay.ca_file", "sender.reply_to", "local_recipient"];
 
 /// Splits a pasted `host:port` (or `[v6]:port`) into its parts; a plain host gives no port.
 pub fn split_host_port(input: &str) -> (String, Option<u16>) {

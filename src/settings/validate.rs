@@ -93,6 +93,9 @@ pub fn check(settings: &Settings) -> Report {
     if let Some(reply_to) = &p.sender.reply_to {
         check_address(&mut r, "sender.reply_to", reply_to, false);
     }
+    if let Some(local) = &p.local_recipient {
+        check_address(&mut r, "local_recipient", local, false);
+    }
 
     let l = &p.limits;
     check_range(&mut r, "limits.timeout_secs", l.timeout_secs, ranges::TIMEOUT_SECS, "seconds");
@@ -141,6 +144,9 @@ fn text_fields(p: &Profile) -> Vec<(&'static str, &str)> {
     ];
     if let Some(r) = &p.sender.reply_to {
         v.push(("sender.reply_to", r.as_str()));
+    }
+    if let Some(l) = &p.local_recipient {
+        v.push(("local_recipient", l.as_str()));
     }
     if let Some(ca) = p.relay.ca_file.as_ref().and_then(|c| c.to_str()) {
         v.push(("relay.ca_file", ca));

@@ -283,6 +283,7 @@ export function normalise(s: Settings): Settings {
       },
       ehlo_name: p.ehlo_name,
       auth: { method: p.auth.method, username: p.auth.username, mechanism: p.auth.mechanism },
+      local_recipient: p.local_recipient ?? null,
       sender: {
         from_name: p.sender.from_name,
         from_address: p.sender.from_address,
@@ -393,6 +394,8 @@ class SettingsForm implements SettingsScreen {
           from_address: this.text("sender.from_address"),
           reply_to: this.optional("sender.reply_to"),
         },
+        // Not on the form yet: carried over from the file, so a save never clears it.
+        local_recipient: this.base?.profile.local_recipient ?? null,
         limits: {
           timeout_secs: this.number("limits.timeout_secs"),
           connection_limit: this.number("limits.connection_limit"),
