@@ -4,9 +4,8 @@
 use super::blocking;
 use crate::state::AppState;
 use serde::Serialize;
-use smtp_desk::secrets::{self, Password, DEFAULT_PROFILE};
-use smtp_desk::settings::{self, AuthMethod, Profile};
-use smtp_desk::smtp::{self, CancelToken, Outcome, SendResult, Step};
+use smtp_desk::secrets::DEFAULT_PROFILE;
+use smtp_desk::smtp::{self, CancelToken, Job, Outcome, Step};
 use smtp_desk::ErrorReport;
 use tauri::{AppHandle, Emitter, Manager, State};
 use ts_rs::TS;
@@ -33,17 +32,13 @@ pub struct Started {
     run_id: u64,
 }
 
-/// The saved profile and, if it logs in with a password, that password — read off the async
-/// workers because keyring calls block.
-async fn saved_profile(recipient: Option<String>) -> Result<(Profile, Option<Password>), ErrorReport> {
+/// The saved profile and its password, whose keyring read goes on while DNS, connect and TLS
+/// run; the settings file is read off the async workers.
+async fn saved_job(recipient: Option<String>) -> Result<Job, ErrorReport> {
     blocking(move || {
-        let profile = settings::load().map_err(|e| ErrorReport::from(&e))?.settings.profile;
-        smtp::check_ready(&profile, recipient.as_deref())?;
-        let password = match profile.auth.method {
-            AuthMethod::Password => secrets::get(DEFAULT_PROFILE).map_err(|e| ErrorReport::from(&e))?,
-            AuthMethod::None => None,
-        };
-        Ok((profile, password))
+        let job = Job::from_saved(DEFAULT_PROFILE)?;
+        smtp::check_ready(job.profile(), recipient.as_deref())?;
+        Ok(job)
     })
     .await
 }
@@ -51,7 +46,7 @@ async fn saved_profile(recipient: Option<String>) -> Result<(Profile, Option<Pas
 #[tauri::command]
 pub async fn validate_start(app: AppHandle, recipient: Option<String>, state: State<'_, AppState>) -> Result<Started, ErrorReport> {
     let recipient = recipient.filter(|r| !r.trim().is_empty());
-    let (profile, password) = saved_profile(recipient.clone()).await?;
+    let job = saved_job(recipient.clone()).await?;
     let run_id = state.next_run_id();
     let cancel = CancelToken::new();
     state.runs.lock().unwrap_or_else(|p| p.into_inner()).insert(run_id, cancel.clone());
@@ -60,7 +55,7 @@ pub async fn validate_start(app: AppHandle, recipient: Option<String>, state: St
         let mut on_step = move |step: &Step| {
             let _ = emitter.emit("validation-step", StepEvent { run_id, step });
         };
-        let outcome = smtp::validate(&profile, password.as_ref(), recipient.as_deref(), &cancel, &mut on_step).await;
+        let outcome = smtp::validate(&job, recipient.as_deref(), &cancel, &mut on_step).await;
         app.state::<AppState>().runs.lock().unwrap_or_else(|p| p.into_inner()).remove(&run_id);
         let _ = app.emit("validation-finished", FinishedEvent { run_id, outcome });
     });
@@ -75,8 +70,8 @@ pub fn validate_cancel(run_id: u64, state: State<'_, AppState>) {
 }
 
 #[tauri::command]
-pub async fn send_test(to: String) -> Result<SendResult, ErrorReport> {
+pub async fn send_test(to: String) -> Result<Outcome, ErrorReport> {
     let to = to.trim().to_string();
-    let (profile, password) = saved_profile(Some(to.clone())).await?;
-    smtp::send_test(&profile, password.as_ref(), &to, &CancelToken::new()).await
+    let job = saved_job(Some(to.clone())).await?;
+    smtp::send_test(&job, &to, &CancelToken::new(), &mut |_| {}).await
 }
