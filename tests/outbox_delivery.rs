@@ -78,7 +78,8 @@ impl Desk {
                 Submission {
                     sender: "me@example.com".into(),
                     recipients: recipients.iter().map(|r| r.to_string()).collect(),
-                    body: format!("From: me@example.com\r\nTo: x@example.com\r\nMessage-ID: {mid}\r\nSubject: n{i}\r\n\r\nmessage {i}\r\n").into_bytes(),
+                    body: format!("From: me@example.com\r\nTo: x@example.com\r\nMessage-ID: {mid}\r\nSubject: n{i}\r\n\r\nmessage {i}\r\n")
+                        .into_bytes(),
                     subject: format!("n{i}"),
                     message_id: mid,
                     source: "test".into(),
@@ -103,7 +104,12 @@ fn recipient_states(m: &Value) -> HashMap<String, (String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["address"].as_str().unwrap().to_string(), (r["state"].as_str().unwrap().to_string(), r["last_reply"].as_str().unwrap_or("").to_string())))
+        .map(|r| {
+            (
+                r["address"].as_str().unwrap().to_string(),
+                (r["state"].as_str().unwrap().to_string(), r["last_reply"].as_str().unwrap_or("").to_string()),
+            )
+        })
         .collect()
 }
 
@@ -262,6 +268,52 @@ fn kill_9_mid_drain_then_restart_delivers_everything() {
     unique.dedup();
     assert_eq!(unique.len(), N, "every message delivered");
     let duplicates = ids.len() - unique.len();
+    eprintln!("kill -9 after {at_kill} of {N} delivered; duplicates after restart: {duplicates}");
     assert!(duplicates <= 4, "at most one in flight per connection was sent again: {duplicates}");
     assert!(desk.list().iter().all(|m| m["state"] == "sent"));
+}
+
+#[test]
+fn a_daemon_is_woken_by_sendmail_and_by_deliver_once() {
+    let server = Server::start(&[]);
+    let desk = Desk::relay(server.port, &[]);
+    let mut daemon = desk.cmd().args(["deliver", "--daemon", "--quiet"]).stdin(Stdio::null()).spawn().unwrap();
+    assert!(wait_until(Duration::from_secs(5), || desk.data.path().join("deliver.sock").exists()), "the daemon listens");
+    ok(&desk.run(&["sendmail", "bob@example.com"], b"Subject: one\n\nhi\n"));
+    assert!(wait_until(Duration::from_secs(5), || server.received().len() == 1), "sendmail woke the daemon");
+    // Queued behind the daemon's back (no wake): `deliver --once` only wakes it, and it delivers.
+    desk.queue(1, &["carol@example.com"]);
+    let o = desk.deliver_once();
+    ok(&o);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("woken"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(wait_until(Duration::from_secs(5), || server.received().len() == 2));
+    let second = desk.cmd().args(["deliver", "--daemon"]).output().unwrap();
+    assert_eq!(second.status.code(), Some(64), "one daemon at a time");
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+}
+
+#[test]
+fn a_message_deferred_past_the_maximum_age_fails() {
+    let desk = Desk::relay(free_port(), &["limits.max_queue_age_hours", "1"]);
+    desk.queue(1, &["bob@example.com"]);
+    let old = smtp_desk_now_millis() - 2 * 3_600_000;
+    rusqlite::Connection::open(desk.data.path().join("outbox.sqlite3"))
+        .unwrap()
+        .execute("UPDATE message SET received_at = ?1", [old])
+        .unwrap();
+    assert_eq!(desk.deliver_once().status.code(), Some(75));
+    let (state, reply) = recipient_states(&desk.list()[0])["bob@example.com"].clone();
+    assert_eq!(state, "failed");
+    assert!(reply.starts_with("gave up after 1 hours in the queue") && reply.contains("refused"), "{reply}");
+    let o = desk.run(&["config", "set", "limits.max_queue_age_hours", "0"], b"");
+    assert!(
+        !o.status.success() && String::from_utf8_lossy(&o.stderr).contains("max_queue_age_hours"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn smtp_desk_now_millis() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
 }
