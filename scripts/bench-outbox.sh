@@ -8,6 +8,11 @@
 #   RUNS=200 scripts/bench-outbox.sh
 #
 # Target (issue 8): median <= 5 ms; Postfix's sendmail takes about 10 ms here.
+#
+# Then the delivery drain: DRAIN (default 10000) queued messages delivered by
+# `smtp-desk deliver --once` to Postfix's smtp-sink on loopback, beside `smtp-source -s 1` and
+# `-s 4` against the same sink (the ceiling). Target: >= 5,000 messages/s.
+#   ONLY=drain DRAIN=2000 scripts/bench-outbox.sh     # just the drain figure
 # Postfix is installed only if that can be done non-interactively (root + apt-get, debconf
 # preseeded "Local only", deliveries deferred so the queue just fills); otherwise it is skipped.
 # The queue lives under target/ (a real disk: fsync must cost what it costs, not tmpfs's nothing).
@@ -17,12 +22,14 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 runs=${RUNS:-100}
 target=${CARGO_TARGET_DIR:-$root/target}
-bin=$target/release/smtp-desk
+bin=${BIN:-$target/release/smtp-desk}
 work=$(mktemp -d "$target/bench-outbox.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-echo "== building release smtp-desk" >&2
-(cd "$root" && cargo build --release --quiet --bin smtp-desk)
+if [ -z "${BIN:-}" ]; then
+    echo "== building release smtp-desk" >&2
+    (cd "$root" && cargo build --release --quiet --bin smtp-desk)
+fi
 
 export SMTP_DESK_CONFIG_DIR=$work/config SMTP_DESK_DATA_DIR=$work/data
 "$bin" config set sender.from_address bench@example.com local_recipient root@example.com >/dev/null
@@ -61,6 +68,55 @@ if [ -n "$have_postfix" ] && [ -f "$mark" ]; then
     fi
 fi
 
+# ---- delivery drain ---------------------------------------------------------------------------
+drain() {
+    local n=${DRAIN:-10000} port dir sink
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    dir=$work/drain
+    mkdir -p "$dir"
+    /usr/sbin/smtp-sink -u nobody 127.0.0.1:"$port" 256 &
+    sink=$!
+    sleep 0.3
+    (
+        export SMTP_DESK_DATA_DIR=$dir/data SMTP_DESK_CONFIG_DIR=$dir/config
+        # Sending stays off while the queue fills, so the agents sendmail starts deliver nothing.
+        "$bin" config set mode off relay.host 127.0.0.1 relay.port "$port" relay.security none \
+            sender.from_address bench@example.com local_recipient root@example.com \
+            limits.connection_limit "${CONNECTIONS:-4}" limits.batch_size 1000 >/dev/null 2>&1
+        # One -bs session queues them all (its commits are batched).
+        python3 - "$n" "$msg" > "$dir/fill.smtp" <<'PY'
+import sys
+n, body = int(sys.argv[1]), open(sys.argv[2], "rb").read().decode().replace("\n", "\r\n")
+out = ["HELO bench"]
+for i in range(n):
+    out += ["MAIL FROM:<bench@example.com>", f"RCPT TO:<rcpt{i % 50}@example.com>", "DATA", body.rstrip("\r\n") + "\r\n."]
+out.append("QUIT")
+sys.stdout.write("\r\n".join(out) + "\r\n")
+PY
+        "$bin" sendmail -bs < "$dir/fill.smtp" >/dev/null
+        "$bin" config set mode relay >/dev/null 2>&1
+        echo "== queued: $("$bin" queue counts)" >&2
+        start=$(date +%s.%N)
+        "$bin" deliver --once --quiet || echo "== deliver --once exited $?" >&2
+        took=$(python3 -c "print($(date +%s.%N) - $start)")
+        echo "== after the drain: $("$bin" queue counts)" >&2
+        python3 -c "import sys; print(f'smtp-desk deliver --once: {$n} messages in {$took:.2f} s = {$n / $took:.0f} messages/s ({sys.argv[1]} connections)')" "${CONNECTIONS:-4}"
+    )
+    for s in 1 4; do
+        start=$(date +%s.%N)
+        /usr/sbin/smtp-source -s $s -m "$n" -l "$(wc -c < "$msg")" -f bench@example.com -t rcpt@example.com 127.0.0.1:"$port"
+        took=$(python3 -c "print($(date +%s.%N) - $start)")
+        python3 -c "print(f'smtp-source -s $s -m $n (same sink, the ceiling): {$n / $took:.0f} messages/s')"
+    done
+    kill "$sink" 2>/dev/null || true
+    wait "$sink" 2>/dev/null || true
+    echo "target: smtp-desk drain >= 5000 messages/s"
+}
+if [ "${ONLY:-}" = drain ]; then
+    drain
+    exit 0
+fi
+
 cmds=("$bin sendmail -t -i < $msg")
 names=(smtp-desk)
 if [ -n "$have_postfix" ]; then
@@ -96,3 +152,5 @@ echo
 echo "$n sendmail processes, one after another: $(rate "$serial") messages/s"
 echo "$n sendmail processes, 8 at a time:       $(rate "$parallel") messages/s"
 echo "queued now: $("$bin" queue counts)"
+echo
+drain

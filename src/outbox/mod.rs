@@ -3,14 +3,20 @@
 //! Intake (`sendmail`, later the loopback listener) turns what a program hands in into a
 //! [`Submission`] ([`message`] normalises it, [`sendmail`] reads the command line), commits it
 //! through [`intake::Intake`] (group commit) into the [`store::Store`], and only then says
-//! "accepted". [`queue`] lists and manages what waits. Delivery is a later step: it starts from
-//! [`Store::open_for_delivery`] (which puts messages left `sending` by a crash back to `queued`)
-//! and is woken by [`wake_delivery`].
+//! "accepted". [`queue`] lists and manages what waits. Delivery: [`runner`] (the agent: one at a
+//! time, [`agent`] lock and wake socket) runs [`deliver`] passes over [`relay`] connections,
+//! claiming and recording through [`claim`], retrying per [`retry`]; it is woken by [`wake_delivery`].
 
 pub mod address;
+pub mod agent;
+pub mod claim;
+pub mod deliver;
 pub mod intake;
 pub mod message;
 pub mod queue;
+pub(crate) mod relay;
+pub mod retry;
+pub mod runner;
 pub mod sendmail;
 pub mod smtp_session;
 pub mod store;
@@ -162,21 +168,34 @@ impl From<&Error> for ErrorReport {
 
 /// Asks the delivery agent to look at the queue now.
 ///
-/// Called after every acceptance and by `sendmail -q` / `queue flush` (which first record the
-/// request with [`Store::record_flush_request`]). It must not write to the store: that would be
-/// a second fsync per message.
-///
-/// TODO(delivery, issue 8 second half): wake the running agent (window or `deliver --daemon`),
-/// or start a one-shot `smtp-desk deliver --once` if none runs.
-pub fn wake_delivery(_store: &Store) -> Result<WakeOutcome, Error> {
-    Ok(WakeOutcome::NoAgentYet)
+/// Called after every acceptance and by `sendmail -q` / `queue flush` (which first make deferred
+/// mail due). It must not write to the store: that would be a second fsync per message. Pokes the
+/// running agent (window or `deliver --daemon` or a one-shot run) through its wake socket, or,
+/// if none listens, starts a detached `smtp-desk deliver --once`, so mail is never stranded.
+pub fn wake_delivery(store: &Store) -> Result<WakeOutcome, Error> {
+    let dir = store.path().parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    if agent::poke(dir) {
+        return Ok(WakeOutcome::Woken);
+    }
+    match agent::start_once(dir) {
+        Ok(()) => Ok(WakeOutcome::Started),
+        Err(e) => {
+            // The message is safely queued either way; the next agent run picks it up.
+            tracing::warn!("could not start a delivery run: {e}");
+            Ok(WakeOutcome::NotStarted)
+        }
+    }
 }
 
 /// What [`wake_delivery`] achieved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WakeOutcome {
-    /// Delivery is not built yet: the request is recorded, the mail stays queued.
-    NoAgentYet,
+    /// A running agent was poked.
+    Woken,
+    /// No agent was running: a one-shot delivery run was started.
+    Started,
+    /// No agent runs and none could be started: the mail waits for the next run.
+    NotStarted,
 }
 
 /// Milliseconds since the Unix epoch: how times are kept in the store.

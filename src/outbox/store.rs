@@ -15,7 +15,8 @@ use std::time::Duration;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Each entry moves the schema from version `i` to `i + 1` (`PRAGMA user_version`). Append only.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE message (
     id          INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: a deleted id can't name a new message
     received_at INTEGER NOT NULL,                  -- ms since the Unix epoch
@@ -47,7 +48,24 @@ CREATE TABLE flush_request (
     id           INTEGER PRIMARY KEY,
     requested_at INTEGER NOT NULL
 );
-"];
+",
+    r"
+-- Every delivery attempt, per recipient: what the mail log (issue 7) reads. No foreign key: the
+-- log outlives a deleted message.
+CREATE TABLE attempts (
+    id          INTEGER PRIMARY KEY,
+    message     INTEGER NOT NULL,
+    recipient   TEXT NOT NULL,
+    at          INTEGER NOT NULL,   -- ms since the Unix epoch, when the attempt ended
+    server      TEXT NOT NULL,      -- host:port
+    result      TEXT NOT NULL CHECK (result IN ('sent', 'deferred', 'failed')),
+    reply       TEXT NOT NULL,      -- the server's reply, or why there was none
+    duration_ms INTEGER NOT NULL
+);
+CREATE INDEX attempts_by_message ON attempts(message);
+CREATE INDEX attempts_by_time ON attempts(at);
+",
+];
 
 /// DSN and body options a caller gave (`-B`, `-N`, `-R`, `-V`), kept for delivery.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -29,6 +29,7 @@ pub const KEYS: &[Key] = &[
     Key { name: "limits.connection_limit", takes: "1-100" },
     Key { name: "limits.max_idle_secs", takes: "0-3600" },
     Key { name: "limits.batch_size", takes: "1-10000" },
+    Key { name: "limits.max_queue_age_hours", takes: "1-8760" },
 ];
 
 /// Keys whose empty value means "not set".

@@ -142,11 +142,14 @@ pub struct Limits {
     pub max_idle_secs: u32,
     /// Messages sent over one connection before it is renewed.
     pub batch_size: u32,
+    /// Hours a message may wait (deferred) before delivery gives up on it. Files from before
+    /// this setting get the default.
+    pub max_queue_age_hours: u32,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { timeout_secs: 30, connection_limit: 4, max_idle_secs: 60, batch_size: 100 }
+        Self { timeout_secs: 30, connection_limit: 4, max_idle_secs: 60, batch_size: 100, max_queue_age_hours: 120 }
     }
 }
 
@@ -156,12 +159,14 @@ pub mod ranges {
     pub const CONNECTION_LIMIT: (u32, u32) = (1, 100);
     pub const MAX_IDLE_SECS: (u32, u32) = (0, 3600);
     pub const BATCH_SIZE: (u32, u32) = (1, 10_000);
+    pub const MAX_QUEUE_AGE_HOURS: (u32, u32) = (1, 8_760);
 
     /// Each limit by its field name in [`super::Limits`], with its range and the unit messages name.
-    pub const LIMITS: [(&str, (u32, u32), &str); 4] = [
+    pub const LIMITS: [(&str, (u32, u32), &str); 5] = [
         ("timeout_secs", TIMEOUT_SECS, "seconds"),
         ("connection_limit", CONNECTION_LIMIT, "connections"),
         ("max_idle_secs", MAX_IDLE_SECS, "seconds"),
         ("batch_size", BATCH_SIZE, "messages"),
+        ("max_queue_age_hours", MAX_QUEUE_AGE_HOURS, "hours"),
     ];
 }

@@ -102,6 +102,7 @@ pub fn check(settings: &Settings) -> Report {
     check_range(&mut r, "limits.connection_limit", l.connection_limit, ranges::CONNECTION_LIMIT, "connections");
     check_range(&mut r, "limits.max_idle_secs", l.max_idle_secs, ranges::MAX_IDLE_SECS, "seconds");
     check_range(&mut r, "limits.batch_size", l.batch_size, ranges::BATCH_SIZE, "messages");
+    check_range(&mut r, "limits.max_queue_age_hours", l.max_queue_age_hours, ranges::MAX_QUEUE_AGE_HOURS, "hours");
 
     if relay {
         relay_warnings(&mut r, p);

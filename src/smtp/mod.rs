@@ -18,18 +18,18 @@
 //! [`Outcome`]: a failure is an answer to show, not an exception. Only bad input (unusable
 //! settings, a recipient that is not an address) is refused up front by [`check_ready`].
 
-mod address;
+pub(crate) mod address;
 pub mod codec;
-mod conn;
+pub(crate) mod conn;
 pub mod failure;
 mod job;
 mod probe;
-mod redact;
-mod reply;
+pub(crate) mod redact;
+pub(crate) mod reply;
 mod sanitize;
-mod sasl;
+pub(crate) mod sasl;
 mod send;
-mod tls;
+pub(crate) mod tls;
 pub mod transcript;
 #[cfg(test)]
 mod wire_props;

@@ -29,7 +29,10 @@ def parse_args():
     p.add_argument("--user", action="append", default=[], help="USER:PASSWORD, may repeat")
     p.add_argument("--auth-required", action="store_true", help="530 to MAIL FROM before AUTH")
     p.add_argument("--auth-plaintext", action="store_true", help="offer AUTH without TLS")
-    p.add_argument("--refuse-rcpt", action="append", default=[])
+    p.add_argument("--refuse-rcpt", action="append", default=[], help="550 to RCPT TO for this address")
+    p.add_argument("--defer-rcpt", action="append", default=[], help="450 to RCPT TO for this address")
+    p.add_argument("--sessions", help="write the most sessions ever open at once to this file")
+    p.add_argument("--data-delay", type=float, default=0.0, help="seconds to wait before answering DATA")
     p.add_argument("--save")
     p.add_argument("--events", help="append each EHLO/MAIL/RCPT as a JSON line here")
     p.add_argument("--smtputf8", action="store_true", help="offer SMTPUTF8 (RFC 6531)")
@@ -37,17 +40,23 @@ def parse_args():
 
 
 class Handler:
-    def __init__(self, refused, save):
+    def __init__(self, refused, save, deferred=(), data_delay=0.0):
         self.refused = {a.lower() for a in refused}
+        self.deferred = {a.lower() for a in deferred}
         self.save = save
+        self.data_delay = data_delay
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower() in self.refused:
             return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown in local recipient table"
+        if address.lower() in self.deferred:
+            return f"450 4.2.0 <{address}>: Recipient address rejected: Greylisted, try again later"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 Ok"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
         if self.save:
             content = envelope.original_content or envelope.content
             if isinstance(content, bytes):
@@ -60,8 +69,8 @@ class Handler:
 class RecordingHandler(Handler):
     """Handler that also records the envelope commands, before the server acts on them."""
 
-    def __init__(self, refused, save, events):
-        super().__init__(refused, save)
+    def __init__(self, refused, save, events, deferred=(), data_delay=0.0):
+        super().__init__(refused, save, deferred, data_delay)
         self.events = events
 
     def record(self, event, arg, options=()):
@@ -103,12 +112,30 @@ def main():
         context.load_cert_chain(args.cert, args.key)
 
     if args.events:
-        handler = RecordingHandler(args.refuse_rcpt, args.save, args.events)
+        handler = RecordingHandler(args.refuse_rcpt, args.save, args.events, args.defer_rcpt, args.data_delay)
     else:
-        handler = Handler(args.refuse_rcpt, args.save)
+        handler = Handler(args.refuse_rcpt, args.save, args.defer_rcpt, args.data_delay)
+
+    sessions = {"open": 0, "most": 0}
+
+    class CountingSMTP(SMTP):
+        """Counts the sessions open at once, for the connection-limit test."""
+
+        def connection_made(self, transport):
+            sessions["open"] += 1
+            if sessions["open"] > sessions["most"]:
+                sessions["most"] = sessions["open"]
+                if args.sessions:
+                    with open(args.sessions, "w", encoding="utf-8") as f:
+                        f.write(str(sessions["most"]))
+            super().connection_made(transport)
+
+        def connection_lost(self, exc):
+            sessions["open"] -= 1
+            super().connection_lost(exc)
 
     def factory():
-        return SMTP(
+        return CountingSMTP(
             handler,
             hostname="test.smtp.local",
             ident="SMTP Desk test server",

@@ -164,7 +164,7 @@ describe("limits", () => {
   });
 
   it("accepts the edges", () => {
-    const s = relay((p) => (p.limits = { timeout_secs: 600, connection_limit: 1, max_idle_secs: 0, batch_size: 10000 }));
+    const s = relay((p) => (p.limits = { timeout_secs: 600, connection_limit: 1, max_idle_secs: 0, batch_size: 10000, max_queue_age_hours: 120 }));
     expect(check(s).errors).toEqual([]);
   });
 });

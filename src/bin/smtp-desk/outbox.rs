@@ -3,6 +3,8 @@
 
 use clap::Subcommand;
 use smtp_desk::error::ErrorReport;
+use smtp_desk::outbox::agent::Kind;
+use smtp_desk::outbox::runner::{self, Finished};
 use smtp_desk::outbox::sendmail::{self, Mode};
 use smtp_desk::outbox::{self, exit, smtp_session, Error, Filter, Intake, MessageSummary, State, Store, MAX_MESSAGE_BYTES};
 use smtp_desk::settings;
@@ -21,7 +23,27 @@ pub enum Command {
     /// List and manage the messages waiting in the outbox.
     #[command(subcommand)]
     Queue(QueueCommand),
+    /// Deliver the outbox to the relay: what is due now (--once), or keep running (--daemon).
+    #[command(after_help = DELIVER_HELP)]
+    Deliver {
+        /// Deliver what is due, then exit (while a daemon runs: just wake it).
+        #[arg(long, conflicts_with = "daemon", required_unless_present = "daemon")]
+        once: bool,
+        /// Keep running: deliver as mail arrives and when deferred mail falls due.
+        #[arg(long)]
+        daemon: bool,
+        /// Print nothing (for runs started by sendmail).
+        #[arg(long)]
+        quiet: bool,
+    },
 }
+
+const DELIVER_HELP: &str = "One agent runs at a time (a lock file in the data dir); sendmail and queue flush wake it,
+or start a one-shot run when none is running.
+
+Exit codes: 0 done (nothing failed to connect); 64 another daemon runs (--daemon);
+75 a connection to the server failed (the mail is deferred and retried later) or the queue
+could not be written.";
 
 #[derive(Subcommand)]
 pub enum QueueCommand {
@@ -78,8 +100,15 @@ pub enum QueueCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Ask for the queue to be delivered now.
+    /// Ask for the queue to be delivered now (deferred mail too).
     Flush,
+    /// Make deferred messages due now, and wake delivery.
+    Retry {
+        #[arg(required = true)]
+        ids: Vec<i64>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 const SENDMAIL_HELP: &str = "Flags (sendmail-compatible; values attached or separate: -fFROM or -f FROM):
@@ -143,6 +172,53 @@ pub fn run(command: Command) -> ExitCode {
     match command {
         Command::Sendmail { args } => sendmail_main(&args),
         Command::Queue(q) => queue_main(q),
+        Command::Deliver { once: _, daemon, quiet } => deliver_main(daemon, quiet),
+    }
+}
+
+fn deliver_main(daemon: bool, quiet: bool) -> ExitCode {
+    let kind = if daemon { Kind::Daemon } else { Kind::Once };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+    let cancel = smtp_desk::smtp::CancelToken::new();
+    let mut notice = |text: &str| {
+        tracing::info!("deliver: {text}");
+        if !quiet {
+            eprintln!("deliver: {text}");
+        }
+    };
+    // Ctrl-C / SIGTERM end the process as they are: the lock goes with it, and recipients left
+    // `sending` are queued again by the next run.
+    let run = rt.block_on(runner::run(&smtp_desk::paths::outbox_file(), kind, &cancel, &mut notice));
+    match run {
+        Ok(Finished::WokeRunningAgent) => {
+            if !quiet {
+                eprintln!("deliver: another delivery agent is running; it was woken to deliver now");
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(Finished::Delivered(s)) => {
+            tracing::info!("deliver: {} sent, {} deferred, {} failed", s.sent, s.deferred, s.failed);
+            if !quiet {
+                eprintln!("deliver: {} sent, {} deferred, {} failed", s.sent, s.deferred, s.failed);
+                if let Some(e) = &s.connect_error {
+                    eprintln!("deliver: the server could not be reached: {e}; the mail is deferred and retried later");
+                }
+            }
+            if s.connect_failures > 0 {
+                ExitCode::from(exit::TEMPFAIL)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            let code = if matches!(e, Error::Usage(_)) { exit::USAGE } else { exit::TEMPFAIL };
+            if quiet {
+                tracing::warn!("deliver: {e}");
+                ExitCode::from(code)
+            } else {
+                fail(&e, code)
+            }
+        }
     }
 }
 
@@ -173,14 +249,10 @@ fn sendmail_inner(args: &[String]) -> Result<(), Error> {
         Mode::NewAliases => Ok(()),
         Mode::ListQueue => print_mailq(&Store::open_default()?),
         Mode::Flush => {
-            let store = Store::open_default()?;
-            let waiting = store.counts()?;
+            let mut store = Store::open_default()?;
             store.record_flush_request()?;
+            store.retry_all_now()?;
             outbox::wake_delivery(&store)?;
-            eprintln!(
-                "sendmail: flush requested; delivery is not available in this version yet, so {} message(s) stay queued",
-                waiting.messages
-            );
             Ok(())
         }
         Mode::Smtp => {
@@ -325,8 +397,14 @@ fn queue_inner(q: QueueCommand) -> Result<(), Error> {
         }
         QueueCommand::Flush => {
             store.record_flush_request()?;
+            store.retry_all_now()?;
             outbox::wake_delivery(&store)?;
-            eprintln!("Flush requested; delivery is not available in this version yet.");
+            eprintln!("Flush requested: delivery is running.");
+        }
+        QueueCommand::Retry { ids, json } => {
+            let n = store.retry_now(&ids)?;
+            outbox::wake_delivery(&store)?;
+            changed("made due now", n, json);
         }
     }
     Ok(())

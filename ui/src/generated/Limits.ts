@@ -16,4 +16,9 @@ max_idle_secs: number,
 /**
  * Messages sent over one connection before it is renewed.
  */
-batch_size: number, };
+batch_size: number, 
+/**
+ * Hours a message may wait (deferred) before delivery gives up on it. Files from before
+ * this setting get the default.
+ */
+max_queue_age_hours: number, };

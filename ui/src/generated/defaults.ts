@@ -34,7 +34,8 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = {
       "timeout_secs": 30,
       "connection_limit": 4,
       "max_idle_secs": 60,
-      "batch_size": 100
+      "batch_size": 100,
+      "max_queue_age_hours": 120
     }
   }
 };
@@ -50,7 +51,8 @@ export const LIMIT_RANGES: Readonly<Record<keyof Limits, LimitRange>> = {
   timeout_secs: { min: 1, max: 600, unit: "seconds" },
   connection_limit: { min: 1, max: 100, unit: "connections" },
   max_idle_secs: { min: 0, max: 3600, unit: "seconds" },
-  batch_size: { min: 1, max: 10000, unit: "messages" }
+  batch_size: { min: 1, max: 10000, unit: "messages" },
+  max_queue_age_hours: { min: 1, max: 8760, unit: "hours" }
 };
 
 /** The port each security mode is normally used on (`Security::usual_port`). */

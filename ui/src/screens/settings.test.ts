@@ -57,7 +57,7 @@ describe("loading", () => {
     s.profile.ehlo_name = "desk.example.net";
     s.profile.auth.mechanism = "login";
     s.profile.sender.reply_to = "ops@example.com";
-    s.profile.limits = { timeout_secs: 45, connection_limit: 2, max_idle_secs: 0, batch_size: 250 };
+    s.profile.limits = { timeout_secs: 45, connection_limit: 2, max_idle_secs: 0, batch_size: 250, max_queue_age_hours: 120 };
     await mount(s);
 
     expect($("mode-relay").checked).toBe(true);

@@ -294,6 +294,7 @@ export function normalise(s: Settings): Settings {
         connection_limit: p.limits.connection_limit,
         max_idle_secs: p.limits.max_idle_secs,
         batch_size: p.limits.batch_size,
+        max_queue_age_hours: p.limits.max_queue_age_hours,
       },
     },
   };
@@ -401,6 +402,8 @@ class SettingsForm implements SettingsScreen {
           connection_limit: this.number("limits.connection_limit"),
           max_idle_secs: this.number("limits.max_idle_secs"),
           batch_size: this.number("limits.batch_size"),
+          // No field on the form yet: keep what the file says.
+          max_queue_age_hours: this.base?.profile.limits.max_queue_age_hours ?? 120,
         },
       },
     });

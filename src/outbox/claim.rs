@@ -1,0 +1,220 @@
+//! The store's side of delivery: claiming due recipients (each claim one short transaction, never
+//! held across a network wait), recording each attempt's outcome, and `queue retry`.
+
+use super::retry;
+use super::store::Store;
+use super::{now_millis, Error};
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+
+/// Due: queued, or deferred whose next try has come.
+const DUE: &str = "(state = 'queued' OR (state = 'deferred' AND next_try_at <= ?1))";
+
+/// A message claimed for delivery, with the recipients claimed (now `sending`).
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: i64,
+    pub sender: String,
+    pub body: Vec<u8>,
+    pub received_at: i64,
+    pub eight_bit: bool,
+    /// (position, address) of each claimed recipient.
+    pub recipients: Vec<(i64, String)>,
+}
+
+/// What one attempt did for one recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Sent,
+    Deferred,
+    Failed,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Sent => "sent",
+            Outcome::Deferred => "deferred",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// One recipient's result, for [`Store::record`].
+#[derive(Debug, Clone)]
+pub struct RecipientResult {
+    pub position: i64,
+    pub address: String,
+    pub outcome: Outcome,
+    pub reply: String,
+}
+
+/// How the store applied a batch of results (a deferral past the maximum age becomes a failure).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub sent: usize,
+    pub deferred: usize,
+    pub failed: usize,
+}
+
+impl Store {
+    /// Claims up to `max` messages with due recipients, oldest first, marking those recipients
+    /// `sending`, in one short transaction.
+    pub fn claim(&mut self, max: usize) -> Result<Vec<Job>, Error> {
+        let now = now_millis();
+        let path = self.path().display().to_string();
+        let storage = |e: rusqlite::Error| Error::Storage { path: path.clone(), message: e.to_string() };
+        let tx = self.conn_mut().transaction_with_behavior(TransactionBehavior::Immediate).map_err(storage)?;
+        let mut jobs = Vec::new();
+        {
+            let ids: Vec<i64> = tx
+                .prepare_cached(&format!("SELECT DISTINCT message FROM recipient WHERE {DUE} ORDER BY message LIMIT ?2"))
+                .map_err(storage)?
+                .query_map(params![now, max as i64], |r| r.get(0))
+                .map_err(storage)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(storage)?;
+            let mut rcpts = tx
+                .prepare_cached(&format!("SELECT position, address FROM recipient WHERE message = ?2 AND {DUE} ORDER BY position"))
+                .map_err(storage)?;
+            let mut mark = tx
+                .prepare_cached(&format!("UPDATE recipient SET state = 'sending', updated_at = ?1 WHERE message = ?2 AND {DUE}"))
+                .map_err(storage)?;
+            let mut message =
+                tx.prepare_cached("SELECT sender, body, received_at, body_type FROM message WHERE id = ?1").map_err(storage)?;
+            for id in ids {
+                let recipients: Vec<(i64, String)> = rcpts
+                    .query_map(params![now, id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .map_err(storage)?
+                    .collect::<rusqlite::Result<_>>()
+                    .map_err(storage)?;
+                mark.execute(params![now, id]).map_err(storage)?;
+                let (sender, body, received_at, body_type) = message
+                    .query_row([id], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, i64>(2)?, r.get::<_, Option<String>>(3)?))
+                    })
+                    .map_err(storage)?;
+                let eight_bit = body_type.is_some_and(|b| b.eq_ignore_ascii_case("8BITMIME")) || !body.is_ascii();
+                jobs.push(Job { id, sender, body, received_at, eight_bit, recipients });
+            }
+        }
+        tx.commit().map_err(storage)?;
+        Ok(jobs)
+    }
+
+    /// Records one attempt at message `job`: each recipient's new state, attempt count, reply and
+    /// next try, and a row in `attempts`. A deferral of a message older than `max_age_ms` fails it.
+    pub fn record(&mut self, job: &Job, server: &str, started: i64, results: &[RecipientResult], max_age_ms: i64) -> Result<Tally, Error> {
+        let now = now_millis();
+        let path = self.path().display().to_string();
+        let storage = |e: rusqlite::Error| Error::Storage { path: path.clone(), message: e.to_string() };
+        let tx = self.conn_mut().transaction_with_behavior(TransactionBehavior::Immediate).map_err(storage)?;
+        let mut tally = Tally::default();
+        {
+            let mut attempts_of =
+                tx.prepare_cached("SELECT attempts FROM recipient WHERE message = ?1 AND position = ?2").map_err(storage)?;
+            let mut update = tx
+                .prepare_cached(
+                    "UPDATE recipient SET state = ?3, attempts = attempts + 1, last_reply = ?4, next_try_at = ?5, updated_at = ?6
+                     WHERE message = ?1 AND position = ?2",
+                )
+                .map_err(storage)?;
+            let mut log = tx
+                .prepare_cached(
+                    "INSERT INTO attempts (message, recipient, at, server, result, reply, duration_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(storage)?;
+            for r in results {
+                let (mut outcome, mut reply, mut next) = (r.outcome, r.reply.clone(), None);
+                if outcome == Outcome::Deferred {
+                    if now - job.received_at >= max_age_ms {
+                        outcome = Outcome::Failed;
+                        reply = format!("gave up after {} hours in the queue; last: {reply}", max_age_ms / 3_600_000);
+                    } else {
+                        let attempts: Option<i64> =
+                            attempts_of.query_row(params![job.id, r.position], |row| row.get(0)).optional().map_err(storage)?;
+                        let wait = retry::next_wait(attempts.unwrap_or(0) as u32 + 1);
+                        next = Some(now + wait.as_millis() as i64);
+                    }
+                }
+                match outcome {
+                    Outcome::Sent => tally.sent += 1,
+                    Outcome::Deferred => tally.deferred += 1,
+                    Outcome::Failed => tally.failed += 1,
+                }
+                update.execute(params![job.id, r.position, outcome.as_str(), reply, next, now]).map_err(storage)?;
+                log.execute(params![job.id, r.address, now, server, outcome.as_str(), reply, (now - started).max(0)]).map_err(storage)?;
+            }
+        }
+        tx.commit().map_err(storage)?;
+        Ok(tally)
+    }
+
+    /// Puts claimed recipients that were never tried back to where they were due (no attempt counted).
+    pub fn unclaim(&mut self, job: &Job) -> Result<(), Error> {
+        let now = now_millis();
+        for (position, _) in &job.recipients {
+            self.conn()
+                .execute(
+                    "UPDATE recipient SET state = CASE WHEN next_try_at IS NULL THEN 'queued' ELSE 'deferred' END, updated_at = ?3
+                     WHERE message = ?1 AND position = ?2 AND state = 'sending'",
+                    params![job.id, position, now],
+                )
+                .map_err(|e| self.storage(e))?;
+        }
+        Ok(())
+    }
+
+    /// Makes the deferred recipients of these messages due now (`queue retry`). Returns how many
+    /// messages had a recipient made due.
+    pub fn retry_now(&mut self, ids: &[i64]) -> Result<usize, Error> {
+        let mut changed = 0;
+        for &id in ids {
+            let exists =
+                self.conn().query_row("SELECT 1 FROM message WHERE id = ?1", [id], |_| Ok(())).optional().map_err(|e| self.storage(e))?;
+            if exists.is_none() {
+                return Err(Error::NotFound(id));
+            }
+            let n = self
+                .conn()
+                .execute(
+                    "UPDATE recipient SET next_try_at = ?2, updated_at = ?2 WHERE message = ?1 AND state = 'deferred'",
+                    params![id, now_millis()],
+                )
+                .map_err(|e| self.storage(e))?;
+            changed += usize::from(n > 0);
+        }
+        Ok(changed)
+    }
+
+    /// Makes every deferred recipient due now (`queue flush`, `sendmail -q`).
+    pub fn retry_all_now(&mut self) -> Result<usize, Error> {
+        self.conn().execute("UPDATE recipient SET next_try_at = ?1 WHERE state = 'deferred'", [now_millis()]).map_err(|e| self.storage(e))
+    }
+
+    /// When the next recipient falls due: `Some(now or earlier)` if one is due already, `None` if
+    /// nothing waits.
+    pub fn next_due(&self) -> Result<Option<i64>, Error> {
+        self.conn()
+            .query_row(
+                "SELECT CASE WHEN EXISTS (SELECT 1 FROM recipient WHERE state = 'queued') THEN 0
+                        ELSE (SELECT min(next_try_at) FROM recipient WHERE state = 'deferred') END",
+                [],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .map_err(|e| self.storage(e))
+    }
+
+    /// Sets the last reply of every queued recipient (why nothing is sent, e.g. Direct mode).
+    pub fn note_queued(&self, why: &str) -> Result<usize, Error> {
+        self.conn()
+            .execute("UPDATE recipient SET last_reply = ?1 WHERE state = 'queued' AND last_reply IS NOT ?1", [why])
+            .map_err(|e| self.storage(e))
+    }
+
+    /// The delivery agent's commits: `NORMAL` in WAL mode survives a crash of the process (kill -9)
+    /// and loses at most the last commits on power loss; for delivery that means a message sent
+    /// again, never one lost, so the agent doesn't pay an fsync per message. Intake stays `FULL`.
+    pub fn relax_sync_for_delivery(&self) -> Result<(), Error> {
+        self.conn().execute_batch("PRAGMA synchronous = NORMAL").map_err(|e| self.storage(e))
+    }
+}

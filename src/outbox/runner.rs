@@ -1,0 +1,164 @@
+//! The delivery agent's life: take the one-agent lock, listen for wakes, and run drain passes:
+//! once (`deliver --once`: what is due, then exit) or until stopped (`deliver --daemon`: sleep
+//! until the next deferred recipient is due or a wake arrives). Settings are read again before
+//! each pass, so a change of mode or server applies without a restart.
+
+use super::agent::{self, AgentLock, Kind};
+use super::deliver::{self, Summary};
+use super::store::Store;
+use super::{now_millis, Error};
+use crate::secrets::{self, Password, DEFAULT_PROFILE};
+use crate::settings::{self, AuthMethod, Mode, Profile};
+use crate::smtp::CancelToken;
+use std::path::Path;
+use std::time::Duration;
+
+/// What became of a `deliver` run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finished {
+    /// Another agent (a daemon or the window) runs; it was woken instead.
+    WokeRunningAgent,
+    /// Passes ran; the totals.
+    Delivered(Summary),
+}
+
+/// Something a pass wants the user to know (sending off, settings unusable).
+pub type Notice = String;
+
+/// Why nothing is delivered while sending is off.
+pub const HELD_WHILE_OFF: &str = "held while sending is off (set mode to relay to send)";
+/// Why nothing is delivered in Direct mode yet.
+pub const DIRECT_NOT_YET: &str =
+    "not sent: direct delivery (to the recipients' mail servers) is not available yet; choose Relay mode and a server";
+
+/// Longest sleep of a daemon with nothing due, so an edited settings file is seen eventually
+/// even without a wake.
+const IDLE_RECHECK: Duration = Duration::from_secs(300);
+
+/// Runs the agent for the outbox at `path` (its directory holds the lock and the wake socket).
+pub async fn run(path: &Path, kind: Kind, cancel: &CancelToken, notice: &mut (dyn FnMut(&str) + Send)) -> Result<Finished, Error> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
+    let io = |e: std::io::Error| Error::Storage { path: dir.join(agent::LOCK_FILE).display().to_string(), message: e.to_string() };
+    let _lock = match AgentLock::try_take(&dir, kind).map_err(io)? {
+        Ok(lock) => lock,
+        Err(busy) => {
+            if kind == Kind::Daemon {
+                return Err(Error::Usage("another delivery agent is running for this outbox (deliver --daemon or the window)".into()));
+            }
+            if busy.holder != Some(Kind::Once) && agent::poke(&dir) {
+                return Ok(Finished::WokeRunningAgent);
+            }
+            // Another one-shot run is finishing: wait for it, then look again ourselves.
+            let d = dir.clone();
+            tokio::task::spawn_blocking(move || AgentLock::take(&d, kind))
+                .await
+                .map_err(|e| io(std::io::Error::other(e.to_string())))?
+                .map_err(io)?
+        }
+    };
+    let socket = agent::WakeSocket::bind(&dir).map_err(io)?;
+    let (store, requeued) = Store::open_for_delivery(path)?;
+    store.relax_sync_for_delivery()?;
+    if requeued > 0 {
+        notice(&format!("{requeued} recipient(s) left 'sending' by an interrupted run are queued again"));
+    }
+    let mut store = Some(store);
+    let mut total = Summary::default();
+    loop {
+        let (s, summary, mode) = pass(store.take().expect("the store"), cancel, notice).await?;
+        store = Some(s);
+        add(&mut total, &summary);
+        if cancel.is_cancelled() {
+            break;
+        }
+        match kind {
+            Kind::Once => {
+                if socket.drain() && mode == Mode::Relay {
+                    continue;
+                }
+                break;
+            }
+            Kind::Daemon => {
+                socket.drain();
+                let next = if mode == Mode::Relay { store.as_ref().expect("the store").next_due()? } else { None };
+                let wait = match next {
+                    Some(at) => Duration::from_millis((at - now_millis()).clamp(0, IDLE_RECHECK.as_millis() as i64) as u64),
+                    None => IDLE_RECHECK,
+                };
+                if !wait.is_zero() {
+                    tokio::select! {
+                        _ = socket.woken() => {}
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = cancel.cancelled() => break,
+                    }
+                }
+            }
+        }
+    }
+    // A wake that raced with closing: its message is committed, so one more look.
+    if socket.close() && !cancel.is_cancelled() {
+        let (_, summary, _) = pass(store.take().expect("the store"), cancel, notice).await?;
+        add(&mut total, &summary);
+    }
+    Ok(Finished::Delivered(total))
+}
+
+fn add(total: &mut Summary, s: &Summary) {
+    total.sent += s.sent;
+    total.deferred += s.deferred;
+    total.failed += s.failed;
+    total.connect_failures += s.connect_failures;
+    total.peak_connections = total.peak_connections.max(s.peak_connections);
+    if total.connect_error.is_none() {
+        total.connect_error.clone_from(&s.connect_error);
+    }
+}
+
+/// One pass with the settings as they are now.
+async fn pass(store: Store, cancel: &CancelToken, notice: &mut (dyn FnMut(&str) + Send)) -> Result<(Store, Summary, Mode), Error> {
+    let profile = match settings::load() {
+        Ok(loaded) => loaded.settings.profile,
+        Err(e) => {
+            notice(&format!("the settings can't be read ({e}); nothing was sent"));
+            return Ok((store, Summary::default(), Mode::Off));
+        }
+    };
+    match profile.mode {
+        Mode::Off => {
+            let waiting = store.counts()?;
+            if waiting.queued + waiting.deferred > 0 {
+                notice(&format!("sending is off: {} recipient(s) {HELD_WHILE_OFF}", waiting.queued + waiting.deferred));
+            }
+            return Ok((store, Summary::default(), Mode::Off));
+        }
+        Mode::Direct => {
+            store.note_queued(DIRECT_NOT_YET)?;
+            notice(DIRECT_NOT_YET);
+            return Ok((store, Summary::default(), Mode::Direct));
+        }
+        Mode::Relay => {}
+    }
+    if let Err(r) = crate::smtp::check_ready(&profile, None) {
+        notice(&format!("nothing was sent: {}", r.message));
+        return Ok((store, Summary::default(), Mode::Off));
+    }
+    let password = password(&profile).await;
+    let (store, summary, error) = deliver::drain(store, &profile, password, cancel).await;
+    match error {
+        Some(e) => Err(e),
+        None => Ok((store, summary, Mode::Relay)),
+    }
+}
+
+/// The saved password, read on a blocking thread (the keyring's D-Bus calls) within the timeout.
+/// Missing or unreadable: `None`, and the login step defers the mail with the reason.
+async fn password(profile: &Profile) -> Option<Password> {
+    if profile.auth.method != AuthMethod::Password {
+        return None;
+    }
+    let read = tokio::task::spawn_blocking(|| secrets::get(DEFAULT_PROFILE));
+    match tokio::time::timeout(Duration::from_secs(u64::from(profile.limits.timeout_secs.max(1))), read).await {
+        Ok(Ok(Ok(p))) => p,
+        _ => None,
+    }
+}
