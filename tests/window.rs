@@ -108,6 +108,7 @@ async fn select(c: &Client, id: &str, value: &str) {
 }
 
 async fn screenshot(c: &Client, name: &str) -> PathBuf {
+    assert_accessible(c, name).await;
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("test-output");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
@@ -433,4 +434,26 @@ async fn window_save_keeps_a_cli_change_to_another_field_and_shows_conflicts() {
     assert_eq!(file["profile"]["limits"]["timeout_secs"], 45);
     assert_eq!(file["profile"]["sender"]["from_name"], "Window edit");
     c.close().await.unwrap();
+}
+
+/// Runs axe-core (the npm package, installed by scripts/setup.sh) in the real window and fails on
+/// any violation, naming the rule and the elements. Called for every screenshot, so every screen
+/// and state a test shows is checked as it is rendered (colours, focus, labels), in the theme the
+/// window is in.
+async fn assert_accessible(c: &Client, what: &str) {
+    let axe = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/node_modules/axe-core/axe.min.js"))
+        .expect("axe-core is installed (scripts/setup.sh runs npm ci at the top level)");
+    c.execute(&axe, vec![]).await.expect("axe-core loads in the window");
+    let found = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { resultTypes: ['violations'] })
+               .then((r) => done(r.violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)))
+               .catch((e) => done([`axe failed: ${e}`]));",
+            vec![],
+        )
+        .await
+        .expect("axe-core runs");
+    let violations: Vec<String> = serde_json::from_value(found).expect("a list of violations");
+    assert!(violations.is_empty(), "accessibility violations on {what}:\n{}", violations.join("\n"));
 }
