@@ -203,7 +203,8 @@ export interface Outcome {
   elapsed_ms: number;
 }
 
-export interface ValidationStarted {
+/** A validation or test email under way; its events and its cancel name this id. */
+export interface RunStarted {
   run_id: number;
 }
 
@@ -216,6 +217,9 @@ export interface ValidationFinishedEvent {
   run_id: number;
   outcome: Outcome;
 }
+
+/** The end of a test email: what the server said, or why it could not be sent at all. */
+export type SendTestFinishedEvent = { run_id: number } & ({ result: SendResult } | { error: ErrorReport });
 
 export interface SendResult {
   ok: boolean;
