@@ -377,9 +377,10 @@ class Diagnose implements DiagnoseScreen {
       this.showRecipientError(error.message);
       return;
     }
-    // The result sits below the step list, often out of view: bring it in and move the focus
-    // to its heading, so the outcome is seen and read out.
-    box.scrollIntoView({ block: "start" });
+    // The result sits below the step list, often out of view: bring it in (the least scroll that
+    // shows it whole, so the steps above stay in sight) and move the focus to its heading, so
+    // the outcome is seen and read out.
+    box.scrollIntoView({ block: "nearest" });
     heading.focus();
   }
 
