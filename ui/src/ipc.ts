@@ -9,11 +9,11 @@ import type {
   PasswordStatus,
   Report,
   SaveResult,
-  SendResult,
   Settings,
   UiState,
+  SendTestFinishedEvent,
   ValidationFinishedEvent,
-  ValidationStarted,
+  RunStarted,
   ValidationStepEvent,
 } from "./model";
 
@@ -40,15 +40,18 @@ export interface Ipc {
   setUiState(state: UiState): Promise<void>;
   /** The form is filled and usable (the launch benchmark stops its clock here). */
   uiReady(): Promise<void>;
-  validateStart(recipient: string | null): Promise<ValidationStarted>;
-  validateCancel(runId: number): Promise<void>;
-  sendTest(to: string): Promise<SendResult>;
+  validateStart(recipient: string | null): Promise<RunStarted>;
+  /** Starts sending a test email; the result comes as a send-test-finished event. */
+  sendTestStart(to: string): Promise<RunStarted>;
+  /** Cancels a validation or a test email by its run id. */
+  cancelRun(runId: number): Promise<void>;
   /** The settings file changed outside this window (e.g. the CLI). */
   onSettingsChanged(handler: () => void): Promise<Unlisten>;
   /** Rust held back a window close because there are unsaved changes. */
   onCloseRequested(handler: () => void): Promise<Unlisten>;
   onValidationStep(handler: (event: ValidationStepEvent) => void): Promise<Unlisten>;
   onValidationFinished(handler: (event: ValidationFinishedEvent) => void): Promise<Unlisten>;
+  onSendTestFinished(handler: (event: SendTestFinishedEvent) => void): Promise<Unlisten>;
 }
 
 /**
@@ -132,12 +135,13 @@ export const tauriIpc: Ipc = {
     return sent;
   },
   validateStart: (recipient) => call("validate_start", { recipient }),
+  sendTestStart: (to) => call("send_test_start", { to }),
   // Tauri 2 matches a Rust parameter `run_id` to the key `runId` unless the command says
   // `rename_all = "snake_case"`; both are sent so either spelling on the Rust side works.
-  validateCancel: (runId) => call("validate_cancel", { runId, run_id: runId }),
-  sendTest: (to) => call("send_test", { to }),
+  cancelRun: (runId) => call("run_cancel", { runId, run_id: runId }),
   onSettingsChanged: (handler) => on<unknown>("settings-changed", () => handler()),
   onCloseRequested: (handler) => on<unknown>("close-requested", () => handler()),
   onValidationStep: (handler) => on("validation-step", handler),
   onValidationFinished: (handler) => on("validation-finished", handler),
+  onSendTestFinished: (handler) => on("send-test-finished", handler),
 };

@@ -47,6 +47,7 @@ export type { LoadedSettings } from "./generated/window/LoadedSettings";
 export type { PasswordAction } from "./generated/window/PasswordAction";
 export type { PasswordStatus } from "./generated/window/PasswordStatus";
 export type { Saved } from "./generated/window/Saved";
+export type { SendFinishedEvent } from "./generated/window/SendFinishedEvent";
 export type { Screen } from "./generated/window/Screen";
 export type { Started } from "./generated/window/Started";
 export type { StepEvent } from "./generated/window/StepEvent";
@@ -56,7 +57,8 @@ export type { UiState } from "./generated/window/UiState";
 // The names the screens used before the types were generated; aliases, so they can't drift.
 export type { StepKind as StepName } from "./generated/StepKind";
 export type { Saved as SaveResult } from "./generated/window/Saved";
-export type { Started as ValidationStarted } from "./generated/window/Started";
+export type { Started as ValidationStarted, Started as RunStarted } from "./generated/window/Started";
+export type { SendFinishedEvent as SendTestFinishedEvent } from "./generated/window/SendFinishedEvent";
 export type { StepEvent as ValidationStepEvent } from "./generated/window/StepEvent";
 export type { FinishedEvent as ValidationFinishedEvent } from "./generated/window/FinishedEvent";
 

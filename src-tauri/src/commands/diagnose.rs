@@ -1,12 +1,13 @@
-//! Diagnose commands: validation runs streamed to the page as events (cancellable), and the test
-//! email. Both use the saved settings and the password from the keyring.
+//! Diagnose commands: validation runs and test emails, each a run with an id whose result reaches
+//! the page as events and which `run_cancel` stops. Both use the saved settings and the password
+//! from the keyring.
 
 use super::blocking;
 use crate::state::AppState;
 use serde::Serialize;
 use smtp_desk::secrets::{self, Password, DEFAULT_PROFILE};
 use smtp_desk::settings::{self, AuthMethod, Profile};
-use smtp_desk::smtp::{self, CancelToken, Outcome, SendResult, Step};
+use smtp_desk::smtp::{self, Outcome, SendResult, Step};
 use smtp_desk::ErrorReport;
 use tauri::{AppHandle, Emitter, Manager, State};
 use ts_rs::TS;
@@ -25,6 +26,24 @@ pub(crate) struct StepEvent<'a> {
 pub(crate) struct FinishedEvent {
     run_id: u64,
     outcome: Outcome,
+}
+
+/// The payload of the `send-test-finished` event: the result, or the error that kept the test
+/// email from being sent at all.
+#[derive(Serialize, Clone, TS)]
+#[ts(export_to = "window/")]
+pub(crate) struct SendFinishedEvent {
+    run_id: u64,
+    #[serde(flatten)]
+    end: SendEnd,
+}
+
+#[derive(Serialize, Clone, TS)]
+#[ts(export_to = "window/")]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum SendEnd {
+    Result(SendResult),
+    Error(ErrorReport),
 }
 
 #[derive(Serialize, TS)]
@@ -52,31 +71,39 @@ async fn saved_profile(recipient: Option<String>) -> Result<(Profile, Option<Pas
 pub async fn validate_start(app: AppHandle, recipient: Option<String>, state: State<'_, AppState>) -> Result<Started, ErrorReport> {
     let recipient = recipient.filter(|r| !r.trim().is_empty());
     let (profile, password) = saved_profile(recipient.clone()).await?;
-    let run_id = state.next_run_id();
-    let cancel = CancelToken::new();
-    state.runs.lock().unwrap_or_else(|p| p.into_inner()).insert(run_id, cancel.clone());
+    let (run_id, cancel) = state.start_run();
     tauri::async_runtime::spawn(async move {
         let emitter = app.clone();
         let mut on_step = move |step: &Step| {
             let _ = emitter.emit("validation-step", StepEvent { run_id, step });
         };
         let outcome = smtp::validate(&profile, password.as_ref(), recipient.as_deref(), &cancel, &mut on_step).await;
-        app.state::<AppState>().runs.lock().unwrap_or_else(|p| p.into_inner()).remove(&run_id);
+        app.state::<AppState>().end_run(run_id);
         let _ = app.emit("validation-finished", FinishedEvent { run_id, outcome });
     });
     Ok(Started { run_id })
 }
 
+/// Starts a test email; its result comes as a `send-test-finished` event, so that it can be
+/// cancelled while it waits on the server.
 #[tauri::command]
-pub fn validate_cancel(run_id: u64, state: State<'_, AppState>) {
-    if let Some(token) = state.runs.lock().unwrap_or_else(|p| p.into_inner()).get(&run_id) {
-        token.cancel();
-    }
-}
-
-#[tauri::command]
-pub async fn send_test(to: String) -> Result<SendResult, ErrorReport> {
+pub async fn send_test_start(app: AppHandle, to: String, state: State<'_, AppState>) -> Result<Started, ErrorReport> {
     let to = to.trim().to_string();
     let (profile, password) = saved_profile(Some(to.clone())).await?;
-    smtp::send_test(&profile, password.as_ref(), &to, &CancelToken::new()).await
+    let (run_id, cancel) = state.start_run();
+    tauri::async_runtime::spawn(async move {
+        let end = match smtp::send_test(&profile, password.as_ref(), &to, &cancel).await {
+            Ok(result) => SendEnd::Result(result),
+            Err(error) => SendEnd::Error(error),
+        };
+        app.state::<AppState>().end_run(run_id);
+        let _ = app.emit("send-test-finished", SendFinishedEvent { run_id, end });
+    });
+    Ok(Started { run_id })
+}
+
+/// Cancels a validation or a test email; a run that has already ended is left alone.
+#[tauri::command]
+pub fn run_cancel(run_id: u64, state: State<'_, AppState>) {
+    state.cancel_run(run_id);
 }
