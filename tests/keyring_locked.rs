@@ -131,7 +131,6 @@ fn settled_password(profile: &str, span: Duration) -> Vec<Option<String>> {
     seen
 }
 
-
 /// An edit of `s` made on a form that read the defaults.
 fn from_defaults(s: &Settings) -> account::Edit<'_> {
     static DEFAULTS: std::sync::LazyLock<Settings> = std::sync::LazyLock::new(Settings::default);

@@ -586,3 +586,88 @@ async fn a_stalled_test_email_is_cancelled_from_the_window() {
     screenshot(&c, "window-diagnose-send-cancelled.png").await;
     c.close().await.unwrap();
 }
+
+/// Issue 7 item 4: the Settings page validates what is on the form. The saved file points at a port
+/// nothing listens on and no password is saved; the form gets the real server's port and a typed
+/// password, Validate passes against the real server, and nothing is written until Save.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_form_validates_unsaved_values_then_saves_them() {
+    let _one = ONE_WINDOW.lock().await;
+    use support::{login, CertKind, Pki, Server, PASSWORD as SERVER_PASSWORD, USER};
+    let pki = Pki::new();
+    let server = Server::start_tls("starttls", &pki.server_cert(CertKind::Good), &["--auth-required", "--user", &login()]);
+    let config = tempfile::tempdir().unwrap();
+    let path = config.path().join("settings.json");
+    let wrong_port = free_port().to_string();
+    cli(
+        config.path(),
+        &[
+            "config",
+            "set",
+            "mode",
+            "relay",
+            "relay.host",
+            "localhost",
+            "relay.port",
+            &wrong_port,
+            "relay.security",
+            "start_tls",
+            "relay.ca_file",
+            pki.ca_pem.to_str().unwrap(),
+            "auth.method",
+            "password",
+            "auth.username",
+            USER,
+            "sender.from_address",
+            "desk@example.com",
+            "limits.timeout_secs",
+            "5",
+        ],
+    );
+    let _ = secrets::clear(DEFAULT_PROFILE);
+    let before = std::fs::read(&path).unwrap();
+
+    let driver = Driver::start(config.path());
+    let c = driver.open_app().await;
+    el(&c, "nav-settings").await.click().await.unwrap();
+    assert_eq!(value(&c, "relay-port").await, wrong_port);
+
+    // The core's verdict as the form shows it: a port/TLS mismatch warning, then gone again.
+    set_text(&c, "relay-port", "465").await;
+    text_when(&c, "relay-port-warning", "the port/TLS mismatch warning", |t| t.contains("Port 465 expects implicit TLS")).await;
+    // The verdict's IPC round trip, as the form measured it (typing to verdict on screen, after the pause).
+    let mut trips = Vec::new();
+    for name in ["A", "Ab", "Abc", "Abcd", "Abcde"] {
+        set_text(&c, "sender-from_name", name).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let ms = el(&c, "settings-form").await.attr("data-check-ms").await.unwrap().unwrap_or_default();
+        trips.push(ms.parse::<f64>().unwrap_or(f64::NAN));
+    }
+    eprintln!("check_settings round trip, typing to verdict on screen (ms): {trips:?}");
+    set_text(&c, "sender-from_name", "").await;
+
+    set_text(&c, "relay-port", &server.port.to_string()).await;
+    set_text(&c, "password", SERVER_PASSWORD).await;
+    el(&c, "form-validate").await.click().await.unwrap();
+    let heading = text_when(&c, "form-run-heading", "the validation's verdict", |t| {
+        t.starts_with("Validation passed") || t.starts_with("Validation failed") || t.starts_with("Not tried")
+    })
+    .await;
+    let detail = el(&c, "form-run-text").await.text().await.unwrap_or_default();
+    assert!(heading.starts_with("Validation passed"), "{heading}: {detail}");
+    assert_eq!(std::fs::read(&path).unwrap(), before, "validating the form wrote the settings file");
+    assert!(secrets::get(DEFAULT_PROFILE).unwrap().is_none(), "validating the form saved the password");
+    let offer = el(&c, "form-run-save").await;
+    assert!(offer.is_displayed().await.unwrap(), "a passing run offers Save");
+    screenshot(&c, "window-settings-validated-unsaved.png").await;
+
+    offer.click().await.unwrap();
+    text_when(&c, "save-status", "Saved", |t| t == "Saved").await;
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(file["profile"]["relay"]["port"], server.port, "Save writes the port that passed");
+    assert!(secrets::get(DEFAULT_PROFILE).unwrap().is_some(), "Save keeps the typed password in the keyring");
+    assert!(!el(&c, "form-run-save").await.is_displayed().await.unwrap(), "nothing left to save");
+    screenshot(&c, "window-settings-validated-saved.png").await;
+    c.close().await.unwrap();
+    secrets::clear(DEFAULT_PROFILE).unwrap();
+}

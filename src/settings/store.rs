@@ -9,11 +9,11 @@
 use super::merge::{merge, Conflict};
 use super::{check, Error, Settings, SCHEMA_VERSION};
 use serde::{Deserialize, Serialize};
-use ts_rs::TS;
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use ts_rs::TS;
 
 /// The largest settings file read; the real one is about 1 KiB.
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;

@@ -4,7 +4,7 @@ import { byId, show } from "./dom";
 import { toErrorReport, type Ipc } from "./ipc";
 import { DEFAULT_UI_STATE, type Screen, type UiState } from "./model";
 import { mountDiagnose, type DiagnoseScreen } from "./screens/diagnose";
-import { mountSettings, type SettingsScreen } from "./screens/settings";
+import { mountSettings, type SettingsScreen } from "./screens/settings/index";
 import { bindThemeSelect, isTheme } from "./theme";
 
 const SHELL = `

@@ -3,6 +3,7 @@
 import type { Ipc, Unlisten } from "./ipc";
 import {
   defaultSettings,
+  type FormValues,
   type LoadedSettings,
   type PasswordAction,
   type PasswordStatus,
@@ -32,6 +33,7 @@ export class FakeIpc implements Ipc {
     read_only: null,
     machine_name: "desk.example.org",
     file: "/home/me/.config/smtp-desk/settings.json",
+    report: { errors: [], warnings: [] },
   };
   passwordReply: () => Promise<PasswordStatus> = async () => ({ saved: false });
   checkReply: (settings: Settings) => Promise<Report> = async () => ({ errors: [], warnings: [] });
@@ -131,12 +133,12 @@ export class FakeIpc implements Ipc {
   async uiReady(): Promise<void> {
     this.record("ui_ready");
   }
-  validateStart(recipient: string | null): Promise<RunStarted> {
-    this.record("validate_start", { recipient });
+  validateStart(recipient: string | null, form?: FormValues): Promise<RunStarted> {
+    this.record("validate_start", form ? { recipient, form } : { recipient });
     return this.validateReply();
   }
-  sendTestStart(to: string): Promise<RunStarted> {
-    this.record("send_test_start", { to });
+  sendTestStart(to: string, form?: FormValues): Promise<RunStarted> {
+    this.record("send_test_start", form ? { to, form } : { to });
     const started = this.sendStartReply();
     // As in Rust, the result may be emitted before the page has read the run id.
     started

@@ -55,9 +55,9 @@ describe("commands", () => {
       { cmd: "set_ui_state", args: { state: { theme: "dark", last_screen: "diagnose" } } },
       { cmd: "ui_ready", args: undefined },
       { cmd: "password_status", args: undefined },
-      { cmd: "validate_start", args: { recipient: null } },
+      { cmd: "validate_start", args: { recipient: null, form: null } },
       { cmd: "run_cancel", args: { runId: 4, run_id: 4 } },
-      { cmd: "send_test_start", args: { to: "you@example.com" } },
+      { cmd: "send_test_start", args: { to: "you@example.com", form: null } },
     ]);
   });
 

@@ -3,6 +3,7 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type {
+  FormValues,
   ErrorReport,
   LoadedSettings,
   PasswordAction,
@@ -40,9 +41,10 @@ export interface Ipc {
   setUiState(state: UiState): Promise<void>;
   /** The form is filled and usable (the launch benchmark stops its clock here). */
   uiReady(): Promise<void>;
-  validateStart(recipient: string | null): Promise<RunStarted>;
-  /** Starts sending a test email; the result comes as a send-test-finished event. */
-  sendTestStart(to: string): Promise<RunStarted>;
+  /** Starts a validation of the saved settings, or of the form's values when `form` is given (nothing is saved). */
+  validateStart(recipient: string | null, form?: FormValues): Promise<RunStarted>;
+  /** Starts sending a test email (of the form's values when `form` is given); the result comes as a send-test-finished event. */
+  sendTestStart(to: string, form?: FormValues): Promise<RunStarted>;
   /** Cancels a validation or a test email by its run id. */
   cancelRun(runId: number): Promise<void>;
   /** The settings file changed outside this window (e.g. the CLI). */
@@ -134,8 +136,8 @@ export const tauriIpc: Ipc = {
     markFormReady();
     return sent;
   },
-  validateStart: (recipient) => call("validate_start", { recipient }),
-  sendTestStart: (to) => call("send_test_start", { to }),
+  validateStart: (recipient, form) => call("validate_start", { recipient, form: form ?? null }),
+  sendTestStart: (to, form) => call("send_test_start", { to, form: form ?? null }),
   // Tauri 2 matches a Rust parameter `run_id` to the key `runId` unless the command says
   // `rename_all = "snake_case"`; both are sent so either spelling on the Rust side works.
   cancelRun: (runId) => call("run_cancel", { runId, run_id: runId }),

@@ -1,12 +1,13 @@
 //! Diagnose commands: validation runs and test emails, each a run with an id whose result reaches
 //! the page as events and which `run_cancel` stops. Both use the saved settings and the password
-//! from the keyring.
+//! from the keyring, or the values on the settings form (`form`), which are never written.
 
 use super::blocking;
+use crate::commands::settings::PasswordAction;
 use crate::state::AppState;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use smtp_desk::secrets::{self, Password, DEFAULT_PROFILE};
-use smtp_desk::settings::{self, AuthMethod, Profile};
+use smtp_desk::settings::{self, AuthMethod, Profile, Settings};
 use smtp_desk::smtp::{self, Outcome, SendResult, Step};
 use smtp_desk::ErrorReport;
 use tauri::{AppHandle, Emitter, Manager, State};
@@ -52,6 +53,37 @@ pub struct Started {
     run_id: u64,
 }
 
+/// The settings form's current values, to validate or test-send before they are saved.
+#[derive(Deserialize, TS)]
+#[ts(export_to = "window/")]
+pub struct FormValues {
+    settings: Settings,
+    password: PasswordAction,
+}
+
+/// The profile to try and its password: the form's values when given (checked first: problems are
+/// `invalid_settings` naming each field, as a save would report them), else the saved ones.
+async fn profile_to_try(form: Option<FormValues>, recipient: Option<String>) -> Result<(Profile, Option<Password>), ErrorReport> {
+    let Some(FormValues { settings: values, password }) = form else {
+        return saved_profile(recipient).await;
+    };
+    blocking(move || {
+        let report = settings::check(&values);
+        if !report.is_ok() {
+            return Err(ErrorReport::from(&settings::Error::Invalid(report.errors)));
+        }
+        let profile = values.profile;
+        smtp::check_ready(&profile, recipient.as_deref())?;
+        let password = match (profile.auth.method, password) {
+            (AuthMethod::None, _) | (AuthMethod::Password, PasswordAction::Clear) => None,
+            (AuthMethod::Password, PasswordAction::Set { value }) => Some(Password::new(value).map_err(|e| ErrorReport::from(&e))?),
+            (AuthMethod::Password, PasswordAction::Keep) => secrets::get(DEFAULT_PROFILE).map_err(|e| ErrorReport::from(&e))?,
+        };
+        Ok((profile, password))
+    })
+    .await
+}
+
 /// The saved profile and, if it logs in with a password, that password — read off the async
 /// workers because keyring calls block.
 async fn saved_profile(recipient: Option<String>) -> Result<(Profile, Option<Password>), ErrorReport> {
@@ -68,9 +100,14 @@ async fn saved_profile(recipient: Option<String>) -> Result<(Profile, Option<Pas
 }
 
 #[tauri::command]
-pub async fn validate_start(app: AppHandle, recipient: Option<String>, state: State<'_, AppState>) -> Result<Started, ErrorReport> {
+pub async fn validate_start(
+    app: AppHandle,
+    recipient: Option<String>,
+    form: Option<FormValues>,
+    state: State<'_, AppState>,
+) -> Result<Started, ErrorReport> {
     let recipient = recipient.filter(|r| !r.trim().is_empty());
-    let (profile, password) = saved_profile(recipient.clone()).await?;
+    let (profile, password) = profile_to_try(form, recipient.clone()).await?;
     let (run_id, cancel) = state.start_run();
     tauri::async_runtime::spawn(async move {
         let emitter = app.clone();
@@ -87,9 +124,14 @@ pub async fn validate_start(app: AppHandle, recipient: Option<String>, state: St
 /// Starts a test email; its result comes as a `send-test-finished` event, so that it can be
 /// cancelled while it waits on the server.
 #[tauri::command]
-pub async fn send_test_start(app: AppHandle, to: String, state: State<'_, AppState>) -> Result<Started, ErrorReport> {
+pub async fn send_test_start(
+    app: AppHandle,
+    to: String,
+    form: Option<FormValues>,
+    state: State<'_, AppState>,
+) -> Result<Started, ErrorReport> {
     let to = to.trim().to_string();
-    let (profile, password) = saved_profile(Some(to.clone())).await?;
+    let (profile, password) = profile_to_try(form, Some(to.clone())).await?;
     let (run_id, cancel) = state.start_run();
     tauri::async_runtime::spawn(async move {
         let end = match smtp::send_test(&profile, password.as_ref(), &to, &cancel).await {

@@ -125,12 +125,15 @@ describe("validation", () => {
     expect($<HTMLButtonElement>("validate").disabled).toBe(false);
   });
 
-  it("refuses a recipient that is not a plain address", async () => {
+  it("shows the core's refusal of a recipient that is not a plain address under the field", async () => {
+    ipc.validateReply = () =>
+      Promise.reject({ kind: "invalid_recipient", message: "'Me <me@example.com>' is not an email address.", hint: "Enter one address such as someone@example.com.", field: "to" });
     $<HTMLInputElement>("test-recipient").value = "Me <me@example.com>";
     $("validate").click();
     await settle();
-    expect(ipc.callsOf("validate_start")).toEqual([]);
     expect($("test-recipient-error").hidden).toBe(false);
+    expect($("test-recipient-error").textContent).toContain("is not an email address");
+    expect(document.activeElement).toBe($("test-recipient"));
   });
 });
 

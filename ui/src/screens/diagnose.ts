@@ -1,7 +1,8 @@
 /** The Diagnose screen: step-by-step validation of the saved settings, its swaks-style transcript, and the test email; both runs can be cancelled. */
 
 import { byId, formatDuration, make, show, srOnly } from "../dom";
-import { toErrorReport, type Ipc, type Unlisten } from "../ipc";
+import { toErrorReport, type Ipc } from "../ipc";
+import { Lifetime } from "../lifecycle";
 import type {
   ErrorReport,
   Failure,
@@ -14,7 +15,6 @@ import type {
   ValidationFinishedEvent,
   ValidationStepEvent,
 } from "../model";
-import { addressProblem } from "../rules";
 
 const MARKUP = `
 <div class="diagnose">
@@ -123,8 +123,7 @@ class Diagnose implements DiagnoseScreen {
   private readonly sendCancelButton: HTMLButtonElement;
   private readonly steps: HTMLOListElement;
   private run: Run | null = null;
-  private readonly unlisteners: Unlisten[] = [];
-  private destroyed = false;
+  private readonly life = new Lifetime();
 
   constructor(
     private readonly root: HTMLElement,
@@ -137,27 +136,24 @@ class Diagnose implements DiagnoseScreen {
     this.sendCancelButton = byId<HTMLButtonElement>(root, "send-test-cancel");
     this.steps = byId<HTMLOListElement>(root, "steps");
 
-    byId(root, "diagnose-form").addEventListener("submit", (e) => {
+    const on = this.life.on.bind(this.life);
+    on(byId(root, "diagnose-form"), "submit", (e) => {
       e.preventDefault();
       void this.validate();
     });
-    this.cancelButton.addEventListener("click", () => this.cancel());
-    this.sendButton.addEventListener("click", () => void this.sendTest());
-    this.sendCancelButton.addEventListener("click", () => this.cancel());
-    this.recipient.addEventListener("input", () => this.showRecipientError(null));
-    root.addEventListener("keydown", (e) => {
+    on(this.cancelButton, "click", () => this.cancel());
+    on(this.sendButton, "click", () => void this.sendTest());
+    on(this.sendCancelButton, "click", () => this.cancel());
+    on(this.recipient, "input", () => this.showRecipientError(null));
+    on(root, "keydown", (e) => {
       if (e.key === "Escape" && this.run && !this.run.cancelRequested) {
         e.preventDefault();
         this.cancel();
       }
     });
-    this.listen(ipc.onValidationStep((e) => this.onEvent(e)));
-    this.listen(ipc.onValidationFinished((e) => this.onEvent(e)));
-    this.listen(ipc.onSendTestFinished((e) => this.onEvent(e)));
-  }
-
-  private listen(subscription: Promise<Unlisten>): void {
-    subscription.then((u) => (this.destroyed ? u() : this.unlisteners.push(u))).catch(() => undefined);
+    this.life.subscribe(ipc.onValidationStep((e) => this.onEvent(e)));
+    this.life.subscribe(ipc.onValidationFinished((e) => this.onEvent(e)));
+    this.life.subscribe(ipc.onSendTestFinished((e) => this.onEvent(e)));
   }
 
   private updateButtons(): void {
@@ -178,7 +174,7 @@ class Diagnose implements DiagnoseScreen {
     el.classList.toggle("visually-hidden", this.run?.kind !== "validate");
   }
 
-  /** The recipient, checked; undefined (with the error shown) when it is not a plain address. */
+  /** The recipient; undefined (with the error shown) when one is needed and none is given. */
   private readRecipient(required: boolean): string | null | undefined {
     const value = this.recipient.value.trim();
     if (value === "") {
@@ -186,11 +182,7 @@ class Diagnose implements DiagnoseScreen {
       this.showRecipientError("Enter the address to send the test email to, e.g. you@example.com.");
       return undefined;
     }
-    const problem = addressProblem(value);
-    if (problem) {
-      this.showRecipientError(`${problem} — enter a plain address like name@example.com.`);
-      return undefined;
-    }
+    // Whether it is an address is the core's to say: a refused one comes back naming this field.
     this.showRecipientError(null);
     return value;
   }
@@ -236,6 +228,11 @@ class Diagnose implements DiagnoseScreen {
       this.run = null;
       this.updateButtons();
       const err = toErrorReport(e);
+      if (err.field === "to" || err.field === "recipient") {
+        this.status("");
+        this.showRecipientError(err.hint ? `${err.message} ${err.hint}` : err.message);
+        return;
+      }
       this.status(`Validation could not start: ${err.message}`);
       const result = byId(this.root, "validate-result");
       result.className = "result failed";
@@ -419,7 +416,6 @@ class Diagnose implements DiagnoseScreen {
   }
 
   destroy(): void {
-    this.destroyed = true;
-    for (const u of this.unlisteners.splice(0)) u();
+    this.life.dispose();
   }
 }
