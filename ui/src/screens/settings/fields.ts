@@ -60,13 +60,6 @@ export function normalise(s: Settings): Settings {
 
 export const sameSettings = (a: Settings, b: Settings) => JSON.stringify(normalise(a)) === JSON.stringify(normalise(b));
 
-/** Whether every number fits the Rust type (u16 port, u32 limits), so the settings can cross IPC at all. */
-export function isSerialisable(settings: Settings): boolean {
-  const p = settings.profile;
-  const fits = (n: number, max: number) => Number.isInteger(n) && n >= 0 && n <= max;
-  return fits(p.relay.port, 65_535) && Object.values(p.limits).every((n) => fits(n, 4_294_967_295));
-}
-
 /** The number fields the form has but the core cannot read (empty, fractional, out of the type). */
 export function unreadableNumbers(settings: Settings): string[] {
   const p = settings.profile;

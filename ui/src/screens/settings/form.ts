@@ -1,6 +1,6 @@
-/** The settings form's behaviour: edits and input help, asking the core for its verdict, loading, saving, outside changes, and validating or test-sending the form's values before they are saved. */
+/** The settings form's behaviour: edits and input help, asking the core for its verdict, loading, saving and outside changes. */
 
-import { byId, formatDuration, show } from "../../dom";
+import { byId, show } from "../../dom";
 import { toErrorReport, type Ipc } from "../../ipc";
 import { Lifetime } from "../../lifecycle";
 import {
@@ -9,9 +9,7 @@ import {
   type ErrorReport,
   type FormValues,
   type LoadedSettings,
-  type Outcome,
   type ReadOnly,
-  type SendResult,
   type Security,
   type Settings,
 } from "../../model";
@@ -19,17 +17,10 @@ import { portAfterSecurityChange, splitHostPort } from "../../host-port";
 import { FormFields, normalise, sameSettings, shownIn, unreadableMessage, unreadableNumbers } from "./fields";
 import { PasswordState } from "./password";
 import { renderConflict, renderMessages, renderNotice, renderPassword, renderSections, renderSummary } from "./render";
+import { Trial } from "./trial";
 import { Verdict } from "./verdict";
 
 type StatusKind = "ok" | "error" | "info" | "";
-
-/** A validation or test email of the form's values, under way. */
-interface FormRun {
-  id: number | null;
-  kind: "validate" | "send";
-  /** The settings tried, so a pass can be offered for saving only while the form still shows them. */
-  settings: Settings;
-}
 
 export class SettingsForm {
   private readonly form: HTMLFormElement;
@@ -50,9 +41,7 @@ export class SettingsForm {
   private saving = false;
   private lastSecurity: Security = "start_tls";
   private checkSeq = 0;
-  private run: FormRun | null = null;
-  /** Run ends that arrived before the run's id did (Rust may emit before the page reads it). */
-  private readonly earlyEnds = new Map<number, () => void>();
+  private readonly trial: Trial;
   private readonly dirtyListeners: ((dirty: boolean) => void)[] = [];
 
   constructor(
@@ -66,11 +55,12 @@ export class SettingsForm {
     this.fields = new FormFields(root);
     this.wire();
     this.life.subscribe(this.ipc.onSettingsChanged(() => void this.onExternalChange()));
-    this.life.subscribe(this.ipc.onValidationStep((e) => this.run?.id === e.run_id && this.runStatus(`Checking: ${e.step.title}…`)));
-    this.life.subscribe(this.ipc.onValidationFinished((e) => this.endRun(e.run_id, () => this.showOutcome(e.outcome))));
-    this.life.subscribe(
-      this.ipc.onSendTestFinished((e) => this.endRun(e.run_id, () => ("result" in e ? this.showSent(e.result) : this.showRunError(e.error)))),
-    );
+    this.trial = new Trial(root, ipc, this.life, {
+      values: () => this.valuesToTry(),
+      refused: (settings, err) => this.refusedToTry(settings, err),
+      canSave: (settings) => this.dirty && sameSettings(settings, this.fields.read()),
+      save: () => void this.save(),
+    });
   }
 
   // ---- events ----
@@ -109,11 +99,6 @@ export class SettingsForm {
       e.preventDefault();
       this.focusField(link.dataset.field ?? "");
     });
-    click("form-validate", () => void this.startRun("validate"));
-    click("form-send-test", () => void this.startRun("send"));
-    click("form-run-cancel", () => this.cancelRun());
-    click("form-run-save", () => void this.save());
-    on(byId(this.root, "form-test-recipient"), "input", () => this.showRecipientError(null));
   }
 
   private onEdit(e: Event, committed: boolean): void {
@@ -301,7 +286,7 @@ export class SettingsForm {
     renderSummary(this.root, shown.summary, settings.profile.mode);
     renderPassword(this.root, this.password);
     this.updateDirty(settings);
-    this.updateRunButtons(settings);
+    this.trial?.update();
   }
 
   private updateDirty(settings: Settings): void {
@@ -426,146 +411,28 @@ export class SettingsForm {
     this.scheduleCheck(0);
   }
 
-  // ---- trying the form's values ----
+  // ---- trying the form's values (trial.ts) ----
 
-  private formValues(settings: Settings): FormValues {
-    return { settings, password: this.password.action(settings) };
-  }
-
-  private async startRun(kind: FormRun["kind"]): Promise<void> {
-    if (this.run) return;
+  /** The values a run tries, or null (with the problem shown) when the core can't be asked about them. */
+  private valuesToTry(): { settings: Settings; values: FormValues } | null {
     this.splitHost(true);
     const settings = this.fields.read();
     if (unreadableNumbers(settings).length) {
       this.showErrors(settings);
-      return;
+      return null;
     }
-    const recipient = byId<HTMLInputElement>(this.root, "form-test-recipient").value.trim();
-    if (kind === "send" && recipient === "") {
-      this.showRecipientError("Enter the address to send the test email to, e.g. you@example.com.");
-      return;
+    return { settings, values: { settings, password: this.password.action(settings) } };
+  }
+
+  /** The core refused to try these values: their fields are marked as a save's would be. */
+  private refusedToTry(settings: Settings, err: ErrorReport): boolean {
+    if (!err.issues?.length && !err.field) {
+      if (isKeyringProblem(err.kind)) this.password.keyringProblem = err;
+      return false;
     }
-    this.showRecipientError(null);
-    const run: FormRun = { id: null, kind, settings };
-    this.run = run;
-    this.updateRunButtons(settings);
-    this.showRunResult("running", kind === "validate" ? "Validating these settings…" : "Sending a test email…", "");
-    byId(this.root, "form-run-cancel").focus();
-    try {
-      const values = this.formValues(settings);
-      const started = kind === "validate" ? await this.ipc.validateStart(recipient || null, values) : await this.ipc.sendTestStart(recipient, values);
-      run.id = started.run_id;
-      const early = this.earlyEnds.get(started.run_id);
-      this.earlyEnds.delete(started.run_id);
-      early?.();
-    } catch (e) {
-      this.run = null;
-      this.showRunError(toErrorReport(e), settings);
-    }
-  }
-
-  private cancelRun(): void {
-    if (this.run?.id != null) void this.ipc.cancelRun(this.run.id).catch(() => undefined);
-  }
-
-  /** Handles a run's end now if it is ours, or keeps it until our run learns its id. */
-  private endRun(runId: number, handle: () => void): void {
-    if (this.run && this.run.id === runId) {
-      handle();
-    } else if (this.run && this.run.id === null) {
-      this.earlyEnds.set(runId, handle);
-      if (this.earlyEnds.size > 8) this.earlyEnds.delete(this.earlyEnds.keys().next().value as number);
-    }
-  }
-
-  private runStatus(text: string): void {
-    byId(this.root, "form-run-text").textContent = text;
-  }
-
-  private showOutcome(outcome: Outcome): void {
-    const run = this.finishRun();
-    const took = formatDuration(outcome.elapsed_ms);
-    if (outcome.ok) {
-      const warnings = outcome.warnings.length ? ` ${outcome.warnings.join(" ")}` : "";
-      this.showRunResult("ok", `Validation passed in ${took}`, `Every step worked with these settings.${warnings}`, run);
-    } else if (outcome.cancelled) {
-      this.showRunResult("cancelled", `Validation cancelled after ${took}`, "");
-    } else {
-      const failed = outcome.steps.find((s) => s.status === "failed");
-      const failure = outcome.failure ?? failed?.failure;
-      this.showRunResult("failed", `Validation failed${failed ? ` at ${failed.title}` : ""}`, failure ? `${failure.message} ${failure.hint}` : "");
-    }
-  }
-
-  private showSent(result: SendResult): void {
-    const run = this.finishRun();
-    const took = formatDuration(result.elapsed_ms);
-    if (result.ok) this.showRunResult("ok", `Test email sent in ${took}`, `The server said: ${result.reply}`, run);
-    else if (result.failure?.category === "cancelled") this.showRunResult("cancelled", `Test email cancelled after ${took}`, "");
-    else this.showRunResult("failed", "The test email was not sent", result.failure ? `${result.failure.message} ${result.failure.hint}` : result.reply);
-  }
-
-  /** A run refused before it started (bad values, keyring) or a test email that could not be sent. */
-  private showRunError(err: ErrorReport, settings?: Settings): void {
-    const tried = settings ?? this.finishRun()?.settings;
-    if (err.field === "to" || err.field === "recipient" || err.kind === "invalid_recipient") {
-      this.hideRunResult();
-      this.showRecipientError(err.message);
-      return;
-    }
-    if (tried && (err.issues?.length || err.field)) {
-      this.refuse(tried, err);
-      this.showRunResult("failed", "Not tried: correct the fields marked", "");
-      this.showErrors(tried);
-      return;
-    }
-    if (isKeyringProblem(err.kind)) this.password.keyringProblem = err;
-    this.showRunResult("failed", "Not tried", `${err.message}${err.hint ? ` ${err.hint}` : ""}`);
-  }
-
-  private finishRun(): FormRun | null {
-    const run = this.run;
-    this.run = null;
-    this.updateRunButtons(this.fields.read());
-    return run;
-  }
-
-  private showRunResult(state: "running" | "ok" | "failed" | "cancelled", heading: string, text: string, passed: FormRun | null = null): void {
-    const box = byId(this.root, "form-run-result");
-    box.className = `result form-run-result ${state}`;
-    byId(this.root, "form-run-heading").textContent = heading;
-    byId(this.root, "form-run-text").textContent = text;
-    show(box, true);
-    box.dataset.passed = passed ? JSON.stringify(passed.settings) : "";
-    this.updateRunButtons(this.fields.read());
-    if (state !== "running") byId(this.root, "form-run-heading").focus();
-  }
-
-  private hideRunResult(): void {
-    show(byId(this.root, "form-run-result"), false);
-  }
-
-  /** Validate and Send are off while a run is under way; after a pass, Save is offered while the form still shows what passed and differs from the file. */
-  private updateRunButtons(settings: Settings): void {
-    const busy = this.run !== null;
-    byId<HTMLButtonElement>(this.root, "form-validate").disabled = busy;
-    byId<HTMLButtonElement>(this.root, "form-send-test").disabled = busy;
-    show(byId(this.root, "form-run-cancel"), busy);
-    const passed = byId(this.root, "form-run-result").dataset.passed;
-    show(byId(this.root, "form-run-save"), !busy && !!passed && passed === JSON.stringify(settings) && this.dirty);
-  }
-
-  private showRecipientError(message: string | null): void {
-    const input = byId<HTMLInputElement>(this.root, "form-test-recipient");
-    const el = byId(this.root, "form-test-recipient-error");
-    el.textContent = message ?? "";
-    show(el, message !== null);
-    if (message) {
-      input.setAttribute("aria-invalid", "true");
-      input.focus();
-    } else {
-      input.removeAttribute("aria-invalid");
-    }
+    this.refuse(settings, err);
+    this.showErrors(settings);
+    return true;
   }
 
   // ---- the outside ----
