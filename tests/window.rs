@@ -111,7 +111,12 @@ async fn screenshot(c: &Client, name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("test-output");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
-    std::fs::write(&path, c.screenshot().await.unwrap()).unwrap();
+    // WebKitWebDriver's screenshot waits for the next frame, which some sessions here never get;
+    // the test's checks don't depend on the picture, so a missing one is reported, not waited for.
+    match tokio::time::timeout(Duration::from_secs(10), c.screenshot()).await {
+        Ok(png) => std::fs::write(&path, png.unwrap()).unwrap(),
+        Err(_) => eprintln!("screenshot {name}: WebDriver gave no picture within 10 s; skipped"),
+    }
     path
 }
 
