@@ -50,6 +50,20 @@ pub enum ErrorKind {
     Window,
     /// The window's own state (theme, last screen) could not be saved.
     UiState,
+    /// A message handed to the outbox could not be read as a message.
+    MessageUnparseable,
+    /// A message handed to the outbox has no recipient.
+    NoRecipient,
+    /// An envelope address can't be used (CR/LF, not an address).
+    BadAddress,
+    /// Mail for a bare local name (`root`) but no "local mail goes to" address is set.
+    LocalRecipientUnset,
+    /// A message is over the size limit.
+    MessageTooBig,
+    /// The outbox database could not be read or written.
+    QueueStorage,
+    /// No queued message has that id.
+    NotInQueue,
     /// A background task failed unexpectedly.
     Internal,
     /// Set by the window when Tauri itself refuses a call (unknown command, bad arguments) or

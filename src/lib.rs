@@ -8,6 +8,7 @@ pub mod contract;
 pub mod error;
 pub mod log;
 pub mod machine;
+pub mod outbox;
 pub mod paths;
 pub mod secrets;
 pub mod settings;

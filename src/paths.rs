@@ -1,5 +1,5 @@
 //! Where SMTP Desk keeps its files: the OS config dir for settings (overridable for tests and
-//! portable installs with `SMTP_DESK_CONFIG_DIR`).
+//! portable installs with `SMTP_DESK_CONFIG_DIR`), and the OS data dir for the outbox (`SMTP_DESK_DATA_DIR`).
 
 use crate::settings::Error;
 use std::path::PathBuf;
@@ -16,4 +16,20 @@ pub fn config_dir() -> Result<PathBuf, Error> {
 /// The settings file shared by the window and the command line.
 pub fn settings_file() -> Result<PathBuf, Error> {
     Ok(config_dir()?.join("settings.json"))
+}
+
+/// The directory holding the outbox database: the OS local data dir (`~/.local/share/smtp-desk/` on
+/// Linux), or `SMTP_DESK_DATA_DIR` (tests, portable installs).
+pub fn data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("SMTP_DESK_DATA_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    directories::ProjectDirs::from("", "", "smtp-desk")
+        .map(|p| p.data_local_dir().to_path_buf())
+        .unwrap_or_else(|| PathBuf::from(".smtp-desk"))
+}
+
+/// The outbox (queue) database.
+pub fn outbox_file() -> PathBuf {
+    data_dir().join("outbox.sqlite3")
 }

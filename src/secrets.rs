@@ -280,10 +280,19 @@ pub fn set(profile: &str, password: &Password) -> Result<(), Error> {
 
 /// Reads the password of a profile, if one is saved.
 pub fn get(profile: &str) -> Result<Option<Password>, Error> {
-    read(profile, |e| match e.get_password() {
-        Ok(p) => Ok(Some(Password(p))),
-        Err(keyring::Error::NoEntry) => Ok(None),
-        Err(e) => Err(map_err(e)),
+    read(profile, |e| {
+        // The Secret Service finds an item, then reads it: an item removed in between (another
+        // process clearing or replacing the password) answers "Object does not exist". That is
+        // a race, not a failure: ask once more, which finds the new state.
+        let mut raced = false;
+        loop {
+            match e.get_password() {
+                Ok(p) => return Ok(Some(Password(p))),
+                Err(keyring::Error::NoEntry) => return Ok(None),
+                Err(err) if !raced && err.to_string().contains("Object does not exist") => raced = true,
+                Err(err) => return Err(map_err(err)),
+            }
+        }
     })
 }
 

@@ -200,7 +200,7 @@ async fn cancel_stops_a_step_in_progress() {
         trigger.cancel();
     });
     let started = Instant::now();
-    let o = smtp::validate(&p, None, None, &cancel, &mut |_| {}).await;
+    let o = smtp::validate(&smtp::Job::from_values(p.clone(), None), None, &cancel, &mut |_| {}).await;
     assert!(o.cancelled && !o.ok, "{o:#?}");
     assert_eq!(support::category(&o), "cancelled");
     assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
@@ -321,7 +321,7 @@ async fn slow_replies_each_in_time_stop_at_the_overall_limit() {
     p.limits.timeout_secs = SLOW_TIMEOUT_SECS;
     let pw = password(PASSWORD);
     let started = Instant::now();
-    let o = smtp::validate(&p, Some(&pw), None, &CancelToken::new(), &mut |_| {}).await;
+    let o = smtp::validate(&smtp::Job::from_values(p.clone(), Some(pw.clone())), None, &CancelToken::new(), &mut |_| {}).await;
     let took = started.elapsed();
     // Greeting 1.5 s, EHLO 1.5 s, STARTTLS + EHLO 1.7 s: the login reply would come at 6.2 s.
     assert_overall_limit(o.failure.as_ref().expect("the run is stopped"), took);
@@ -387,7 +387,7 @@ async fn cancel_stops_a_test_email_in_progress() {
         trigger.cancel();
     });
     let started = Instant::now();
-    let r = smtp::send_test(&p, None, "friend@example.org", &cancel).await.unwrap();
+    let r = smtp::send_test(&smtp::Job::from_values(p.clone(), None), "friend@example.org", &cancel, &mut |_| {}).await.unwrap();
     assert!(!r.ok);
     assert_eq!(r.failure.as_ref().map(|f| f.category.to_string()).as_deref(), Some("cancelled"), "{r:#?}");
     assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
@@ -604,9 +604,10 @@ async fn hostile_text_never_reaches_the_terminal_json_or_window() {
     });
     found.clean_json("the outcome", &serde_json::to_string(&o).unwrap());
     found.clean_json("the streamed steps", &serde_json::to_string(&streamed).unwrap());
-    let sent = smtp::send_test(&p, None, "rcpt@example.com", &CancelToken::new()).await.unwrap();
+    let sent =
+        smtp::send_test(&smtp::Job::from_values(p.clone(), None), "rcpt@example.com", &CancelToken::new(), &mut |_| {}).await.unwrap();
     assert!(sent.ok, "{sent:#?}");
-    found.clean("the send result's reply", &sent.reply);
+    found.clean("the send result's reply", sent.reply.as_deref().unwrap_or_default());
     found.clean_json("the send result", &serde_json::to_string(&sent).unwrap());
 
     // What the CLI prints.
@@ -754,10 +755,17 @@ async fn echoed_credentials_are_redacted_in_every_result() {
         found.no_credential(&format!("{what}: the streamed steps"), &json_text(&serde_json::to_string(&streamed).unwrap()), pw);
         found.no_credential(&format!("{what}: the rendered transcript"), &smtp::render_transcript(&o.transcript), pw);
 
-        let sent = smtp::send_test(&p, Some(&password), "rcpt@example.com", &CancelToken::new()).await.unwrap();
+        let sent = smtp::send_test(
+            &smtp::Job::from_values(p.clone(), Some(password.clone())),
+            "rcpt@example.com",
+            &CancelToken::new(),
+            &mut |_| {},
+        )
+        .await
+        .unwrap();
         assert!(!sent.ok, "{what}");
-        assert!(!sent.reply.is_empty(), "{what}: the last reply is shown");
-        found.no_credential(&format!("{what}: the send result's reply"), &sent.reply, pw);
+        assert!(!sent.reply.as_deref().unwrap_or_default().is_empty(), "{what}: the last reply is shown");
+        found.no_credential(&format!("{what}: the send result's reply"), sent.reply.as_deref().unwrap_or_default(), pw);
         found.no_credential(&format!("{what}: the send result"), &json_text(&serde_json::to_string(&sent).unwrap()), pw);
         let f = sent.failure.as_ref().unwrap();
         found.no_credential(&format!("{what}: the failure and hint"), &format!("{}\n{}", f.message, f.hint), pw);

@@ -209,9 +209,11 @@ async fn test_email_is_received_with_headers_body_and_envelope() {
     let mut p = with_login(profile(server.port, Security::StartTls));
     p.relay.ca_file = Some(pki.ca_pem.clone());
     let pw = password(PASSWORD);
-    let r = smtp::send_test(&p, Some(&pw), "friend@example.org", &CancelToken::new()).await.unwrap();
+    let r = smtp::send_test(&smtp::Job::from_values(p.clone(), Some(pw.clone())), "friend@example.org", &CancelToken::new(), &mut |_| {})
+        .await
+        .unwrap();
     assert!(r.ok, "{r:#?}");
-    assert_eq!(r.reply, "250 2.0.0 Ok: queued as TESTQ42");
+    assert_eq!(r.reply.as_deref().unwrap(), "250 2.0.0 Ok: queued as TESTQ42");
     assert_eq!(r.queue_id.as_deref(), Some("TESTQ42"));
     assert_eq!(r.failed_step(), None);
     assert_eq!(r.steps.last().unwrap().step, StepKind::Data);
@@ -230,7 +232,7 @@ async fn test_email_is_received_with_headers_body_and_envelope() {
     );
     assert!(headers.contains("To: friend@example.org"), "{headers}");
     assert!(headers.contains("Subject: SMTP Desk test email"), "{headers}");
-    assert!(headers.contains(&format!("Message-ID: {}", r.message_id)), "{headers}");
+    assert!(headers.contains(&format!("Message-ID: {}", r.message_id.as_deref().unwrap())), "{headers}");
     assert!(headers.contains("Date: "), "{headers}");
     assert!(
         body.contains("Sending host: ")
@@ -243,18 +245,30 @@ async fn test_email_is_received_with_headers_body_and_envelope() {
 #[tokio::test]
 async fn test_email_refusal_has_the_validation_category() {
     let server = Server::start(&["--refuse-rcpt", "nobody@example.org"]);
-    let r = smtp::send_test(&profile(server.port, Security::None), None, "nobody@example.org", &CancelToken::new()).await.unwrap();
+    let r = smtp::send_test(
+        &smtp::Job::from_values(profile(server.port, Security::None), None),
+        "nobody@example.org",
+        &CancelToken::new(),
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
     assert!(!r.ok);
     assert_eq!(r.failure.as_ref().unwrap().category.to_string(), "recipient_refused");
-    assert!(r.reply.starts_with("550"), "{}", r.reply);
+    assert!(r.reply.as_deref().unwrap().starts_with("550"), "{:?}", r.reply);
     assert!(server.received().is_empty());
-    let bad = smtp::send_test(&profile(server.port, Security::None), None, "not an address", &CancelToken::new()).await;
+    let bad = smtp::send_test(
+        &smtp::Job::from_values(profile(server.port, Security::None), None),
+        "not an address",
+        &CancelToken::new(),
+        &mut |_| {},
+    )
+    .await;
     assert_eq!(bad.unwrap_err().kind, "invalid_recipient");
 }
 
 #[tokio::test]
 async fn password_still_being_read_from_the_keyring() {
-    use smtp_desk::smtp::PasswordSource;
     let user = login();
     let server = Server::start(&["--user", &user, "--auth-plaintext"]);
     let p = with_login(profile(server.port, Security::None));
@@ -265,14 +279,14 @@ async fn password_still_being_read_from_the_keyring() {
         std::thread::sleep(std::time::Duration::from_millis(100));
         let _ = tx.send(Ok(Some(password(PASSWORD))));
     });
-    let o = smtp::validate_with(&p, PasswordSource::Pending(rx), None, &CancelToken::new(), &mut |_| {}).await;
+    let o = smtp::validate(&smtp::Job::with_password_read(p.clone(), rx), None, &CancelToken::new(), &mut |_| {}).await;
     assert!(o.ok, "{o:#?}");
     assert_no_secret(&serde_json::to_string(&o).unwrap(), USER, PASSWORD);
 
     // A keyring that can't be read is the login step's failure, with the keyring's hint.
     let (tx, rx) = tokio::sync::oneshot::channel();
     let _ = tx.send(Err(smtp_desk::secrets::Error::Locked("collection is locked".into())));
-    let o = smtp::validate_with(&p, PasswordSource::Pending(rx), None, &CancelToken::new(), &mut |_| {}).await;
+    let o = smtp::validate(&smtp::Job::with_password_read(p.clone(), rx), None, &CancelToken::new(), &mut |_| {}).await;
     assert_eq!(category(&o), "keyring_failed", "{o:#?}");
     assert_eq!(o.failed_step(), Some(StepKind::Auth));
 }
@@ -375,7 +389,8 @@ async fn international_domains_go_out_as_punycode_without_smtputf8() {
     assert_eq!(detail(envelope, "sender as sent (ASCII form)"), "sender@xn--bcher-kva.example");
     assert_eq!(detail(step(&o, StepKind::Ehlo), "EHLO name"), "xn--strae-oqa.example");
 
-    let r = smtp::send_test(&p, None, "info@bücher.example", &CancelToken::new()).await.unwrap();
+    let r =
+        smtp::send_test(&smtp::Job::from_values(p.clone(), None), "info@bücher.example", &CancelToken::new(), &mut |_| {}).await.unwrap();
     assert!(r.ok, "{r:#?}");
     let m = &server.received()[0];
     assert_eq!(m["mail_from"], "sender@xn--bcher-kva.example");
@@ -402,7 +417,8 @@ async fn non_ascii_local_part_fails_before_anything_is_sent_without_smtputf8() {
 
     let mut p = profile(server.port, Security::None);
     p.sender.from_address = "jörg@example.com".into();
-    let r = smtp::send_test(&p, None, "friend@example.org", &CancelToken::new()).await.unwrap();
+    let r =
+        smtp::send_test(&smtp::Job::from_values(p.clone(), None), "friend@example.org", &CancelToken::new(), &mut |_| {}).await.unwrap();
     assert_eq!(r.failure.as_ref().map(|f| f.category.to_string()).as_deref(), Some("non_ascii_address"), "{r:#?}");
     assert!(server.received().is_empty());
 }
@@ -412,10 +428,107 @@ async fn smtputf8_server_gets_utf8_addresses_with_the_parameter() {
     let (server, dir) = recording_server(&["--smtputf8"]);
     let mut p = profile(server.port, Security::None);
     p.sender.from_address = "jörg@bücher.example".into();
-    let r = smtp::send_test(&p, None, "josé@example.org", &CancelToken::new()).await.unwrap();
+    let r = smtp::send_test(&smtp::Job::from_values(p.clone(), None), "josé@example.org", &CancelToken::new(), &mut |_| {}).await.unwrap();
     assert!(r.ok, "{r:#?}");
     let ev = events(&dir);
     assert_eq!(ev[1], ("mail".into(), "jörg@bücher.example".into(), vec!["SMTPUTF8".into()]), "{ev:?}");
     assert_eq!(ev[2].1, "josé@example.org", "{ev:?}");
     assert_eq!(server.received()[0]["rcpt_tos"], serde_json::json!(["josé@example.org"]));
+}
+
+// ---- trying values without saving them (issue 7, item 4: the CLI) ---------------------------
+
+/// Runs the CLI with its settings in `dir`, `stdin` piped in.
+fn desk(dir: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smtp-desk"))
+        .args(args)
+        .env("SMTP_DESK_CONFIG_DIR", dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A refused command may exit before it reads standard input.
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    child.wait_with_output().unwrap()
+}
+
+/// Saved settings for the test server's login, on a port where nothing listens.
+fn saved_with_wrong_port(dir: &std::path::Path) -> (Vec<u8>, u16) {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let closed_text = closed.to_string();
+    #[rustfmt::skip]
+    let set = desk(dir, &["config", "set", "mode", "relay", "relay.host", "127.0.0.1", "relay.port", &closed_text,
+        "relay.security", "none", "auth.method", "password", "auth.username", USER, "sender.from_address", "sender@example.com",
+        "ehlo_name", "client.test", "limits.timeout_secs", "5"], "");
+    assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+    let file = dir.join("settings.json");
+    (std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display())), closed)
+}
+
+#[test]
+fn validate_with_set_tries_a_port_without_saving_it() {
+    let server = Server::start(&["--user", &login(), "--auth-plaintext"]);
+    let config = tempfile::tempdir().unwrap();
+    let (before, _) = saved_with_wrong_port(config.path());
+    let file = config.path().join("settings.json");
+    let port = server.port.to_string();
+
+    // The saved port is wrong: nothing listens there.
+    let saved = desk(config.path(), &["validate", "--password-stdin", "--json"], PASSWORD);
+    assert_eq!(saved.status.code(), Some(i32::from(StepKind::Connect.exit_code())), "{}", String::from_utf8_lossy(&saved.stdout));
+
+    // The tried port, with the password from standard input: every step passes, login included.
+    let tried = desk(config.path(), &["validate", "--set", "relay.port", &port, "--password-stdin", "--json"], &format!("{PASSWORD}\n"));
+    let json: serde_json::Value = serde_json::from_slice(&tried.stdout).unwrap();
+    assert_eq!(tried.status.code(), Some(0), "{json:#}\n{}", String::from_utf8_lossy(&tried.stderr));
+    let auth = json["steps"].as_array().unwrap().iter().find(|s| s["step"] == "auth").unwrap();
+    assert_eq!(auth["status"], "ok", "the piped password logged in: {auth:#}");
+    assert_no_secret(&String::from_utf8_lossy(&tried.stdout), USER, PASSWORD);
+    assert_eq!(std::fs::read(&file).unwrap(), before, "the settings file is unchanged, byte for byte");
+
+    // Several pairs, and a send-test: the message arrives; the file is still unchanged.
+    #[rustfmt::skip]
+    let sent = desk(config.path(), &["send-test", "--to", "friend@example.org", "--set", "relay.port", &port,
+        "sender.from_name", "Tried Name", "--password-stdin"], PASSWORD);
+    assert!(sent.status.success(), "{}{}", String::from_utf8_lossy(&sent.stdout), String::from_utf8_lossy(&sent.stderr));
+    let received = server.received();
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert!(received[0].to_string().contains("Tried Name"), "{}", received[0]);
+    assert_eq!(std::fs::read(&file).unwrap(), before, "send-test --set saves nothing either");
+}
+
+#[test]
+fn set_values_are_checked_like_config_set_and_nothing_is_saved() {
+    let config = tempfile::tempdir().unwrap();
+    let (before, _) = saved_with_wrong_port(config.path());
+    let file = config.path().join("settings.json");
+    for (args, names) in [
+        (&["validate", "--set", "relay.port", "99999"][..], "relay.port"),
+        (&["validate", "--set", "no.such.key", "1"][..], "no.such.key"),
+        (&["validate", "--set", "relay.port", "25", "auth.method"][..], "auth.method"),
+        (&["send-test", "--to", "a@example.org", "--set", "relay.host", ""][..], "relay.host"),
+    ] {
+        let out = desk(config.path(), args, PASSWORD);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(names), "{args:?}: the error names {names}: {err}");
+        assert_eq!(std::fs::read(&file).unwrap(), before, "{args:?}: the settings file is unchanged");
+    }
+}
+
+/// The exit-code table in `--help` is made from the steps: each step's code, name and causes.
+#[test]
+fn help_lists_every_step_exit_code() {
+    for command in ["validate", "send-test"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_smtp-desk")).args([command, "--help"]).output().unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        for step in StepKind::ALL {
+            let row = format!("  {:<3} {}: {}", step.exit_code(), step.name(), step.fails_when());
+            assert!(help.contains(&row), "{command} --help lacks '{row}':\n{help}");
+        }
+        assert!(help.contains("--set <KEY> <VALUE>") && help.contains("--password-stdin"), "{help}");
+    }
 }

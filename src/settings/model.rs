@@ -34,6 +34,9 @@ pub struct Profile {
     pub ehlo_name: String,
     pub auth: Auth,
     pub sender: Sender,
+    /// Where mail for a bare local name (`root`, `www-data`: cron, daemons) goes, e.g. admin@example.com.
+    /// Unset: such mail is refused at intake, since the relay could not deliver it.
+    pub local_recipient: Option<String>,
     pub limits: Limits,
 }
 

@@ -99,6 +99,9 @@ pub fn check(settings: &Settings) -> Report {
     if let Some(reply_to) = &p.sender.reply_to {
         check_address(&mut r, "sender.reply_to", reply_to, false);
     }
+    if let Some(local) = &p.local_recipient {
+        check_address(&mut r, "local_recipient", local, false);
+    }
 
     // The port has its own message above (it names the usual ports).
     for field in FIELDS.iter().filter(|f| f.name != "relay.port") {

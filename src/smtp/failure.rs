@@ -1,6 +1,9 @@
 //! Why a validation or test email failed, as a category a script can test and a hint a person can act on.
 //!
-//! Every hint is written here, in one place, so the window, the CLI and the tests say the same thing.
+//! Every hint is written here or in [`hints`] beside it (the probe's step failures), so the window,
+//! the CLI and the tests say the same thing.
+
+pub(crate) mod hints;
 
 use serde::Serialize;
 use ts_rs::TS;

@@ -9,17 +9,20 @@
 //!
 //! Layout, one file per protocol concept as in lettre: [`reply`] (RFC 5321 replies and EHLO
 //! keywords), `conn` (stream, bounded reads, deadline + cancel), `tls` (rustls, verifier,
-//! certificate details), `sasl` (PLAIN and LOGIN), [`transcript`], `redact` and `sanitize` (how
-//! server text becomes shown text: redacted, cut, cleaned — where it is read), [`failure`]
-//! (categories and hints), `probe` (the steps), `send` (the test email).
+//! certificate details), `sasl` (PLAIN and LOGIN), [`codec`] (CRLF and dot-stuffing on bytes),
+//! [`transcript`], `redact` and `sanitize` (how server text becomes shown text: redacted, cut,
+//! cleaned — where it is read), [`failure`] (categories and hints), `probe/` (the run and one
+//! file per step group), `send` (the test email), [`Job`] (the profile and its password).
 //!
-//! Both entry points return a complete result instead of an error: a failure is an answer to
-//! show, not an exception. Only bad input (unusable settings, a recipient that is not an address)
-//! is refused up front by [`check_ready`].
+//! Two entry points, [`validate`] and [`send_test`], both on a [`Job`] and both returning an
+//! [`Outcome`]: a failure is an answer to show, not an exception. Only bad input (unusable
+//! settings, a recipient that is not an address) is refused up front by [`check_ready`].
 
 mod address;
+pub mod codec;
 mod conn;
 pub mod failure;
+mod job;
 mod probe;
 mod redact;
 mod reply;
@@ -32,13 +35,13 @@ pub mod transcript;
 mod wire_props;
 
 pub use failure::{Category, Failure};
+pub use job::{Job, PasswordRead};
 pub use probe::RUN_LIMIT_FACTOR;
-pub use send::{send_test, send_test_with};
+pub use send::send_test;
 pub use tokio_util::sync::CancellationToken as CancelToken;
 pub use transcript::{render as render_transcript, Direction, TranscriptLine};
 
 use crate::error::{ErrorKind, ErrorReport};
-use crate::secrets::Password;
 use crate::settings::{self, Mode, Profile, Settings};
 use serde::Serialize;
 use ts_rs::TS;
@@ -66,6 +69,48 @@ pub enum StepKind {
 }
 
 impl StepKind {
+    /// Every step, in the order of a STARTTLS or plain run.
+    pub const ALL: [StepKind; 8] = [
+        StepKind::Resolve,
+        StepKind::Connect,
+        StepKind::Banner,
+        StepKind::Ehlo,
+        StepKind::Tls,
+        StepKind::Auth,
+        StepKind::Envelope,
+        StepKind::Data,
+    ];
+
+    /// The name in JSON and in the CLI's exit-code table.
+    pub fn name(self) -> &'static str {
+        match self {
+            StepKind::Resolve => "resolve",
+            StepKind::Connect => "connect",
+            StepKind::Banner => "banner",
+            StepKind::Ehlo => "ehlo",
+            StepKind::Tls => "tls",
+            StepKind::Auth => "auth",
+            StepKind::Envelope => "envelope",
+            StepKind::Data => "data",
+        }
+    }
+
+    /// What makes this step fail, in a few words (the CLI's exit-code table).
+    pub fn fails_when(self) -> &'static str {
+        match self {
+            StepKind::Resolve => "the host name was not found or DNS failed",
+            StepKind::Connect => "refused, unreachable or no answer (firewall)",
+            StepKind::Banner => "no greeting, a refusal (421/554), not SMTP, or the port wants implicit TLS",
+            StepKind::Ehlo => "EHLO and HELO refused, or the server hung up",
+            StepKind::Tls => {
+                "STARTTLS missing/refused, handshake or certificate problem, or implicit TLS set for a port that talks plain SMTP"
+            }
+            StepKind::Auth => "no password saved, AUTH missing, no common mechanism, login rejected",
+            StepKind::Envelope => "sender or recipient refused, login required",
+            StepKind::Data => "the test email was refused (send-test)",
+        }
+    }
+
     pub fn title(self) -> &'static str {
         match self {
             StepKind::Resolve => "Resolve host name",
@@ -119,19 +164,35 @@ pub struct Step {
     pub failure: Option<Failure>,
 }
 
-/// The result of "Validate configuration".
+/// The result of "Validate configuration" and of "Send test email": one struct for both, the
+/// send-only fields set by [`send_test`].
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct Outcome {
     pub ok: bool,
+    /// Always sent; optional on the TypeScript side only so the window's send-test code of before
+    /// the merge (which had no such field) still type-checks.
+    #[ts(as = "Option<bool>", optional)]
     pub cancelled: bool,
     /// Every planned step: those run, then the ones skipped after a failure.
     pub steps: Vec<Step>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
+    #[ts(optional = nullable)]
     pub failure: Option<Failure>,
     pub warnings: Vec<String>,
     pub transcript: Vec<TranscriptLine>,
     pub elapsed_ms: u64,
+    /// Send-test: the server's final reply to the message (`250 2.0.0 Ok: queued as …`), or its last reply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional = nullable)]
+    pub reply: Option<String>,
+    /// Send-test: the queue id the server named in its reply, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional = nullable)]
+    pub queue_id: Option<String>,
+    /// Send-test: the Message-ID header of the test email.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional = nullable)]
+    pub message_id: Option<String>,
 }
 
 impl Outcome {
@@ -139,27 +200,34 @@ impl Outcome {
     pub fn failed_step(&self) -> Option<StepKind> {
         self.steps.iter().find(|s| s.status == StepStatus::Failed).map(|s| s.step)
     }
-}
 
-/// The result of "Send test email".
-#[derive(Debug, Clone, Serialize, TS)]
-pub struct SendResult {
-    pub ok: bool,
-    /// The server's final reply to the message (`250 2.0.0 Ok: queued as …`), or its last reply.
-    pub reply: String,
-    pub queue_id: Option<String>,
-    pub message_id: String,
-    pub elapsed_ms: u64,
-    pub transcript: Vec<TranscriptLine>,
-    pub failure: Option<Failure>,
-    /// The steps, as in a validation, ending with `data`.
-    pub steps: Vec<Step>,
-    pub warnings: Vec<String>,
-}
+    fn refused(report: ErrorReport) -> Self {
+        let category = if report.kind == ErrorKind::InvalidRecipient { Category::InvalidRecipient } else { Category::InvalidSettings };
+        Self::finished(
+            probe::Run {
+                steps: Vec::new(),
+                failure: Some(Failure::new(category, report.message, report.hint.unwrap_or_default())),
+                warnings: Vec::new(),
+                transcript: Vec::new(),
+                last_reply: None,
+            },
+            None,
+        )
+    }
 
-impl SendResult {
-    pub fn failed_step(&self) -> Option<StepKind> {
-        self.steps.iter().find(|s| s.status == StepStatus::Failed).map(|s| s.step)
+    fn finished(run: probe::Run, started: Option<std::time::Instant>) -> Self {
+        Self {
+            ok: run.failure.is_none(),
+            cancelled: run.failure.as_ref().is_some_and(|f| f.category == Category::Cancelled),
+            steps: run.steps,
+            failure: run.failure,
+            warnings: run.warnings,
+            transcript: run.transcript,
+            elapsed_ms: started.map_or(0, |s| s.elapsed().as_millis() as u64),
+            reply: None,
+            queue_id: None,
+            message_id: None,
+        }
     }
 }
 
@@ -210,66 +278,36 @@ fn on_field(mut report: ErrorReport, field: &str) -> ErrorReport {
     report
 }
 
-/// Where the password comes from. The window reads it before it starts; the CLI reads it on
-/// another thread while DNS, connect and TLS run, since the keyring's D-Bus round trips take
-/// longer than the whole SMTP exchange with a nearby server.
-pub enum PasswordSource<'a> {
-    /// Already read (or none saved).
-    Ready(Option<&'a Password>),
-    /// Being read; awaited at the login step, bounded by the timeout.
-    Pending(tokio::sync::oneshot::Receiver<Result<Option<Password>, crate::secrets::Error>>),
-}
-
-/// Runs the validation steps the settings imply, calling `on_step` as each one finishes.
+/// Runs the validation steps the job's settings imply, calling `on_step` as each one finishes.
 ///
 /// Every step is bounded by `profile.limits.timeout_secs`, and the whole run by
 /// [`RUN_LIMIT_FACTOR`] × that (a server whose every reply comes just in time still can't hold
 /// it longer: the run then fails with a `timeout` naming the overall limit); `cancel` stops the
-/// run within moments, mid-step. The password is passed in by the caller (read from the keyring on a blocking
-/// thread) and never appears in the result. `recipient` defaults to the from address.
-pub async fn validate(
-    profile: &Profile,
-    password: Option<&Password>,
-    recipient: Option<&str>,
-    cancel: &CancelToken,
-    on_step: &mut (dyn FnMut(&Step) + Send),
-) -> Outcome {
-    validate_with(profile, PasswordSource::Ready(password), recipient, cancel, on_step).await
-}
-
-/// [`validate`], with the password possibly still being read from the keyring.
-pub async fn validate_with(
-    profile: &Profile,
-    password: PasswordSource<'_>,
-    recipient: Option<&str>,
-    cancel: &CancelToken,
-    on_step: &mut (dyn FnMut(&Step) + Send),
-) -> Outcome {
+/// run within moments, mid-step. The password never appears in the result. `recipient` defaults
+/// to the from address. Unusable settings or recipient are the outcome's failure, before any
+/// network traffic.
+pub async fn validate(job: &Job, recipient: Option<&str>, cancel: &CancelToken, on_step: &mut (dyn FnMut(&Step) + Send)) -> Outcome {
     let started = std::time::Instant::now();
+    let profile = job.profile();
     if let Err(report) = check_ready(profile, recipient) {
-        return Outcome {
-            ok: false,
-            cancelled: false,
-            steps: Vec::new(),
-            failure: Some(Failure::new(
-                if report.kind == ErrorKind::InvalidRecipient { Category::InvalidRecipient } else { Category::InvalidSettings },
-                report.message,
-                report.hint.unwrap_or_default(),
-            )),
-            warnings: Vec::new(),
-            transcript: Vec::new(),
-            elapsed_ms: 0,
-        };
+        return Outcome::refused(report);
     }
     let recipient = recipient.unwrap_or(&profile.sender.from_address);
-    let run = probe::run(profile, password, probe::Goal::Validate { recipient }, cancel, on_step).await;
-    Outcome {
-        ok: run.failure.is_none(),
-        cancelled: run.failure.as_ref().is_some_and(|f| f.category == Category::Cancelled),
-        steps: run.steps,
-        failure: run.failure,
-        warnings: run.warnings,
-        transcript: run.transcript,
-        elapsed_ms: started.elapsed().as_millis() as u64,
+    let run = probe::run(job, probe::Goal::Validate { recipient }, cancel, on_step).await;
+    Outcome::finished(run, Some(started))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StepKind;
+
+    #[test]
+    fn step_names_are_their_json_names_and_exit_codes_are_distinct() {
+        let mut codes = std::collections::HashSet::new();
+        for step in StepKind::ALL {
+            assert_eq!(serde_json::to_value(step).unwrap(), step.name());
+            assert!(codes.insert(step.exit_code()), "{step:?}");
+            assert!(!step.fails_when().is_empty());
+        }
     }
 }

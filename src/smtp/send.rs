@@ -3,50 +3,33 @@
 
 use super::probe::{self, Goal};
 use super::reply::queue_id;
-use super::{check_ready, CancelToken, PasswordSource, SendResult};
+use super::{check_ready, CancelToken, Job, Outcome, Step};
 use crate::error::{ErrorKind, ErrorReport};
-use crate::secrets::{Password, DEFAULT_PROFILE};
+use crate::secrets::DEFAULT_PROFILE;
 use crate::settings::{Profile, Security};
 use lettre::message::header::{ContentType, Date};
 use lettre::message::Mailbox;
 use lettre::Message;
 use std::hash::{BuildHasher, Hasher};
 
-/// Sends the test email to `to` and reports the server's final reply.
+/// Sends the test email to `to` and reports the server's final reply, calling `on_step` as each
+/// step finishes.
 ///
 /// Bad input (unusable settings, `to` not an address) is an `Err` naming the field; everything
-/// that happens on the network is in the `SendResult`, with the same categories as a validation.
+/// that happens on the network is in the [`Outcome`], with the same categories as a validation.
 /// The same time limits as a validation apply (each step the timeout, the whole run
 /// [`super::RUN_LIMIT_FACTOR`] × the timeout), and `cancel` stops it within moments, mid-step.
-pub async fn send_test(profile: &Profile, password: Option<&Password>, to: &str, cancel: &CancelToken) -> Result<SendResult, ErrorReport> {
-    send_test_with(profile, PasswordSource::Ready(password), to, cancel).await
-}
-
-/// [`send_test`], with the password possibly still being read from the keyring.
-pub async fn send_test_with(
-    profile: &Profile,
-    password: PasswordSource<'_>,
-    to: &str,
-    cancel: &CancelToken,
-) -> Result<SendResult, ErrorReport> {
+pub async fn send_test(job: &Job, to: &str, cancel: &CancelToken, on_step: &mut (dyn FnMut(&Step) + Send)) -> Result<Outcome, ErrorReport> {
     let started = std::time::Instant::now();
     let to = to.trim();
+    let profile = job.profile();
     check_ready(profile, Some(to))?;
     let (message, message_id) = compose(profile, to)?;
-    let run = probe::run(profile, password, Goal::Send { to, message: &message }, cancel, &mut |_| {}).await;
+    let run = probe::run(job, Goal::Send { to, message: &message }, cancel, on_step).await;
     let ok = run.failure.is_none();
     let reply = run.last_reply.as_ref().map(|r| r.one_line()).unwrap_or_default();
-    Ok(SendResult {
-        ok,
-        queue_id: if ok { run.last_reply.as_ref().and_then(queue_id) } else { None },
-        reply,
-        message_id,
-        elapsed_ms: started.elapsed().as_millis() as u64,
-        transcript: run.transcript,
-        failure: run.failure,
-        steps: run.steps,
-        warnings: run.warnings,
-    })
+    let queue_id = if ok { run.last_reply.as_ref().and_then(queue_id) } else { None };
+    Ok(Outcome { reply: Some(reply), queue_id, message_id: Some(message_id), ..Outcome::finished(run, Some(started)) })
 }
 
 /// The message as CRLF text, and its Message-ID.

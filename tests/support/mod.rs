@@ -159,7 +159,8 @@ pub async fn validate(profile: &Profile, password: Option<&Password>, recipient:
     let started = Instant::now();
     let mut streamed = Vec::new();
     let mut on_step = |s: &smtp::Step| streamed.push(s.clone());
-    let outcome = smtp::validate(profile, password, recipient, &CancelToken::new(), &mut on_step).await;
+    let outcome =
+        smtp::validate(&smtp::Job::from_values(profile.clone(), password.cloned()), recipient, &CancelToken::new(), &mut on_step).await;
     (outcome, streamed, started.elapsed())
 }
 

@@ -6,9 +6,9 @@ use super::blocking;
 use crate::commands::settings::PasswordAction;
 use crate::state::AppState;
 use serde::{Deserialize, Serialize};
-use smtp_desk::secrets::{self, Password, DEFAULT_PROFILE};
-use smtp_desk::settings::{self, AuthMethod, Profile, Settings};
-use smtp_desk::smtp::{self, Outcome, SendResult, Step};
+use smtp_desk::secrets::{Password, DEFAULT_PROFILE};
+use smtp_desk::settings::{self, Settings};
+use smtp_desk::smtp::{self, Job, Outcome, Step};
 use smtp_desk::ErrorReport;
 use tauri::{AppHandle, Emitter, Manager, State};
 use ts_rs::TS;
@@ -43,7 +43,7 @@ pub(crate) struct SendFinishedEvent {
 #[ts(export_to = "window/")]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum SendEnd {
-    Result(SendResult),
+    Result(Outcome),
     Error(ErrorReport),
 }
 
@@ -61,40 +61,37 @@ pub struct FormValues {
     password: PasswordAction,
 }
 
-/// The profile to try and its password: the form's values when given (checked first: problems are
-/// `invalid_settings` naming each field, as a save would report them), else the saved ones.
-async fn profile_to_try(form: Option<FormValues>, recipient: Option<String>) -> Result<(Profile, Option<Password>), ErrorReport> {
+/// The saved profile and its password, whose keyring read goes on while DNS, connect and TLS
+/// run; the settings file is read off the async workers.
+async fn saved_job(recipient: Option<String>) -> Result<Job, ErrorReport> {
+    blocking(move || {
+        let job = Job::from_saved(DEFAULT_PROFILE)?;
+        smtp::check_ready(job.profile(), recipient.as_deref())?;
+        Ok(job)
+    })
+    .await
+}
+
+/// The job to run: the form's values when given (checked first: problems are `invalid_settings`
+/// naming each field, as a save would report them) with the typed password, the saved one
+/// (Keep) or none (Clear); else the saved settings.
+async fn job_to_try(form: Option<FormValues>, recipient: Option<String>) -> Result<Job, ErrorReport> {
     let Some(FormValues { settings: values, password }) = form else {
-        return saved_profile(recipient).await;
+        return saved_job(recipient).await;
     };
     blocking(move || {
         let report = settings::check(&values);
         if !report.is_ok() {
             return Err(ErrorReport::from(&settings::Error::Invalid(report.errors)));
         }
-        let profile = values.profile;
-        smtp::check_ready(&profile, recipient.as_deref())?;
-        let password = match (profile.auth.method, password) {
-            (AuthMethod::None, _) | (AuthMethod::Password, PasswordAction::Clear) => None,
-            (AuthMethod::Password, PasswordAction::Set { value }) => Some(Password::new(value).map_err(|e| ErrorReport::from(&e))?),
-            (AuthMethod::Password, PasswordAction::Keep) => secrets::get(DEFAULT_PROFILE).map_err(|e| ErrorReport::from(&e))?,
-        };
-        Ok((profile, password))
-    })
-    .await
-}
-
-/// The saved profile and, if it logs in with a password, that password — read off the async
-/// workers because keyring calls block.
-async fn saved_profile(recipient: Option<String>) -> Result<(Profile, Option<Password>), ErrorReport> {
-    blocking(move || {
-        let profile = settings::load().map_err(|e| ErrorReport::from(&e))?.settings.profile;
-        smtp::check_ready(&profile, recipient.as_deref())?;
-        let password = match profile.auth.method {
-            AuthMethod::Password => secrets::get(DEFAULT_PROFILE).map_err(|e| ErrorReport::from(&e))?,
-            AuthMethod::None => None,
-        };
-        Ok((profile, password))
+        smtp::check_ready(&values.profile, recipient.as_deref())?;
+        Ok(match password {
+            PasswordAction::Keep => Job::with_saved_password(values.profile, DEFAULT_PROFILE)?,
+            PasswordAction::Clear => Job::from_values(values.profile, None),
+            PasswordAction::Set { value } => {
+                Job::from_values(values.profile, Some(Password::new(value).map_err(|e| ErrorReport::from(&e))?))
+            }
+        })
     })
     .await
 }
@@ -107,14 +104,14 @@ pub async fn validate_start(
     state: State<'_, AppState>,
 ) -> Result<Started, ErrorReport> {
     let recipient = recipient.filter(|r| !r.trim().is_empty());
-    let (profile, password) = profile_to_try(form, recipient.clone()).await?;
+    let job = job_to_try(form, recipient.clone()).await?;
     let (run_id, cancel) = state.start_run();
     tauri::async_runtime::spawn(async move {
         let emitter = app.clone();
         let mut on_step = move |step: &Step| {
             let _ = emitter.emit("validation-step", StepEvent { run_id, step });
         };
-        let outcome = smtp::validate(&profile, password.as_ref(), recipient.as_deref(), &cancel, &mut on_step).await;
+        let outcome = smtp::validate(&job, recipient.as_deref(), &cancel, &mut on_step).await;
         app.state::<AppState>().end_run(run_id);
         let _ = app.emit("validation-finished", FinishedEvent { run_id, outcome });
     });
@@ -131,10 +128,10 @@ pub async fn send_test_start(
     state: State<'_, AppState>,
 ) -> Result<Started, ErrorReport> {
     let to = to.trim().to_string();
-    let (profile, password) = profile_to_try(form, Some(to.clone())).await?;
+    let job = job_to_try(form, Some(to.clone())).await?;
     let (run_id, cancel) = state.start_run();
     tauri::async_runtime::spawn(async move {
-        let end = match smtp::send_test(&profile, password.as_ref(), &to, &cancel).await {
+        let end = match smtp::send_test(&job, &to, &cancel, &mut |_| {}).await {
             Ok(result) => SendEnd::Result(result),
             Err(error) => SendEnd::Error(error),
         };

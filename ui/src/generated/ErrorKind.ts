@@ -6,4 +6,4 @@
  * Serialised in snake_case (`invalid_settings`, `keyring_locked`, …); the TypeScript union of the
  * same names is generated from this enum (ui/src/generated/ErrorKind.ts).
  */
-export type ErrorKind = "invalid_settings" | "unknown_key" | "bad_value" | "settings_io" | "settings_read_only" | "settings_conflict" | "settings_locked" | "settings_unsafe_dir" | "no_config_dir" | "invalid_recipient" | "password_empty" | "password_invalid" | "keyring_unavailable" | "keyring_locked" | "keyring_failed" | "password_rollback_failed" | "bad_arguments" | "input" | "window" | "ui_state" | "internal" | "ipc";
+export type ErrorKind = "invalid_settings" | "unknown_key" | "bad_value" | "settings_io" | "settings_read_only" | "settings_conflict" | "settings_locked" | "settings_unsafe_dir" | "no_config_dir" | "invalid_recipient" | "password_empty" | "password_invalid" | "keyring_unavailable" | "keyring_locked" | "keyring_failed" | "password_rollback_failed" | "bad_arguments" | "input" | "window" | "ui_state" | "message_unparseable" | "no_recipient" | "bad_address" | "local_recipient_unset" | "message_too_big" | "queue_storage" | "not_in_queue" | "internal" | "ipc";

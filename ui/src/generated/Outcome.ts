@@ -4,10 +4,28 @@ import type { Step } from "./Step";
 import type { TranscriptLine } from "./TranscriptLine";
 
 /**
- * The result of "Validate configuration".
+ * The result of "Validate configuration" and of "Send test email": one struct for both, the
+ * send-only fields set by [`send_test`].
  */
-export type Outcome = { ok: boolean, cancelled: boolean, 
+export type Outcome = { ok: boolean, 
+/**
+ * Always sent; optional on the TypeScript side only so the window's send-test code of before
+ * the merge (which had no such field) still type-checks.
+ */
+cancelled?: boolean, 
 /**
  * Every planned step: those run, then the ones skipped after a failure.
  */
-steps: Array<Step>, failure?: Failure, warnings: Array<string>, transcript: Array<TranscriptLine>, elapsed_ms: number, };
+steps: Array<Step>, failure?: Failure | null, warnings: Array<string>, transcript: Array<TranscriptLine>, elapsed_ms: number, 
+/**
+ * Send-test: the server's final reply to the message (`250 2.0.0 Ok: queued as …`), or its last reply.
+ */
+reply?: string | null, 
+/**
+ * Send-test: the queue id the server named in its reply, if any.
+ */
+queue_id?: string | null, 
+/**
+ * Send-test: the Message-ID header of the test email.
+ */
+message_id?: string | null, };

@@ -12,4 +12,9 @@ export type Profile = { mode: Mode, relay: Relay,
 /**
  * The name given in EHLO; empty means this machine's name.
  */
-ehlo_name: string, auth: Auth, sender: Sender, limits: Limits, };
+ehlo_name: string, auth: Auth, sender: Sender, 
+/**
+ * Where mail for a bare local name (`root`, `www-data`: cron, daemons) goes, e.g. admin@example.com.
+ * Unset: such mail is refused at intake, since the relay could not deliver it.
+ */
+local_recipient: string | null, limits: Limits, };

@@ -28,6 +28,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = {
       "from_address": "",
       "reply_to": null
     },
+    "local_recipient": null,
     "limits": {
       "timeout_secs": 30,
       "connection_limit": 4,

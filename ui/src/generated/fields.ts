@@ -183,6 +183,20 @@ export const FIELDS = [
     ]
   },
   {
+    "name": "local_recipient",
+    "label": "Local recipient",
+    "help": "Where mail for root, cron and other local users goes.",
+    "takes": "name@example.com for mail to root, cron and other local users, or empty to clear",
+    "kind": "optional_text",
+    "range": null,
+    "unit": "",
+    "modes": [
+      "off",
+      "relay",
+      "direct"
+    ]
+  },
+  {
     "name": "limits.timeout_secs",
     "label": "Timeout",
     "help": "Allowed for each network step;",

@@ -43,6 +43,7 @@ export function normalise(s: Settings): Settings {
       },
       ehlo_name: p.ehlo_name,
       auth: { method: p.auth.method, username: p.auth.username, mechanism: p.auth.mechanism },
+      local_recipient: p.local_recipient ?? null,
       sender: {
         from_name: p.sender.from_name,
         from_address: p.sender.from_address,
@@ -79,7 +80,11 @@ export function unreadableMessage(key: string): string {
 /** Reads and fills the form's controls; ids come from the keys (`relay.host` → `#relay-host`). */
 export class FormFields {
   schema = 1;
-  constructor(private readonly root: HTMLElement) {}
+  constructor(
+    private readonly root: HTMLElement,
+    /** The settings as last read or written: fields not on the form are carried over from them. */
+    private readonly carried: () => Settings | null,
+  ) {}
 
   control<T extends HTMLInputElement | HTMLSelectElement = HTMLInputElement>(key: string): T {
     return byId<T>(this.root, fieldId(key));
@@ -124,6 +129,8 @@ export class FormFields {
           from_address: this.text("sender.from_address"),
           reply_to: this.optional("sender.reply_to"),
         },
+        // Not on the form yet: carried over from the file, so a save never clears it.
+        local_recipient: this.carried()?.profile.local_recipient ?? null,
         limits: {
           timeout_secs: this.number("limits.timeout_secs"),
           connection_limit: this.number("limits.connection_limit"),

@@ -52,7 +52,7 @@ export class SettingsForm {
     this.form = byId<HTMLFormElement>(root, "settings-form");
     this.saveButton = byId<HTMLButtonElement>(root, "save");
     this.passwordInput = byId<HTMLInputElement>(root, "password");
-    this.fields = new FormFields(root);
+    this.fields = new FormFields(root, () => this.base);
     this.wire();
     this.life.subscribe(this.ipc.onSettingsChanged(() => void this.onExternalChange()));
     this.trial = new Trial(root, ipc, this.life, {

@@ -110,9 +110,9 @@ export class Trial {
   private showSent(result: SendResult): void {
     const run = this.finishRun();
     const took = formatDuration(result.elapsed_ms);
-    if (result.ok) this.showRunResult("ok", `Test email sent in ${took}`, `The server said: ${result.reply}`, run);
+    if (result.ok) this.showRunResult("ok", `Test email sent in ${took}`, `The server said: ${result.reply ?? ""}`, run);
     else if (result.failure?.category === "cancelled") this.showRunResult("cancelled", `Test email cancelled after ${took}`, "");
-    else this.showRunResult("failed", "The test email was not sent", result.failure ? `${result.failure.message} ${result.failure.hint}` : result.reply);
+    else this.showRunResult("failed", "The test email was not sent", result.failure ? `${result.failure.message} ${result.failure.hint}` : (result.reply ?? ""));
   }
 
   /** A run refused before it started (bad values, keyring) or a test email that could not be sent. */

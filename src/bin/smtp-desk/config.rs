@@ -1,0 +1,161 @@
+//! `smtp-desk config show|set|path`: the settings file.
+
+use crate::{Outcome, EXIT_BAD_INPUT, EXIT_FAILURE};
+use clap::Subcommand;
+use smtp_desk::error::{ErrorKind, ErrorReport};
+use smtp_desk::secrets::{self, DEFAULT_PROFILE};
+use smtp_desk::settings::{self, KEYS};
+
+#[derive(Subcommand)]
+pub enum ConfigCommand {
+    /// Print the settings (and whether a password is saved).
+    Show {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change settings: one or more KEY VALUE pairs, validated together and saved at once.
+    #[command(after_help = keys_help())]
+    Set {
+        #[arg(required = true, num_args = 2.., value_names = ["KEY", "VALUE"])]
+        pairs: Vec<String>,
+        /// If the settings file cannot be read as settings (broken, too large, or from a newer
+        /// SMTP Desk), keep it as a backup beside itself and start from defaults.
+        #[arg(long)]
+        replace_broken_file: bool,
+    },
+    /// Print where the settings file is.
+    Path,
+}
+
+pub fn run(command: ConfigCommand) -> Outcome {
+    match command {
+        ConfigCommand::Show { json } => show(json),
+        ConfigCommand::Set { pairs, replace_broken_file } => set(&pairs, replace_broken_file),
+        ConfigCommand::Path => settings_file().map(|path| println!("{}", path.display())),
+    }
+}
+
+fn keys_help() -> String {
+    let mut s = String::from("Keys:\n");
+    for k in KEYS {
+        s.push_str(&format!("  {:<26} {}\n", k.name, k.takes));
+    }
+    s
+}
+
+fn settings_file() -> Result<std::path::PathBuf, (u8, ErrorReport)> {
+    smtp_desk::paths::settings_file().map_err(|e| (EXIT_FAILURE, (&e).into()))
+}
+
+fn show(json: bool) -> Outcome {
+    let path = settings_file()?;
+    let loaded = settings::load_from(&path).map_err(|e| (EXIT_FAILURE, (&e).into()))?;
+    if let Some(n) = &loaded.notice {
+        eprintln!("warning: {n}");
+    }
+    let report = settings::check(&loaded.settings);
+    // The keyring is asked only when a password would be used, keeping `show` fast and usable
+    // without a desktop session.
+    let password = if loaded.settings.profile.auth.method == settings::AuthMethod::Password {
+        Some(secrets::is_saved(DEFAULT_PROFILE).map_err(|e| ErrorReport::from(&e)))
+    } else {
+        None
+    };
+    if json {
+        let out = serde_json::json!({
+            "file": path,
+            "settings": loaded.settings,
+            "password_saved": password.as_ref().map(|p| p.as_ref().ok().copied()),
+            "password_error": password.as_ref().and_then(|p| p.as_ref().err()),
+            "errors": report.errors,
+            "warnings": report.warnings,
+            "notice": loaded.notice,
+            "read_only": loaded.read_only,
+        });
+        println!("{}", serde_json::to_string_pretty(&out).expect("serialisable"));
+        return Ok(());
+    }
+    let s = &loaded.settings.profile;
+    let mut out = String::new();
+    let mut line = |k: &str, v: String| out.push_str(&format!("{k:<26} {v}\n"));
+    let doc = serde_json::to_value(s).expect("serialisable");
+    for key in KEYS {
+        let v = key.name.split('.').try_fold(&doc, |n, p| n.get(p)).cloned().unwrap_or_default();
+        let text = match v {
+            serde_json::Value::String(t) if t.is_empty() && key.name == "ehlo_name" => {
+                format!("(this machine: {})", smtp_desk::machine::host_name())
+            }
+            serde_json::Value::String(t) => t,
+            serde_json::Value::Null => "(not set)".into(),
+            other => other.to_string(),
+        };
+        line(key.name, text);
+    }
+    match &password {
+        None => line("password", "(not used)".into()),
+        Some(Ok(true)) => line("password", "saved in the OS keyring".into()),
+        Some(Ok(false)) => line("password", "NOT SAVED — run: smtp-desk password set".into()),
+        Some(Err(e)) => line("password", format!("unknown: {}", e.message)),
+    }
+    print!("{out}");
+    for i in &report.errors {
+        println!("error: {}: {}", i.field, i.message);
+    }
+    for i in &report.warnings {
+        println!("warning: {}: {}", i.field, i.message);
+    }
+    Ok(())
+}
+
+fn set(pairs: &[String], replace_broken_file: bool) -> Outcome {
+    check_pairs(pairs, "smtp-desk config set mode relay relay.host smtp.example.com")?;
+    let path = settings_file()?;
+    // The keys are applied to the file as it is under the lock, so a concurrent writer's change
+    // to another key is kept.
+    let options = settings::WriteOptions { replace_broken_file };
+    let written = settings::modify(&path, options, |s| {
+        for pair in pairs.chunks(2) {
+            settings::set_key(s, &pair[0], &pair[1])?;
+        }
+        Ok(())
+    })
+    .map_err(|e| {
+        let code = match e {
+            settings::Error::Invalid(_) | settings::Error::UnknownKey(_) | settings::Error::BadValue { .. } => EXIT_BAD_INPUT,
+            _ => EXIT_FAILURE,
+        };
+        let mut report = ErrorReport::from(&e);
+        if matches!(e, settings::Error::Invalid(_)) {
+            report.hint = Some("Nothing was saved. Settings that depend on each other can be set in one call: smtp-desk config set mode relay relay.host smtp.example.com sender.from_address you@example.com".into());
+        }
+        if let settings::Error::ReadOnly(read_only) = &e {
+            if !matches!(read_only.reason, settings::Reason::Unreadable { .. }) {
+                report.hint = Some(format!(
+                    "Nothing was saved. Fix {} in an editor, or pass --replace-broken-file to keep it as a backup and start from defaults.",
+                    read_only.path.display()
+                ));
+            }
+        }
+        (code, report)
+    })?;
+    if let Some(backup) = &written.backup {
+        eprintln!("The unusable settings file was kept as {}; the settings started from defaults.", backup.display());
+    }
+    for w in settings::check(&written.settings).warnings {
+        eprintln!("warning: {}: {}", w.field, w.message);
+    }
+    Ok(())
+}
+
+/// KEY VALUE pairs come in twos; `example` shows how.
+pub fn check_pairs(pairs: &[String], example: &str) -> Result<(), (u8, ErrorReport)> {
+    if pairs.len().is_multiple_of(2) {
+        return Ok(());
+    }
+    let last = pairs.last().map(String::as_str).unwrap_or_default();
+    Err((
+        EXIT_BAD_INPUT,
+        ErrorReport::new(ErrorKind::BadArguments, format!("'{last}' has no value")).hint(format!("Give KEY VALUE pairs, e.g. {example}")),
+    ))
+}

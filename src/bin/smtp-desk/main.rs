@@ -1,0 +1,90 @@
+//! The `smtp-desk` command: the same settings file and keyring entry as the window, for scripts
+//! and SSH sessions. It links no GUI library, so it starts in a few milliseconds.
+//!
+//! This file holds the arguments and the dispatch; each command group has its own file
+//! (`config`, `password`, `probe`, `outbox` for sendmail and the queue), and `output` prints results and errors.
+// The error path of a short-lived command is cold: a large Err costs nothing worth boxing for.
+#![allow(clippy::result_large_err)]
+
+mod config;
+mod outbox;
+mod output;
+mod password;
+mod probe;
+
+use clap::{Parser, Subcommand};
+use smtp_desk::error::ErrorReport;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "smtp-desk", version, about = "Outgoing mail settings: show, change, and keep the password in the OS keyring")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show or change the settings.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
+    /// Save or remove the SMTP password in the OS keyring.
+    #[command(subcommand)]
+    Password(password::PasswordCommand),
+    /// Check the settings against the server step by step: DNS, connect, greeting, EHLO, TLS,
+    /// login, sender and recipient. No message is sent.
+    #[command(after_help = output::exit_codes_help())]
+    Validate {
+        /// The recipient for the RCPT TO check (default: the from address).
+        #[arg(long, value_name = "ADDR")]
+        to: Option<String>,
+        #[command(flatten)]
+        values: probe::TryValues,
+        #[command(flatten)]
+        output: probe::ProbeOutput,
+    },
+    /// Send a short test email and show the server's final reply.
+    #[command(after_help = output::exit_codes_help())]
+    SendTest {
+        /// Who receives the test email.
+        #[arg(long, value_name = "ADDR")]
+        to: String,
+        #[command(flatten)]
+        values: probe::TryValues,
+        #[command(flatten)]
+        output: probe::ProbeOutput,
+    },
+    #[command(flatten)]
+    Outbox(outbox::Command),
+}
+
+/// Exit codes: 0 ok, 1 a runtime failure (file, keyring), 2 bad input (clap's convention);
+/// `validate` and `send-test` add one per failed step (`StepKind::exit_code`).
+const EXIT_FAILURE: u8 = 1;
+const EXIT_BAD_INPUT: u8 = 2;
+const EXIT_CANCELLED: u8 = 20;
+
+/// A command's failure: its exit code and what to print.
+type Outcome = Result<(), (u8, ErrorReport)>;
+
+fn main() -> ExitCode {
+    smtp_desk::log::init("smtp-desk");
+    if let Some(code) = outbox::run_by_name() {
+        return code;
+    }
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Config(command) => config::run(command),
+        Command::Password(command) => password::run(command),
+        Command::Validate { to, values, output } => return probe::validate(to.as_deref(), &values, &output),
+        Command::SendTest { to, values, output } => return probe::send_test(&to, &values, &output),
+        Command::Outbox(command) => return outbox::run(command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err((code, report)) => {
+            output::print_error(&report);
+            ExitCode::from(code)
+        }
+    }
+}

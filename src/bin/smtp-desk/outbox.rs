@@ -1,0 +1,341 @@
+//! The outbox commands of `smtp-desk`: `sendmail` (also when the binary runs as `sendmail`,
+//! `mailq` or `newaliases`, like msmtp-mta) and `queue`.
+
+use clap::Subcommand;
+use smtp_desk::error::ErrorReport;
+use smtp_desk::outbox::sendmail::{self, Mode};
+use smtp_desk::outbox::{self, exit, smtp_session, Error, Filter, Intake, MessageSummary, State, Store, MAX_MESSAGE_BYTES};
+use smtp_desk::settings;
+use std::io::Write;
+use std::process::ExitCode;
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Hand a message to the outbox, sendmail-compatible (reads standard input).
+    #[command(disable_help_flag = true, after_help = SENDMAIL_HELP)]
+    Sendmail {
+        /// sendmail flags and recipients, e.g. -t -i, or -f FROM RCPT…
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<String>,
+    },
+    /// List and manage the messages waiting in the outbox.
+    #[command(subcommand)]
+    Queue(QueueCommand),
+}
+
+#[derive(Subcommand)]
+pub enum QueueCommand {
+    /// List messages, oldest first.
+    #[command(after_help = LIST_JSON_HELP)]
+    List {
+        /// Only messages with a recipient in this state: queued, sending, sent, deferred, held, failed.
+        #[arg(long, value_parser = parse_state)]
+        state: Option<State>,
+        /// Only messages whose sender or a recipient contains this text.
+        #[arg(long, value_name = "TEXT")]
+        search: Option<String>,
+        /// At most this many messages.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Skip this many messages first (paging).
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
+        /// One JSON object per message per line (see below).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one message: envelope, recipients' states and headers.
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Keep messages from being sent until released.
+    Hold {
+        #[arg(required = true)]
+        ids: Vec<i64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Let held messages be sent again, at once.
+    Release {
+        #[arg(required = true)]
+        ids: Vec<i64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete messages (or every message with --all).
+    Delete {
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        ids: Vec<i64>,
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recipients per state.
+    Counts {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask for the queue to be delivered now.
+    Flush,
+}
+
+const SENDMAIL_HELP: &str = "Flags (sendmail-compatible; values attached or separate: -fFROM or -f FROM):
+  -t              also send to the To, Cc and Bcc headers (Bcc and Resent-Bcc are removed)
+  -f, -r FROM     envelope sender; '<>' or '' is the null sender; a bare name (root) becomes
+                  the profile's from address
+  -F NAME         full name for an added From header
+  -i, -oi         a line with only '.' does not end the message
+  -bm             read a message from standard input (the default)
+  -bp             list the queue (also: mailq)
+  -bs             SMTP on standard input and output
+  -q              flush the queue
+  -B TYPE, -N DSN, -R RET, -V ENVID   kept with the message for delivery
+  -bi, -I         newaliases: nothing to do, exit 0
+  --              the rest are recipients
+  accepted and ignored: -od* -oe* -om -o7 -o8 -oA* -O k=v -L -m -n -v -U -G -h -C -d -X -A*
+
+Bare local recipients (root, www-data) go to the local_recipient setting
+(smtp-desk config set local_recipient admin@example.com).
+
+Exit codes (sysexits):
+  0   queued: the message is on disk (fsynced) before the exit
+  64  usage: unknown flag, missing value, no recipient given and no -t
+  65  data: unparseable or empty message, CR/LF in an address, -t found no recipient
+  67  no user: a bare local recipient and local_recipient is not set
+  73  can't create: the message is over the size limit (25 MiB)
+  75  temporary failure: the queue could not be written; send again later
+Nothing is stored when the exit code is not 0.
+
+Run as 'sendmail' (a symlink to smtp-desk) it behaves as 'smtp-desk sendmail'; as 'mailq', as -bp.";
+
+const LIST_JSON_HELP: &str = "--json prints one object per message per line (stable; fields are only ever added):
+  {\"id\":1,\"state\":\"queued\",\"received_at\":1700000000,\"sender\":\"a@example.com\",\"size\":4096,
+   \"subject\":\"…\",\"message_id\":\"<…>\",\"recipients\":[{\"address\":\"b@example.com\",\"state\":\"queued\",
+   \"attempts\":0,\"last_reply\":null,\"next_try_at\":null}]}
+states: queued, sending, sent, deferred, held, failed; a message's state is its least advanced
+recipient's (sending, queued, deferred, held, failed, sent); times are seconds since the Unix epoch;
+sender \"\" is the null sender.";
+
+fn parse_state(s: &str) -> Result<State, String> {
+    State::parse(s).ok_or_else(|| format!("'{s}' is not a state: queued, sending, sent, deferred, held or failed"))
+}
+
+/// Runs as sendmail when the binary is called `sendmail`, `mailq` or `newaliases`, or as
+/// `smtp-desk sendmail …` (which bypasses clap: sendmail's `-h N` and attached values aren't clap's grammar).
+pub fn run_by_name() -> Option<ExitCode> {
+    let args: Vec<String> = std::env::args().collect();
+    let name =
+        args.first().map(|a| std::path::Path::new(a).file_name().unwrap_or_default().to_string_lossy().into_owned()).unwrap_or_default();
+    match name.as_str() {
+        "sendmail" => Some(sendmail_main(&args[1..])),
+        "mailq" => Some(sendmail_main(&[vec!["-bp".to_string()], args[1..].to_vec()].concat())),
+        "newaliases" => Some(ExitCode::SUCCESS),
+        _ if args.get(1).map(String::as_str) == Some("sendmail") => Some(sendmail_main(&args[2..])),
+        _ => None,
+    }
+}
+
+/// The subcommands as clap parsed them.
+pub fn run(command: Command) -> ExitCode {
+    match command {
+        Command::Sendmail { args } => sendmail_main(&args),
+        Command::Queue(q) => queue_main(q),
+    }
+}
+
+fn fail(e: &Error, code: u8) -> ExitCode {
+    let r = ErrorReport::from(e);
+    eprintln!("sendmail: {}", r.message);
+    if let Some(h) = r.hint {
+        eprintln!("hint: {h}");
+    }
+    ExitCode::from(code)
+}
+
+pub fn sendmail_main(args: &[String]) -> ExitCode {
+    let until_dashdash = args.iter().take_while(|a| *a != "--");
+    if until_dashdash.clone().any(|a| a == "--help") {
+        println!("smtp-desk sendmail: hand a message to the outbox.\n\nUsage: smtp-desk sendmail [FLAGS] [RECIPIENT…] < message\n\n{SENDMAIL_HELP}");
+        return ExitCode::SUCCESS;
+    }
+    match sendmail_inner(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e, e.exit_code()),
+    }
+}
+
+fn sendmail_inner(args: &[String]) -> Result<(), Error> {
+    let inv = sendmail::parse(args)?;
+    match inv.mode {
+        Mode::NewAliases => Ok(()),
+        Mode::ListQueue => print_mailq(&Store::open_default()?),
+        Mode::Flush => {
+            let store = Store::open_default()?;
+            let waiting = store.counts()?;
+            store.record_flush_request()?;
+            outbox::wake_delivery(&store)?;
+            eprintln!(
+                "sendmail: flush requested; delivery is not available in this version yet, so {} message(s) stay queued",
+                waiting.messages
+            );
+            Ok(())
+        }
+        Mode::Smtp => {
+            let profile = load_profile();
+            let intake = Intake::start(Store::open_default()?);
+            let (stdin, stdout) = (std::io::stdin(), std::io::stdout());
+            let outcome =
+                smtp_session::serve(&mut stdin.lock(), &mut stdout.lock(), &intake, &profile, MAX_MESSAGE_BYTES).map_err(Error::Input)?;
+            drop(intake);
+            if !outcome.accepted.is_empty() {
+                outbox::wake_delivery(&Store::open_default()?)?;
+            }
+            Ok(())
+        }
+        Mode::Deliver => {
+            sendmail::check_recipients_possible(&inv)?;
+            let profile = load_profile();
+            let raw = sendmail::read_message(&mut std::io::stdin().lock(), inv.dot_ends_message, MAX_MESSAGE_BYTES)?;
+            let submission = sendmail::accept(&inv, &raw, &profile, MAX_MESSAGE_BYTES)?;
+            let mut store = Store::open_default()?;
+            store.insert(std::slice::from_ref(&submission))?;
+            outbox::wake_delivery(&store)?;
+            Ok(())
+        }
+    }
+}
+
+fn load_profile() -> settings::Profile {
+    // Intake must not refuse mail over a settings problem: the profile only supplies the From
+    // address and where local mail goes, and delivery re-reads the settings anyway.
+    match settings::load() {
+        Ok(loaded) => {
+            if let Some(n) = &loaded.notice {
+                eprintln!("sendmail: warning: {n}");
+            }
+            loaded.settings.profile
+        }
+        Err(e) => {
+            eprintln!("sendmail: warning: {e}; using the default settings for this message");
+            settings::Profile::default()
+        }
+    }
+}
+
+/// The queue as `mailq` shows it (Postfix's layout); `!` after the id marks a held message.
+fn print_mailq(store: &Store) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    let (mut total, mut count, mut offset) = (0u64, 0usize, 0usize);
+    loop {
+        let page = store.list(&Filter { limit: 500, offset, ..Filter::default() })?;
+        if page.is_empty() {
+            break;
+        }
+        for m in &page {
+            if count == 0 {
+                let _ = writeln!(out, "-Queue ID-  --Size-- ----Arrival Time---- -Sender/Recipient-------");
+            }
+            count += 1;
+            total += m.size;
+            let mark = if m.state == State::Held { "!" } else { " " };
+            // "Sun, 06 Nov 1994 08:49:37 GMT" laid out as mailq does: "Sun Nov  6 08:49:37".
+            let http = httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(m.received_at.max(0) as u64));
+            let p: Vec<&str> = http.split(' ').collect();
+            let when = format!("{} {} {:>2} {}", p[0].trim_end_matches(','), p[2], p[1].trim_start_matches('0'), p[4]);
+            let sender = if m.sender.is_empty() { "MAILER-DAEMON" } else { &m.sender };
+            let _ = writeln!(out, "{:<10}{mark}{:>9} {:<20} {sender}", m.id, m.size, when);
+            for r in &m.recipients {
+                let _ = writeln!(out, "{:42}{} ({})", "", r.address, r.state);
+                if let Some(reply) = &r.last_reply {
+                    let _ = writeln!(out, "{:42}  {reply}", "");
+                }
+            }
+            let _ = writeln!(out);
+        }
+        offset += page.len();
+    }
+    if count == 0 {
+        let _ = writeln!(out, "Mail queue is empty");
+    } else {
+        let _ = writeln!(out, "-- {} Kbytes in {count} Request{}.", total.div_ceil(1024), if count == 1 { "" } else { "s" });
+    }
+    Ok(())
+}
+
+fn queue_main(q: QueueCommand) -> ExitCode {
+    match queue_inner(q) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let code = match e {
+                Error::NotFound(_) => 2,
+                Error::Storage { .. } => exit::TEMPFAIL,
+                _ => 1,
+            };
+            fail(&e, code)
+        }
+    }
+}
+
+fn queue_inner(q: QueueCommand) -> Result<(), Error> {
+    let mut store = Store::open_default()?;
+    let changed = |verb: &str, n: usize, json: bool| {
+        if json {
+            println!("{}", serde_json::json!({ "changed": n }));
+        } else {
+            println!("{n} message(s) {verb}.");
+        }
+    };
+    match q {
+        QueueCommand::List { state, search, limit, offset, json } => {
+            let page = store.list(&Filter { state, search, limit, offset })?;
+            let mut out = std::io::stdout().lock();
+            for m in &page {
+                let _ =
+                    if json { writeln!(out, "{}", serde_json::to_string(m).expect("serialisable")) } else { writeln!(out, "{}", line(m)) };
+            }
+        }
+        QueueCommand::Show { id, json } => {
+            let d = store.show(id)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&d).expect("serialisable"));
+            } else {
+                println!("{}", line(&d.summary));
+                for r in &d.summary.recipients {
+                    println!("  {} {} attempts={} {}", r.address, r.state, r.attempts, r.last_reply.as_deref().unwrap_or(""));
+                }
+                println!("\n{}", d.headers);
+            }
+        }
+        QueueCommand::Hold { ids, json } => changed("held", store.hold(&ids)?, json),
+        QueueCommand::Release { ids, json } => changed("released", store.release(&ids)?, json),
+        QueueCommand::Delete { ids, all, json } => changed("deleted", if all { store.delete_all()? } else { store.delete(&ids)? }, json),
+        QueueCommand::Counts { json } => {
+            let c = store.counts()?;
+            if json {
+                println!("{}", serde_json::to_string(&c).expect("serialisable"));
+            } else {
+                println!(
+                    "{} message(s); recipients: {} queued, {} sending, {} deferred, {} held, {} failed, {} sent",
+                    c.messages, c.queued, c.sending, c.deferred, c.held, c.failed, c.sent
+                );
+            }
+        }
+        QueueCommand::Flush => {
+            store.record_flush_request()?;
+            outbox::wake_delivery(&store)?;
+            eprintln!("Flush requested; delivery is not available in this version yet.");
+        }
+    }
+    Ok(())
+}
+
+fn line(m: &MessageSummary) -> String {
+    let to: Vec<&str> = m.recipients.iter().take(3).map(|r| r.address.as_str()).collect();
+    let more = m.recipients.len().saturating_sub(3);
+    let more = if more > 0 { format!(" +{more}") } else { String::new() };
+    let sender = if m.sender.is_empty() { "<>" } else { &m.sender };
+    format!("{:>6} {:<8} {:>8} {sender} -> {}{more}  {}", m.id, m.state, m.size, to.join(", "), m.subject)
+}
