@@ -278,7 +278,6 @@ function trySection(): HTMLElement {
         "div",
         { class: "banner-actions" },
         h("button", { type: "button", id: "form-run-save", class: "primary", hidden: true }, "Save these settings"),
-        h("button", { type: "button", id: "form-run-details", class: "link-button" }, "Step details and transcript"),
       ),
     ),
   );

@@ -587,6 +587,18 @@ describe("saving onto a file changed meanwhile", () => {
   });
 });
 
+describe("fields not on the form", () => {
+  it("carries the file's local recipient into a save", async () => {
+    const s = relaySettings();
+    s.profile.local_recipient = "admin@example.com";
+    await mount(s);
+    enter("sender-from_name", "Ops");
+    await clickSave();
+    const [call] = ipc.callsOf("save_settings");
+    expect((call?.args as { settings: Settings }).settings.profile.local_recipient).toBe("admin@example.com");
+  });
+});
+
 describe("trying the form's values", () => {
   const passed = {
     ok: true,
