@@ -12,8 +12,8 @@ const COMMANDS: &[&str] = &[
     "set_ui_state",
     "ui_ready",
     "validate_start",
-    "validate_cancel",
-    "send_test",
+    "send_test_start",
+    "run_cancel",
 ];
 
 fn main() {

@@ -23,14 +23,26 @@ fn typescript_bindings_are_current() {
     }
 }
 
-/// `LIMIT_RANGES` in the generated defaults is keyed by the fields of `Limits`: every limit has a
-/// range and every range a limit.
+/// The field registry names every leaf of the settings profile exactly once, and nothing else:
+/// a new setting can't be added to the model without its label, help and range.
 #[test]
-fn every_limit_has_a_range() {
-    let limits = serde_json::to_value(smtp_desk::settings::Limits::default()).unwrap();
-    let fields: BTreeSet<&str> = limits.as_object().unwrap().keys().map(String::as_str).collect();
-    let ranged: BTreeSet<&str> = smtp_desk::settings::ranges::LIMITS.iter().map(|(name, _, _)| *name).collect();
-    assert_eq!(fields, ranged);
+fn the_field_registry_covers_the_profile() {
+    fn leaves(prefix: &str, value: &serde_json::Value, out: &mut Vec<String>) {
+        match value.as_object() {
+            Some(map) => map.iter().for_each(|(k, v)| leaves(&if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") }, v, out)),
+            None => out.push(prefix.to_string()),
+        }
+    }
+    let mut model = Vec::new();
+    leaves("", &serde_json::to_value(smtp_desk::settings::Profile::default()).unwrap(), &mut model);
+    let model: BTreeSet<String> = model.into_iter().collect();
+    let fields = smtp_desk::settings::fields::FIELDS;
+    let registry: BTreeSet<String> = fields.iter().map(|f| f.name.to_string()).collect();
+    assert_eq!(registry.len(), fields.len(), "a key is listed twice");
+    assert_eq!(model, registry);
+    for f in fields.iter().filter(|f| f.name.starts_with("limits.")) {
+        assert!(f.range.is_some() && !f.unit.is_empty(), "{} has no range or unit", f.name);
+    }
 }
 
 /// The quoted strings between `start` and the next `end` in `text`.

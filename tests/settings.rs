@@ -606,3 +606,55 @@ mod parsing_fuzz {
         }
     }
 }
+
+/// The rules the window used to repeat in TypeScript (ui/src/rules.test.ts), now asked of the core
+/// only: each limit's edges and message come from the field registry, and the EHLO name, From name
+/// and Reply-To rules hold.
+#[test]
+fn limit_edges_ehlo_names_and_sender_fields() {
+    for field in settings::fields::FIELDS.iter().filter(|f| f.name.starts_with("limits.")) {
+        let (lo, hi) = field.range.unwrap();
+        let set = |value: u32| {
+            let mut s = relay();
+            set_key(&mut s, field.name, &value.to_string()).unwrap();
+            check(&s).errors.into_iter().find(|i| i.field == field.name).map(|i| i.message)
+        };
+        assert_eq!(set(lo), None, "{} refuses {lo}", field.name);
+        assert_eq!(set(hi), None, "{} refuses {hi}", field.name);
+        assert_eq!(set(hi + 1), Some(format!("must be between {lo} and {hi} {} (it is {})", field.unit, hi + 1)));
+        if lo > 0 {
+            assert!(set(lo - 1).is_some(), "{} accepts {}", field.name, lo - 1);
+        }
+    }
+
+    for ok in ["", "mail.example.com", "[192.0.2.1]", "[IPv6:2001:db8::1]", "bücher.example"] {
+        let mut s = relay();
+        s.profile.ehlo_name = ok.into();
+        assert!(check(&s).is_ok(), "EHLO name {ok:?} refused: {:?}", check(&s));
+    }
+    for bad in ["not a name", "-x.example", "a..b", "[999.1.1.1]"] {
+        let mut s = relay();
+        s.profile.ehlo_name = bad.into();
+        assert!(error_fields(&s).contains(&"ehlo_name".to_string()), "EHLO name {bad:?} accepted");
+    }
+
+    let mut s = relay();
+    s.profile.sender.from_name = "é".repeat(200);
+    assert!(check(&s).is_ok(), "200 characters (not bytes) are allowed");
+    s.profile.sender.from_name.push('x');
+    assert!(error_fields(&s).contains(&"sender.from_name".to_string()));
+
+    let mut s = relay();
+    s.profile.sender.reply_to = Some("Reply <r@example.com>".into());
+    assert!(error_fields(&s).contains(&"sender.reply_to".to_string()));
+    s.profile.sender.reply_to = None;
+    assert!(check(&s).is_ok());
+
+    let mut s = relay();
+    s.profile.relay.port = 465;
+    let warning = check(&s).warnings.into_iter().find(|w| w.field == "relay.port").map(|w| w.message);
+    assert_eq!(
+        warning.as_deref(),
+        Some("Port 465 expects implicit TLS, but STARTTLS is selected — choose 'Implicit TLS' or use port 587.")
+    );
+}

@@ -28,6 +28,10 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// The port of the tauri-driver now running (one window at a time), for screenshots taken on a
+/// connection of their own.
+static DRIVER_PORT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+
 /// tauri-driver, which starts the app (with our environment) for each session.
 struct Driver {
     child: Child,
@@ -49,6 +53,7 @@ impl Driver {
             assert!(Instant::now() < deadline, "tauri-driver did not listen on {port}");
             std::thread::sleep(Duration::from_millis(50));
         }
+        DRIVER_PORT.store(port, std::sync::atomic::Ordering::SeqCst);
         Self { child, url: format!("http://127.0.0.1:{port}") }
     }
 
@@ -112,8 +117,44 @@ async fn screenshot(c: &Client, name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("test-output");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
-    std::fs::write(&path, c.screenshot().await.unwrap()).unwrap();
+    // WebKitWebDriver's screenshot waits for the next frame, which some sessions here never get.
+    // It is asked on a connection of its own, so a picture that never comes costs 10 s and not
+    // the session (fantoccini would queue every later command behind it); the checks don't
+    // depend on the picture.
+    // An idle page repaints nothing, so give it a second of frames: a 1-pixel, nearly invisible
+    // element that blinks, then goes.
+    let _ = c
+        .execute(
+            "const d = document.createElement('div');
+             d.style.cssText = 'position:fixed;left:0;top:0;width:1px;height:1px;opacity:0.02;pointer-events:none';
+             document.body.appendChild(d);
+             let n = 0;
+             const t = setInterval(() => { d.style.background = n++ % 2 ? '#000' : '#fff'; if (n > 20) { clearInterval(t); d.remove(); } }, 50);",
+            vec![],
+        )
+        .await;
+    let session = c.session_id().await.unwrap().expect("a WebDriver session");
+    let port = DRIVER_PORT.load(std::sync::atomic::Ordering::SeqCst);
+    match tokio::task::spawn_blocking(move || raw_screenshot(port, &session)).await.unwrap() {
+        Ok(png) => std::fs::write(&path, png).unwrap(),
+        Err(why) => eprintln!("screenshot {name} skipped: {why}"),
+    }
     path
+}
+
+fn raw_screenshot(port: u16, session: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine;
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    stream.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
+    write!(stream, "GET /session/{session}/screenshot HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).map_err(|e| format!("WebDriver gave no picture within 10 s ({e})"))?;
+    let reply = String::from_utf8_lossy(&reply);
+    let body = reply.split_once("\r\n\r\n").map(|(_, b)| b).ok_or("no HTTP body")?;
+    let json: serde_json::Value = serde_json::from_str(body).map_err(|e| format!("{e}: {}", &body[..body.len().min(200)]))?;
+    let data = json["value"].as_str().ok_or_else(|| format!("no picture: {json}"))?;
+    base64::engine::general_purpose::STANDARD.decode(data).map_err(|e| e.to_string())
 }
 
 fn cli(config: &Path, args: &[&str]) {
@@ -244,15 +285,50 @@ async fn corrupt_settings_file_is_left_alone_and_the_window_is_read_only() {
     c.close().await.unwrap();
 }
 
-/// Idle means idle: the settings-file watcher once looped on its own reads of an existing
-/// settings file, at a full core.
+/// Idle means idle, in the app and in the WebKit process that draws its page: the settings-file
+/// watcher once looped on its own reads of an existing settings file, at a full core, and the page
+/// once kept WebKit repainting. Measured as scripts/bench-app.sh does, from 3 s after the form is
+/// ready (start-up work settles), here over 5 s; a blank Tauri window uses ~0%.
 async fn assert_idle(config_dir: &Path) {
+    const LIMIT_PERCENT: u64 = 5;
+    const SECS: u64 = 5;
     let pid = app_pid(config_dir).expect("the app's process");
-    let before = cpu_ticks(pid);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let used = cpu_ticks(pid) - before;
+    let web = web_process(pid).expect("the app's WebKitWebProcess");
+    let (app0, web0) = (cpu_ticks(pid), cpu_ticks(web));
+    tokio::time::sleep(Duration::from_secs(SECS)).await;
+    let (app_used, web_used) = (cpu_ticks(pid) - app0, cpu_ticks(web) - web0);
     let ticks_per_sec = 100; // USER_HZ on Linux
-    assert!(used < ticks_per_sec, "the idle app used {used} CPU ticks in 3 s");
+    let percent = |ticks: u64| ticks * 100 / (ticks_per_sec * SECS);
+    assert!(
+        percent(app_used) <= LIMIT_PERCENT && percent(web_used) <= LIMIT_PERCENT,
+        "the idle window used {}% of a core in the app and {}% in WebKitWebProcess over {SECS} s (limit {LIMIT_PERCENT}%)",
+        percent(app_used),
+        percent(web_used)
+    );
+}
+
+/// The WebKitWebProcess under `app` (a child, or a grandchild where WebKit's sandbox starts it).
+fn web_process(app: u32) -> Option<u32> {
+    let parent = |pid: u32| -> Option<u32> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        stat[stat.rfind(')')? + 2..].split(' ').nth(1)?.parse().ok()
+    };
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+        if !comm.trim().starts_with("WebKitWebProces") {
+            return None;
+        }
+        let mut p = parent(pid)?;
+        for _ in 0..4 {
+            if p == app {
+                return Some(pid);
+            }
+            p = parent(p)?;
+        }
+        None
+    })
 }
 
 /// The app process started for this test: the one whose environment names `config_dir`.
@@ -341,7 +417,8 @@ async fn diagnose_validates_against_a_real_server_and_sends_a_test_email() {
     let result = wait_for(&c, "#send-result.ok").await;
     let text = result.text().await.unwrap();
     assert!(text.contains("250") && text.contains("Message-ID"), "{text}");
-    c.execute("document.getElementById('send-result').scrollIntoView()", vec![]).await.unwrap();
+    // The result sits below the step list: it is brought into view and its heading has the focus.
+    assert_focused_and_in_view(&c, "send-result-heading").await;
     screenshot(&c, "window-diagnose.png").await;
 
     let received = server.received();
@@ -350,6 +427,31 @@ async fn diagnose_validates_against_a_real_server_and_sends_a_test_email() {
     assert_eq!(received[0]["mail_from"], "desk@example.com");
     c.close().await.unwrap();
     secrets::clear(DEFAULT_PROFILE).unwrap();
+}
+
+/// The element with this id has the keyboard focus and is wholly inside the viewport.
+async fn assert_focused_and_in_view(c: &Client, id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let seen = c
+            .execute(
+                "const e = document.getElementById(arguments[0]); if (!e) return 'missing';
+                 const r = e.getBoundingClientRect();
+                 return JSON.stringify({ active: document.activeElement === e, activeId: document.activeElement && document.activeElement.id,
+                   top: r.top, bottom: r.bottom, height: window.innerHeight });",
+                vec![serde_json::json!(id)],
+            )
+            .await
+            .unwrap();
+        let seen: serde_json::Value = serde_json::from_str(seen.as_str().unwrap_or("{}")).unwrap_or_default();
+        let in_view = seen["top"].as_f64().is_some_and(|t| t >= 0.0)
+            && seen["bottom"].as_f64().zip(seen["height"].as_f64()).is_some_and(|(b, h)| b <= h);
+        if seen["active"] == true && in_view {
+            return;
+        }
+        assert!(Instant::now() < deadline, "#{id} is not focused and in view: {seen}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Closes the window as a window manager's close button would (tests/servers/close_window.py).
@@ -456,4 +558,182 @@ async fn assert_accessible(c: &Client, what: &str) {
         .expect("axe-core runs");
     let violations: Vec<String> = serde_json::from_value(found).expect("a list of violations");
     assert!(violations.is_empty(), "accessibility violations on {what}:\n{}", violations.join("\n"));
+}
+
+/// A relay that takes the envelope and the message, then never answers the final dot: the test
+/// email hangs until Cancel. Returns its port.
+fn stalling_relay() -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut out = stream.try_clone().unwrap();
+                let mut lines = BufReader::new(stream).lines();
+                let _ = out.write_all(b"220 stall.example ESMTP\r\n");
+                let mut in_data = false;
+                while let Some(Ok(line)) = lines.next() {
+                    let reply: &[u8] = if in_data {
+                        if line == "." {
+                            in_data = false;
+                            continue; // the stall: no reply to the message
+                        }
+                        continue;
+                    } else {
+                        match line.get(..4).map(str::to_ascii_uppercase).as_deref() {
+                            Some("EHLO") => b"250-stall.example\r\n250 8BITMIME\r\n",
+                            Some("DATA") => {
+                                in_data = true;
+                                b"354 go ahead\r\n"
+                            }
+                            Some("QUIT") => b"221 bye\r\n",
+                            _ => b"250 ok\r\n",
+                        }
+                    };
+                    if out.write_all(reply).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stalled_test_email_is_cancelled_from_the_window() {
+    let _one = ONE_WINDOW.lock().await;
+    let port = stalling_relay();
+    let config = tempfile::tempdir().unwrap();
+    let port_text = port.to_string();
+    cli(
+        config.path(),
+        &[
+            "config",
+            "set",
+            "mode",
+            "relay",
+            "relay.host",
+            "127.0.0.1",
+            "relay.port",
+            &port_text,
+            "relay.security",
+            "none",
+            "sender.from_address",
+            "desk@example.com",
+            "limits.timeout_secs",
+            "60",
+        ],
+    );
+    let driver = Driver::start(config.path());
+    let c = driver.open_app().await;
+    el(&c, "nav-diagnose").await.click().await.unwrap();
+    set_text(&c, "test-recipient", "recipient@example.org").await;
+    assert!(!el(&c, "send-test-cancel").await.is_displayed().await.unwrap(), "Cancel shows only while sending");
+    el(&c, "send-test").await.click().await.unwrap();
+    text_when(&c, "send-result", "the sending notice", |t| t.contains("Sending a test email")).await;
+    // Let it reach the stall (the message is sent, the reply never comes).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(c.find(Locator::Css("#send-result.ok, #send-result.failed")).await.is_err(), "the stalled send ended by itself");
+    let cancel = el(&c, "send-test-cancel").await;
+    assert!(cancel.is_displayed().await.unwrap(), "a Cancel button shows while sending");
+    let pressed = Instant::now();
+    cancel.click().await.unwrap();
+    let heading = text_when(&c, "send-result-heading", "cancelled", |t| t.contains("cancelled")).await;
+    let took = pressed.elapsed();
+    assert!(took < Duration::from_millis(1500), "the cancel took {took:?}");
+    assert!(heading.starts_with("Test email cancelled"), "{heading}");
+    assert_focused_and_in_view(&c, "send-result-heading").await;
+    assert!(!el(&c, "send-test-cancel").await.is_displayed().await.unwrap(), "Cancel goes away when the run ends");
+    assert!(el(&c, "send-test").await.is_enabled().await.unwrap(), "a new test email can be sent");
+    screenshot(&c, "window-diagnose-send-cancelled.png").await;
+    c.close().await.unwrap();
+}
+
+/// Issue 7 item 4: the Settings page validates what is on the form. The saved file points at a port
+/// nothing listens on and no password is saved; the form gets the real server's port and a typed
+/// password, Validate passes against the real server, and nothing is written until Save.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_form_validates_unsaved_values_then_saves_them() {
+    let _one = ONE_WINDOW.lock().await;
+    use support::{login, CertKind, Pki, Server, PASSWORD as SERVER_PASSWORD, USER};
+    let pki = Pki::new();
+    let server = Server::start_tls("starttls", &pki.server_cert(CertKind::Good), &["--auth-required", "--user", &login()]);
+    let config = tempfile::tempdir().unwrap();
+    let path = config.path().join("settings.json");
+    let wrong_port = free_port().to_string();
+    cli(
+        config.path(),
+        &[
+            "config",
+            "set",
+            "mode",
+            "relay",
+            "relay.host",
+            "localhost",
+            "relay.port",
+            &wrong_port,
+            "relay.security",
+            "start_tls",
+            "relay.ca_file",
+            pki.ca_pem.to_str().unwrap(),
+            "auth.method",
+            "password",
+            "auth.username",
+            USER,
+            "sender.from_address",
+            "desk@example.com",
+            "limits.timeout_secs",
+            "5",
+        ],
+    );
+    let _ = secrets::clear(DEFAULT_PROFILE);
+    let before = std::fs::read(&path).unwrap();
+
+    let driver = Driver::start(config.path());
+    let c = driver.open_app().await;
+    el(&c, "nav-settings").await.click().await.unwrap();
+    assert_eq!(value(&c, "relay-port").await, wrong_port);
+
+    // The core's verdict as the form shows it: a port/TLS mismatch warning, then gone again.
+    set_text(&c, "relay-port", "465").await;
+    text_when(&c, "relay-port-warning", "the port/TLS mismatch warning", |t| t.contains("Port 465 expects implicit TLS")).await;
+    // The verdict's IPC round trip, as the form measured it (typing to verdict on screen, after the pause).
+    let mut trips = Vec::new();
+    for name in ["A", "Ab", "Abc", "Abcd", "Abcde"] {
+        set_text(&c, "sender-from_name", name).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let ms = el(&c, "settings-form").await.attr("data-check-ms").await.unwrap().unwrap_or_default();
+        trips.push(ms.parse::<f64>().unwrap_or(f64::NAN));
+    }
+    eprintln!("check_settings round trip, typing to verdict on screen (ms): {trips:?}");
+    let name = el(&c, "sender-from_name").await;
+    name.clear().await.unwrap();
+    name.send_keys("\u{E004}").await.unwrap();
+
+    set_text(&c, "relay-port", &server.port.to_string()).await;
+    set_text(&c, "password", SERVER_PASSWORD).await;
+    el(&c, "form-validate").await.click().await.unwrap();
+    let heading = text_when(&c, "form-run-heading", "the validation's verdict", |t| {
+        t.starts_with("Validation passed") || t.starts_with("Validation failed") || t.starts_with("Not tried")
+    })
+    .await;
+    let detail = el(&c, "form-run-text").await.text().await.unwrap_or_default();
+    assert!(heading.starts_with("Validation passed"), "{heading}: {detail}");
+    assert_eq!(std::fs::read(&path).unwrap(), before, "validating the form wrote the settings file");
+    assert!(secrets::get(DEFAULT_PROFILE).unwrap().is_none(), "validating the form saved the password");
+    let offer = el(&c, "form-run-save").await;
+    assert!(offer.is_displayed().await.unwrap(), "a passing run offers Save");
+    screenshot(&c, "window-settings-validated-unsaved.png").await;
+
+    offer.click().await.unwrap();
+    text_when(&c, "save-status", "Saved", |t| t == "Saved").await;
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(file["profile"]["relay"]["port"], server.port, "Save writes the port that passed");
+    assert!(secrets::get(DEFAULT_PROFILE).unwrap().is_some(), "Save keeps the typed password in the keyring");
+    assert!(!el(&c, "form-run-save").await.is_displayed().await.unwrap(), "nothing left to save");
+    screenshot(&c, "window-settings-validated-saved.png").await;
+    c.close().await.unwrap();
+    secrets::clear(DEFAULT_PROFILE).unwrap();
 }

@@ -1,7 +1,7 @@
 //! Checks that `ui/src/generated/` is exactly what the core's IPC types and the window's own make
 //! (the window's in `window/`); `scripts/gen-bindings.sh` rewrites it.
 
-use crate::commands::diagnose::{FinishedEvent, Started, StepEvent};
+use crate::commands::diagnose::{FinishedEvent, FormValues, SendFinishedEvent, Started, StepEvent};
 use crate::commands::settings::{LoadedSettings, PasswordAction, PasswordStatus, Saved};
 use crate::window_state::UiState;
 use smtp_desk::contract::Scope;
@@ -23,6 +23,8 @@ fn typescript_bindings_are_current() {
         Started::export_all(&cfg)?;
         StepEvent::export_all(&cfg)?;
         FinishedEvent::export_all(&cfg)?;
+        SendFinishedEvent::export_all(&cfg)?;
+        FormValues::export_all(&cfg)?;
         UiState::export_all(&cfg)
     });
     if let Err(problems) = result {

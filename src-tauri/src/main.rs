@@ -31,8 +31,8 @@ fn main() {
             commands::window::set_ui_state,
             commands::window::ui_ready,
             commands::diagnose::validate_start,
-            commands::diagnose::validate_cancel,
-            commands::diagnose::send_test,
+            commands::diagnose::send_test_start,
+            commands::diagnose::run_cancel,
         ])
         .setup(|app| {
             app.state::<state::AppState>().milestone("SETUP");

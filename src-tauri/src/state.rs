@@ -1,6 +1,7 @@
 //! What the window process remembers between commands: unsaved edits, the settings file's last
-//! known content (to tell our own writes from the CLI's), and running validations.
+//! known content (to tell our own writes from the CLI's), and running validations and test emails.
 
+use smtp_desk::smtp::CancelToken;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -12,7 +13,8 @@ pub struct AppState {
     /// The settings file's bytes as this window last read or wrote them.
     known_file: Mutex<Option<Vec<u8>>>,
     next_run: AtomicU64,
-    pub runs: Mutex<HashMap<u64, smtp_desk::smtp::CancelToken>>,
+    /// The cancel token of each validation or test email still running, by run id.
+    runs: Mutex<HashMap<u64, CancelToken>>,
 }
 
 impl AppState {
@@ -43,7 +45,21 @@ impl AppState {
         }
     }
 
-    pub fn next_run_id(&self) -> u64 {
-        self.next_run.fetch_add(1, Ordering::SeqCst)
+    /// A new run's id and the token that cancels it.
+    pub fn start_run(&self) -> (u64, CancelToken) {
+        let id = self.next_run.fetch_add(1, Ordering::SeqCst);
+        let cancel = CancelToken::new();
+        self.runs.lock().unwrap_or_else(|p| p.into_inner()).insert(id, cancel.clone());
+        (id, cancel)
+    }
+
+    pub fn end_run(&self, id: u64) {
+        self.runs.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+    }
+
+    pub fn cancel_run(&self, id: u64) {
+        if let Some(token) = self.runs.lock().unwrap_or_else(|p| p.into_inner()).get(&id) {
+            token.cancel();
+        }
     }
 }

@@ -1,39 +1,15 @@
 //! Editing settings one key at a time (`smtp-desk config set KEY VALUE`), with the same names the
 //! window uses for its fields and errors.
 
+use super::fields::{Field, Kind, FIELDS};
 use super::{Error, Settings};
 use serde_json::Value;
 
-/// A settable key and what it takes.
-pub struct Key {
-    pub name: &'static str,
-    pub takes: &'static str,
-}
+/// A settable key and what it takes: a field of the registry.
+pub type Key = Field;
 
-pub const KEYS: &[Key] = &[
-    Key { name: "mode", takes: "off | relay | direct" },
-    Key { name: "relay.host", takes: "host name or IP; host:port sets the port too" },
-    Key { name: "relay.port", takes: "1-65535" },
-    Key { name: "relay.security", takes: "start_tls | implicit_tls | none" },
-    Key { name: "relay.verify_certificates", takes: "true | false" },
-    Key { name: "relay.ca_file", takes: "path to a PEM file, or empty to clear" },
-    Key { name: "ehlo_name", takes: "host name, or empty for this machine's name" },
-    Key { name: "auth.method", takes: "none | password" },
-    Key { name: "auth.username", takes: "login name" },
-    Key { name: "auth.mechanism", takes: "auto | plain | login" },
-    Key { name: "sender.from_name", takes: "display name" },
-    Key { name: "sender.from_address", takes: "name@example.com" },
-    Key { name: "sender.reply_to", takes: "name@example.com, or empty to clear" },
-    Key { name: "local_recipient", takes: "name@example.com for mail to root, cron and other local users, or empty to clear" },
-    Key { name: "limits.timeout_secs", takes: "1-600" },
-    Key { name: "limits.connection_limit", takes: "1-100" },
-    Key { name: "limits.max_idle_secs", takes: "0-3600" },
-    Key { name: "limits.batch_size", takes: "1-10000" },
-    Key { name: "limits.max_queue_age_hours", takes: "1-8760" },
-];
-
-/// Keys whose empty value means "not set".
-const OPTIONAL: &[&str] = &["relay.ca_file", "sender.reply_to", "local_recipient"];
+/// The keys `config set` takes and `config show` lists: the field registry.
+pub const KEYS: &[Key] = FIELDS;
 
 /// Splits a pasted `host:port` (or `[v6]:port`) into its parts; a plain host gives no port.
 pub fn split_host_port(input: &str) -> (String, Option<u16>) {
@@ -71,7 +47,8 @@ pub fn set_key(settings: &mut Settings, key: &str, value: &str) -> Result<(), Er
     }
     for (k, v) in updates {
         let slot = k.split('.').try_fold(&mut doc, |node, part| node.get_mut(part)).expect("every listed key exists");
-        *slot = if v.is_empty() && OPTIONAL.contains(&k.as_str()) {
+        let optional = super::fields::find(&k).is_some_and(|f| f.kind == Kind::OptionalText);
+        *slot = if v.is_empty() && optional {
             Value::Null
         } else {
             typed_value(slot, &v).map_err(|m| bad(format!("{m} (expected {})", known.takes)))?

@@ -1,5 +1,6 @@
 //! The outgoing-mail settings: the model, its validation, the settings file, and edits by key.
 
+pub mod fields;
 mod keys;
 mod merge;
 mod model;

@@ -152,21 +152,3 @@ impl Default for Limits {
         Self { timeout_secs: 30, connection_limit: 4, max_idle_secs: 60, batch_size: 100, max_queue_age_hours: 120 }
     }
 }
-
-/// The accepted range of each limit, shared by validation, the CLI help and the window.
-pub mod ranges {
-    pub const TIMEOUT_SECS: (u32, u32) = (1, 600);
-    pub const CONNECTION_LIMIT: (u32, u32) = (1, 100);
-    pub const MAX_IDLE_SECS: (u32, u32) = (0, 3600);
-    pub const BATCH_SIZE: (u32, u32) = (1, 10_000);
-    pub const MAX_QUEUE_AGE_HOURS: (u32, u32) = (1, 8_760);
-
-    /// Each limit by its field name in [`super::Limits`], with its range and the unit messages name.
-    pub const LIMITS: [(&str, (u32, u32), &str); 5] = [
-        ("timeout_secs", TIMEOUT_SECS, "seconds"),
-        ("connection_limit", CONNECTION_LIMIT, "connections"),
-        ("max_idle_secs", MAX_IDLE_SECS, "seconds"),
-        ("batch_size", BATCH_SIZE, "messages"),
-        ("max_queue_age_hours", MAX_QUEUE_AGE_HOURS, "hours"),
-    ];
-}

@@ -1,10 +1,12 @@
 //! Validation of a profile: errors that block saving and warnings shown beside the fields.
 //!
-//! The window mirrors these rules for instant feedback, but this is the authority: the window,
-//! the CLI and the settings file loader all come through here.
+//! The one set of rules: the window asks for this verdict over IPC (`check_settings`), and the
+//! CLI and the settings file loader come through here too.
 
+use super::fields::{value_of, Kind, FIELDS};
 use super::model::*;
 use serde::Serialize;
+use serde_json::Value;
 use std::net::IpAddr;
 use ts_rs::TS;
 
@@ -45,9 +47,13 @@ pub fn check(settings: &Settings) -> Report {
     let p = &settings.profile;
     let mut r = Report::default();
 
-    for (field, value) in text_fields(p) {
-        if value.chars().any(|c| c.is_control()) {
-            r.error(field, "contains a line break, tab or other control character — remove it (header injection guard)");
+    // A path that is not UTF-8 cannot come from the settings file (JSON) or the form; it reads as unset here.
+    let doc = serde_json::to_value(p).unwrap_or_default();
+    for field in FIELDS.iter().filter(|f| matches!(f.kind, Kind::Text | Kind::OptionalText)) {
+        if let Some(Value::String(text)) = value_of(&doc, field.name) {
+            if text.chars().any(|c| c.is_control()) {
+                r.error(field.name, "contains a line break, tab or other control character — remove it (header injection guard)");
+            }
         }
     }
 
@@ -97,12 +103,14 @@ pub fn check(settings: &Settings) -> Report {
         check_address(&mut r, "local_recipient", local, false);
     }
 
-    let l = &p.limits;
-    check_range(&mut r, "limits.timeout_secs", l.timeout_secs, ranges::TIMEOUT_SECS, "seconds");
-    check_range(&mut r, "limits.connection_limit", l.connection_limit, ranges::CONNECTION_LIMIT, "connections");
-    check_range(&mut r, "limits.max_idle_secs", l.max_idle_secs, ranges::MAX_IDLE_SECS, "seconds");
-    check_range(&mut r, "limits.batch_size", l.batch_size, ranges::BATCH_SIZE, "messages");
-    check_range(&mut r, "limits.max_queue_age_hours", l.max_queue_age_hours, ranges::MAX_QUEUE_AGE_HOURS, "hours");
+    // The port has its own message above (it names the usual ports).
+    for field in FIELDS.iter().filter(|f| f.name != "relay.port") {
+        if let (Some((lo, hi)), Some(value)) = (field.range, value_of(&doc, field.name).and_then(Value::as_u64)) {
+            if value < u64::from(lo) || value > u64::from(hi) {
+                r.error(field.name, format!("must be between {lo} and {hi} {} (it is {value})", field.unit));
+            }
+        }
+    }
 
     if relay {
         relay_warnings(&mut r, p);
@@ -132,32 +140,6 @@ fn relay_warnings(r: &mut Report, p: &Profile) {
             "relay.verify_certificates",
             "Certificate checking is off: anyone on the path can pose as the server and read the password.",
         );
-    }
-}
-
-fn text_fields(p: &Profile) -> Vec<(&'static str, &str)> {
-    let mut v = vec![
-        ("relay.host", p.relay.host.as_str()),
-        ("ehlo_name", p.ehlo_name.as_str()),
-        ("auth.username", p.auth.username.as_str()),
-        ("sender.from_name", p.sender.from_name.as_str()),
-        ("sender.from_address", p.sender.from_address.as_str()),
-    ];
-    if let Some(r) = &p.sender.reply_to {
-        v.push(("sender.reply_to", r.as_str()));
-    }
-    if let Some(l) = &p.local_recipient {
-        v.push(("local_recipient", l.as_str()));
-    }
-    if let Some(ca) = p.relay.ca_file.as_ref().and_then(|c| c.to_str()) {
-        v.push(("relay.ca_file", ca));
-    }
-    v
-}
-
-fn check_range(r: &mut Report, field: &str, value: u32, (lo, hi): (u32, u32), unit: &str) {
-    if value < lo || value > hi {
-        r.error(field, format!("must be between {lo} and {hi} {unit} (it is {value})"));
     }
 }
 

@@ -78,3 +78,15 @@ describe("closing with unsaved changes", () => {
     expect(ipc.callsOf("close_window")).toHaveLength(1);
   });
 });
+
+describe("theme", () => {
+  it("resolves system with matchMedia and colours by the resolved scheme", async () => {
+    const { resolveScheme } = await import("./theme");
+    const dark = { matchMedia: (q: string) => ({ matches: q === "(prefers-color-scheme: dark)" }) as MediaQueryList };
+    const light = { matchMedia: () => ({ matches: false }) as unknown as MediaQueryList };
+    expect(resolveScheme("system", dark)).toBe("dark");
+    expect(resolveScheme("system", light)).toBe("light");
+    expect(resolveScheme("light", dark)).toBe("light");
+    expect(resolveScheme("dark", light)).toBe("dark");
+  });
+});

@@ -4,8 +4,8 @@ import { byId, show } from "./dom";
 import { toErrorReport, type Ipc } from "./ipc";
 import { DEFAULT_UI_STATE, type Screen, type UiState } from "./model";
 import { mountDiagnose, type DiagnoseScreen } from "./screens/diagnose";
-import { mountSettings, type SettingsScreen } from "./screens/settings";
-import { bindThemeSelect, isTheme } from "./theme";
+import { mountSettings, type SettingsScreen } from "./screens/settings/index";
+import { applyTheme, bindThemeSelect, isTheme } from "./theme";
 
 const SHELL = `
 <header class="app-header">
@@ -45,6 +45,8 @@ export interface App {
 /** Builds the window into `doc`, fills it, and tells Rust it is ready. */
 export async function startApp(ipc: Ipc, doc: Document = document): Promise<App> {
   doc.body.innerHTML = SHELL;
+  // The OS's scheme until the saved theme is read: no light flash on a dark desktop.
+  applyTheme("system", doc);
   const settings = mountSettings(byId(doc, "screen-settings"), ipc);
   const diagnose = mountDiagnose(byId(doc, "screen-diagnose"), ipc);
   settings.onDirtyChange((dirty) => diagnose.setSettingsDirty(dirty));

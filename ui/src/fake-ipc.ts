@@ -3,16 +3,18 @@
 import type { Ipc, Unlisten } from "./ipc";
 import {
   defaultSettings,
+  type FormValues,
   type LoadedSettings,
   type PasswordAction,
   type PasswordStatus,
   type Report,
   type SaveResult,
+  type RunStarted,
   type SendResult,
+  type SendTestFinishedEvent,
   type Settings,
   type UiState,
   type ValidationFinishedEvent,
-  type ValidationStarted,
   type ValidationStepEvent,
 } from "./model";
 
@@ -31,6 +33,7 @@ export class FakeIpc implements Ipc {
     read_only: null,
     machine_name: "desk.example.org",
     file: "/home/me/.config/smtp-desk/settings.json",
+    report: { errors: [], warnings: [] },
   };
   passwordReply: () => Promise<PasswordStatus> = async () => ({ saved: false });
   checkReply: (settings: Settings) => Promise<Report> = async () => ({ errors: [], warnings: [] });
@@ -50,7 +53,9 @@ export class FakeIpc implements Ipc {
     read_only: null,
   });
   uiState: UiState = { theme: "system", last_screen: "settings" };
-  validateReply: () => Promise<ValidationStarted> = async () => ({ run_id: 1 });
+  validateReply: () => Promise<RunStarted> = async () => ({ run_id: 1 });
+  /** The answer to send_test_start; once it is given, sendReply's outcome arrives as the send-test-finished event. */
+  sendStartReply: () => Promise<RunStarted> = async () => ({ run_id: 2 });
   sendReply: (to: string) => Promise<SendResult> = async () => ({
     ok: true,
     reply: "250 2.0.0 Ok: queued as 4F2A1",
@@ -128,16 +133,26 @@ export class FakeIpc implements Ipc {
   async uiReady(): Promise<void> {
     this.record("ui_ready");
   }
-  validateStart(recipient: string | null): Promise<ValidationStarted> {
-    this.record("validate_start", { recipient });
+  validateStart(recipient: string | null, form?: FormValues): Promise<RunStarted> {
+    this.record("validate_start", form ? { recipient, form } : { recipient });
     return this.validateReply();
   }
-  async validateCancel(runId: number): Promise<void> {
-    this.record("validate_cancel", { run_id: runId });
+  sendTestStart(to: string, form?: FormValues): Promise<RunStarted> {
+    this.record("send_test_start", form ? { to, form } : { to });
+    const started = this.sendStartReply();
+    // As in Rust, the result may be emitted before the page has read the run id.
+    started
+      .then(({ run_id }) =>
+        this.sendReply(to).then(
+          (result) => this.emit("send-test-finished", { run_id, result }),
+          (error: unknown) => this.emit("send-test-finished", { run_id, error }),
+        ),
+      )
+      .catch(() => undefined);
+    return started;
   }
-  sendTest(to: string): Promise<SendResult> {
-    this.record("send_test", { to });
-    return this.sendReply(to);
+  async cancelRun(runId: number): Promise<void> {
+    this.record("run_cancel", { run_id: runId });
   }
   onSettingsChanged(handler: () => void): Promise<Unlisten> {
     return this.subscribe("settings-changed", handler);
@@ -150,6 +165,9 @@ export class FakeIpc implements Ipc {
   }
   onValidationFinished(handler: (event: ValidationFinishedEvent) => void): Promise<Unlisten> {
     return this.subscribe("validation-finished", handler as Handler);
+  }
+  onSendTestFinished(handler: (event: SendTestFinishedEvent) => void): Promise<Unlisten> {
+    return this.subscribe("send-test-finished", handler as Handler);
   }
 }
 

@@ -37,8 +37,8 @@ describe("commands", () => {
     await tauriIpc.uiReady();
     await status;
     expect(await tauriIpc.validateStart(null)).toEqual({ run_id: 4 });
-    await tauriIpc.validateCancel(4);
-    await tauriIpc.sendTest("you@example.com");
+    await tauriIpc.cancelRun(4);
+    await tauriIpc.sendTestStart("you@example.com");
 
     const strip = ({ cmd, args }: { cmd: string; args: unknown }) => ({
       cmd,
@@ -55,9 +55,9 @@ describe("commands", () => {
       { cmd: "set_ui_state", args: { state: { theme: "dark", last_screen: "diagnose" } } },
       { cmd: "ui_ready", args: undefined },
       { cmd: "password_status", args: undefined },
-      { cmd: "validate_start", args: { recipient: null } },
-      { cmd: "validate_cancel", args: { runId: 4, run_id: 4 } },
-      { cmd: "send_test", args: { to: "you@example.com" } },
+      { cmd: "validate_start", args: { recipient: null, form: null } },
+      { cmd: "run_cancel", args: { runId: 4, run_id: 4 } },
+      { cmd: "send_test_start", args: { to: "you@example.com", form: null } },
     ]);
   });
 

@@ -3,17 +3,18 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type {
+  FormValues,
   ErrorReport,
   LoadedSettings,
   PasswordAction,
   PasswordStatus,
   Report,
   SaveResult,
-  SendResult,
   Settings,
   UiState,
+  SendTestFinishedEvent,
   ValidationFinishedEvent,
-  ValidationStarted,
+  RunStarted,
   ValidationStepEvent,
 } from "./model";
 
@@ -40,15 +41,19 @@ export interface Ipc {
   setUiState(state: UiState): Promise<void>;
   /** The form is filled and usable (the launch benchmark stops its clock here). */
   uiReady(): Promise<void>;
-  validateStart(recipient: string | null): Promise<ValidationStarted>;
-  validateCancel(runId: number): Promise<void>;
-  sendTest(to: string): Promise<SendResult>;
+  /** Starts a validation of the saved settings, or of the form's values when `form` is given (nothing is saved). */
+  validateStart(recipient: string | null, form?: FormValues): Promise<RunStarted>;
+  /** Starts sending a test email (of the form's values when `form` is given); the result comes as a send-test-finished event. */
+  sendTestStart(to: string, form?: FormValues): Promise<RunStarted>;
+  /** Cancels a validation or a test email by its run id. */
+  cancelRun(runId: number): Promise<void>;
   /** The settings file changed outside this window (e.g. the CLI). */
   onSettingsChanged(handler: () => void): Promise<Unlisten>;
   /** Rust held back a window close because there are unsaved changes. */
   onCloseRequested(handler: () => void): Promise<Unlisten>;
   onValidationStep(handler: (event: ValidationStepEvent) => void): Promise<Unlisten>;
   onValidationFinished(handler: (event: ValidationFinishedEvent) => void): Promise<Unlisten>;
+  onSendTestFinished(handler: (event: SendTestFinishedEvent) => void): Promise<Unlisten>;
 }
 
 /**
@@ -131,13 +136,14 @@ export const tauriIpc: Ipc = {
     markFormReady();
     return sent;
   },
-  validateStart: (recipient) => call("validate_start", { recipient }),
+  validateStart: (recipient, form) => call("validate_start", { recipient, form: form ?? null }),
+  sendTestStart: (to, form) => call("send_test_start", { to, form: form ?? null }),
   // Tauri 2 matches a Rust parameter `run_id` to the key `runId` unless the command says
   // `rename_all = "snake_case"`; both are sent so either spelling on the Rust side works.
-  validateCancel: (runId) => call("validate_cancel", { runId, run_id: runId }),
-  sendTest: (to) => call("send_test", { to }),
+  cancelRun: (runId) => call("run_cancel", { runId, run_id: runId }),
   onSettingsChanged: (handler) => on<unknown>("settings-changed", () => handler()),
   onCloseRequested: (handler) => on<unknown>("close-requested", () => handler()),
   onValidationStep: (handler) => on("validation-step", handler),
   onValidationFinished: (handler) => on("validation-finished", handler),
+  onSendTestFinished: (handler) => on("send-test-finished", handler),
 };

@@ -9,7 +9,9 @@ import type { ErrorKind } from "./generated/ErrorKind";
 import type { Settings } from "./generated/Settings";
 import type { UiState } from "./generated/window/UiState";
 
-export { LIMIT_RANGES, PORT_RANGE, SCHEMA_VERSION, USUAL_PORT, type LimitRange } from "./generated/defaults";
+export { SCHEMA_VERSION, USUAL_PORT } from "./generated/defaults";
+export { FIELDS, type Field, type FieldKey } from "./generated/fields";
+import { FIELDS, type Field, type FieldKey } from "./generated/fields";
 
 // The settings model (src/settings/model.rs) and its validation report (src/settings/validate.rs).
 export type { Auth } from "./generated/Auth";
@@ -43,10 +45,12 @@ export type { TranscriptLine } from "./generated/TranscriptLine";
 
 // The window's own commands and events (src-tauri/src/).
 export type { FinishedEvent } from "./generated/window/FinishedEvent";
+export type { FormValues } from "./generated/window/FormValues";
 export type { LoadedSettings } from "./generated/window/LoadedSettings";
 export type { PasswordAction } from "./generated/window/PasswordAction";
 export type { PasswordStatus } from "./generated/window/PasswordStatus";
 export type { Saved } from "./generated/window/Saved";
+export type { SendFinishedEvent } from "./generated/window/SendFinishedEvent";
 export type { Screen } from "./generated/window/Screen";
 export type { Started } from "./generated/window/Started";
 export type { StepEvent } from "./generated/window/StepEvent";
@@ -56,7 +60,8 @@ export type { UiState } from "./generated/window/UiState";
 // The names the screens used before the types were generated; aliases, so they can't drift.
 export type { StepKind as StepName } from "./generated/StepKind";
 export type { Saved as SaveResult } from "./generated/window/Saved";
-export type { Started as ValidationStarted } from "./generated/window/Started";
+export type { Started as ValidationStarted, Started as RunStarted } from "./generated/window/Started";
+export type { SendFinishedEvent as SendTestFinishedEvent } from "./generated/window/SendFinishedEvent";
 export type { StepEvent as ValidationStepEvent } from "./generated/window/StepEvent";
 export type { FinishedEvent as ValidationFinishedEvent } from "./generated/window/FinishedEvent";
 
@@ -73,27 +78,13 @@ export function defaultSettings(): Settings {
 }
 
 /** Every settings field by its dotted key, as used in errors, `smtp-desk config set`, and the form's `name`s. */
-export const FIELD_KEYS = [
-  "mode",
-  "relay.host",
-  "relay.port",
-  "relay.security",
-  "relay.verify_certificates",
-  "relay.ca_file",
-  "ehlo_name",
-  "auth.method",
-  "auth.username",
-  "auth.mechanism",
-  "sender.from_name",
-  "sender.from_address",
-  "sender.reply_to",
-  "limits.timeout_secs",
-  "limits.connection_limit",
-  "limits.max_idle_secs",
-  "limits.batch_size",
-] as const;
+/** Every settings key, in the form's order (from the core's field registry). */
+export const FIELD_KEYS: readonly FieldKey[] = FIELDS.map((f) => f.name);
 
-export type FieldKey = (typeof FIELD_KEYS)[number];
+/** The field with this key, as the core's registry describes it. */
+export function fieldInfo(key: string): Field | undefined {
+  return FIELDS.find((f) => f.name === key);
+}
 
 /** The element id of a field's control: the key with dots as hyphens (`relay.host` → `relay-host`). */
 export function fieldId(key: string): string {

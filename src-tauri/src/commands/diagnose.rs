@@ -1,11 +1,14 @@
-//! Diagnose commands: validation runs streamed to the page as events (cancellable), and the test
-//! email. Both use the saved settings and the password from the keyring.
+//! Diagnose commands: validation runs and test emails, each a run with an id whose result reaches
+//! the page as events and which `run_cancel` stops. Both use the saved settings and the password
+//! from the keyring, or the values on the settings form (`form`), which are never written.
 
 use super::blocking;
+use crate::commands::settings::PasswordAction;
 use crate::state::AppState;
-use serde::Serialize;
-use smtp_desk::secrets::DEFAULT_PROFILE;
-use smtp_desk::smtp::{self, CancelToken, Job, Outcome, Step};
+use serde::{Deserialize, Serialize};
+use smtp_desk::secrets::{Password, DEFAULT_PROFILE};
+use smtp_desk::settings::{self, Settings};
+use smtp_desk::smtp::{self, Job, Outcome, Step};
 use smtp_desk::ErrorReport;
 use tauri::{AppHandle, Emitter, Manager, State};
 use ts_rs::TS;
@@ -26,10 +29,36 @@ pub(crate) struct FinishedEvent {
     outcome: Outcome,
 }
 
+/// The payload of the `send-test-finished` event: the result, or the error that kept the test
+/// email from being sent at all.
+#[derive(Serialize, Clone, TS)]
+#[ts(export_to = "window/")]
+pub(crate) struct SendFinishedEvent {
+    run_id: u64,
+    #[serde(flatten)]
+    end: SendEnd,
+}
+
+#[derive(Serialize, Clone, TS)]
+#[ts(export_to = "window/")]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum SendEnd {
+    Result(Outcome),
+    Error(ErrorReport),
+}
+
 #[derive(Serialize, TS)]
 #[ts(export_to = "window/")]
 pub struct Started {
     run_id: u64,
+}
+
+/// The settings form's current values, to validate or test-send before they are saved.
+#[derive(Deserialize, TS)]
+#[ts(export_to = "window/")]
+pub struct FormValues {
+    settings: Settings,
+    password: PasswordAction,
 }
 
 /// The saved profile and its password, whose keyring read goes on while DNS, connect and TLS
@@ -43,35 +72,77 @@ async fn saved_job(recipient: Option<String>) -> Result<Job, ErrorReport> {
     .await
 }
 
+/// The job to run: the form's values when given (checked first: problems are `invalid_settings`
+/// naming each field, as a save would report them) with the typed password, the saved one
+/// (Keep) or none (Clear); else the saved settings.
+async fn job_to_try(form: Option<FormValues>, recipient: Option<String>) -> Result<Job, ErrorReport> {
+    let Some(FormValues { settings: values, password }) = form else {
+        return saved_job(recipient).await;
+    };
+    blocking(move || {
+        let report = settings::check(&values);
+        if !report.is_ok() {
+            return Err(ErrorReport::from(&settings::Error::Invalid(report.errors)));
+        }
+        smtp::check_ready(&values.profile, recipient.as_deref())?;
+        Ok(match password {
+            PasswordAction::Keep => Job::with_saved_password(values.profile, DEFAULT_PROFILE)?,
+            PasswordAction::Clear => Job::from_values(values.profile, None),
+            PasswordAction::Set { value } => {
+                Job::from_values(values.profile, Some(Password::new(value).map_err(|e| ErrorReport::from(&e))?))
+            }
+        })
+    })
+    .await
+}
+
 #[tauri::command]
-pub async fn validate_start(app: AppHandle, recipient: Option<String>, state: State<'_, AppState>) -> Result<Started, ErrorReport> {
+pub async fn validate_start(
+    app: AppHandle,
+    recipient: Option<String>,
+    form: Option<FormValues>,
+    state: State<'_, AppState>,
+) -> Result<Started, ErrorReport> {
     let recipient = recipient.filter(|r| !r.trim().is_empty());
-    let job = saved_job(recipient.clone()).await?;
-    let run_id = state.next_run_id();
-    let cancel = CancelToken::new();
-    state.runs.lock().unwrap_or_else(|p| p.into_inner()).insert(run_id, cancel.clone());
+    let job = job_to_try(form, recipient.clone()).await?;
+    let (run_id, cancel) = state.start_run();
     tauri::async_runtime::spawn(async move {
         let emitter = app.clone();
         let mut on_step = move |step: &Step| {
             let _ = emitter.emit("validation-step", StepEvent { run_id, step });
         };
         let outcome = smtp::validate(&job, recipient.as_deref(), &cancel, &mut on_step).await;
-        app.state::<AppState>().runs.lock().unwrap_or_else(|p| p.into_inner()).remove(&run_id);
+        app.state::<AppState>().end_run(run_id);
         let _ = app.emit("validation-finished", FinishedEvent { run_id, outcome });
     });
     Ok(Started { run_id })
 }
 
+/// Starts a test email; its result comes as a `send-test-finished` event, so that it can be
+/// cancelled while it waits on the server.
 #[tauri::command]
-pub fn validate_cancel(run_id: u64, state: State<'_, AppState>) {
-    if let Some(token) = state.runs.lock().unwrap_or_else(|p| p.into_inner()).get(&run_id) {
-        token.cancel();
-    }
+pub async fn send_test_start(
+    app: AppHandle,
+    to: String,
+    form: Option<FormValues>,
+    state: State<'_, AppState>,
+) -> Result<Started, ErrorReport> {
+    let to = to.trim().to_string();
+    let job = job_to_try(form, Some(to.clone())).await?;
+    let (run_id, cancel) = state.start_run();
+    tauri::async_runtime::spawn(async move {
+        let end = match smtp::send_test(&job, &to, &cancel, &mut |_| {}).await {
+            Ok(result) => SendEnd::Result(result),
+            Err(error) => SendEnd::Error(error),
+        };
+        app.state::<AppState>().end_run(run_id);
+        let _ = app.emit("send-test-finished", SendFinishedEvent { run_id, end });
+    });
+    Ok(Started { run_id })
 }
 
+/// Cancels a validation or a test email; a run that has already ended is left alone.
 #[tauri::command]
-pub async fn send_test(to: String) -> Result<Outcome, ErrorReport> {
-    let to = to.trim().to_string();
-    let job = saved_job(Some(to.clone())).await?;
-    smtp::send_test(&job, &to, &CancelToken::new(), &mut |_| {}).await
+pub fn run_cancel(run_id: u64, state: State<'_, AppState>) {
+    state.cancel_run(run_id);
 }

@@ -20,6 +20,8 @@ pub struct LoadedSettings {
     read_only: Option<ReadOnly>,
     machine_name: String,
     file: String,
+    /// The core's verdict on `settings`, so the form shows it without asking (and waiting).
+    report: Report,
 }
 
 /// Reads the settings file once, and remembers those bytes, so that only outside changes are reported.
@@ -29,6 +31,7 @@ pub fn read_settings(state: &AppState) -> Result<LoadedSettings, ErrorReport> {
     let loaded = settings::load_from(&path).map_err(report)?;
     state.note_file(loaded.bytes);
     Ok(LoadedSettings {
+        report: settings::check(&loaded.settings),
         settings: loaded.settings,
         notice: loaded.notice,
         read_only: loaded.read_only,
@@ -53,6 +56,7 @@ pub async fn start_from_defaults(app: AppHandle) -> Result<LoadedSettings, Error
         let written = settings::replace_broken(&path).map_err(report)?;
         state.note_file(Some(written.bytes));
         Ok(LoadedSettings {
+            report: settings::check(&written.settings),
             settings: written.settings,
             notice: written.backup.map(|b| format!("Started from defaults. The old settings file was kept as {}.", b.display())),
             read_only: None,

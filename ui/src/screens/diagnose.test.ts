@@ -1,8 +1,8 @@
 /** Tests of the Diagnose screen over a fake core: steps as they arrive, cancel, the transcript, and the test email. */
 
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, onTestFinished, vi } from "vitest";
 import { FakeIpc, settle } from "../fake-ipc";
-import type { Outcome, Step } from "../model";
+import type { Outcome, SendResult, Step } from "../model";
 import { formatTranscript, mountDiagnose, type DiagnoseScreen } from "./diagnose";
 
 let ipc: FakeIpc;
@@ -110,7 +110,7 @@ describe("validation", () => {
     await settle();
     $("validate-cancel").click();
     await settle();
-    expect(ipc.callsOf("validate_cancel")).toEqual([{ command: "validate_cancel", args: { run_id: 9 } }]);
+    expect(ipc.callsOf("run_cancel")).toEqual([{ command: "run_cancel", args: { run_id: 9 } }]);
     expect($<HTMLButtonElement>("validate-cancel").disabled).toBe(true);
     ipc.emit("validation-finished", { run_id: 9, outcome: outcome({ ok: false, cancelled: true }) });
     expect($("validate-result").textContent).toContain("cancelled");
@@ -125,12 +125,15 @@ describe("validation", () => {
     expect($<HTMLButtonElement>("validate").disabled).toBe(false);
   });
 
-  it("refuses a recipient that is not a plain address", async () => {
+  it("shows the core's refusal of a recipient that is not a plain address under the field", async () => {
+    ipc.validateReply = () =>
+      Promise.reject({ kind: "invalid_recipient", message: "'Me <me@example.com>' is not an email address.", hint: "Enter one address such as someone@example.com.", field: "to" });
     $<HTMLInputElement>("test-recipient").value = "Me <me@example.com>";
     $("validate").click();
     await settle();
-    expect(ipc.callsOf("validate_start")).toEqual([]);
     expect($("test-recipient-error").hidden).toBe(false);
+    expect($("test-recipient-error").textContent).toContain("is not an email address");
+    expect(document.activeElement).toBe($("test-recipient"));
   });
 });
 
@@ -138,7 +141,7 @@ describe("test email", () => {
   it("needs a recipient", async () => {
     $("send-test").click();
     await settle();
-    expect(ipc.callsOf("send_test")).toEqual([]);
+    expect(ipc.callsOf("send_test_start")).toEqual([]);
     expect($("test-recipient-error").textContent).toContain("Enter the address");
   });
 
@@ -157,7 +160,7 @@ describe("test email", () => {
     $<HTMLInputElement>("test-recipient").value = "you@example.com";
     $("send-test").click();
     await settle();
-    expect(ipc.callsOf("send_test")).toEqual([{ command: "send_test", args: { to: "you@example.com" } }]);
+    expect(ipc.callsOf("send_test_start")).toEqual([{ command: "send_test_start", args: { to: "you@example.com" } }]);
     const result = $("send-result");
     expect(result.hidden).toBe(false);
     expect(result.textContent).toContain("250 2.0.0 Ok: queued as 4F2A1");
@@ -168,12 +171,90 @@ describe("test email", () => {
   });
 
   it("shows a refusal with its hint", async () => {
-    ipc.sendReply = () => Promise.reject({ kind: "invalid_recipient", message: "bad address", hint: "Use name@example.com.", field: "to" });
+    ipc.sendStartReply = () => Promise.reject({ kind: "invalid_recipient", message: "bad address", hint: "Use name@example.com.", field: "to" });
     $<HTMLInputElement>("test-recipient").value = "you@example.com";
     $("send-test").click();
     await settle();
     expect($("send-result").textContent).toContain("bad address");
     expect($("test-recipient-error").textContent).toContain("bad address");
+    expect(document.activeElement).toBe($("test-recipient"));
+  });
+
+  it("shows an error that ends the run, focused", async () => {
+    ipc.sendReply = () => Promise.reject({ kind: "invalid_settings", message: "The from address can't be used." });
+    $<HTMLInputElement>("test-recipient").value = "you@example.com";
+    $("send-test").click();
+    await settle();
+    expect($("send-result").textContent).toContain("The from address can't be used.");
+    expect(document.activeElement).toBe($("send-result-heading"));
+    expect($<HTMLButtonElement>("send-test").disabled).toBe(false);
+  });
+
+  it("brings the result into view and moves the focus to its heading", async () => {
+    const scrolled: string[] = [];
+    const spy = vi.spyOn(HTMLElement.prototype, "scrollIntoView").mockImplementation(function (this: HTMLElement) {
+      scrolled.push(this.id);
+    });
+    onTestFinished(() => spy.mockRestore());
+    $<HTMLInputElement>("test-recipient").value = "you@example.com";
+    $("send-test").click();
+    await settle();
+    const heading = $("send-result-heading");
+    expect(heading.textContent).toContain("Test email accepted for you@example.com");
+    expect(heading.tabIndex).toBe(-1);
+    expect(document.activeElement).toBe(heading);
+    expect(scrolled.at(-1)).toBe("send-result");
+    expect($("send-result").getAttribute("aria-labelledby")).toBe("send-result-heading");
+  });
+
+  it("can be cancelled while it waits on the server", async () => {
+    let answer: (r: SendResult) => void = () => {};
+    ipc.sendStartReply = async () => ({ run_id: 5 });
+    ipc.sendReply = () => new Promise((resolve) => (answer = resolve));
+    $<HTMLInputElement>("test-recipient").value = "you@example.com";
+    expect($("send-test-cancel").hidden).toBe(true);
+    $("send-test").click();
+    await settle();
+    expect($("send-test-cancel").hidden).toBe(false);
+    expect(document.activeElement).toBe($("send-test-cancel"));
+    expect($<HTMLButtonElement>("send-test").disabled).toBe(true);
+    expect($<HTMLButtonElement>("validate-cancel").disabled).toBe(true);
+    $("send-test-cancel").click();
+    await settle();
+    expect(ipc.callsOf("run_cancel")).toEqual([{ command: "run_cancel", args: { run_id: 5 } }]);
+    expect($<HTMLButtonElement>("send-test-cancel").disabled).toBe(true);
+    answer({
+      ok: false,
+      reply: "",
+      queue_id: null,
+      message_id: "<abc@desk.example.org>",
+      elapsed_ms: 800,
+      transcript: [{ dir: "client", tls: false, text: "DATA" }],
+      steps: [],
+      warnings: [],
+      failure: { category: "cancelled", message: "Cancelled.", hint: "Run it again when you are ready." },
+    });
+    await settle();
+    expect($("send-result").classList.contains("cancelled")).toBe(true);
+    expect($("send-result-heading").textContent).toBe("Test email cancelled after 800 ms");
+    expect(document.activeElement).toBe($("send-result-heading"));
+    expect($("send-test-cancel").hidden).toBe(true);
+    expect($<HTMLButtonElement>("send-test").disabled).toBe(false);
+  });
+
+  it("is cancelled with Escape, even before the run id is known", async () => {
+    let started: (r: { run_id: number }) => void = () => {};
+    ipc.sendStartReply = () => new Promise((resolve) => (started = resolve));
+    ipc.sendReply = () => new Promise(() => {});
+    $<HTMLInputElement>("test-recipient").value = "you@example.com";
+    $("send-test").click();
+    await settle();
+    document.activeElement?.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true }));
+    await settle();
+    expect(ipc.callsOf("run_cancel")).toEqual([]);
+    started({ run_id: 8 });
+    await settle();
+    expect(ipc.callsOf("run_cancel")).toEqual([{ command: "run_cancel", args: { run_id: 8 } }]);
   });
 });
 

@@ -1,19 +1,20 @@
-/** The Diagnose screen: step-by-step validation of the saved settings (with cancel), its swaks-style transcript, and the test email. */
+/** The Diagnose screen: step-by-step validation of the saved settings, its swaks-style transcript, and the test email; both runs can be cancelled. */
 
 import { byId, formatDuration, make, show, srOnly } from "../dom";
-import { toErrorReport, type Ipc, type Unlisten } from "../ipc";
+import { toErrorReport, type Ipc } from "../ipc";
+import { Lifetime } from "../lifecycle";
 import type {
   ErrorReport,
   Failure,
   Outcome,
   SendResult,
+  SendTestFinishedEvent,
   Step,
   StepStatus,
   TranscriptLine,
   ValidationFinishedEvent,
   ValidationStepEvent,
 } from "../model";
-import { addressProblem } from "../rules";
 
 const MARKUP = `
 <div class="diagnose">
@@ -35,6 +36,7 @@ const MARKUP = `
       <button type="button" id="validate-cancel" disabled aria-keyshortcuts="Escape">Cancel</button>
       <span class="spacer"></span>
       <button type="button" id="send-test">Send test email</button>
+      <button type="button" id="send-test-cancel" aria-keyshortcuts="Escape" hidden>Cancel sending</button>
     </div>
   </form>
   <p id="validate-status" class="run-status" role="status"></p>
@@ -100,11 +102,17 @@ export function mountDiagnose(container: HTMLElement, ipc: Ipc): DiagnoseScreen 
   return new Diagnose(container, ipc);
 }
 
+type RunEvent = ValidationStepEvent | ValidationFinishedEvent | SendTestFinishedEvent;
+
+/** A validation or a test email under way (one at a time). */
 interface Run {
-  /** null until validate_start answers; events that arrive before are held. */
+  kind: "validate" | "send";
+  /** null until the start command answers; events that arrive before are held. */
   id: number | null;
-  held: (ValidationStepEvent | ValidationFinishedEvent)[];
+  held: RunEvent[];
   cancelRequested: boolean;
+  /** The test email's recipient. */
+  to?: string;
 }
 
 class Diagnose implements DiagnoseScreen {
@@ -112,11 +120,10 @@ class Diagnose implements DiagnoseScreen {
   private readonly validateButton: HTMLButtonElement;
   private readonly cancelButton: HTMLButtonElement;
   private readonly sendButton: HTMLButtonElement;
+  private readonly sendCancelButton: HTMLButtonElement;
   private readonly steps: HTMLOListElement;
   private run: Run | null = null;
-  private sending = false;
-  private readonly unlisteners: Unlisten[] = [];
-  private destroyed = false;
+  private readonly life = new Lifetime();
 
   constructor(
     private readonly root: HTMLElement,
@@ -126,45 +133,48 @@ class Diagnose implements DiagnoseScreen {
     this.validateButton = byId<HTMLButtonElement>(root, "validate");
     this.cancelButton = byId<HTMLButtonElement>(root, "validate-cancel");
     this.sendButton = byId<HTMLButtonElement>(root, "send-test");
+    this.sendCancelButton = byId<HTMLButtonElement>(root, "send-test-cancel");
     this.steps = byId<HTMLOListElement>(root, "steps");
 
-    byId(root, "diagnose-form").addEventListener("submit", (e) => {
+    const on = this.life.on.bind(this.life);
+    on(byId(root, "diagnose-form"), "submit", (e) => {
       e.preventDefault();
       void this.validate();
     });
-    this.cancelButton.addEventListener("click", () => this.cancel());
-    this.sendButton.addEventListener("click", () => void this.sendTest());
-    this.recipient.addEventListener("input", () => this.showRecipientError(null));
-    root.addEventListener("keydown", (e) => {
-      if (e.key === "Escape" && this.run) {
+    on(this.cancelButton, "click", () => this.cancel());
+    on(this.sendButton, "click", () => void this.sendTest());
+    on(this.sendCancelButton, "click", () => this.cancel());
+    on(this.recipient, "input", () => this.showRecipientError(null));
+    on(root, "keydown", (e) => {
+      if (e.key === "Escape" && this.run && !this.run.cancelRequested) {
         e.preventDefault();
         this.cancel();
       }
     });
-    this.listen(ipc.onValidationStep((e) => this.onEvent(e)));
-    this.listen(ipc.onValidationFinished((e) => this.onEvent(e)));
-  }
-
-  private listen(subscription: Promise<Unlisten>): void {
-    subscription.then((u) => (this.destroyed ? u() : this.unlisteners.push(u))).catch(() => undefined);
+    this.life.subscribe(ipc.onValidationStep((e) => this.onEvent(e)));
+    this.life.subscribe(ipc.onValidationFinished((e) => this.onEvent(e)));
+    this.life.subscribe(ipc.onSendTestFinished((e) => this.onEvent(e)));
   }
 
   private updateButtons(): void {
-    const busy = this.run !== null || this.sending;
+    const run = this.run;
+    const busy = run !== null;
     this.validateButton.disabled = busy;
     this.sendButton.disabled = busy;
-    this.cancelButton.disabled = this.run === null || this.run.cancelRequested;
+    this.cancelButton.disabled = run?.kind !== "validate" || run.cancelRequested;
+    show(this.sendCancelButton, run?.kind === "send");
+    this.sendCancelButton.disabled = run?.kind !== "send" || run.cancelRequested;
     this.root.querySelector(".diagnose")?.setAttribute("aria-busy", String(busy));
   }
 
-  /** Announces progress; shown while a run is under way, then only read out (the result box says it). */
+  /** Announces progress; shown while a validation is under way, else only read out (the result box says it). */
   private status(text: string): void {
     const el = byId(this.root, "validate-status");
     el.textContent = text;
-    el.classList.toggle("visually-hidden", this.run === null);
+    el.classList.toggle("visually-hidden", this.run?.kind !== "validate");
   }
 
-  /** The recipient, checked; undefined (with the error shown) when it is not a plain address. */
+  /** The recipient; undefined (with the error shown) when one is needed and none is given. */
   private readRecipient(required: boolean): string | null | undefined {
     const value = this.recipient.value.trim();
     if (value === "") {
@@ -172,11 +182,7 @@ class Diagnose implements DiagnoseScreen {
       this.showRecipientError("Enter the address to send the test email to, e.g. you@example.com.");
       return undefined;
     }
-    const problem = addressProblem(value);
-    if (problem) {
-      this.showRecipientError(`${problem} — enter a plain address like name@example.com.`);
-      return undefined;
-    }
+    // Whether it is an address is the core's to say: a refused one comes back naming this field.
     this.showRecipientError(null);
     return value;
   }
@@ -201,13 +207,13 @@ class Diagnose implements DiagnoseScreen {
   // ---- validation ----
 
   async validate(): Promise<void> {
-    if (this.run || this.sending) return;
+    if (this.run) return;
     const recipient = this.readRecipient(false);
     if (recipient === undefined) return;
     this.steps.replaceChildren();
     show(byId(this.root, "validate-result"), false);
     show(byId(this.root, "transcript"), false);
-    const run: Run = { id: null, held: [], cancelRequested: false };
+    const run: Run = { kind: "validate", id: null, held: [], cancelRequested: false };
     this.run = run;
     this.updateButtons();
     this.status("Validating…");
@@ -222,6 +228,11 @@ class Diagnose implements DiagnoseScreen {
       this.run = null;
       this.updateButtons();
       const err = toErrorReport(e);
+      if (err.field === "to" || err.field === "recipient") {
+        this.status("");
+        this.showRecipientError(err.hint ? `${err.message} ${err.hint}` : err.message);
+        return;
+      }
       this.status(`Validation could not start: ${err.message}`);
       const result = byId(this.root, "validate-result");
       result.className = "result failed";
@@ -233,18 +244,21 @@ class Diagnose implements DiagnoseScreen {
   private cancel(): void {
     const run = this.run;
     if (!run || run.cancelRequested) return;
+    const focusWasOnCancel = document.activeElement === this.sendCancelButton;
     run.cancelRequested = true;
     this.updateButtons();
+    // The disabled button can't keep the focus; the result box takes it when the run ends.
+    if (focusWasOnCancel) byId(this.root, "send-result-heading").focus();
     this.status("Cancelling…");
     if (run.id !== null) this.sendCancel(run);
   }
 
   private sendCancel(run: Run): void {
     if (run.id === null) return;
-    this.ipc.validateCancel(run.id).catch((e) => this.status(`Could not cancel: ${toErrorReport(e).message}`));
+    this.ipc.cancelRun(run.id).catch((e) => this.status(`Could not cancel: ${toErrorReport(e).message}`));
   }
 
-  private onEvent(event: ValidationStepEvent | ValidationFinishedEvent): void {
+  private onEvent(event: RunEvent): void {
     const run = this.run;
     if (!run) return;
     if (run.id === null) {
@@ -252,8 +266,11 @@ class Diagnose implements DiagnoseScreen {
       return;
     }
     if (event.run_id !== run.id) return;
-    if ("outcome" in event) this.finish(event.outcome);
-    else this.showStep(event.step);
+    if (run.kind === "send") {
+      if ("result" in event) this.finishSend(run, event.result, null);
+      else if ("error" in event) this.finishSend(run, null, toErrorReport(event.error));
+    } else if ("outcome" in event) this.finish(event.outcome);
+    else if ("step" in event) this.showStep(event.step);
   }
 
   private showStep(step: Step): void {
@@ -304,41 +321,81 @@ class Diagnose implements DiagnoseScreen {
   // ---- test email ----
 
   async sendTest(): Promise<void> {
-    if (this.run || this.sending) return;
+    if (this.run) return;
     const to = this.readRecipient(true);
     if (!to) return;
-    this.sending = true;
+    const run: Run = { kind: "send", id: null, held: [], cancelRequested: false, to };
+    this.run = run;
     this.updateButtons();
     const box = byId(this.root, "send-result");
     box.className = "result send-result";
-    box.replaceChildren(make("p", "", `Sending a test email to ${to}…`));
+    box.replaceChildren(this.sendHeading(`Sending a test email to ${to}…`));
     show(box, true);
+    box.scrollIntoView({ block: "nearest" });
+    // Keyboard users land on Cancel, which Enter or Escape then presses.
+    this.sendCancelButton.focus();
+    this.status(`Sending a test email to ${to}…`);
     try {
-      this.showSendResult(await this.ipc.sendTest(to), to);
+      const started = await this.ipc.sendTestStart(to);
+      if (this.run !== run) return;
+      run.id = started.run_id;
+      for (const event of run.held.splice(0)) this.onEvent(event);
+      if (run.cancelRequested && this.run === run) this.sendCancel(run);
     } catch (e) {
-      const err = toErrorReport(e);
-      if (err.field === "to" || err.field === "recipient") this.showRecipientError(err.message);
-      box.className = "result send-result failed";
-      const heading = make("h2", "", "The test email was not sent");
-      heading.id = "send-result-heading";
-      box.replaceChildren(heading, renderFailure(err));
-    } finally {
-      this.sending = false;
-      this.updateButtons();
+      if (this.run !== run) return;
+      this.finishSend(run, null, toErrorReport(e));
     }
+  }
+
+  /** The result box's heading: it takes the focus when the result is shown, so it is focusable by script only. */
+  private sendHeading(text: string): HTMLHeadingElement {
+    const heading = make("h2", "", text);
+    heading.id = "send-result-heading";
+    heading.tabIndex = -1;
+    return heading;
+  }
+
+  private finishSend(run: Run, result: SendResult | null, error: ErrorReport | null): void {
+    this.run = null;
+    this.updateButtons();
+    const box = byId(this.root, "send-result");
+    const recipientRefused = error?.field === "to" || error?.field === "recipient";
+    if (result) {
+      this.showSendResult(result, run.to ?? "");
+    } else {
+      const err: ErrorReport = error ?? { kind: "internal", message: "The test email failed." };
+      box.className = "result send-result failed";
+      box.replaceChildren(this.sendHeading("The test email was not sent"), renderFailure(err));
+    }
+    const heading = byId(this.root, "send-result-heading");
+    this.status(heading.textContent ?? "");
+    if (recipientRefused && error) {
+      // The field to correct takes the focus.
+      this.showRecipientError(error.message);
+      return;
+    }
+    // The result sits below the step list, often out of view: bring it in (the least scroll that
+    // shows it whole, so the steps above stay in sight) and move the focus to its heading, so
+    // the outcome is seen and read out.
+    box.scrollIntoView({ block: "nearest" });
+    heading.focus();
   }
 
   private showSendResult(r: SendResult, to: string): void {
     const box = byId(this.root, "send-result");
-    box.className = `result send-result ${r.ok ? "ok" : "failed"}`;
-    const heading = make("h2", "", r.ok ? `Test email accepted for ${to}` : "The test email was not accepted");
-    heading.id = "send-result-heading";
-    box.replaceChildren(heading);
-    if (r.failure) box.append(renderFailure(r.failure));
+    const cancelled = r.failure?.category === "cancelled";
+    box.className = `result send-result ${r.ok ? "ok" : cancelled ? "cancelled" : "failed"}`;
+    if (cancelled) {
+      box.replaceChildren(this.sendHeading(`Test email cancelled after ${formatDuration(r.elapsed_ms)}`));
+      box.append(make("p", "", "The connection was closed before the server confirmed the message."));
+    } else {
+      box.replaceChildren(this.sendHeading(r.ok ? `Test email accepted for ${to}` : "The test email was not accepted"));
+      if (r.failure) box.append(renderFailure(r.failure));
+    }
     const dl = make("dl", "send-details");
     const row = (label: string, value: string) => dl.append(make("dt", "", label), make("dd", "", value));
     if (r.reply) row("Server reply", r.reply);
-    row("Queue ID", r.queue_id ?? "not given by the server");
+    if (!cancelled) row("Queue ID", r.queue_id ?? "not given by the server");
     if (r.message_id) row("Message-ID", r.message_id);
     row("Time", formatDuration(r.elapsed_ms));
     box.append(dl);
@@ -359,7 +416,6 @@ class Diagnose implements DiagnoseScreen {
   }
 
   destroy(): void {
-    this.destroyed = true;
-    for (const u of this.unlisteners.splice(0)) u();
+    this.life.dispose();
   }
 }

@@ -1,10 +1,47 @@
 /** Tests of the Settings screen over a fake core: loading, live errors and warnings, saving (with the password action), and outside changes. */
 
 import { beforeEach, describe, expect, it } from "vitest";
-import { FakeIpc, settle } from "../fake-ipc";
-import { defaultSettings, type Settings } from "../model";
-import { MESSAGES } from "../rules";
-import { mountSettings, type SettingsScreen } from "./settings";
+import { FakeIpc, settle } from "../../fake-ipc";
+import { defaultSettings, type Issue, type Report, type Settings } from "../../model";
+import { mountSettings, type SettingsScreen } from "./index";
+
+/** Messages of the core's rules (src/settings/validate.rs) that these tests have the fake core give. */
+const MESSAGES = {
+  control: "contains a line break, tab or other control character — remove it (header injection guard)",
+  hostRequired: "is required for relay mode — enter the SMTP server's name, e.g. smtp.example.com",
+  badHost: (h: string) => `'${h}' may only contain letters, digits, dots and inner hyphens — enter a host name like smtp.example.com or an IP address`,
+  fromRequired: "is required — enter the address mail is sent from, e.g. alerts@example.com",
+  plaintextPassword: (h: string) => `a password would travel unencrypted to ${h} — choose STARTTLS or Implicit TLS`,
+  anonymous:
+    "Anonymous relay: the server must accept mail from this machine without a login. Fine for a local relay; elsewhere choose Password.",
+  plaintext: "No encryption: messages (and anything in them) cross the network in plain text.",
+  port465StartTls: "Port 465 expects implicit TLS, but STARTTLS is selected — choose 'Implicit TLS' or use port 587.",
+  verifyOff: "Certificate checking is off: anyone on the path can pose as the server and read the password.",
+} as const;
+
+/** The fake core's verdict: a few of the core's rules, enough for the screen's behaviour (the rules are tested in Rust). */
+function fakeCheck(s: Settings): Report {
+  const p = s.profile;
+  const errors: Issue[] = [];
+  const warnings: Issue[] = [];
+  const relay = p.mode === "relay";
+  if (/[\u0000-\u001f]/.test(p.sender.from_name)) errors.push({ field: "sender.from_name", message: MESSAGES.control });
+  if (relay && p.relay.host === "") errors.push({ field: "relay.host", message: MESSAGES.hostRequired });
+  else if (relay && /[^A-Za-z0-9.-]/.test(p.relay.host)) errors.push({ field: "relay.host", message: MESSAGES.badHost(p.relay.host) });
+  if (p.mode !== "off" && p.sender.from_address === "") errors.push({ field: "sender.from_address", message: MESSAGES.fromRequired });
+  if (relay && p.auth.method === "password" && p.relay.security === "none") {
+    errors.push({ field: "relay.security", message: MESSAGES.plaintextPassword(p.relay.host) });
+  }
+  if (relay) {
+    if (p.auth.method === "none") warnings.push({ field: "auth.method", message: MESSAGES.anonymous });
+    if (p.relay.security === "none") warnings.push({ field: "relay.security", message: MESSAGES.plaintext });
+    if (p.relay.port === 465 && p.relay.security === "start_tls") warnings.push({ field: "relay.port", message: MESSAGES.port465StartTls });
+    if (!p.relay.verify_certificates && p.relay.security !== "none") {
+      warnings.push({ field: "relay.verify_certificates", message: MESSAGES.verifyOff });
+    }
+  }
+  return { errors, warnings };
+}
 
 let ipc: FakeIpc;
 let screen: SettingsScreen;
@@ -33,7 +70,7 @@ function enter(id: string, value: string, leave = true): void {
 }
 
 async function mount(settings: Settings = relaySettings(), notice: string | null = null): Promise<void> {
-  ipc.loaded = { ...ipc.loaded, settings, notice };
+  ipc.loaded = { ...ipc.loaded, settings, notice, report: fakeCheck(settings) };
   screen = mountSettings($("root"), ipc, { checkDelayMs: 0 });
   await screen.load();
   await settle();
@@ -48,6 +85,7 @@ beforeEach(() => {
   screen?.destroy();
   document.body.innerHTML = '<div id="root"></div>';
   ipc = new FakeIpc();
+  ipc.checkReply = async (s) => fakeCheck(s);
 });
 
 describe("loading", () => {
@@ -130,6 +168,7 @@ describe("validation", () => {
   it("shows a field's error under it, marks it invalid, and blocks saving", async () => {
     await mount();
     enter("relay-host", "bad_host!");
+    await settle();
     const error = $("relay-host-error");
     expect(error.hidden).toBe(false);
     expect(error.classList.contains("error")).toBe(true);
@@ -159,6 +198,7 @@ describe("validation", () => {
   it("refuses a tab in a text field", async () => {
     await mount();
     enter("sender-from_name", "Build\tServer");
+    await settle();
     expect($("sender-from_name-error").textContent).toContain(MESSAGES.control);
   });
 
@@ -173,27 +213,38 @@ describe("validation", () => {
     expect($("connection-anonymous-warning").getAttribute("aria-label")).toMatch(/^Warning/);
 
     $("relay-verify_certificates").click();
+
+    await settle();
     expect($("relay-verify_certificates-warning").textContent).toContain(MESSAGES.verifyOff);
     enter("relay-security", "none");
+    await settle();
     expect($("relay-security-warning").textContent).toContain(MESSAGES.plaintext);
   });
 
   it("splits a pasted host:port and moves the port with the security mode", async () => {
     await mount();
     enter("relay-host", "mail.example.net:465", false);
+    await settle();
     expect($("relay-host").value).toBe("mail.example.net");
     expect($("relay-port").value).toBe("465");
     expect($("relay-port-warning").textContent).toContain(MESSAGES.port465StartTls);
 
     enter("relay-security", "implicit_tls");
+
+    await settle();
     expect($("relay-port").value).toBe("465");
     expect($("relay-port-warning").hidden).toBe(true);
 
     enter("relay-port", "465");
+
+    await settle();
     enter("relay-security", "start_tls");
+    await settle();
     expect($("relay-port").value).toBe("587");
     enter("relay-port", "2525");
+    await settle();
     enter("relay-security", "implicit_tls");
+    await settle();
     expect($("relay-port").value).toBe("2525");
   });
 
@@ -211,6 +262,7 @@ describe("validation", () => {
   it("refuses a password sent in plain text to a remote server", async () => {
     await mount();
     enter("relay-security", "none");
+    await settle();
     expect($("relay-port").value).toBe("25");
     expect($("relay-security-error").textContent).toContain(
       "a password would travel unencrypted to smtp.example.com — choose STARTTLS or Implicit TLS",
@@ -532,5 +584,113 @@ describe("saving onto a file changed meanwhile", () => {
     expect($("relay-host").value).toBe("cli.example.com");
     expect($("conflict").hidden).toBe(true);
     expect(screen.isDirty()).toBe(false);
+  });
+});
+
+describe("fields not on the form", () => {
+  it("carries the file's local recipient into a save", async () => {
+    const s = relaySettings();
+    s.profile.local_recipient = "admin@example.com";
+    await mount(s);
+    enter("sender-from_name", "Ops");
+    await clickSave();
+    const [call] = ipc.callsOf("save_settings");
+    expect((call?.args as { settings: Settings }).settings.profile.local_recipient).toBe("admin@example.com");
+  });
+});
+
+describe("trying the form's values", () => {
+  const passed = {
+    ok: true,
+    cancelled: false,
+    steps: [],
+    warnings: [],
+    transcript: [],
+    elapsed_ms: 120,
+  };
+
+  it("validates the unsaved values with the typed password, writes nothing, then offers Save", async () => {
+    await mount();
+    enter("relay-port", "2525");
+    enter("password", "typed secret");
+    await settle();
+    $("form-validate").click();
+    await settle();
+    const [call] = ipc.callsOf("validate_start");
+    expect(call?.args).toEqual({
+      recipient: null,
+      form: { settings: expect.objectContaining({ profile: expect.objectContaining({ relay: expect.objectContaining({ port: 2525 }) }) }), password: { action: "set", value: "typed secret" } },
+    });
+    expect(ipc.callsOf("save_settings")).toEqual([]);
+    expect($("form-run-cancel").hidden).toBe(false);
+    expect($<HTMLButtonElement>("form-validate").disabled).toBe(true);
+
+    ipc.emit("validation-finished", { run_id: 1, outcome: passed });
+    await settle();
+    expect($("form-run-heading").textContent).toBe("Validation passed in 120 ms");
+    expect(document.activeElement).toBe($("form-run-heading"));
+    expect($("form-run-save").hidden).toBe(false);
+    expect(ipc.callsOf("save_settings")).toEqual([]);
+
+    $("form-run-save").click();
+    await settle();
+    expect(ipc.callsOf("save_settings")).toHaveLength(1);
+    expect($("save-status").textContent).toBe("Saved");
+    expect($("form-run-save").hidden).toBe(true);
+  });
+
+  it("does not offer to save values changed since the run passed", async () => {
+    await mount();
+    enter("relay-port", "2525");
+    await settle();
+    $("form-validate").click();
+    await settle();
+    enter("relay-port", "2526");
+    ipc.emit("validation-finished", { run_id: 1, outcome: passed });
+    await settle();
+    expect($("form-run-save").hidden).toBe(true);
+  });
+
+  it("handles a run's end that arrives before its id", async () => {
+    await mount();
+    ipc.validateReply = async () => {
+      ipc.emit("validation-finished", { run_id: 7, outcome: passed });
+      return { run_id: 7 };
+    };
+    $("form-validate").click();
+    await settle();
+    expect($("form-run-heading").textContent).toBe("Validation passed in 120 ms");
+  });
+
+  it("marks the fields the core refuses the values for", async () => {
+    await mount();
+    ipc.validateReply = () =>
+      Promise.reject({
+        kind: "invalid_settings",
+        message: "the settings are not valid",
+        field: "relay.ca_file",
+        issues: [{ field: "relay.ca_file", message: "/x.pem is not a readable file — choose an existing PEM file of CA certificates" }],
+      });
+    $("form-validate").click();
+    await settle();
+    expect($("form-run-heading").textContent).toBe("Not tried: correct the fields marked");
+    expect($("relay-ca_file-error").textContent).toContain("/x.pem is not a readable file");
+    expect(ipc.callsOf("save_settings")).toEqual([]);
+  });
+
+  it("needs a recipient to send a test email, then sends the form's values", async () => {
+    await mount();
+    $("form-send-test").click();
+    await settle();
+    expect(ipc.callsOf("send_test_start")).toEqual([]);
+    expect($("form-test-recipient-error").hidden).toBe(false);
+    expect(document.activeElement).toBe($("form-test-recipient"));
+
+    $<HTMLInputElement>("form-test-recipient").value = "you@example.com";
+    $("form-send-test").click();
+    await settle();
+    const [call] = ipc.callsOf("send_test_start");
+    expect((call?.args as { to: string; form: { password: unknown } }).form.password).toEqual({ action: "keep" });
+    expect($("form-run-heading").textContent).toBe("Test email sent in 420 ms");
   });
 });

@@ -1,0 +1,173 @@
+/** The settings form's field table: labels, help, ranges and modes from the core's registry (generated fields.ts), and reading and filling the form's controls. */
+
+import { byId } from "../../dom";
+import { FIELD_KEYS, fieldId, fieldInfo, type Mode, type Security, type Settings } from "../../model";
+
+/** The password is on the form but not in the settings file: the keyring holds it. */
+export const PASSWORD = "password";
+
+/** Keys whose messages are shown under a control (every settings field plus the password). */
+export const MESSAGE_KEYS: readonly string[] = [...FIELD_KEYS, PASSWORD];
+
+/** What people call a field, for messages and the error summary. */
+export function label(key: string): string {
+  if (key === PASSWORD) return "Password";
+  return fieldInfo(key)?.label ?? key;
+}
+
+/** Whether the form shows the field in this mode (the password goes with the login fields). */
+export function shownIn(key: string, mode: Mode): boolean {
+  const modes = fieldInfo(key === PASSWORD ? "auth.username" : key)?.modes;
+  return modes ? modes.includes(mode) : true;
+}
+
+/** "Server is required …" for messages that continue the field's name, "Server: '…' …" for the rest. */
+export function describeIssue(field: string, message: string): string {
+  const name = label(field);
+  return /^(is|has|contains|must) /.test(message) ? `${name} ${message}` : `${name}: ${message}`;
+}
+
+/** The canonical form of settings, so two copies compare equal exactly when they mean the same. */
+export function normalise(s: Settings): Settings {
+  const p = s.profile;
+  return {
+    schema: s.schema,
+    profile: {
+      mode: p.mode,
+      relay: {
+        host: p.relay.host,
+        port: p.relay.port,
+        security: p.relay.security,
+        verify_certificates: p.relay.verify_certificates,
+        ca_file: p.relay.ca_file === "" ? null : p.relay.ca_file,
+      },
+      ehlo_name: p.ehlo_name,
+      auth: { method: p.auth.method, username: p.auth.username, mechanism: p.auth.mechanism },
+      local_recipient: p.local_recipient ?? null,
+      sender: {
+        from_name: p.sender.from_name,
+        from_address: p.sender.from_address,
+        reply_to: p.sender.reply_to === "" ? null : p.sender.reply_to,
+      },
+      limits: {
+        timeout_secs: p.limits.timeout_secs,
+        connection_limit: p.limits.connection_limit,
+        max_idle_secs: p.limits.max_idle_secs,
+        batch_size: p.limits.batch_size,
+        max_queue_age_hours: p.limits.max_queue_age_hours,
+      },
+    },
+  };
+}
+
+export const sameSettings = (a: Settings, b: Settings) => JSON.stringify(normalise(a)) === JSON.stringify(normalise(b));
+
+/** The number fields the form has but the core cannot read (empty, fractional, out of the type). */
+export function unreadableNumbers(settings: Settings): string[] {
+  const p = settings.profile;
+  const fits = (n: number, max: number) => Number.isInteger(n) && n >= 0 && n <= max;
+  const bad = fits(p.relay.port, 65_535) ? [] : ["relay.port"];
+  for (const [key, n] of Object.entries(p.limits)) if (!fits(n, 4_294_967_295)) bad.push(`limits.${key}`);
+  return bad;
+}
+
+/** The message for a number the core cannot even be asked about: its range, from the registry. */
+export function unreadableMessage(key: string): string {
+  const range = fieldInfo(key)?.range;
+  const unit = fieldInfo(key)?.unit;
+  return range ? `must be a whole number between ${range[0]} and ${range[1]}${unit ? ` ${unit}` : ""}` : "must be a whole number";
+}
+
+/** Reads and fills the form's controls; ids come from the keys (`relay.host` → `#relay-host`). */
+export class FormFields {
+  schema = 1;
+  constructor(
+    private readonly root: HTMLElement,
+    /** The settings as last read or written: fields not on the form are carried over from them. */
+    private readonly carried: () => Settings | null,
+  ) {}
+
+  control<T extends HTMLInputElement | HTMLSelectElement = HTMLInputElement>(key: string): T {
+    return byId<T>(this.root, fieldId(key));
+  }
+
+  private text(key: string): string {
+    return this.control(key).value;
+  }
+
+  private number(key: string): number {
+    const raw = this.control(key).value.trim();
+    return raw === "" ? Number.NaN : Number(raw);
+  }
+
+  private optional(key: string): string | null {
+    const value = this.text(key);
+    return value === "" ? null : value;
+  }
+
+  /** The settings as the form shows them now. */
+  read(): Settings {
+    const checked = this.root.querySelector<HTMLInputElement>('input[name="mode"]:checked');
+    return normalise({
+      schema: this.schema,
+      profile: {
+        mode: (checked?.value ?? "off") as Mode,
+        relay: {
+          host: this.text("relay.host"),
+          port: this.number("relay.port"),
+          security: this.text("relay.security") as Security,
+          verify_certificates: this.control("relay.verify_certificates").checked,
+          ca_file: this.optional("relay.ca_file"),
+        },
+        ehlo_name: this.text("ehlo_name"),
+        auth: {
+          method: this.text("auth.method") as Settings["profile"]["auth"]["method"],
+          username: this.text("auth.username"),
+          mechanism: this.text("auth.mechanism") as Settings["profile"]["auth"]["mechanism"],
+        },
+        sender: {
+          from_name: this.text("sender.from_name"),
+          from_address: this.text("sender.from_address"),
+          reply_to: this.optional("sender.reply_to"),
+        },
+        // Not on the form yet: carried over from the file, so a save never clears it.
+        local_recipient: this.carried()?.profile.local_recipient ?? null,
+        limits: {
+          timeout_secs: this.number("limits.timeout_secs"),
+          connection_limit: this.number("limits.connection_limit"),
+          max_idle_secs: this.number("limits.max_idle_secs"),
+          batch_size: this.number("limits.batch_size"),
+          max_queue_age_hours: this.number("limits.max_queue_age_hours"),
+        },
+      },
+    });
+  }
+
+  fill(s: Settings): void {
+    const p = s.profile;
+    this.schema = s.schema;
+    for (const radio of this.root.querySelectorAll<HTMLInputElement>('input[name="mode"]')) {
+      radio.checked = radio.value === p.mode;
+    }
+    const set = (key: string, value: string | number | null) => {
+      this.control(key).value = value === null ? "" : String(value);
+    };
+    set("relay.host", p.relay.host);
+    set("relay.port", p.relay.port);
+    set("relay.security", p.relay.security);
+    this.control("relay.verify_certificates").checked = p.relay.verify_certificates;
+    set("relay.ca_file", p.relay.ca_file);
+    set("ehlo_name", p.ehlo_name);
+    set("auth.method", p.auth.method);
+    set("auth.username", p.auth.username);
+    set("auth.mechanism", p.auth.mechanism);
+    set("sender.from_name", p.sender.from_name);
+    set("sender.from_address", p.sender.from_address);
+    set("sender.reply_to", p.sender.reply_to);
+    set("limits.timeout_secs", p.limits.timeout_secs);
+    set("limits.connection_limit", p.limits.connection_limit);
+    set("limits.max_idle_secs", p.limits.max_idle_secs);
+    set("limits.batch_size", p.limits.batch_size);
+    set("limits.max_queue_age_hours", p.limits.max_queue_age_hours);
+  }
+}

@@ -1,0 +1,451 @@
+/** The settings form's behaviour: edits and input help, asking the core for its verdict, loading, saving and outside changes. */
+
+import { byId, show } from "../../dom";
+import { toErrorReport, type Ipc } from "../../ipc";
+import { Lifetime } from "../../lifecycle";
+import {
+  fieldId,
+  isKeyringProblem,
+  type ErrorReport,
+  type FormValues,
+  type LoadedSettings,
+  type ReadOnly,
+  type Security,
+  type Settings,
+} from "../../model";
+import { portAfterSecurityChange, splitHostPort } from "../../host-port";
+import { FormFields, normalise, sameSettings, shownIn, unreadableMessage, unreadableNumbers } from "./fields";
+import { PasswordState } from "./password";
+import { renderConflict, renderMessages, renderNotice, renderPassword, renderSections, renderSummary } from "./render";
+import { Trial } from "./trial";
+import { Verdict } from "./verdict";
+
+type StatusKind = "ok" | "error" | "info" | "";
+
+export class SettingsForm {
+  private readonly form: HTMLFormElement;
+  private readonly saveButton: HTMLButtonElement;
+  private readonly passwordInput: HTMLInputElement;
+  private readonly fields: FormFields;
+  private readonly verdict = new Verdict();
+  private readonly password = new PasswordState();
+  private readonly life = new Lifetime();
+  private baseline: Settings | null = null;
+  /** The settings as last read from or written to the file: what the next save's changes are measured from. */
+  private base: Settings | null = null;
+  /** Set while the file cannot be used as it is; nothing is saved until it is fixed or replaced. */
+  private readOnly: ReadOnly | null = null;
+  /** The fields of the last refused save that were changed in the file too. */
+  private conflictFields: string[] = [];
+  private dirty = false;
+  private saving = false;
+  private lastSecurity: Security = "start_tls";
+  private checkSeq = 0;
+  private readonly trial: Trial;
+  private readonly dirtyListeners: ((dirty: boolean) => void)[] = [];
+
+  constructor(
+    private readonly root: HTMLElement,
+    private readonly ipc: Ipc,
+    private readonly checkDelayMs: number,
+  ) {
+    this.form = byId<HTMLFormElement>(root, "settings-form");
+    this.saveButton = byId<HTMLButtonElement>(root, "save");
+    this.passwordInput = byId<HTMLInputElement>(root, "password");
+    this.fields = new FormFields(root, () => this.base);
+    this.wire();
+    this.life.subscribe(this.ipc.onSettingsChanged(() => void this.onExternalChange()));
+    this.trial = new Trial(root, ipc, this.life, {
+      values: () => this.valuesToTry(),
+      refused: (settings, err) => this.refusedToTry(settings, err),
+      canSave: (settings) => this.dirty && sameSettings(settings, this.fields.read()),
+      save: () => void this.save(),
+    });
+  }
+
+  // ---- events ----
+
+  private wire(): void {
+    const on = this.life.on.bind(this.life);
+    const click = (id: string, handler: () => void) => on(byId(this.root, id), "click", handler);
+    on(this.form, "submit", (e) => {
+      e.preventDefault();
+      void this.save();
+    });
+    on(this.form, "input", (e) => this.onEdit(e, false));
+    on(this.form, "change", (e) => this.onEdit(e, true));
+    on(this.form, "focusout", (e) => {
+      const target = e.target as HTMLInputElement;
+      if (target.name === "relay.host") this.splitHost(true);
+      if (target.name && target.type !== "radio") this.touch(target.name);
+    });
+    click("revert", () => this.revert());
+    click("password-clear", () => {
+      this.password.clear = !this.password.clear;
+      this.afterEdit();
+    });
+    click("external-change-reload", () => void this.reloadFromDisk(true));
+    click("conflict-reload", () => void this.reloadFromDisk(false));
+    click("conflict-keep", () => void this.save(this.conflictFields));
+    click("start-from-defaults", () => void this.startFromDefaults());
+    click("copy-settings-path", () => void this.copyPath());
+    click("external-change-keep", () => {
+      show(byId(this.root, "external-change"), false);
+      this.form.querySelector<HTMLElement>('input[name="mode"]:checked')?.focus();
+    });
+    on(byId(this.root, "error-summary-list"), "click", (e) => {
+      const link = (e.target as HTMLElement).closest<HTMLAnchorElement>("a[data-field]");
+      if (!link) return;
+      e.preventDefault();
+      this.focusField(link.dataset.field ?? "");
+    });
+  }
+
+  private onEdit(e: Event, committed: boolean): void {
+    const target = e.target as HTMLInputElement | HTMLSelectElement;
+    const key = target.name;
+    if (!key || target.id === "form-test-recipient") return;
+    if (key === "password") this.password.typed = this.passwordInput.value;
+    if (key === "relay.host") {
+      // A paste (or a scripted change) splits at once; typing splits when the field is left.
+      const inputType = (e as InputEvent).inputType;
+      const pasted = !inputType || inputType.startsWith("insertFrom");
+      if (committed || pasted) this.splitHost(committed);
+    }
+    if (key === "relay.security" && committed) {
+      const security = target.value as Security;
+      const port = this.fields.control("relay.port");
+      const moved = portAfterSecurityChange(Number(port.value), this.lastSecurity, security);
+      if (String(moved) !== port.value && port.value.trim() !== "") port.value = String(moved);
+      this.lastSecurity = security;
+    }
+    if (committed || target.type === "radio" || target.type === "checkbox" || target.tagName === "SELECT") this.touch(key);
+    this.afterEdit();
+  }
+
+  /** Moves the port out of a pasted `host:port` (or `[v6]:port`) into the Port field. */
+  private splitHost(trim: boolean): void {
+    const host = this.fields.control("relay.host");
+    const parts = splitHostPort(host.value);
+    const bracketed = host.value.trim().startsWith("[");
+    if (parts.port !== null) {
+      host.value = parts.host;
+      this.fields.control("relay.port").value = String(parts.port);
+      this.touch("relay.port");
+    } else if (bracketed && parts.host !== host.value.trim()) {
+      host.value = parts.host;
+    } else if (trim && host.value.trim() !== host.value) {
+      host.value = host.value.trim();
+    } else {
+      return;
+    }
+    this.afterEdit();
+  }
+
+  private touch(key: string): void {
+    if (this.verdict.touch(key)) this.render();
+  }
+
+  private afterEdit(): void {
+    this.setStatus("", "");
+    this.render();
+    this.scheduleCheck();
+  }
+
+  // ---- loading ----
+
+  async load(): Promise<void> {
+    // The keyring may be slow to answer (D-Bus); the form is usable before it does.
+    void this.refreshPasswordStatus();
+    try {
+      this.apply(await this.ipc.loadSettings());
+    } catch (e) {
+      const err = toErrorReport(e);
+      renderNotice(this.root, `The settings could not be loaded: ${err.message}${err.hint ? ` ${err.hint}` : ""}`, null);
+      this.render();
+    }
+  }
+
+  private apply(loaded: LoadedSettings): void {
+    this.fields.control("ehlo_name").placeholder = loaded.machine_name ? `this machine: ${loaded.machine_name}` : "";
+    this.fields.fill(normalise(loaded.settings));
+    this.lastSecurity = loaded.settings.profile.relay.security;
+    this.baseline = this.fields.read();
+    this.base = loaded.settings;
+    this.readOnly = loaded.read_only ?? null;
+    this.conflictFields = [];
+    renderConflict(this.root, []);
+    this.passwordInput.value = "";
+    this.password.settle();
+    // The core's report came with the settings: shown at once, no round trip.
+    this.verdict.reset(this.baseline, loaded.report ?? null);
+    renderNotice(this.root, loaded.notice ?? "", this.readOnly);
+    show(byId(this.root, "external-change"), false);
+    this.render();
+    if (!loaded.report) this.scheduleCheck(0);
+  }
+
+  private async startFromDefaults(): Promise<void> {
+    try {
+      this.apply(await this.ipc.startFromDefaults());
+      this.setStatus("Started from defaults; the old file was kept as a backup", "info");
+    } catch (e) {
+      const err = toErrorReport(e);
+      this.setStatus(`Could not start from defaults: ${err.message}${err.hint ? ` ${err.hint}` : ""}`, "error");
+    }
+  }
+
+  private async copyPath(): Promise<void> {
+    const input = byId<HTMLInputElement>(this.root, "settings-file-path");
+    try {
+      await navigator.clipboard.writeText(input.value);
+      this.setStatus("Path copied", "info");
+    } catch {
+      // No clipboard access: the path is selected for Ctrl+C instead.
+      input.focus();
+      input.select();
+      this.setStatus("Press Ctrl+C to copy the selected path", "info");
+    }
+  }
+
+  private async refreshPasswordStatus(): Promise<void> {
+    try {
+      this.password.saved = (await this.ipc.passwordStatus()).saved;
+      this.password.keyringProblem = null;
+    } catch (e) {
+      this.password.saved = null;
+      this.password.keyringProblem = toErrorReport(e);
+    }
+    renderPassword(this.root, this.password);
+  }
+
+  private async onExternalChange(): Promise<void> {
+    let loaded: LoadedSettings;
+    try {
+      loaded = await this.ipc.loadSettings();
+    } catch {
+      return;
+    }
+    void this.refreshPasswordStatus();
+    // Our own save comes back as a change too; only a real difference matters.
+    const readOnlyNow = (loaded.read_only ?? null) !== null;
+    if (this.baseline && sameSettings(loaded.settings, this.baseline) && this.readOnly === null && !readOnlyNow) return;
+    if (this.dirty) {
+      show(byId(this.root, "external-change"), true);
+      return;
+    }
+    this.apply(loaded);
+    this.setStatus("Settings reloaded (changed outside the window)", "info");
+  }
+
+  private async reloadFromDisk(announce: boolean): Promise<void> {
+    try {
+      this.apply(await this.ipc.loadSettings());
+    } catch (e) {
+      this.setStatus(`Could not reload: ${toErrorReport(e).message}`, "error");
+      return;
+    }
+    void this.refreshPasswordStatus();
+    if (announce) this.setStatus("Settings reloaded (changed outside the window)", "info");
+    this.form.querySelector<HTMLInputElement>('input[name="mode"]:checked')?.focus();
+  }
+
+  // ---- the core's verdict ----
+
+  private scheduleCheck(delay = this.checkDelayMs): void {
+    this.life.timeout("check", delay, () => void this.runCheck());
+  }
+
+  private async runCheck(): Promise<void> {
+    const settings = this.fields.read();
+    // A number the core cannot even read is marked here; asking would only fail.
+    const unreadable = unreadableNumbers(settings);
+    this.verdict.setLocal(unreadable.map((field) => ({ field, message: unreadableMessage(field) })));
+    if (unreadable.length) return this.render();
+    const seq = ++this.checkSeq;
+    const asked = performance.now();
+    try {
+      const report = await this.ipc.checkSettings(settings);
+      if (seq !== this.checkSeq || this.life.disposed) return;
+      this.verdict.accept(settings, report);
+      this.render();
+      // The verdict's round trip, for scripts/bench-app.sh and the window tests.
+      this.form.dataset.checkMs = (performance.now() - asked).toFixed(1);
+    } catch {
+      // The last verdict stays; the core has the last word on save.
+    }
+  }
+
+  // ---- showing ----
+
+  private render(): void {
+    const settings = this.fields.read();
+    const shown = this.verdict.shown(settings);
+    renderSections(this.root, settings);
+    renderMessages(this.root, shown);
+    renderSummary(this.root, shown.summary, settings.profile.mode);
+    renderPassword(this.root, this.password);
+    this.updateDirty(settings);
+    this.trial?.update();
+  }
+
+  private updateDirty(settings: Settings): void {
+    const dirty = this.baseline !== null && (!sameSettings(settings, this.baseline) || this.password.pending(settings));
+    show(byId(this.root, "dirty-indicator"), dirty);
+    if (dirty === this.dirty) return;
+    this.dirty = dirty;
+    this.ipc.setDirty(dirty).catch(() => undefined);
+    for (const listener of this.dirtyListeners) listener(dirty);
+  }
+
+  private setStatus(text: string, kind: StatusKind): void {
+    const status = byId(this.root, "save-status");
+    if (status.textContent === text) return;
+    status.textContent = text;
+    status.dataset.kind = kind;
+  }
+
+  private focusField(key: string): void {
+    const settings = this.fields.read();
+    if (!shownIn(key, settings.profile.mode)) {
+      byId(this.root, "mode-relay").focus();
+      return;
+    }
+    const target =
+      key === "mode"
+        ? (this.form.querySelector<HTMLElement>('input[name="mode"]:checked') ?? byId(this.root, "mode-off"))
+        : this.root.querySelector<HTMLElement>(`#${fieldId(key)}`);
+    target?.focus();
+  }
+
+  /** Shows every error, with the summary focused; false when there are none to show. */
+  private showErrors(settings: Settings): boolean {
+    this.verdict.submitted = true;
+    this.render();
+    if (!this.verdict.blocks(settings)) return false;
+    byId(this.root, "error-summary").focus();
+    return true;
+  }
+
+  // ---- saving ----
+
+  async save(keepMine: string[] = []): Promise<boolean> {
+    if (this.saving) return false;
+    if (!this.baseline || !this.base) {
+      this.setStatus("Not saved: the settings file was not loaded", "error");
+      return false;
+    }
+    if (this.readOnly) {
+      this.setStatus("Not saved: the settings file cannot be used as it is (see the message at the top)", "error");
+      byId(this.root, "load-notice").scrollIntoView?.({ block: "nearest" });
+      return false;
+    }
+    this.splitHost(true);
+    const settings = this.fields.read();
+    // The core's verdict on exactly these values first (a round trip of about a millisecond): its
+    // errors refuse here, with every one shown; the save itself checks again.
+    if (!this.verdict.isCurrent(settings)) await this.runCheck();
+    if (this.showErrors(settings)) {
+      this.setStatus("Not saved: correct the fields marked", "error");
+      return false;
+    }
+    const key = JSON.stringify(settings);
+    this.saving = true;
+    this.saveButton.disabled = true;
+    this.setStatus("Saving…", "info");
+    try {
+      const result = await this.ipc.saveSettings(settings, this.base, this.password.action(settings), keepMine);
+      // The file now holds this form's changes merged with any made elsewhere meanwhile.
+      this.base = result.settings;
+      const unchangedSince = JSON.stringify(this.fields.read()) === key;
+      if (unchangedSince) this.fields.fill(normalise(result.settings));
+      this.baseline = normalise(result.settings);
+      this.conflictFields = [];
+      renderConflict(this.root, []);
+      this.passwordInput.value = "";
+      this.password.settle();
+      if (result.password_saved !== null) {
+        this.password.saved = result.password_saved;
+        this.password.keyringProblem = null;
+      }
+      this.verdict.accept(normalise(result.settings), result.report);
+      // Edits made while the save was under way stay marked as they were.
+      if (unchangedSince) this.verdict.untouchAll();
+      this.render();
+      this.setStatus("Saved", "ok");
+      return true;
+    } catch (e) {
+      const err = toErrorReport(e);
+      const issues = this.refuse(settings, err);
+      if (isKeyringProblem(err.kind)) this.password.keyringProblem = err;
+      this.conflictFields = err.kind === "settings_conflict" ? issues.map((i) => i.field) : [];
+      renderConflict(this.root, this.conflictFields);
+      this.render();
+      this.setStatus(`Not saved: ${err.message}${err.hint ? ` ${err.hint}` : ""}`, "error");
+      if (err.kind === "settings_conflict") byId(this.root, "conflict").focus();
+      else if (issues.length) byId(this.root, "error-summary").focus();
+      return false;
+    } finally {
+      this.saving = false;
+      this.saveButton.disabled = false;
+    }
+  }
+
+  /** Marks the fields the core refused these settings for; returns its issues. */
+  private refuse(settings: Settings, err: ErrorReport): { field: string; message: string }[] {
+    const issues = err.issues?.length ? err.issues : err.field ? [{ field: err.field, message: err.message }] : [];
+    this.verdict.refuse(settings, issues);
+    return issues;
+  }
+
+  private revert(): void {
+    if (!this.baseline) return;
+    this.fields.fill(this.baseline);
+    this.lastSecurity = this.baseline.profile.relay.security;
+    this.passwordInput.value = "";
+    this.password.settle();
+    this.verdict.untouchAll();
+    show(byId(this.root, "external-change"), false);
+    this.render();
+    this.setStatus("Changes reverted", "info");
+    this.scheduleCheck(0);
+  }
+
+  // ---- trying the form's values (trial.ts) ----
+
+  /** The values a run tries, or null (with the problem shown) when the core can't be asked about them. */
+  private valuesToTry(): { settings: Settings; values: FormValues } | null {
+    this.splitHost(true);
+    const settings = this.fields.read();
+    if (unreadableNumbers(settings).length) {
+      this.showErrors(settings);
+      return null;
+    }
+    return { settings, values: { settings, password: this.password.action(settings) } };
+  }
+
+  /** The core refused to try these values: their fields are marked as a save's would be. */
+  private refusedToTry(settings: Settings, err: ErrorReport): boolean {
+    if (!err.issues?.length && !err.field) {
+      if (isKeyringProblem(err.kind)) this.password.keyringProblem = err;
+      return false;
+    }
+    this.refuse(settings, err);
+    this.showErrors(settings);
+    return true;
+  }
+
+  // ---- the outside ----
+
+  isDirty(): boolean {
+    return this.dirty;
+  }
+
+  onDirtyChange(listener: (dirty: boolean) => void): void {
+    this.dirtyListeners.push(listener);
+  }
+
+  destroy(): void {
+    this.life.dispose();
+  }
+}

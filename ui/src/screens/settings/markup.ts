@@ -1,0 +1,316 @@
+/** The settings form's DOM, built by small helpers: each field from the registry's label, help and range, with its message slots. */
+
+import { fieldId, fieldInfo } from "../../model";
+
+type Child = Node | string | null | false | undefined;
+type Attrs = Record<string, string | boolean | undefined>;
+
+/** An element with attributes (`true` sets an empty one, `false`/undefined none) and children. */
+function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === true) el.setAttribute(name, "");
+    else if (typeof value === "string") el.setAttribute(name, value);
+  }
+  for (const child of children) if (child !== null && child !== false && child !== undefined) el.append(child);
+  return el;
+}
+
+const TEXT: Attrs = { type: "text", autocomplete: "off", autocapitalize: "off", spellcheck: "false" };
+
+function messageSlots(id: string): HTMLElement[] {
+  return [
+    h("p", { class: "field-message warning", id: `${id}-warning`, hidden: true }),
+    h("p", { class: "field-message error", id: `${id}-error`, hidden: true }),
+  ];
+}
+
+function unit(text: string): HTMLElement {
+  return h("span", { class: "unit" }, `(${text})`);
+}
+
+function options(pairs: [string, string][]): HTMLOptionElement[] {
+  return pairs.map(([value, text]) => h("option", { value }, text));
+}
+
+interface FieldOptions {
+  /** Shown after the label, e.g. "optional" or the unit. */
+  note?: string;
+  className?: string;
+  help?: string;
+}
+
+/** A labelled control for one settings key, with its help (from the registry) and message slots. */
+function field(key: string, control: HTMLInputElement | HTMLSelectElement, opts: FieldOptions = {}): HTMLElement {
+  const id = fieldId(key);
+  const help = opts.help ?? fieldInfo(key)?.help ?? "";
+  control.id = id;
+  control.name = key;
+  if (help) control.setAttribute("aria-describedby", `${id}-help`);
+  return h(
+    "div",
+    { class: `field ${opts.className ?? ""}`.trim(), "data-field": key },
+    h("label", { for: id }, fieldInfo(key)?.label ?? key, opts.note ? " " : null, opts.note ? unit(opts.note) : null),
+    control,
+    help ? h("p", { class: "help", id: `${id}-help` }, help) : null,
+    ...messageSlots(id),
+  );
+}
+
+function textField(key: string, attrs: Attrs = {}, opts: FieldOptions = {}): HTMLElement {
+  return field(key, h("input", { ...TEXT, ...attrs }), opts);
+}
+
+/** A number field whose range and help come from the registry. */
+function numberField(key: string, note: string): HTMLElement {
+  const info = fieldInfo(key);
+  const [min, max] = info?.range ?? [0, 0];
+  const input = h("input", { type: "number", inputmode: "numeric", min: String(min), max: String(max), step: "1", required: true });
+  return field(key, input, { note, className: "field-number", help: `${info?.help ?? ""} ${min}–${max}.` });
+}
+
+function banner(id: string, className: string, attrs: Attrs, ...children: Child[]): HTMLElement {
+  return h("div", { id, class: `banner ${className}`, role: "alert", hidden: true, ...attrs }, ...children);
+}
+
+function actions(...buttons: [string, string][]): HTMLElement {
+  return h("div", { class: "banner-actions" }, ...buttons.map(([id, text]) => h("button", { type: "button", id }, text)));
+}
+
+function modeChoice(value: string, title: string, help: string): HTMLElement {
+  return h(
+    "label",
+    { class: "choice", for: `mode-${value}` },
+    h("input", { type: "radio", name: "mode", id: `mode-${value}`, value }),
+    h("span", {}, h("span", { class: "choice-title" }, title), h("span", { class: "choice-help" }, help)),
+  );
+}
+
+function banners(): HTMLElement[] {
+  return [
+    banner(
+      "load-notice",
+      "banner-error",
+      {},
+      h("p", { id: "load-notice-text" }),
+      h(
+        "div",
+        { id: "read-only-actions", class: "banner-actions", hidden: true },
+        h("button", { type: "button", id: "start-from-defaults" }, "Start from defaults"),
+        h("label", { class: "file-path", for: "settings-file-path" }, "The file", h("input", { type: "text", id: "settings-file-path", readonly: true, spellcheck: "false" })),
+        h("button", { type: "button", id: "copy-settings-path" }, "Copy path"),
+      ),
+    ),
+    banner(
+      "conflict",
+      "banner-error",
+      { tabindex: "-1" },
+      h("p", {}, "Not saved: the settings file changed while you were editing, and these fields were changed there too:"),
+      h("ul", { id: "conflict-list" }),
+      actions(["conflict-reload", "Reload from the file (discard my edits)"], ["conflict-keep", "Keep my values and save"]),
+    ),
+    banner(
+      "external-change",
+      "banner-info",
+      {},
+      h("p", {}, "The settings file changed outside this window"),
+      actions(["external-change-reload", "Reload (discard my edits)"], ["external-change-keep", "Keep editing"]),
+    ),
+    h(
+      "div",
+      { id: "error-summary", class: "error-summary", role: "alert", tabindex: "-1", hidden: true },
+      h("h2", {}, "Correct these before saving"),
+      h("ul", { id: "error-summary-list" }),
+    ),
+  ];
+}
+
+function modeSection(): HTMLElement {
+  return h(
+    "fieldset",
+    { class: "section", id: "mode-fieldset", "aria-describedby": "mode-error" },
+    h("legend", {}, "Mode"),
+    h(
+      "div",
+      { class: "choices" },
+      modeChoice("off", "Off", "Send nothing"),
+      modeChoice("relay", "Relay", "Hand every message to one SMTP server"),
+      modeChoice("direct", "Direct delivery", "Deliver to each recipient's mail servers"),
+    ),
+    h("p", { class: "note", id: "mode-note-off", hidden: true }, "Mail is not sent while the mode is Off. Sender and limits are kept for later."),
+    h("p", { class: "note", id: "mode-note-direct", hidden: true }, "Delivery straight to recipients' mail servers comes in a later version; sender and limits apply."),
+    h("p", { class: "field-message error", id: "mode-error", hidden: true }),
+  );
+}
+
+function connectionSection(): HTMLElement {
+  const [portMin, portMax] = fieldInfo("relay.port")?.range ?? [1, 65535];
+  const verify = h("input", { type: "checkbox", id: "relay-verify_certificates", name: "relay.verify_certificates", "aria-describedby": "relay-verify_certificates-help" });
+  return h(
+    "fieldset",
+    { class: "section", id: "section-connection", hidden: true },
+    h(
+      "legend",
+      {},
+      "Connection ",
+      h(
+        "span",
+        { id: "connection-anonymous-warning", class: "legend-warning", role: "img", "aria-label": "Warning: anonymous relay, no login is used", title: "Anonymous relay: no login is used", hidden: true },
+        "⚠",
+      ),
+    ),
+    h(
+      "div",
+      { class: "grid grid-host" },
+      textField("relay.host", { placeholder: "smtp.example.com" }),
+      h(
+        "div",
+        { class: "field field-port", "data-field": "relay.port" },
+        h("label", { for: "relay-port" }, fieldInfo("relay.port")?.label ?? "Port"),
+        h("input", { type: "number", id: "relay-port", name: "relay.port", inputmode: "numeric", min: String(portMin), max: String(portMax), step: "1", required: true }),
+      ),
+      h("div", { class: "grid-span" }, ...messageSlots("relay-port")),
+    ),
+    h(
+      "div",
+      { class: "grid grid-2" },
+      field(
+        "relay.security",
+        h("select", {}, ...options([["start_tls", "STARTTLS (usually port 587)"], ["implicit_tls", "Implicit TLS (usually port 465)"], ["none", "None — plain text (port 25)"]])),
+      ),
+      h(
+        "div",
+        { class: "field field-check", "data-field": "relay.verify_certificates" },
+        h("label", { class: "check", for: "relay-verify_certificates" }, verify, " Verify the server's certificate"),
+        h("p", { class: "help", id: "relay-verify_certificates-help" }, fieldInfo("relay.verify_certificates")?.help ?? ""),
+        ...messageSlots("relay-verify_certificates"),
+      ),
+    ),
+    textField("relay.ca_file", { placeholder: "/etc/ssl/certs/company-ca.pem" }, { note: "optional" }),
+    textField("ehlo_name", {}, { note: "optional" }),
+  );
+}
+
+function passwordField(): HTMLElement {
+  return h(
+    "div",
+    { class: "field", "data-field": "password" },
+    h("label", { for: "password" }, "Password"),
+    h("input", { type: "password", id: "password", name: "password", autocomplete: "new-password", "aria-describedby": "password-state password-help" }),
+    h("p", { class: "help", id: "password-help" }, "Kept only in the system keyring. Leave empty to keep the saved one."),
+    h(
+      "div",
+      { class: "password-row" },
+      h("span", { id: "password-state", class: "password-state" }, "Checking the keyring…"),
+      h("button", { type: "button", id: "password-clear", class: "link-button", hidden: true }, "Clear saved password"),
+    ),
+    ...messageSlots("password"),
+  );
+}
+
+function authSection(): HTMLElement {
+  return h(
+    "fieldset",
+    { class: "section", id: "section-auth", hidden: true },
+    h("legend", {}, "Authentication"),
+    field("auth.method", h("select", {}, ...options([["none", "None — anonymous relay"], ["password", "Username and password"]]))),
+    h(
+      "div",
+      { id: "auth-password-fields", class: "grid grid-2", hidden: true },
+      textField("auth.username", { autocomplete: "username" }),
+      passwordField(),
+      field("auth.mechanism", h("select", {}, ...options([["auto", "Automatic (best the server offers)"], ["plain", "PLAIN"], ["login", "LOGIN"]]))),
+    ),
+  );
+}
+
+function senderSection(): HTMLElement {
+  return h(
+    "fieldset",
+    { class: "section", id: "section-sender" },
+    h("legend", {}, "Sender"),
+    h(
+      "div",
+      { class: "grid grid-2" },
+      field("sender.from_name", h("input", { type: "text", autocomplete: "off", maxlength: "400" }), { note: "optional" }),
+      textField("sender.from_address", { inputmode: "email", placeholder: "alerts@example.com" }),
+    ),
+    textField("sender.reply_to", { inputmode: "email" }, { note: "optional" }),
+  );
+}
+
+function limitsSection(): HTMLElement {
+  return h(
+    "fieldset",
+    { class: "section", id: "section-limits" },
+    h("legend", {}, "Limits"),
+    h(
+      "div",
+      { class: "grid grid-4" },
+      numberField("limits.timeout_secs", "seconds"),
+      numberField("limits.connection_limit", "at once"),
+      numberField("limits.max_idle_secs", "seconds"),
+      numberField("limits.batch_size", "messages"),
+      numberField("limits.max_queue_age_hours", "hours"),
+    ),
+  );
+}
+
+/** Trying the form's values before saving: the test recipient and the run's result (the buttons sit beside Save). */
+function trySection(): HTMLElement {
+  return h(
+    "section",
+    { class: "section try-section", id: "section-try", "aria-labelledby": "try-heading" },
+    h("h2", { id: "try-heading", class: "section-title" }, "Try these settings"),
+    h("p", { class: "help", id: "try-help" }, "Uses the values on this form and the password typed above (or the saved one). Nothing is saved."),
+    h(
+      "div",
+      { class: "field try-recipient" },
+      h("label", { for: "form-test-recipient" }, "Test recipient ", unit("for Send test email; optional for Validate")),
+      h("input", { ...TEXT, type: "email", id: "form-test-recipient", inputmode: "email", placeholder: "you@example.com", "aria-describedby": "try-help form-test-recipient-error" }),
+      h("p", { class: "field-message error", id: "form-test-recipient-error", hidden: true }),
+    ),
+    h(
+      "div",
+      { id: "form-run-result", class: "result form-run-result", role: "status", hidden: true },
+      h("h3", { id: "form-run-heading", tabindex: "-1" }),
+      h("p", { id: "form-run-text" }),
+      h(
+        "div",
+        { class: "banner-actions" },
+        h("button", { type: "button", id: "form-run-save", class: "primary", hidden: true }, "Save these settings"),
+      ),
+    ),
+  );
+}
+
+function footer(): HTMLElement {
+  return h(
+    "div",
+    { class: "form-footer" },
+    h("span", { id: "save-status", class: "save-status", role: "status" }),
+    h("span", { id: "dirty-indicator", class: "dirty-indicator", hidden: true }, "Unsaved changes"),
+    h("button", { type: "button", id: "form-validate" }, "Validate configuration"),
+    h("button", { type: "button", id: "form-send-test" }, "Send test email"),
+    h("button", { type: "button", id: "form-run-cancel", hidden: true }, "Cancel"),
+    h("button", { type: "button", id: "revert" }, "Revert"),
+    h("button", { type: "submit", id: "save", class: "primary", "aria-keyshortcuts": "Control+S", title: "Save (Ctrl+S)" }, "Save"),
+  );
+}
+
+/** The whole form, ready to be placed in the screen's container. */
+export function buildSettingsForm(): HTMLFormElement {
+  return h(
+    "form",
+    { id: "settings-form", class: "settings-form", novalidate: true, "aria-labelledby": "settings-heading" },
+    h("h1", { id: "settings-heading", class: "visually-hidden" }, "Settings"),
+    ...banners(),
+    modeSection(),
+    connectionSection(),
+    authSection(),
+    senderSection(),
+    limitsSection(),
+    trySection(),
+    footer(),
+  );
+}

@@ -1,0 +1,100 @@
+/** Showing the form's state: which sections show, each field's messages and ARIA links, the error summary, the password line and the banners. */
+
+import { byId, make, show, srOnly } from "../../dom";
+import { fieldId, type Issue, type Mode, type ReadOnly, type Settings } from "../../model";
+import { describeIssue, label, MESSAGE_KEYS, PASSWORD, shownIn } from "./fields";
+import type { PasswordState } from "./password";
+import type { Shown } from "./verdict";
+
+/** Shows messages in a field's message element (hidden when there are none), each after a decorative icon. */
+export function fillMessage(el: HTMLElement, prefix: string, messages: string[]): void {
+  const text = messages.join(" ");
+  if (el.dataset.text === text) return;
+  el.dataset.text = text;
+  if (!messages.length) {
+    el.replaceChildren();
+    show(el, false);
+    return;
+  }
+  const icon = make("span", "icon", el.classList.contains("warning") ? "⚠" : "✕");
+  icon.setAttribute("aria-hidden", "true");
+  el.replaceChildren(icon, srOnly(prefix), ` ${text}`);
+  show(el, true);
+}
+
+export function renderSections(root: HTMLElement, settings: Settings): void {
+  const mode = settings.profile.mode;
+  show(byId(root, "section-connection"), shownIn("relay.host", mode));
+  show(byId(root, "section-auth"), shownIn("auth.method", mode));
+  show(byId(root, "auth-password-fields"), settings.profile.auth.method === "password");
+  show(byId(root, "mode-note-off"), mode === "off");
+  show(byId(root, "mode-note-direct"), mode === "direct");
+}
+
+export function renderMessages(root: HTMLElement, shown: Shown): void {
+  for (const key of MESSAGE_KEYS) {
+    const id = fieldId(key);
+    const errors = shown.errors.filter((i) => i.field === key);
+    const errorEl = root.querySelector<HTMLElement>(`#${id}-error`);
+    const warningEl = root.querySelector<HTMLElement>(`#${id}-warning`);
+    if (errorEl) fillMessage(errorEl, "Error:", errors.map((i) => describeIssue(key, i.message)));
+    // The keyring's own trouble is shown in the password's warning slot (see renderPassword).
+    if (warningEl && key !== PASSWORD) {
+      fillMessage(warningEl, "Warning:", shown.warnings.filter((i) => i.field === key).map((i) => i.message));
+    }
+    const controlEl = key === "mode" ? byId(root, "mode-fieldset") : root.querySelector<HTMLElement>(`#${id}`);
+    if (!controlEl) continue;
+    if (errors.length) controlEl.setAttribute("aria-invalid", "true");
+    else controlEl.removeAttribute("aria-invalid");
+    const described = [
+      root.querySelector(`#${id}-help`) ? `${id}-help` : "",
+      key === PASSWORD ? "password-state" : "",
+      warningEl && !warningEl.hidden ? warningEl.id : "",
+      errorEl && !errorEl.hidden ? errorEl.id : "",
+    ].filter(Boolean);
+    if (described.length) controlEl.setAttribute("aria-describedby", described.join(" "));
+    else controlEl.removeAttribute("aria-describedby");
+  }
+  show(byId(root, "connection-anonymous-warning"), shown.warnings.some((w) => w.field === "auth.method"));
+}
+
+export function renderSummary(root: HTMLElement, errors: Issue[], mode: Mode): void {
+  byId(root, "error-summary-list").replaceChildren(
+    ...errors.map((issue) => {
+      const li = make("li");
+      const link = make("a", "", label(issue.field));
+      link.href = `#${fieldId(issue.field)}`;
+      link.dataset.field = issue.field;
+      li.append(link, describeIssue(issue.field, issue.message).slice(label(issue.field).length));
+      if (!shownIn(issue.field, mode)) li.append(" (a relay setting: choose Relay under Mode to change it)");
+      return li;
+    }),
+  );
+  show(byId(root, "error-summary"), errors.length > 0);
+}
+
+export function renderPassword(root: HTMLElement, password: PasswordState): void {
+  const state = byId(root, "password-state");
+  const clear = byId<HTMLButtonElement>(root, "password-clear");
+  state.textContent = password.statusText();
+  state.classList.toggle("saved", password.showsSaved());
+  show(clear, password.canClear());
+  clear.textContent = password.clear ? "Keep saved password" : "Clear saved password";
+  const problem = password.keyringProblem;
+  fillMessage(byId(root, "password-warning"), "Warning:", problem ? [problem.hint ? `${problem.message} ${problem.hint}` : problem.message] : []);
+}
+
+/** The banner at the top: what is wrong with the file and, while it is read-only, what to do. */
+export function renderNotice(root: HTMLElement, text: string, readOnly: ReadOnly | null): void {
+  byId(root, "load-notice-text").textContent = text;
+  show(byId(root, "load-notice"), text !== "");
+  show(byId(root, "read-only-actions"), readOnly !== null);
+  // A file that cannot be read at all cannot be replaced from here either.
+  show(byId(root, "start-from-defaults"), readOnly !== null && readOnly.kind !== "unreadable");
+  byId<HTMLInputElement>(root, "settings-file-path").value = readOnly?.path ?? "";
+}
+
+export function renderConflict(root: HTMLElement, fields: string[]): void {
+  byId(root, "conflict-list").replaceChildren(...fields.map((f) => make("li", "", label(f))));
+  show(byId(root, "conflict"), fields.length > 0);
+}
