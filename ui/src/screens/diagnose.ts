@@ -15,6 +15,7 @@ import type {
   ValidationFinishedEvent,
   ValidationStepEvent,
 } from "../model";
+import { reportText } from "../report-text";
 
 const MARKUP = `
 <div class="diagnose">
@@ -230,7 +231,7 @@ class Diagnose implements DiagnoseScreen {
       const err = toErrorReport(e);
       if (err.field === "to" || err.field === "recipient") {
         this.status("");
-        this.showRecipientError(err.hint ? `${err.message} ${err.hint}` : err.message);
+        this.showRecipientError(reportText(err));
         return;
       }
       this.status(`Validation could not start: ${err.message}`);

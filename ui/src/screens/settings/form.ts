@@ -19,6 +19,7 @@ import { PasswordState } from "./password";
 import { renderConflict, renderMessages, renderNotice, renderPassword, renderSections, renderSummary } from "./render";
 import { Trial } from "./trial";
 import { Verdict } from "./verdict";
+import { reportText } from "../../report-text";
 
 type StatusKind = "ok" | "error" | "info" | "";
 
@@ -161,7 +162,7 @@ export class SettingsForm {
       this.apply(await this.ipc.loadSettings());
     } catch (e) {
       const err = toErrorReport(e);
-      renderNotice(this.root, `The settings could not be loaded: ${err.message}${err.hint ? ` ${err.hint}` : ""}`, null);
+      renderNotice(this.root, `The settings could not be loaded: ${reportText(err)}`, null);
       this.render();
     }
   }
@@ -191,7 +192,7 @@ export class SettingsForm {
       this.setStatus("Started from defaults; the old file was kept as a backup", "info");
     } catch (e) {
       const err = toErrorReport(e);
-      this.setStatus(`Could not start from defaults: ${err.message}${err.hint ? ` ${err.hint}` : ""}`, "error");
+      this.setStatus(`Could not start from defaults: ${reportText(err)}`, "error");
     }
   }
 
@@ -381,7 +382,7 @@ export class SettingsForm {
       this.conflictFields = err.kind === "settings_conflict" ? issues.map((i) => i.field) : [];
       renderConflict(this.root, this.conflictFields);
       this.render();
-      this.setStatus(`Not saved: ${err.message}${err.hint ? ` ${err.hint}` : ""}`, "error");
+      this.setStatus(`Not saved: ${reportText(err)}`, "error");
       if (err.kind === "settings_conflict") byId(this.root, "conflict").focus();
       else if (issues.length) byId(this.root, "error-summary").focus();
       return false;

@@ -4,6 +4,7 @@ import { byId, formatDuration, show } from "../../dom";
 import { toErrorReport, type Ipc } from "../../ipc";
 import type { Lifetime } from "../../lifecycle";
 import type { ErrorReport, FormValues, Outcome, SendResult, Settings } from "../../model";
+import { reportText } from "../../report-text";
 
 /** A validation or test email of the form's values, under way. */
 interface FormRun {
@@ -127,7 +128,7 @@ export class Trial {
       this.showRunResult("failed", "Not tried: correct the fields marked", "", null, false);
       return;
     }
-    this.showRunResult("failed", "Not tried", `${err.message}${err.hint ? ` ${err.hint}` : ""}`);
+    this.showRunResult("failed", "Not tried", reportText(err));
   }
 
   private finishRun(): FormRun | null {
