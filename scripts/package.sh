@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the .deb and .rpm (release) and checks that each holds the app, the `smtp-desk` command,
-# the desktop entry and the icons.
+# the desktop entry and the icons, and depends on the system's CA certificates.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -18,6 +18,9 @@ for f in "${expect[@]}"; do
   grep -qE "(^| |/)${f}\$" <<<"$deb_list" || { echo "missing in $deb: /$f" >&2; status=1; }
   grep -qE "^/${f}\$" <<<"$rpm_list" || { echo "missing in $rpm: /$f" >&2; status=1; }
 done
+# TLS checks use the system trust store (rustls-platform-verifier): both packages must pull it in.
+dpkg-deb -f "$deb" Depends | grep -q ca-certificates || { echo "$deb does not depend on ca-certificates" >&2; status=1; }
+rpm -qRp "$rpm" 2>/dev/null | grep -q ca-certificates || { echo "$rpm does not require ca-certificates" >&2; status=1; }
 [ "$status" -eq 0 ] || exit 1
 ls -l "$deb" "$rpm"
-echo "packages ok: app, smtp-desk command, desktop entry and icons in both"
+echo "packages ok: app, smtp-desk command, desktop entry and icons in both, and each depends on ca-certificates"
