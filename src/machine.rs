@@ -36,6 +36,18 @@ pub fn ehlo_name(local: Option<IpAddr>) -> EhloName {
     ehlo_name_for(&host_name(), local)
 }
 
+/// The EHLO name to send for the `ehlo_name` setting: this machine's ([`ehlo_name`]) when the
+/// setting is empty, else the setting in its ASCII (punycode) form. Settings checks make it a
+/// host name or an address literal; only a host name has an ASCII form.
+pub fn ehlo_name_from_setting(setting: &str, local: Option<IpAddr>) -> EhloName {
+    let name = setting.trim();
+    if name.is_empty() {
+        return ehlo_name(local);
+    }
+    let ascii = if name.starts_with('[') { None } else { idna::domain_to_ascii(name).ok() };
+    EhloName { name: ascii.unwrap_or_else(|| name.to_string()), fallback_reason: None }
+}
+
 fn ehlo_name_for(raw: &str, local: Option<IpAddr>) -> EhloName {
     let problem = match crate::settings::host_name_problem(raw) {
         Ok(()) => match idna::domain_to_ascii(raw) {

@@ -7,7 +7,7 @@
 //! other recipients. It also lacks PIPELINING, used here when the server offers it.
 
 use crate::secrets::Password;
-use crate::settings::{AuthMethod, Mechanism, Profile, Security};
+use crate::settings::{AuthMethod, Profile, Security};
 use crate::smtp::conn::{bounded, Error as Wire, Session, Stream};
 use crate::smtp::redact::Redactor;
 use crate::smtp::reply::{Capabilities, Reply};
@@ -70,7 +70,7 @@ fn wire(e: Wire, doing: &str) -> Trouble {
 impl Connection {
     /// Opens a ready-to-send connection to the profile's relay (logged in if it asks for a login).
     pub async fn open(profile: &Profile, password: Option<&Password>, cancel: &CancelToken) -> Result<Connection, Trouble> {
-        let timeout = Duration::from_secs(u64::from(profile.limits.timeout_secs.max(1)));
+        let timeout = profile.limits.step_timeout();
         let host = profile.relay.host.trim();
         let port = profile.relay.port;
         let server = format!("{host}:{port}");
@@ -123,11 +123,7 @@ impl Connection {
         if banner.code != 220 {
             return Err(Trouble(format!("the server refused the connection: {}", banner.one_line())));
         }
-        let name = match profile.ehlo_name.trim() {
-            "" => crate::machine::ehlo_name(local_ip).name,
-            n if n.starts_with('[') => n.to_string(),
-            n => idna::domain_to_ascii(n).unwrap_or_else(|_| n.to_string()),
-        };
+        let name = crate::machine::ehlo_name_from_setting(&profile.ehlo_name, local_ip).name;
         c.hello(&name).await?;
         if profile.relay.security == Security::StartTls {
             if !c.caps.has("STARTTLS") {
@@ -185,11 +181,7 @@ impl Connection {
 
     async fn login(&mut self, profile: &Profile, password: &Password) -> Result<(), Trouble> {
         let user = profile.auth.username.as_str();
-        let wanted: &[&str] = match profile.auth.mechanism {
-            Mechanism::Auto => &["PLAIN", "LOGIN"],
-            Mechanism::Plain => &["PLAIN"],
-            Mechanism::Login => &["LOGIN"],
-        };
+        let wanted = profile.auth.mechanism.candidates();
         let Some(mech) = wanted.iter().find(|m| self.caps.offers(m)).copied() else {
             return Err(Trouble(format!("the server offers no login SMTP Desk can use (AUTH {})", self.caps.auth_summary())));
         };

@@ -157,7 +157,7 @@ async fn password(profile: &Profile) -> Option<Password> {
         return None;
     }
     let read = tokio::task::spawn_blocking(|| secrets::get(DEFAULT_PROFILE));
-    match tokio::time::timeout(Duration::from_secs(u64::from(profile.limits.timeout_secs.max(1))), read).await {
+    match tokio::time::timeout(profile.limits.step_timeout(), read).await {
         Ok(Ok(Ok(p))) => p,
         _ => None,
     }

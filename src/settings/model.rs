@@ -123,6 +123,17 @@ pub enum Mechanism {
     Login,
 }
 
+impl Mechanism {
+    /// The SASL names this setting may use, in order of preference.
+    pub fn candidates(self) -> &'static [&'static str] {
+        match self {
+            Mechanism::Auto => &["PLAIN", "LOGIN"],
+            Mechanism::Plain => &["PLAIN"],
+            Mechanism::Login => &["LOGIN"],
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, TS)]
 #[serde(default, deny_unknown_fields)]
 pub struct Sender {
@@ -145,6 +156,13 @@ pub struct Limits {
     /// Hours a message may wait (deferred) before delivery gives up on it. Files from before
     /// this setting get the default.
     pub max_queue_age_hours: u32,
+}
+
+impl Limits {
+    /// The time allowed for each network step (at least a second, whatever the file says).
+    pub fn step_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.timeout_secs.max(1)))
+    }
 }
 
 impl Default for Limits {

@@ -33,11 +33,7 @@ impl Probe<'_> {
             }
             return Err(report.fail(self.place().auth_not_offered()));
         }
-        let wanted: &[&str] = match self.profile.auth.mechanism {
-            Mechanism::Auto => &["PLAIN", "LOGIN"],
-            Mechanism::Plain => &["PLAIN"],
-            Mechanism::Login => &["LOGIN"],
-        };
+        let wanted = self.profile.auth.mechanism.candidates();
         let Some(mech) = wanted.iter().find(|m| self.caps.offers(m)).copied() else {
             let other = self.profile.auth.mechanism != Mechanism::Auto && (self.caps.offers("PLAIN") || self.caps.offers("LOGIN"));
             return Err(report.fail(hints::no_common_mechanism(&offered, wanted, other)));

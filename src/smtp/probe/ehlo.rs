@@ -9,13 +9,7 @@ impl Probe<'_> {
     /// The EHLO name in its ASCII (punycode) form, and why it is not this machine's own name
     /// when the settings leave it empty and that name is not a valid host name.
     fn ehlo_name(&self) -> crate::machine::EhloName {
-        let name = self.profile.ehlo_name.trim();
-        if name.is_empty() {
-            return crate::machine::ehlo_name(self.local_ip);
-        }
-        // Settings checks make it a host name or an address literal; only a host name has an ASCII form.
-        let ascii = if name.starts_with('[') { None } else { idna::domain_to_ascii(name).ok() };
-        crate::machine::EhloName { name: ascii.unwrap_or_else(|| name.to_string()), fallback_reason: None }
+        crate::machine::ehlo_name_from_setting(&self.profile.ehlo_name, self.local_ip)
     }
 
     /// EHLO (falling back to HELO); returns whether only HELO worked.

@@ -233,7 +233,7 @@ impl<'a> Probe<'a> {
     fn new(job: &'a Job, cancel: &'a CancelToken) -> Self {
         let profile = job.profile();
         let host = profile.relay.host.trim().to_string();
-        let timeout = Duration::from_secs(u64::from(profile.limits.timeout_secs.max(1)));
+        let timeout = profile.limits.step_timeout();
         let mut t = Transcript::default();
         t.set_redactor(redactor(profile, job.password_if_known().as_ref()));
         Self {
