@@ -64,6 +64,10 @@ pub enum ErrorKind {
     QueueStorage,
     /// No queued message has that id.
     NotInQueue,
+    /// The SMTP listener can't serve: it is off, its port can't be bound, or an address isn't loopback.
+    ListenerUnavailable,
+    /// The listener's login is set but its password is not saved in the keyring.
+    ListenerPasswordMissing,
     /// A background task failed unexpectedly.
     Internal,
     /// Set by the window when Tauri itself refuses a call (unknown command, bad arguments) or

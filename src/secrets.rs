@@ -116,9 +116,19 @@ fn answer_timeout() -> Duration {
     Duration::from_secs(secs)
 }
 
-fn entry(profile: &str) -> Result<keyring::Entry, Error> {
-    keyring::Entry::new(SERVICE, &format!("profile:{profile}")).map_err(map_err)
+/// `account` is the keyring entry's user name: `profile:NAME` for a profile's SMTP password,
+/// [`LISTENER_ACCOUNT`] for the listener's local login.
+fn entry(account: &str) -> Result<keyring::Entry, Error> {
+    keyring::Entry::new(SERVICE, account).map_err(map_err)
 }
+
+fn profile_account(profile: &str) -> String {
+    format!("profile:{profile}")
+}
+
+/// The keyring entry of the SMTP listener's local password: its own entry, so the relay's
+/// password is never what local programs log in with.
+pub const LISTENER_ACCOUNT: &str = "listener";
 
 fn no_answer(wait: Duration, what: &str) -> Error {
     Error::Locked(format!("the keyring did not answer within {} s (an unlock prompt may be waiting); {what}", wait.as_secs()))
@@ -275,12 +285,16 @@ fn write(e: &keyring::Entry, secret: Option<&[u8]>) -> Result<(), Error> {
 /// If this returns an error, the password is as it was, even if the keyring finishes the call
 /// later (see the transaction above).
 pub fn set(profile: &str, password: &Password) -> Result<(), Error> {
-    change(profile, Some(password.expose().as_bytes().to_vec()))
+    change(&profile_account(profile), Some(password.expose().as_bytes().to_vec()))
 }
 
 /// Reads the password of a profile, if one is saved.
 pub fn get(profile: &str) -> Result<Option<Password>, Error> {
-    read(profile, |e| {
+    get_account(&profile_account(profile))
+}
+
+fn get_account(account: &str) -> Result<Option<Password>, Error> {
+    read(account, |e| {
         // The Secret Service finds an item, then reads it: an item removed in between (another
         // process clearing or replacing the password) answers "Object does not exist". That is
         // a race, not a failure: ask once more, which finds the new state.
@@ -304,7 +318,22 @@ pub fn is_saved(profile: &str) -> Result<bool, Error> {
 /// Removes the password of a profile; removing one that is not there is not an error.
 /// Like [`set`], an error means nothing was removed.
 pub fn clear(profile: &str) -> Result<(), Error> {
-    change(profile, None)
+    change(&profile_account(profile), None)
+}
+
+/// The SMTP listener's local password, if one is saved.
+pub fn get_listener() -> Result<Option<Password>, Error> {
+    get_account(LISTENER_ACCOUNT)
+}
+
+/// Stores (or replaces) the SMTP listener's local password; like [`set`], an error means no change.
+pub fn set_listener(password: &Password) -> Result<(), Error> {
+    change(LISTENER_ACCOUNT, Some(password.expose().as_bytes().to_vec()))
+}
+
+/// Removes the SMTP listener's local password.
+pub fn clear_listener() -> Result<(), Error> {
+    change(LISTENER_ACCOUNT, None)
 }
 
 /// The keyring calls a settings save makes (`account::save_with`). [`OsKeyring`] is the real

@@ -1,6 +1,6 @@
 //! The outbox: mail that local programs hand in, kept durably in SQLite until it is delivered.
 //!
-//! Intake (`sendmail`, later the loopback listener) turns what a program hands in into a
+//! Intake (`sendmail`, the loopback [`listener`]) turns what a program hands in into a
 //! [`Submission`] ([`message`] normalises it, [`sendmail`] reads the command line), commits it
 //! through [`intake::Intake`] (group commit) into the [`store::Store`], and only then says
 //! "accepted". [`queue`] lists and manages what waits. Delivery: [`runner`] (the agent: one at a
@@ -12,6 +12,7 @@ pub mod agent;
 pub mod claim;
 pub mod deliver;
 pub mod intake;
+pub mod listener;
 pub mod message;
 pub mod queue;
 pub(crate) mod relay;
@@ -174,15 +175,21 @@ impl From<&Error> for ErrorReport {
 /// if none listens, starts a detached `smtp-desk deliver --once`, so mail is never stranded.
 pub fn wake_delivery(store: &Store) -> Result<WakeOutcome, Error> {
     let dir = store.path().parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    Ok(wake_delivery_in(dir))
+}
+
+/// [`wake_delivery`] for the outbox whose data dir is `dir`, for intakes that don't hold a
+/// [`Store`] of their own (the listener's is owned by its writer thread).
+pub fn wake_delivery_in(dir: &std::path::Path) -> WakeOutcome {
     if agent::poke(dir) {
-        return Ok(WakeOutcome::Woken);
+        return WakeOutcome::Woken;
     }
     match agent::start_once(dir) {
-        Ok(()) => Ok(WakeOutcome::Started),
+        Ok(()) => WakeOutcome::Started,
         Err(e) => {
             // The message is safely queued either way; the next agent run picks it up.
             tracing::warn!("could not start a delivery run: {e}");
-            Ok(WakeOutcome::NotStarted)
+            WakeOutcome::NotStarted
         }
     }
 }

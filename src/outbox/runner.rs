@@ -62,6 +62,8 @@ pub async fn run(path: &Path, kind: Kind, cancel: &CancelToken, notice: &mut (dy
     if requeued > 0 {
         notice(&format!("{requeued} recipient(s) left 'sending' by an interrupted run are queued again"));
     }
+    // The listener runs beside a daemon when the settings turn it on; it stops with the daemon.
+    let _listener = if kind == Kind::Daemon { super::listener::start_for_agent(path, cancel, notice).await } else { None };
     let mut store = Some(store);
     let mut total = Summary::default();
     loop {

@@ -143,6 +143,23 @@ pub const FIELDS: &[Field] = &[
         ALL,
         "Mail that still cannot be delivered fails after this long;"
     ),
+    field(
+        "listener.enabled",
+        "SMTP listener",
+        Kind::Switch,
+        "true | false",
+        "Take mail over SMTP on 127.0.0.1 and ::1 (for root's cron and daemons). Off by default.",
+        ALL,
+    ),
+    number!("listener.port", "Listener port", 1..=65535, "", ALL, "Loopback only; 2525 unless something else uses it."),
+    field(
+        "listener.username",
+        "Listener login",
+        Kind::Text,
+        "local login name, or empty for none",
+        "A login clients must give (its password is kept in the keyring). Empty: no login asked.",
+        ALL,
+    ),
 ];
 
 /// The field with this key, if there is one.

@@ -38,6 +38,7 @@ pub struct Profile {
     /// Unset: such mail is refused at intake, since the relay could not deliver it.
     pub local_recipient: Option<String>,
     pub limits: Limits,
+    pub listener: Listener,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, TS)]
@@ -168,5 +169,24 @@ impl Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self { timeout_secs: 30, connection_limit: 4, max_idle_secs: 60, batch_size: 100, max_queue_age_hours: 120 }
+    }
+}
+
+/// The optional SMTP listener on loopback (127.0.0.1 and ::1), for programs that can't run our
+/// `sendmail` as this user (root's cron, daemons). Its password is kept in the OS keyring.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(default, deny_unknown_fields)]
+pub struct Listener {
+    /// Off by default: nothing listens until it is turned on.
+    pub enabled: bool,
+    /// The TCP port on 127.0.0.1 and ::1.
+    pub port: u16,
+    /// The local login clients must give (AUTH PLAIN or LOGIN); empty: no login is asked.
+    pub username: String,
+}
+
+impl Default for Listener {
+    fn default() -> Self {
+        Self { enabled: false, port: 2525, username: String::new() }
     }
 }

@@ -103,8 +103,15 @@ pub fn check(settings: &Settings) -> Report {
         check_address(&mut r, "local_recipient", local, false);
     }
 
-    // The port has its own message above (it names the usual ports).
-    for field in FIELDS.iter().filter(|f| f.name != "relay.port") {
+    if p.listener.port == 0 {
+        r.error("listener.port", "must be between 1 and 65535 — 2525 is the usual choice (ports below 1024 need root)");
+    }
+    if p.listener.username.len() > 256 {
+        r.error("listener.username", "is longer than 256 characters — choose a short local login name");
+    }
+
+    // The ports have their own messages above (they name the usual ports).
+    for field in FIELDS.iter().filter(|f| f.name != "relay.port" && f.name != "listener.port") {
         if let (Some((lo, hi)), Some(value)) = (field.range, value_of(&doc, field.name).and_then(Value::as_u64)) {
             if value < u64::from(lo) || value > u64::from(hi) {
                 r.error(field.name, format!("must be between {lo} and {hi} {} (it is {value})", field.unit));

@@ -7,6 +7,7 @@
 #![allow(clippy::result_large_err)]
 
 mod config;
+mod listen;
 mod outbox;
 mod output;
 mod password;
@@ -56,6 +57,9 @@ enum Command {
     },
     #[command(flatten)]
     Outbox(outbox::Command),
+    /// Take mail over SMTP on 127.0.0.1 and ::1 into the outbox (foreground; for systemd or scripts).
+    #[command(after_help = listen::LISTEN_HELP)]
+    Listen,
 }
 
 /// Exit codes: 0 ok, 1 a runtime failure (file, keyring), 2 bad input (clap's convention);
@@ -79,6 +83,7 @@ fn main() -> ExitCode {
         Command::Validate { to, values, output } => return probe::validate(to.as_deref(), &values, &output),
         Command::SendTest { to, values, output } => return probe::send_test(&to, &values, &output),
         Command::Outbox(command) => return outbox::run(command),
+        Command::Listen => return listen::run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -258,9 +258,10 @@ fn sendmail_inner(args: &[String]) -> Result<(), Error> {
         Mode::Smtp => {
             let profile = load_profile();
             let intake = Intake::start(Store::open_default()?);
-            let (stdin, stdout) = (std::io::stdin(), std::io::stdout());
-            let outcome =
-                smtp_session::serve(&mut stdin.lock(), &mut stdout.lock(), &intake, &profile, MAX_MESSAGE_BYTES).map_err(Error::Input)?;
+            let mut input = std::io::BufReader::new(std::io::stdin());
+            let mut output = std::io::BufWriter::new(std::io::stdout());
+            let config = smtp_session::Config::bs(&profile, MAX_MESSAGE_BYTES);
+            let outcome = smtp_session::serve(&mut input, &mut output, &intake, &config).map_err(Error::Input)?;
             drop(intake);
             if !outcome.accepted.is_empty() {
                 outbox::wake_delivery(&Store::open_default()?)?;

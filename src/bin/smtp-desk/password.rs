@@ -1,4 +1,5 @@
-//! `smtp-desk password set|clear`: the SMTP password in the OS keyring.
+//! `smtp-desk password set|clear`: the SMTP password in the OS keyring (or, with `--listener`,
+//! the SMTP listener's local password, in its own entry).
 
 use crate::{Outcome, EXIT_BAD_INPUT, EXIT_FAILURE};
 use clap::Subcommand;
@@ -9,28 +10,44 @@ use std::io::{IsTerminal, Read};
 #[derive(Subcommand)]
 pub enum PasswordCommand {
     /// Save the password: typed at a prompt (not echoed), or read from standard input.
-    Set,
+    Set {
+        /// The SMTP listener's local password (for listener.username) instead of the server's.
+        #[arg(long)]
+        listener: bool,
+    },
     /// Remove the saved password.
-    Clear,
+    Clear {
+        /// The SMTP listener's local password instead of the server's.
+        #[arg(long)]
+        listener: bool,
+    },
 }
 
 pub fn run(command: PasswordCommand) -> Outcome {
     match command {
-        PasswordCommand::Set => set(),
-        PasswordCommand::Clear => secrets::clear(DEFAULT_PROFILE).map_err(|e| (EXIT_FAILURE, (&e).into())).map(|_| {
+        PasswordCommand::Set { listener } => set(listener),
+        PasswordCommand::Clear { listener: true } => secrets::clear_listener().map_err(|e| (EXIT_FAILURE, (&e).into())).map(|_| {
+            eprintln!("Listener password removed from the keyring.");
+        }),
+        PasswordCommand::Clear { listener: false } => secrets::clear(DEFAULT_PROFILE).map_err(|e| (EXIT_FAILURE, (&e).into())).map(|_| {
             eprintln!("Password removed from the keyring.");
         }),
     }
 }
 
-fn set() -> Outcome {
+fn set(listener: bool) -> Outcome {
     let text = if std::io::stdin().is_terminal() {
-        rpassword::prompt_password("SMTP password: ")
+        rpassword::prompt_password(if listener { "SMTP listener password: " } else { "SMTP password: " })
             .map_err(|e| (EXIT_FAILURE, ErrorReport::new(ErrorKind::Input, format!("could not read the password: {e}"))))?
     } else {
         read_stdin()?
     };
     let password = Password::new(text).map_err(|e| (EXIT_BAD_INPUT, (&e).into()))?;
+    if listener {
+        secrets::set_listener(&password).map_err(|e| (EXIT_FAILURE, (&e).into()))?;
+        eprintln!("Listener password saved in the OS keyring.");
+        return Ok(());
+    }
     secrets::set(DEFAULT_PROFILE, &password).map_err(|e| (EXIT_FAILURE, (&e).into()))?;
     eprintln!("Password saved in the OS keyring.");
     Ok(())

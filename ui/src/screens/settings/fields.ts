@@ -1,6 +1,7 @@
 /** The settings form's field table: labels, help, ranges and modes from the core's registry (generated fields.ts), and reading and filling the form's controls. */
 
 import { byId } from "../../dom";
+import { DEFAULT_SETTINGS } from "../../generated/defaults";
 import { FIELD_KEYS, fieldId, fieldInfo, type Mode, type Security, type Settings } from "../../model";
 
 /** The password is on the form but not in the settings file: the keyring holds it. */
@@ -56,6 +57,7 @@ export function normalise(s: Settings): Settings {
         batch_size: p.limits.batch_size,
         max_queue_age_hours: p.limits.max_queue_age_hours,
       },
+      listener: { enabled: p.listener.enabled, port: p.listener.port, username: p.listener.username },
     },
   };
 }
@@ -139,6 +141,8 @@ export class FormFields {
           batch_size: this.number("limits.batch_size"),
           max_queue_age_hours: this.number("limits.max_queue_age_hours"),
         },
+        // Not on the form yet: carried over from the file, so a save never changes it.
+        listener: { ...(this.carried()?.profile.listener ?? DEFAULT_SETTINGS.profile.listener) },
       },
     });
   }
