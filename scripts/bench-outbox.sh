@@ -13,6 +13,11 @@
 # `smtp-desk deliver --once` to Postfix's smtp-sink on loopback, beside `smtp-source -s 1` and
 # `-s 4` against the same sink (the ceiling). Target: >= 5,000 messages/s.
 #   ONLY=drain DRAIN=2000 scripts/bench-outbox.sh     # just the drain figure
+#
+# Then the SMTP listener's intake, durable: `smtp-source -s 4 -m LISTEN (default 10000) -l 4096`
+# to `smtp-desk listen`, beside the same run against Postfix's own smtpd on 127.0.0.1:25 (its
+# queue fills; deliveries are deferred). Target: >= 1,000 messages/s.
+#   ONLY=listen LISTEN=10000 scripts/bench-outbox.sh  # just the listener figures
 # Postfix is installed only if that can be done non-interactively (root + apt-get, debconf
 # preseeded "Local only", deliveries deferred so the queue just fills); otherwise it is skipped.
 # The queue lives under target/ (a real disk: fsync must cost what it costs, not tmpfs's nothing).
@@ -117,6 +122,45 @@ if [ "${ONLY:-}" = drain ]; then
     exit 0
 fi
 
+# ---- listener intake --------------------------------------------------------------------------
+listen_bench() {
+    local n=${LISTEN:-10000} port dir pid start took stored
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    dir=$work/listen
+    mkdir -p "$dir"
+    (
+        export SMTP_DESK_DATA_DIR=$dir/data SMTP_DESK_CONFIG_DIR=$dir/config
+        # Sending stays off: the one-shot agents the listener wakes deliver nothing, so only intake is measured.
+        "$bin" config set mode off sender.from_address bench@example.com local_recipient root@example.com \
+            listener.enabled true listener.port "$port" >/dev/null 2>&1
+        "$bin" listen 2> "$dir/listen.log" &
+        pid=$!
+        for _ in $(seq 100); do grep -q 'listen: SMTP on' "$dir/listen.log" && break; sleep 0.05; done
+        start=$(date +%s.%N)
+        /usr/sbin/smtp-source -s 4 -m "$n" -l 4096 -f bench@example.com -t rcpt@example.com 127.0.0.1:"$port"
+        took=$(python3 -c "print($(date +%s.%N) - $start)")
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        stored=$("$bin" queue counts --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["messages"])')
+        python3 -c "print(f'smtp-desk listen, smtp-source -s 4 -m $n -l 4096: {$n / $took:.0f} messages/s (durable; {$stored} queued)')"
+    )
+    if [ -n "$have_postfix" ] && postfix status >/dev/null 2>&1; then
+        start=$(date +%s.%N)
+        /usr/sbin/smtp-source -s 4 -m "$n" -l 4096 -f bench@example.com -t rcpt@example.com 127.0.0.1:25
+        took=$(python3 -c "print($(date +%s.%N) - $start)")
+        python3 -c "print(f'Postfix smtpd (127.0.0.1:25), same smtp-source run: {$n / $took:.0f} messages/s')"
+        # Only a Postfix this script installed has its queue emptied.
+        if [ -f "$mark" ]; then postsuper -d ALL >/dev/null 2>&1 || true; fi
+    else
+        echo "== Postfix is not running here: its smtpd figure is skipped" >&2
+    fi
+    echo "target: smtp-desk listener >= 1000 messages/s"
+}
+if [ "${ONLY:-}" = listen ]; then
+    listen_bench
+    exit 0
+fi
+
 cmds=("$bin sendmail -t -i < $msg")
 names=(smtp-desk)
 if [ -n "$have_postfix" ]; then
@@ -154,3 +198,5 @@ echo "$n sendmail processes, 8 at a time:       $(rate "$parallel") messages/s"
 echo "queued now: $("$bin" queue counts)"
 echo
 drain
+echo
+listen_bench

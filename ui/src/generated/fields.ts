@@ -280,6 +280,51 @@ export const FIELDS = [
       "relay",
       "direct"
     ]
+  },
+  {
+    "name": "listener.enabled",
+    "label": "SMTP listener",
+    "help": "Take mail over SMTP on 127.0.0.1 and ::1 (for root's cron and daemons). Off by default.",
+    "takes": "true | false",
+    "kind": "switch",
+    "range": null,
+    "unit": "",
+    "modes": [
+      "off",
+      "relay",
+      "direct"
+    ]
+  },
+  {
+    "name": "listener.port",
+    "label": "Listener port",
+    "help": "Loopback only; 2525 unless something else uses it.",
+    "takes": "1-65535",
+    "kind": "number",
+    "range": [
+      1,
+      65535
+    ],
+    "unit": "",
+    "modes": [
+      "off",
+      "relay",
+      "direct"
+    ]
+  },
+  {
+    "name": "listener.username",
+    "label": "Listener login",
+    "help": "A login clients must give (its password is kept in the keyring). Empty: no login asked.",
+    "takes": "local login name, or empty for none",
+    "kind": "text",
+    "range": null,
+    "unit": "",
+    "modes": [
+      "off",
+      "relay",
+      "direct"
+    ]
   }
 ] as const satisfies readonly Field[];
 
