@@ -58,7 +58,9 @@ impl Error {
     fn hint(&self) -> Option<String> {
         Some(match self {
             Error::Disabled => "Turn it on: smtp-desk config set listener.enabled true".into(),
-            Error::NotLoopback(_) => "Programs on other machines must use a mail server of their own; the listener is for this machine.".into(),
+            Error::NotLoopback(_) => {
+                "Programs on other machines must use a mail server of their own; the listener is for this machine.".into()
+            }
             Error::Bind { source, .. } if source.kind() == std::io::ErrorKind::AddrInUse => {
                 "Another program (or another smtp-desk listen / deliver --daemon) uses that port: stop it, or choose another \
                  port with smtp-desk config set listener.port 2526"
@@ -80,7 +82,8 @@ impl From<&Error> for ErrorReport {
             Error::Outbox(o) => ErrorReport::from(o),
             Error::Settings(_) => ErrorReport::new(ErrorKind::SettingsIo, e.to_string()),
             other => {
-                let kind = if matches!(other, Error::NoPassword(_)) { ErrorKind::ListenerPasswordMissing } else { ErrorKind::ListenerUnavailable };
+                let kind =
+                    if matches!(other, Error::NoPassword(_)) { ErrorKind::ListenerPasswordMissing } else { ErrorKind::ListenerUnavailable };
                 let mut r = ErrorReport::new(kind, other.to_string());
                 r.hint = other.hint();
                 r.field = match other {
@@ -163,7 +166,11 @@ impl Listener {
                     port = l.local_addr().map(|a| a.port()).unwrap_or(port);
                     sockets.push(l);
                 }
-                Err(e) if ip.is_ipv6() && i > 0 && (e.kind() == std::io::ErrorKind::AddrNotAvailable || e.raw_os_error() == Some(libc::EAFNOSUPPORT)) => {
+                Err(e)
+                    if ip.is_ipv6()
+                        && i > 0
+                        && (e.kind() == std::io::ErrorKind::AddrNotAvailable || e.raw_os_error() == Some(libc::EAFNOSUPPORT)) =>
+                {
                     tracing::info!("listener: no IPv6 loopback here ({e}); listening on IPv4 only");
                 }
                 Err(source) => return Err(Error::Bind { address, source }),

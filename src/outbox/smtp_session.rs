@@ -4,7 +4,8 @@
 //!
 //! Offered: EHLO/HELO, MAIL (SIZE, BODY, RET, ENVID, SMTPUTF8), RCPT (NOTIFY kept), DATA with
 //! dot-unstuffing (§4.5.2), RSET, NOOP, VRFY (252), HELP, QUIT, PIPELINING (RFC 2920: replies are
-//! written out when no more pipelined input waits), and AUTH PLAIN / LOGIN (RFC 4954) when the
+//! written out when no more pipelined input waits, and at once after each message), and AUTH
+//! PLAIN / LOGIN (RFC 4954) when the
 //! caller sets a local login, which is then required before MAIL.
 //!
 //! The stream's read timeout is the caller's (a socket's `SO_RCVTIMEO`); a read that times out
@@ -261,6 +262,13 @@ impl<I: Input, O: Write> Session<'_, I, O> {
                 errors += 1;
             }
             self.reply(&r)?;
+            if verb == "DATA" {
+                // The verdict on a message goes out at once, even with more pipelined input
+                // waiting: a committed message whose 250 sits in a buffer is a duplicate when
+                // the connection breaks and the client sends it again.
+                let r = self.output.flush();
+                self.written(r)?;
+            }
         }
     }
 
@@ -581,7 +589,11 @@ mod tests {
         );
         let (out, outcome, _path, _dir) = run(&script, &config);
         assert!(out.contains("250-AUTH PLAIN LOGIN\r\n"), "{out}");
-        assert_eq!(codes(&out), ["220", "250", "530", "535", "334", "334", "535", "334", "235", "250", "250", "354", "250", "221"], "{out}");
+        assert_eq!(
+            codes(&out),
+            ["220", "250", "530", "535", "334", "334", "535", "334", "235", "250", "250", "354", "250", "221"],
+            "{out}"
+        );
         assert_eq!(outcome.accepted.len(), 1);
         assert_eq!(outcome.failed_logins, 2);
         assert!(!out.contains("s3cret") && !out.contains("wrong"));

@@ -597,6 +597,16 @@ describe("fields not on the form", () => {
     const [call] = ipc.callsOf("save_settings");
     expect((call?.args as { settings: Settings }).settings.profile.local_recipient).toBe("admin@example.com");
   });
+
+  it("carries the file's SMTP listener settings into a save", async () => {
+    const s = relaySettings();
+    s.profile.listener = { enabled: true, port: 2526, username: "cron" };
+    await mount(s);
+    enter("sender-from_name", "Ops");
+    await clickSave();
+    const [call] = ipc.callsOf("save_settings");
+    expect((call?.args as { settings: Settings }).settings.profile.listener).toEqual({ enabled: true, port: 2526, username: "cron" });
+  });
 });
 
 describe("trying the form's values", () => {
