@@ -5,8 +5,7 @@
 //! Offered: EHLO/HELO, MAIL (SIZE, BODY, RET, ENVID, SMTPUTF8), RCPT (NOTIFY kept), DATA with
 //! dot-unstuffing (§4.5.2), RSET, NOOP, VRFY (252), HELP, QUIT, PIPELINING (RFC 2920: replies are
 //! written out when no more pipelined input waits, and at once after each message), and AUTH
-//! PLAIN / LOGIN (RFC 4954) when the
-//! caller sets a local login, which is then required before MAIL.
+//! PLAIN / LOGIN (RFC 4954) when the caller sets a local login, which is then required before MAIL.
 //!
 //! The stream's read timeout is the caller's (a socket's `SO_RCVTIMEO`); a read that times out
 //! ends the session with a 421. Every read is bounded: a command line, an AUTH answer and each
