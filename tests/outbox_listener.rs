@@ -513,3 +513,77 @@ fn off_by_default_and_the_port_is_checked() {
     let o = run(&["config", "set", "listener.port", "70000"]);
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("listener.port"));
 }
+
+/// Past the session limit a client is told 421 and closed; the open sessions go on.
+#[test]
+fn sessions_over_the_limit_get_421() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let mut options = Options::loopback(0);
+    options.max_sessions = 2;
+    let l = {
+        let _g = rt.enter();
+        Listener::bind(options).unwrap()
+    };
+    let port = l.local_addrs()[0].port();
+    let cancel = smtp_desk::smtp::CancelToken::new();
+    let (p, c2) = (dir.path().join("outbox.sqlite3"), cancel.clone());
+    let served = rt.spawn(async move { l.serve(&p, Profile::default(), &c2).await });
+    let mut first = Client::connect(port);
+    let _second = Client::connect(port);
+    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut third = String::new();
+    BufReader::new(s).read_line(&mut third).unwrap();
+    assert!(third.starts_with("421 "), "{third}");
+    assert!(first.command("NOOP").starts_with("250"));
+    cancel.cancel();
+    rt.block_on(served).unwrap().unwrap();
+}
+
+/// Mail taken by the listener is delivered without anyone running `deliver`: it starts a
+/// one-shot delivery run, as sendmail does.
+#[test]
+fn listener_intake_wakes_delivery() {
+    let server = Server::start(&[]);
+    let desk = Desk::new(Some(server.port), &[]);
+    let _l = desk.listen();
+    let port = desk.port.to_string();
+    let o = Command::new("swaks")
+        .args(["--server", "127.0.0.1", "--port", &port, "--from", "a@example.com", "--to", "b@example.com", "--body", "hi"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains("queued as"));
+    assert!(wait_until(Duration::from_secs(10), || server.received().len() == 1), "delivered without a deliver command");
+}
+
+/// `deliver --daemon` runs the listener when the settings turn it on, and delivers what it takes.
+#[test]
+fn the_daemon_runs_the_listener_when_enabled() {
+    let server = Server::start(&[]);
+    let desk = Desk::new(Some(server.port), &[]);
+    let mut daemon =
+        desk.cmd().args(["deliver", "--daemon"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut err = BufReader::new(daemon.stderr.take().unwrap());
+    let mut line = String::new();
+    let started = loop {
+        line.clear();
+        if err.read_line(&mut line).unwrap() == 0 {
+            break false;
+        }
+        if line.contains("SMTP listener on 127.0.0.1:") {
+            break true;
+        }
+    };
+    assert!(started, "the daemon said where it listens: {line}");
+    let mut c = Client::connect(desk.port);
+    c.command("EHLO x");
+    c.command("MAIL FROM:<a@example.com>");
+    c.command("RCPT TO:<b@example.com>");
+    c.command("DATA");
+    c.send("Subject: via the daemon\r\n\r\nhi\r\n.\r\n");
+    assert!(queued_id(&c.reply()).is_some());
+    assert!(wait_until(Duration::from_secs(10), || server.received().len() == 1), "the daemon delivered it");
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+}

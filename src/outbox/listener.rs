@@ -66,7 +66,9 @@ impl Error {
                  port with smtp-desk config set listener.port 2526"
                     .into()
             }
-            Error::Bind { .. } => "Ports below 1024 need root: choose another with smtp-desk config set listener.port 2525".into(),
+            Error::Bind { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
+                "Ports below 1024 need root: choose another with smtp-desk config set listener.port 2525".into()
+            }
             Error::NoPassword(_) => {
                 "Save it with smtp-desk password set --listener, or ask for no login: smtp-desk config set listener.username ''".into()
             }
