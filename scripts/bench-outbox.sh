@@ -94,9 +94,11 @@ out.append("QUIT")
 sys.stdout.write("\r\n".join(out) + "\r\n")
 PY
         "$bin" sendmail -bs < "$dir/fill.smtp" >/dev/null
-        "$bin" config set mode relay >/dev/null 2>&1
         echo "== queued: $("$bin" queue counts)" >&2
+        # Turning sending on wakes delivery (a one-shot run starts at once); the deliver --once
+        # below waits for that run and looks again, so the clock runs from the switch.
         start=$(date +%s.%N)
+        "$bin" config set mode relay >/dev/null 2>&1
         "$bin" deliver --once --quiet || echo "== deliver --once exited $?" >&2
         took=$(python3 -c "print($(date +%s.%N) - $start)")
         echo "== after the drain: $("$bin" queue counts)" >&2

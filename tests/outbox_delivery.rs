@@ -317,3 +317,29 @@ fn a_message_deferred_past_the_maximum_age_fails() {
 fn smtp_desk_now_millis() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
 }
+
+/// Issue 8, Mode Off: mail is accepted and kept queued (not held: that is a person's decision),
+/// no one-shot agent is started for it, and turning sending on delivers it.
+#[test]
+fn mode_off_keeps_mail_without_an_agent_and_sending_on_delivers_it() {
+    let server = Server::start(&[]);
+    let desk = Desk::relay(server.port, &["mode", "off"]);
+    ok(&desk.run(&["sendmail", "bob@example.com"], b"Subject: kept\n\nhi\n"));
+    // A detached one-shot run would have taken the agent lock (creating the file) by now.
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(!desk.data.path().join("deliver.lock").exists(), "sendmail started a delivery agent while sending is off");
+    assert_eq!(desk.list()[0]["state"], "queued");
+    assert!(server.received().is_empty());
+
+    ok(&desk.run(&["config", "set", "mode", "relay"], b""));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while server.received().is_empty() {
+        assert!(Instant::now() < deadline, "turning sending on did not deliver the kept mail");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while desk.list()[0]["state"] != "sent" {
+        assert!(Instant::now() < deadline, "{:?}", desk.list());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
