@@ -131,12 +131,13 @@ class Queue implements QueueScreen {
     this.detail = byId(root, "queue-detail");
     this.confirm = byId<HTMLDialogElement>(root, "queue-confirm");
     const on = this.life.on.bind(this.life);
-    on(this.stateFilter, "change", () => void this.firstPage());
-    on(this.search, "input", () => this.life.timeout("search", SEARCH_DELAY_MS, () => void this.firstPage()));
+    // A new filter shows other messages: what was selected is let go, so no action hits unseen mail.
+    on(this.stateFilter, "change", () => void this.firstPage(true));
+    on(this.search, "input", () => this.life.timeout("search", SEARCH_DELAY_MS, () => void this.firstPage(true)));
     on(this.search, "keydown", (e) => {
       if ((e as KeyboardEvent).key === "Enter") {
         e.preventDefault();
-        void this.firstPage();
+        void this.firstPage(true);
       }
     });
     on(byId(root, "queue-newer"), "click", () => void this.turn("newer"));
@@ -190,7 +191,8 @@ class Queue implements QueueScreen {
     };
   }
 
-  private async firstPage(): Promise<void> {
+  private async firstPage(unselect = false): Promise<void> {
+    if (unselect) this.selected.clear();
     this.cursor = { before: null, after: null };
     await this.reload();
   }
@@ -329,6 +331,7 @@ class Queue implements QueueScreen {
       const off = this.overview?.mode === "off" ? " Sending is off: turn it on in Settings to send them." : "";
       const due = n > 0 ? `${messages(n)} made due now` : "Nothing was waiting for a retry";
       this.say(`Flush requested: ${due}; delivery is running.${off}`);
+      this.selected.clear();
     } catch (e) {
       this.say(`Flush failed: ${toErrorReport(e).message}`);
     }
@@ -350,6 +353,8 @@ class Queue implements QueueScreen {
     try {
       const n = action === "hold" ? await this.ipc.queueHold(ids) : await this.ipc.queueRelease(ids);
       this.say(action === "hold" ? `Held ${messages(n)}.` : `Released ${messages(n)}; they are sent next.`);
+      // Done with them: the next action starts from a fresh selection.
+      this.selected.clear();
     } catch (e) {
       this.say(`${action === "hold" ? "Hold" : "Release"} failed: ${toErrorReport(e).message}`);
     }

@@ -139,7 +139,10 @@ describe("actions", () => {
     expect(ipc.callsOf("queue_hold")[0]!.args).toEqual({ ids: [1, 3] });
     expect($("queue-status").textContent).toBe("Held 2 messages.");
     expect(row(1).dataset.state).toBe("held");
-    expect(row(1).getAttribute("aria-selected")).toBe("true");
+    expect(row(1).getAttribute("aria-selected")).toBe("false");
+    expect($<HTMLButtonElement>("queue-release").disabled).toBe(true);
+    check(1);
+    check(3);
     $("queue-release").click();
     await settle();
     expect($("queue-status").textContent).toBe("Released 2 messages; they are sent next.");
