@@ -13,6 +13,10 @@
 # `smtp-desk deliver --once` to Postfix's smtp-sink on loopback, beside `smtp-source -s 1` and
 # `-s 4` against the same sink (the ceiling). Target: >= 5,000 messages/s.
 #   ONLY=drain DRAIN=2000 scripts/bench-outbox.sh     # just the drain figure
+# Then the queue screen's reads: QUEUE_N (default 100000) messages filled in bulk (1,000 per
+# transaction, not one sendmail each), then a page through the core (`Store::page`: first, deep,
+# filtered, searched) and the counts, median of QUEUE_RUNS (default 50). Target: a page <= 20 ms.
+#   ONLY=queue scripts/bench-outbox.sh
 # Postfix is installed only if that can be done non-interactively (root + apt-get, debconf
 # preseeded "Local only", deliveries deferred so the queue just fills); otherwise it is skipped.
 # The queue lives under target/ (a real disk: fsync must cost what it costs, not tmpfs's nothing).
@@ -22,6 +26,21 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 runs=${RUNS:-100}
 target=${CARGO_TARGET_DIR:-$root/target}
+
+# ---- queue screen -----------------------------------------------------------------------------
+queue_screen() {
+    echo "== building the queue page benchmark (release)" >&2
+    (cd "$root" && cargo build --release --quiet --example queue_page)
+    local dir
+    dir=$(mktemp -d "$target/bench-queue.XXXXXX")
+    "$target/release/examples/queue_page" "$dir" "${QUEUE_N:-100000}" "${QUEUE_RUNS:-50}"
+    rm -rf "$dir"
+}
+if [ "${ONLY:-}" = queue ]; then
+    queue_screen
+    exit 0
+fi
+
 bin=${BIN:-$target/release/smtp-desk}
 work=$(mktemp -d "$target/bench-outbox.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -156,3 +175,5 @@ echo "$n sendmail processes, 8 at a time:       $(rate "$parallel") messages/s"
 echo "queued now: $("$bin" queue counts)"
 echo
 drain
+echo
+queue_screen

@@ -777,8 +777,20 @@ async fn the_queue_screen_manages_mail_and_a_flush_delivers_it() {
     cli(
         config.path(),
         &[
-            "config", "set", "mode", "off", "relay.host", "127.0.0.1", "relay.port", &down, "relay.security", "none",
-            "sender.from_address", "desk@example.com", "limits.timeout_secs", "5",
+            "config",
+            "set",
+            "mode",
+            "off",
+            "relay.host",
+            "127.0.0.1",
+            "relay.port",
+            &down,
+            "relay.security",
+            "none",
+            "sender.from_address",
+            "desk@example.com",
+            "limits.timeout_secs",
+            "5",
         ],
     );
     for i in 1..=4 {

@@ -95,7 +95,9 @@ pub fn start(app: AppHandle) {
         let mut notice = |text: &str| tracing::info!("deliver (window): {text}");
         match rt.block_on(runner::run(&path, Kind::Window, &cancel, &mut notice)) {
             Ok(runner::Finished::WokeRunningAgent) => tracing::info!("another delivery agent runs; the window left delivery to it"),
-            Ok(runner::Finished::Delivered(s)) => tracing::info!("deliver (window): {} sent, {} deferred, {} failed", s.sent, s.deferred, s.failed),
+            Ok(runner::Finished::Delivered(s)) => {
+                tracing::info!("deliver (window): {} sent, {} deferred, {} failed", s.sent, s.deferred, s.failed)
+            }
             Err(e) => tracing::warn!("deliver (window): {e}"),
         }
         let _ = done.send(());
@@ -113,10 +115,12 @@ fn watch(app: &AppHandle) {
         let Ok(event) = res else { return };
         // Writes only: reads (ours included) must not trigger the next read, forever. The -shm
         // file changes on reads too; the database and its WAL only on commits.
-        let written = matches!(event.kind, EventKind::Create(_) | EventKind::Remove(_) | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any));
-        let ours = event.paths.iter().any(|p| {
-            p.file_name().map(|f| f.to_string_lossy()).is_some_and(|f| f.starts_with(name.as_str()) && !f.ends_with("-shm"))
-        });
+        let written =
+            matches!(event.kind, EventKind::Create(_) | EventKind::Remove(_) | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any));
+        let ours = event
+            .paths
+            .iter()
+            .any(|p| p.file_name().map(|f| f.to_string_lossy()).is_some_and(|f| f.starts_with(name.as_str()) && !f.ends_with("-shm")));
         if written && ours {
             changed(&handler_app);
         }
@@ -145,10 +149,8 @@ fn changed(app: &AppHandle) {
         throttle.scheduled.store(false, Ordering::SeqCst);
         *throttle.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         let reader = app.clone();
-        let overview = tauri::async_runtime::spawn_blocking(move || {
-            reader.state::<Delivery>().with_store(|s| s.overview(sending_mode()))
-        })
-        .await;
+        let overview =
+            tauri::async_runtime::spawn_blocking(move || reader.state::<Delivery>().with_store(|s| s.overview(sending_mode()))).await;
         match overview {
             Ok(Ok(o)) => {
                 let _ = app.emit("queue-changed", o);

@@ -147,6 +147,11 @@ pub struct Overview {
 /// The most messages one page may ask for.
 const MAX_PAGE: u32 = 500;
 
+/// A message's state: the least advanced of its recipients'.
+fn message_state(recipients: &[RecipientStatus]) -> State {
+    PRECEDENCE.into_iter().find(|s| recipients.iter().any(|r| r.state == *s)).unwrap_or(State::Sent)
+}
+
 /// What a page matches: a state, a LIKE pattern.
 struct Matching<'a> {
     state: Option<&'static str>,
@@ -189,20 +194,19 @@ const PRECEDENCE: [State; 6] = [State::Sending, State::Queued, State::Deferred, 
 impl Store {
     /// A page of messages, oldest first.
     pub fn list(&self, filter: &Filter) -> Result<Vec<MessageSummary>, Error> {
-        self.list_inner(filter, None).map_err(|e| self.storage(e))
+        self.list_inner(filter).map_err(|e| self.storage(e))
     }
 
-    fn list_inner(&self, f: &Filter, only: Option<i64>) -> rusqlite::Result<Vec<MessageSummary>> {
+    fn list_inner(&self, f: &Filter) -> rusqlite::Result<Vec<MessageSummary>> {
         let pattern = f.search.as_ref().map(|s| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
         let mut stmt = self.conn().prepare_cached(
             "SELECT m.id, m.received_at, m.sender, m.size, m.subject, m.message_id FROM message m
              WHERE (?1 IS NULL OR EXISTS (SELECT 1 FROM recipient r WHERE r.message = m.id AND r.state = ?1))
                AND (?2 IS NULL OR m.sender LIKE ?2 ESCAPE '\\'
                     OR EXISTS (SELECT 1 FROM recipient r WHERE r.message = m.id AND r.address LIKE ?2 ESCAPE '\\'))
-               AND (?5 IS NULL OR m.id = ?5)
              ORDER BY m.id LIMIT ?3 OFFSET ?4",
         )?;
-        let rows = stmt.query_map(params![f.state.map(State::as_str), pattern, f.limit as i64, f.offset as i64, only], |r| {
+        let rows = stmt.query_map(params![f.state.map(State::as_str), pattern, f.limit as i64, f.offset as i64], |r| {
             Ok(MessageSummary {
                 id: r.get(0)?,
                 state: State::Queued,
@@ -217,9 +221,36 @@ impl Store {
         let mut out = rows.collect::<rusqlite::Result<Vec<_>>>()?;
         for m in &mut out {
             m.recipients = self.recipients(m.id)?;
-            m.state = PRECEDENCE.into_iter().find(|s| m.recipients.iter().any(|r| r.state == *s)).unwrap_or(State::Sent);
+            m.state = message_state(&m.recipients);
         }
         Ok(out)
+    }
+
+    /// One message's summary, looked up by id (a `list` filtered to one id would scan them all).
+    fn summary(&self, id: i64) -> rusqlite::Result<Option<MessageSummary>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT id, received_at, sender, size, subject, message_id FROM message INDEXED BY message_listing WHERE id = ?1",
+        )?;
+        let Some(mut m) = stmt
+            .query_row([id], |r| {
+                Ok(MessageSummary {
+                    id: r.get(0)?,
+                    state: State::Queued,
+                    received_at: r.get::<_, i64>(1)? / 1000,
+                    sender: r.get(2)?,
+                    size: r.get::<_, i64>(3)? as u64,
+                    subject: r.get(4)?,
+                    message_id: r.get(5)?,
+                    recipients: Vec::new(),
+                })
+            })
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        m.recipients = self.recipients(m.id)?;
+        m.state = message_state(&m.recipients);
+        Ok(Some(m))
     }
 
     fn recipients(&self, id: i64) -> rusqlite::Result<Vec<RecipientStatus>> {
@@ -251,7 +282,7 @@ impl Store {
         let Some((source, body_type, dsn_notify, dsn_ret, dsn_envid, body)) = row else {
             return Err(Error::NotFound(id));
         };
-        let summary = self.list_inner(&Filter::default(), Some(id)).map_err(|e| self.storage(e))?.pop().ok_or(Error::NotFound(id))?;
+        let summary = self.summary(id).map_err(|e| self.storage(e))?.ok_or(Error::NotFound(id))?;
         let end = body.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 2).unwrap_or(body.len());
         let headers = String::from_utf8_lossy(&body[..end]).replace("\r\n", "\n");
         let attempts = self.attempts(id).map_err(|e| self.storage(e))?;
@@ -316,7 +347,7 @@ impl Store {
         };
         let mut messages = Vec::with_capacity(ids.len());
         for id in ids {
-            messages.extend(self.list_inner(&Filter::default(), Some(id))?);
+            messages.extend(self.summary(id)?);
         }
         let total = match (matching.state, matching.pattern) {
             (_, Some(_)) => None,

@@ -41,11 +41,13 @@ const MARKUP = `
     <label for="queue-search">Search by address
       <input type="search" id="queue-search" placeholder="Sender or recipient contains…" spellcheck="false" autocomplete="off">
     </label>
-    <span class="spacer"></span>
+  </div>
+  <div class="actions queue-actions">
     <button type="button" id="queue-flush" class="primary">Flush now</button>
     <button type="button" id="queue-hold" disabled>Hold</button>
     <button type="button" id="queue-release" disabled>Release</button>
     <button type="button" id="queue-delete" disabled>Delete…</button>
+    <span class="spacer"></span>
     <button type="button" id="queue-delete-all">Delete all…</button>
   </div>
   <p id="queue-status" class="run-status" role="status"></p>
