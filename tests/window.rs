@@ -36,6 +36,15 @@ static DRIVER_PORT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16:
 struct Driver {
     child: Child,
     url: String,
+    /// The test's outbox, removed with the driver.
+    data: PathBuf,
+}
+
+/// The outbox directory of the test whose settings are in `config`: beside it, not in it (some
+/// tests check that nothing appears in the settings directory).
+fn data_dir(config: &Path) -> PathBuf {
+    let name = config.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    config.with_file_name(format!("{name}-outbox"))
 }
 
 impl Driver {
@@ -45,7 +54,7 @@ impl Driver {
             .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
             .env("SMTP_DESK_CONFIG_DIR", config_dir)
             // The window is a delivery agent while open: its outbox is the test's, never the user's.
-            .env("SMTP_DESK_DATA_DIR", config_dir.join("data"))
+            .env("SMTP_DESK_DATA_DIR", data_dir(config_dir))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -56,7 +65,7 @@ impl Driver {
             std::thread::sleep(Duration::from_millis(50));
         }
         DRIVER_PORT.store(port, std::sync::atomic::Ordering::SeqCst);
-        Self { child, url: format!("http://127.0.0.1:{port}") }
+        Self { child, url: format!("http://127.0.0.1:{port}"), data: data_dir(config_dir) }
     }
 
     async fn open_app(&self) -> Client {
@@ -72,6 +81,7 @@ impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data);
     }
 }
 
@@ -168,7 +178,7 @@ fn cli_with_input(config: &Path, args: &[&str], input: &str) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_smtp-desk"))
         .args(args)
         .env("SMTP_DESK_CONFIG_DIR", config)
-        .env("SMTP_DESK_DATA_DIR", config.join("data"))
+        .env("SMTP_DESK_DATA_DIR", data_dir(config))
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -857,5 +867,7 @@ async fn the_queue_screen_manages_mail_and_a_flush_delivers_it() {
     screenshot(&c, "window-queue-light.png").await;
     select(&c, "theme", "dark").await;
     screenshot(&c, "window-queue-dark.png").await;
+    // The live queue must not feed on itself: its own reads trigger no event, so the window idles.
+    assert_idle(config.path()).await;
     c.close().await.unwrap();
 }
