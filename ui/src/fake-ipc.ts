@@ -196,7 +196,7 @@ export class FakeIpc implements Ipc {
       messages: structuredClone(messages),
       older: start + query.limit < all.length,
       newer: start > 0,
-      total: search ? null : all.length,
+      total: query.state !== null && !search ? all.length : null,
     };
   }
   async queueShow(id: number): Promise<MessageDetail> {

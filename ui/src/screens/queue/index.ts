@@ -236,6 +236,7 @@ class Queue implements QueueScreen {
     const text = sendingOffText(o);
     off.textContent = text ?? "";
     show(off, text !== null);
+    this.showRange();
   }
 
   private render(page: Page): void {
@@ -249,11 +250,19 @@ class Queue implements QueueScreen {
       this.search.value.trim() || this.stateFilter.value ? "No messages match." : "No messages: the queue is empty.";
     byId<HTMLButtonElement>(this.root, "queue-newer").disabled = !page.newer;
     byId<HTMLButtonElement>(this.root, "queue-older").disabled = !page.older;
-    const n = page.messages.length;
-    const total = page.total === null ? "" : ` of ${messages(page.total)}`;
-    byId(this.root, "queue-range").textContent = n === 0 ? "" : `Showing ${n}${total}, newest first`;
+    this.showRange();
     this.selectionChanged();
     if (this.shownDetail !== null && onPage.has(this.shownDetail)) void this.showDetail(this.shownDetail, false);
+  }
+
+  /** "Showing 50 of 1,234 messages": the page's total, or with no filter the overview's count. */
+  private showRange(): void {
+    const page = this.page;
+    const n = page?.messages.length ?? 0;
+    const unfiltered = !this.stateFilter.value && !this.search.value.trim();
+    const all = page?.total ?? (unfiltered ? this.overview?.counts.messages : undefined);
+    const total = all === undefined ? "" : ` of ${messages(all)}`;
+    byId(this.root, "queue-range").textContent = n === 0 ? "" : `Showing ${n}${total}, newest first`;
   }
 
   private row(m: MessageSummary, now: number): HTMLTableRowElement {
