@@ -14,6 +14,7 @@ older: boolean,
  */
 newer: boolean, 
 /**
- * How many messages match in all; `None` with a search, which would have to read every row.
+ * How many messages match a state filter (an index range); `None` with a search, which would
+ * have to read every row, and with no filter, where [`Overview`]'s `counts.messages` says it.
  */
 total: number | null, };
