@@ -14,6 +14,13 @@ const COMMANDS: &[&str] = &[
     "validate_start",
     "send_test_start",
     "run_cancel",
+    "queue_page",
+    "queue_show",
+    "queue_overview",
+    "queue_flush",
+    "queue_hold",
+    "queue_release",
+    "queue_delete",
 ];
 
 fn main() {

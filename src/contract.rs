@@ -47,6 +47,11 @@ pub fn export_core(dir: &Path) -> Result<(), ExportError> {
     )?;
     TranscriptLine::export_all(&cfg)?;
     settings::fields::Kind::export_all(&cfg)?;
+    // The queue screen's (src/outbox/queue.rs).
+    crate::outbox::PageQuery::export_all(&cfg)?;
+    crate::outbox::Page::export_all(&cfg)?;
+    crate::outbox::MessageDetail::export_all(&cfg)?;
+    crate::outbox::Overview::export_all(&cfg)?;
     std::fs::write(dir.join("defaults.ts"), defaults_ts())?;
     std::fs::write(dir.join("fields.ts"), fields_ts())?;
     Ok(())

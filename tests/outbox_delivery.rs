@@ -317,3 +317,49 @@ fn a_message_deferred_past_the_maximum_age_fails() {
 fn smtp_desk_now_millis() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
 }
+
+/// Issue 8, Mode Off: mail is accepted and kept queued (not held: that is a person's decision),
+/// no one-shot agent is started for it, and turning sending on delivers it.
+#[test]
+fn mode_off_keeps_mail_without_an_agent_and_sending_on_delivers_it() {
+    let server = Server::start(&[]);
+    let desk = Desk::relay(server.port, &["mode", "off"]);
+    ok(&desk.run(&["sendmail", "bob@example.com"], b"Subject: kept\n\nhi\n"));
+    // A detached one-shot run would have taken the agent lock (creating the file) by now.
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(!desk.data.path().join("deliver.lock").exists(), "sendmail started a delivery agent while sending is off");
+    assert_eq!(desk.list()[0]["state"], "queued");
+    assert!(server.received().is_empty());
+
+    ok(&desk.run(&["config", "set", "mode", "relay"], b""));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while server.received().is_empty() {
+        assert!(Instant::now() < deadline, "turning sending on did not deliver the kept mail");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while desk.list()[0]["state"] != "sent" {
+        assert!(Instant::now() < deadline, "{:?}", desk.list());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Issue 8: the window is the delivery agent while it is open, unless `deliver --daemon` already
+/// runs: then the window's agent only wakes the daemon, which delivers.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_window_agent_leaves_delivery_to_a_running_daemon() {
+    use smtp_desk::outbox::agent::Kind;
+    use smtp_desk::outbox::runner::{self, Finished};
+    let server = Server::start(&[]);
+    let desk = Desk::relay(server.port, &[]);
+    let mut daemon = desk.cmd().args(["deliver", "--daemon", "--quiet"]).stdin(Stdio::null()).spawn().unwrap();
+    assert!(wait_until(Duration::from_secs(5), || desk.data.path().join("deliver.sock").exists()), "the daemon listens");
+    desk.queue(1, &["window@example.com"]);
+    let path = desk.data.path().join("outbox.sqlite3");
+    let cancel = smtp_desk::smtp::CancelToken::new();
+    let run = tokio::time::timeout(Duration::from_secs(5), runner::run(&path, Kind::Window, &cancel, &mut |_| {})).await;
+    assert_eq!(run.expect("the window's agent returned at once").unwrap(), Finished::WokeRunningAgent);
+    assert!(wait_until(Duration::from_secs(5), || server.received().len() == 1), "the woken daemon delivered");
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+}

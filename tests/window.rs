@@ -36,6 +36,15 @@ static DRIVER_PORT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16:
 struct Driver {
     child: Child,
     url: String,
+    /// The test's outbox, removed with the driver.
+    data: PathBuf,
+}
+
+/// The outbox directory of the test whose settings are in `config`: beside it, not in it (some
+/// tests check that nothing appears in the settings directory).
+fn data_dir(config: &Path) -> PathBuf {
+    let name = config.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    config.with_file_name(format!("{name}-outbox"))
 }
 
 impl Driver {
@@ -44,6 +53,8 @@ impl Driver {
         let child = Command::new("tauri-driver")
             .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
             .env("SMTP_DESK_CONFIG_DIR", config_dir)
+            // The window is a delivery agent while open: its outbox is the test's, never the user's.
+            .env("SMTP_DESK_DATA_DIR", data_dir(config_dir))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -54,7 +65,7 @@ impl Driver {
             std::thread::sleep(Duration::from_millis(50));
         }
         DRIVER_PORT.store(port, std::sync::atomic::Ordering::SeqCst);
-        Self { child, url: format!("http://127.0.0.1:{port}") }
+        Self { child, url: format!("http://127.0.0.1:{port}"), data: data_dir(config_dir) }
     }
 
     async fn open_app(&self) -> Client {
@@ -70,6 +81,7 @@ impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data);
     }
 }
 
@@ -166,6 +178,7 @@ fn cli_with_input(config: &Path, args: &[&str], input: &str) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_smtp-desk"))
         .args(args)
         .env("SMTP_DESK_CONFIG_DIR", config)
+        .env("SMTP_DESK_DATA_DIR", data_dir(config))
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -736,4 +749,125 @@ async fn the_form_validates_unsaved_values_then_saves_them() {
     screenshot(&c, "window-settings-validated-saved.png").await;
     c.close().await.unwrap();
     secrets::clear(DEFAULT_PROFILE).unwrap();
+}
+
+/// The queue table's rows as (id, state), in order.
+async fn queue_rows(c: &Client) -> Vec<(i64, String)> {
+    let rows = c
+        .execute("return [...document.querySelectorAll('#queue-rows tr')].map((r) => [Number(r.dataset.id), r.dataset.state]);", vec![])
+        .await
+        .unwrap();
+    serde_json::from_value(rows).unwrap()
+}
+
+async fn rows_when(c: &Client, what: &str, pred: impl Fn(&[(i64, String)]) -> bool) -> Vec<(i64, String)> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let rows = queue_rows(c).await;
+        if pred(&rows) {
+            return rows;
+        }
+        assert!(Instant::now() < deadline, "the queue never showed {what}; rows: {rows:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn select_row(c: &Client, id: i64) {
+    c.find(Locator::Css(&format!("#queue-rows tr[data-id='{id}'] input[type=checkbox]"))).await.unwrap().click().await.unwrap();
+}
+
+/// Issue 8, the Queue screen: mail kept while sending is off (the banner says so), rows, filter,
+/// search, hold and release, delete after confirming; then the window, as the delivery agent,
+/// defers mail for a server that is down (rows change live) and a flush delivers it to a live one.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_queue_screen_manages_mail_and_a_flush_delivers_it() {
+    let _one = ONE_WINDOW.lock().await;
+    let config = tempfile::tempdir().unwrap();
+    let down = free_port().to_string();
+    cli(
+        config.path(),
+        &[
+            "config",
+            "set",
+            "mode",
+            "off",
+            "relay.host",
+            "127.0.0.1",
+            "relay.port",
+            &down,
+            "relay.security",
+            "none",
+            "sender.from_address",
+            "desk@example.com",
+            "limits.timeout_secs",
+            "5",
+        ],
+    );
+    for i in 1..=4 {
+        cli_with_input(config.path(), &["sendmail", &format!("to{i}@example.org")], &format!("Subject: report {i}\n\nbody {i}\n"));
+    }
+    let driver = Driver::start(config.path());
+    let c = driver.open_app().await;
+    el(&c, "nav-queue").await.click().await.unwrap();
+    let rows = rows_when(&c, "four queued messages", |r| r.len() == 4).await;
+    assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), [4, 3, 2, 1], "newest first");
+    assert!(rows.iter().all(|r| r.1 == "queued"), "{rows:?}");
+    let banner = text_when(&c, "queue-off", "the sending-off banner", |t| t.contains("Sending is off")).await;
+    assert!(banner.starts_with("Sending is off: 4 messages are waiting; they will be sent when you turn sending on"), "{banner}");
+    let row = el(&c, "queue-rows").await.text().await.unwrap();
+    assert!(row.contains("to3@example.org") && row.contains("report 3") && row.contains("desk@example.com"), "{row}");
+    screenshot(&c, "window-queue-sending-off.png").await;
+
+    // Hold two, filter by state, release one.
+    select_row(&c, 1).await;
+    select_row(&c, 2).await;
+    el(&c, "queue-hold").await.click().await.unwrap();
+    text_when(&c, "queue-status", "held", |t| t == "Held 2 messages.").await;
+    rows_when(&c, "two held", |r| r.iter().filter(|x| x.1 == "held").count() == 2).await;
+    select(&c, "queue-state-filter", "held").await;
+    rows_when(&c, "only the held ones", |r| r.iter().map(|x| x.0).collect::<Vec<_>>() == [2, 1]).await;
+    select_row(&c, 2).await;
+    el(&c, "queue-release").await.click().await.unwrap();
+    text_when(&c, "queue-status", "released", |t| t.starts_with("Released 1 message")).await;
+    rows_when(&c, "message 2 released", |r| r.iter().map(|x| x.0).collect::<Vec<_>>() == [1]).await;
+    select(&c, "queue-state-filter", "").await;
+
+    // Search by address, then delete one after confirming.
+    set_text(&c, "queue-search", "TO4@").await;
+    rows_when(&c, "the search's one match", |r| r.iter().map(|x| x.0).collect::<Vec<_>>() == [4]).await;
+    select_row(&c, 4).await;
+    el(&c, "queue-delete").await.click().await.unwrap();
+    wait_for(&c, "#queue-confirm[open]").await;
+    assert_eq!(el(&c, "queue-confirm-title").await.text().await.unwrap(), "Delete 1 message?");
+    screenshot(&c, "window-queue-confirm-delete.png").await;
+    el(&c, "queue-confirm-delete").await.click().await.unwrap();
+    text_when(&c, "queue-status", "how many were deleted", |t| t == "Deleted 1 message.").await;
+    text_when(&c, "queue-counts", "the count dropping", |t| t.starts_with("3 messages in the queue")).await;
+    let search = el(&c, "queue-search").await;
+    search.clear().await.unwrap();
+    search.send_keys("\u{E007}").await.unwrap(); // Enter: search now
+    rows_when(&c, "three left", |r| r.iter().map(|x| x.0).collect::<Vec<_>>() == [3, 2, 1]).await;
+
+    // Sending on, server down: the window's agent defers them, and the rows say so by themselves.
+    cli(config.path(), &["config", "set", "mode", "relay"]);
+    text_when(&c, "queue-counts", "the deferrals", |t| t.contains("2 deferred")).await;
+    rows_when(&c, "two deferred, one held", |r| r == [(3, "deferred".into()), (2, "deferred".into()), (1, "held".into())]).await;
+    assert!(!el(&c, "queue-off").await.is_displayed().await.unwrap(), "the banner goes when sending is on");
+
+    // The server comes up; Flush now delivers the deferred mail; held mail stays held.
+    let server = support::Server::start(&[]);
+    cli(config.path(), &["config", "set", "relay.port", &server.port.to_string()]);
+    el(&c, "queue-flush").await.click().await.unwrap();
+    rows_when(&c, "the flushed mail sent", |r| r == [(3, "sent".into()), (2, "sent".into()), (1, "held".into())]).await;
+    text_when(&c, "queue-counts", "the counts after the flush", |t| t.contains("2 sent")).await;
+    assert_eq!(server.received().len(), 2);
+    c.find(Locator::Css("#queue-rows tr[data-id='3'] button[data-open]")).await.unwrap().click().await.unwrap();
+    let detail = text_when(&c, "queue-detail", "the details", |t| t.contains("Attempts")).await;
+    assert!(detail.contains("deferred") && detail.contains("sent") && detail.contains("250"), "every attempt with its reply: {detail}");
+    screenshot(&c, "window-queue-light.png").await;
+    select(&c, "theme", "dark").await;
+    screenshot(&c, "window-queue-dark.png").await;
+    // The live queue must not feed on itself: its own reads trigger no event, so the window idles.
+    assert_idle(config.path()).await;
+    c.close().await.unwrap();
 }

@@ -6,6 +6,7 @@
 mod commands;
 #[cfg(test)]
 mod contract;
+mod delivery;
 mod startup;
 mod state;
 mod watcher;
@@ -33,12 +34,20 @@ fn main() {
             commands::diagnose::validate_start,
             commands::diagnose::send_test_start,
             commands::diagnose::run_cancel,
+            commands::queue::queue_page,
+            commands::queue::queue_show,
+            commands::queue::queue_overview,
+            commands::queue::queue_flush,
+            commands::queue::queue_hold,
+            commands::queue::queue_release,
+            commands::queue::queue_delete,
         ])
         .setup(|app| {
             app.state::<state::AppState>().milestone("SETUP");
             let window = startup::open_main_window(app.handle())?;
             window_state::restore(app.handle(), &window);
             watcher::start(app.handle().clone());
+            delivery::start(app.handle().clone());
             app.state::<state::AppState>().milestone("SETUP_DONE");
             Ok(())
         })
@@ -54,6 +63,14 @@ fn main() {
                 }
             }
         })
-        .run(tauri::generate_context!())
-        .expect("SMTP Desk could not start its window");
+        .build(tauri::generate_context!())
+        .expect("SMTP Desk could not start its window")
+        .run(|app, event| {
+            if let tauri::RunEvent::Exit = event {
+                // Messages in flight are recorded before the process goes; a later agent picks up the rest.
+                if let Some(delivery) = app.try_state::<delivery::Delivery>() {
+                    delivery.stop();
+                }
+            }
+        });
 }

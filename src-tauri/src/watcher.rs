@@ -33,6 +33,10 @@ pub fn start(app: AppHandle) {
         if !changed || !event.paths.iter().any(|p| p == &watched) {
             return;
         }
+        // A change of mode or server applies to delivery at once (this window's agent or a daemon).
+        if let Some(delivery) = handler_app.try_state::<crate::delivery::Delivery>() {
+            delivery.poke();
+        }
         // Only compared with what the window last read or wrote; never changes the file.
         let content = smtp_desk::settings::read_bytes(&watched).ok().flatten();
         if handler_app.state::<AppState>().note_file(content) {

@@ -34,6 +34,7 @@ pub enum Screen {
     #[default]
     Settings,
     Diagnose,
+    Queue,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -21,6 +21,9 @@ pub const WAKE_SOCKET: &str = "deliver.sock";
 pub enum Kind {
     Once,
     Daemon,
+    /// The window, while it is open: a daemon that sleeps without a timer when nothing is due
+    /// (the window wakes it when the settings change), and that defers to a running daemon.
+    Window,
 }
 
 impl Kind {
@@ -28,6 +31,7 @@ impl Kind {
         match self {
             Kind::Once => "once",
             Kind::Daemon => "daemon",
+            Kind::Window => "window",
         }
     }
 }
@@ -69,6 +73,7 @@ impl AgentLock {
                 let holder = match text.split_whitespace().next() {
                     Some("once") => Some(Kind::Once),
                     Some("daemon") => Some(Kind::Daemon),
+                    Some("window") => Some(Kind::Window),
                     _ => None,
                 };
                 Ok(Err(Busy { holder }))

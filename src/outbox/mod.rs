@@ -24,7 +24,7 @@ pub mod store;
 
 pub use intake::Intake;
 pub use message::{normalise, Normalised, Options as MessageOptions, MAX_MESSAGE_BYTES};
-pub use queue::{Counts, Filter, MessageDetail, MessageSummary, RecipientStatus};
+pub use queue::{Attempt, Counts, Filter, MessageDetail, MessageSummary, Overview, Page, PageQuery, RecipientStatus};
 pub use store::{Dsn, Store, Submission};
 
 use crate::error::{ErrorKind, ErrorReport};
@@ -47,7 +47,7 @@ pub mod exit {
 }
 
 /// Where a recipient stands. `sent` and `failed` are final.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
     /// Waiting for its first (or next, after release) delivery attempt.
@@ -184,6 +184,11 @@ pub fn wake_delivery_in(dir: &std::path::Path) -> WakeOutcome {
     if agent::poke(dir) {
         return WakeOutcome::Woken;
     }
+    // While sending is off a one-shot run would only say so and exit: the mail stays queued
+    // (not held: holding is a person's decision) until sending is turned on, which wakes delivery.
+    if crate::settings::load().is_ok_and(|l| l.settings.profile.mode == crate::settings::Mode::Off) {
+        return Ok(WakeOutcome::SendingOff);
+    }
     match agent::start_once(dir) {
         Ok(()) => WakeOutcome::Started,
         Err(e) => {
@@ -203,6 +208,23 @@ pub enum WakeOutcome {
     Started,
     /// No agent runs and none could be started: the mail waits for the next run.
     NotStarted,
+    /// No agent runs and sending is off: none was started; the mail waits until sending is on.
+    SendingOff,
+}
+
+/// Wakes delivery if mail is due and sending is on: after the settings change (`config set`, the
+/// window's save), so mail kept while sending was off goes out once it is turned on. Creates no
+/// outbox where there is none.
+pub fn wake_if_waiting() -> Result<Option<WakeOutcome>, Error> {
+    let path = crate::paths::outbox_file();
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let store = Store::open(&path)?;
+    match store.next_due()? {
+        Some(at) if at <= now_millis() => wake_delivery(&store).map(Some),
+        _ => Ok(None),
+    }
 }
 
 /// Milliseconds since the Unix epoch: how times are kept in the store.

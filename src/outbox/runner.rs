@@ -80,17 +80,19 @@ pub async fn run(path: &Path, kind: Kind, cancel: &CancelToken, notice: &mut (dy
                 }
                 break;
             }
-            Kind::Daemon => {
+            Kind::Daemon | Kind::Window => {
                 socket.drain();
                 let next = if mode == Mode::Relay { store.as_ref().expect("the store").next_due()? } else { None };
                 let wait = match next {
                     Some(at) => Duration::from_millis((at - now_millis()).clamp(0, IDLE_RECHECK.as_millis() as i64) as u64),
                     None => IDLE_RECHECK,
                 };
+                // The window wakes its agent on every settings change: idle, it needs no timer.
+                let idle = kind == Kind::Window && next.is_none();
                 if !wait.is_zero() {
                     tokio::select! {
                         _ = socket.woken() => {}
-                        _ = tokio::time::sleep(wait) => {}
+                        _ = tokio::time::sleep(wait), if !idle => {}
                         _ = cancel.cancelled() => break,
                     }
                 }

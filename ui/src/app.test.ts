@@ -60,6 +60,19 @@ it("saves with Ctrl+S", async () => {
   expect($("save-status").textContent).toBe("Saved");
 });
 
+it("reads the queue when its screen is first shown, and remembers it", async () => {
+  await startApp(ipc);
+  expect(ipc.callsOf("queue_page")).toEqual([]);
+  $("nav-queue").click();
+  await settle();
+  expect($("screen-queue").hidden).toBe(false);
+  expect($("screen-settings").hidden).toBe(true);
+  expect($("nav-queue").getAttribute("aria-current")).toBe("page");
+  expect(ipc.callsOf("queue_page")).toHaveLength(1);
+  expect(ipc.callsOf("queue_overview")).toHaveLength(1);
+  expect(ipc.uiState.last_screen).toBe("queue");
+});
+
 describe("closing with unsaved changes", () => {
   it("asks, and closes only when told to discard", async () => {
     await startApp(ipc);

@@ -4,6 +4,7 @@ import { byId, show } from "./dom";
 import { toErrorReport, type Ipc } from "./ipc";
 import { DEFAULT_UI_STATE, type Screen, type UiState } from "./model";
 import { mountDiagnose, type DiagnoseScreen } from "./screens/diagnose";
+import { mountQueue, type QueueScreen } from "./screens/queue/index";
 import { mountSettings, type SettingsScreen } from "./screens/settings/index";
 import { applyTheme, bindThemeSelect, isTheme } from "./theme";
 
@@ -13,6 +14,7 @@ const SHELL = `
   <nav class="tabs" aria-label="Screens">
     <button type="button" class="tab" id="nav-settings" data-screen="settings" aria-controls="screen-settings">Settings</button>
     <button type="button" class="tab" id="nav-diagnose" data-screen="diagnose" aria-controls="screen-diagnose">Diagnose</button>
+    <button type="button" class="tab" id="nav-queue" data-screen="queue" aria-controls="screen-queue">Queue</button>
   </nav>
   <label class="theme-picker" for="theme">Theme
     <select id="theme">
@@ -25,6 +27,7 @@ const SHELL = `
 <main class="app-main">
   <section id="screen-settings" class="screen" aria-label="Settings"></section>
   <section id="screen-diagnose" class="screen" aria-label="Diagnose" hidden></section>
+  <section id="screen-queue" class="screen screen-wide" aria-label="Queue" hidden></section>
 </main>
 <dialog id="confirm-close" aria-labelledby="confirm-close-title" aria-describedby="confirm-close-text">
   <h2 id="confirm-close-title">Discard unsaved changes?</h2>
@@ -39,6 +42,7 @@ const SHELL = `
 export interface App {
   settings: SettingsScreen;
   diagnose: DiagnoseScreen;
+  queue: QueueScreen;
   showScreen(screen: Screen): void;
 }
 
@@ -49,11 +53,13 @@ export async function startApp(ipc: Ipc, doc: Document = document): Promise<App>
   applyTheme("system", doc);
   const settings = mountSettings(byId(doc, "screen-settings"), ipc);
   const diagnose = mountDiagnose(byId(doc, "screen-diagnose"), ipc);
+  const queue = mountQueue(byId(doc, "screen-queue"), ipc);
   settings.onDirtyChange((dirty) => diagnose.setSettingsDirty(dirty));
 
   const uiState: UiState = { ...DEFAULT_UI_STATE };
   const persist = () => ipc.setUiState({ ...uiState }).catch(() => undefined);
 
+  let queueLoaded = false;
   const showScreen = (screen: Screen, remember = true) => {
     for (const tab of doc.querySelectorAll<HTMLButtonElement>(".tab")) {
       const active = tab.dataset.screen === screen;
@@ -62,13 +68,19 @@ export async function startApp(ipc: Ipc, doc: Document = document): Promise<App>
     }
     show(byId(doc, "screen-settings"), screen === "settings");
     show(byId(doc, "screen-diagnose"), screen === "diagnose");
+    show(byId(doc, "screen-queue"), screen === "queue");
+    // The queue is read when first shown (and kept live by events after that), not at start-up.
+    if (screen === "queue" && !queueLoaded) {
+      queueLoaded = true;
+      void queue.load();
+    }
     if (remember && uiState.last_screen !== screen) {
       uiState.last_screen = screen;
       void persist();
     }
   };
   for (const tab of doc.querySelectorAll<HTMLButtonElement>(".tab")) {
-    tab.addEventListener("click", () => showScreen(tab.dataset.screen === "diagnose" ? "diagnose" : "settings"));
+    tab.addEventListener("click", () => showScreen(asScreen(tab.dataset.screen)));
   }
 
   doc.addEventListener("keydown", (e) => {
@@ -84,7 +96,7 @@ export async function startApp(ipc: Ipc, doc: Document = document): Promise<App>
 
   const [saved] = await Promise.all([ipc.getUiState().catch(() => DEFAULT_UI_STATE), settings.load()]);
   uiState.theme = isTheme(saved.theme) ? saved.theme : "system";
-  uiState.last_screen = saved.last_screen === "diagnose" ? "diagnose" : "settings";
+  uiState.last_screen = asScreen(saved.last_screen);
   bindThemeSelect(byId<HTMLSelectElement>(doc, "theme"), uiState.theme, (theme) => {
     uiState.theme = theme;
     void persist();
@@ -93,7 +105,11 @@ export async function startApp(ipc: Ipc, doc: Document = document): Promise<App>
 
   doc.body.dataset.ready = "true";
   ipc.uiReady().catch(() => undefined);
-  return { settings, diagnose, showScreen };
+  return { settings, diagnose, queue, showScreen };
+}
+
+function asScreen(name: string | undefined): Screen {
+  return name === "diagnose" || name === "queue" ? name : "settings";
 }
 
 function openCloseDialog(doc: Document): void {

@@ -5,6 +5,11 @@ import {
   defaultSettings,
   type FormValues,
   type LoadedSettings,
+  type MessageDetail,
+  type MessageSummary,
+  type Overview,
+  type Page,
+  type PageQuery,
   type PasswordAction,
   type PasswordStatus,
   type Report,
@@ -67,6 +72,9 @@ export class FakeIpc implements Ipc {
     steps: [],
     warnings: [],
   });
+  /** The queue the queue commands work on, any order. */
+  queue: MessageSummary[] = [];
+  mode: Overview["mode"] = "relay";
   private readonly handlers = new Map<string, Handler[]>();
 
   private record(command: string, args?: unknown): void {
@@ -169,6 +177,108 @@ export class FakeIpc implements Ipc {
   onSendTestFinished(handler: (event: SendTestFinishedEvent) => void): Promise<Unlisten> {
     return this.subscribe("send-test-finished", handler as Handler);
   }
+  async queuePage(query: PageQuery): Promise<Page> {
+    this.record("queue_page", { query });
+    const search = query.search?.toLowerCase();
+    const all = this.queue
+      .filter((m) => query.state === null || m.recipients.some((r) => r.state === query.state))
+      .filter((m) => !search || m.sender.toLowerCase().includes(search) || m.recipients.some((r) => r.address.toLowerCase().includes(search)))
+      .sort((a, b) => b.id - a.id);
+    let start = 0;
+    if (query.before !== null) start = all.findIndex((m) => m.id < (query.before as number));
+    else if (query.after !== null) {
+      const newer = all.filter((m) => m.id > (query.after as number));
+      start = Math.max(0, newer.length - query.limit);
+    }
+    if (start < 0) start = all.length;
+    const messages = all.slice(start, start + query.limit);
+    return {
+      messages: structuredClone(messages),
+      older: start + query.limit < all.length,
+      newer: start > 0,
+      total: query.state !== null && !search ? all.length : null,
+    };
+  }
+  async queueShow(id: number): Promise<MessageDetail> {
+    this.record("queue_show", { id });
+    const m = this.queue.find((q) => q.id === id);
+    if (!m) throw { kind: "not_in_queue", message: `no message with id ${id} in the queue` };
+    return {
+      ...structuredClone(m),
+      source: "sendmail",
+      body_type: null,
+      dsn_notify: null,
+      dsn_ret: null,
+      dsn_envid: null,
+      headers: `From: ${m.sender}\nSubject: ${m.subject}\n`,
+      attempts: m.recipients
+        .filter((r) => r.last_reply)
+        .map((r) => ({ recipient: r.address, at: m.received_at + 60, server: "smtp.example.com:587", result: r.state, reply: r.last_reply ?? "", duration_ms: 42 })),
+    };
+  }
+  overviewNow(): Overview {
+    const counts = { messages: this.queue.length, queued: 0, sending: 0, sent: 0, deferred: 0, held: 0, failed: 0 };
+    for (const m of this.queue) for (const r of m.recipients) counts[r.state] += 1;
+    const waiting = this.queue.filter((m) => m.recipients.some((r) => r.state === "queued" || r.state === "deferred")).length;
+    return { counts, waiting, mode: this.mode };
+  }
+  async queueOverview(): Promise<Overview> {
+    this.record("queue_overview");
+    return this.overviewNow();
+  }
+  async queueFlush(ids: number[] | null): Promise<number> {
+    this.record("queue_flush", { ids });
+    return this.queue.filter((m) => (ids === null || ids.includes(m.id)) && m.recipients.some((r) => r.state === "deferred")).length;
+  }
+  private setStates(ids: number[], from: string[], to: MessageSummary["state"]): number {
+    let n = 0;
+    for (const m of this.queue.filter((q) => ids.includes(q.id))) {
+      const rs = m.recipients.filter((r) => from.includes(r.state));
+      for (const r of rs) r.state = to;
+      if (rs.length) {
+        m.state = to;
+        n += 1;
+      }
+    }
+    return n;
+  }
+  async queueHold(ids: number[]): Promise<number> {
+    this.record("queue_hold", { ids });
+    return this.setStates(ids, ["queued", "deferred"], "held");
+  }
+  async queueRelease(ids: number[]): Promise<number> {
+    this.record("queue_release", { ids });
+    return this.setStates(ids, ["held"], "queued");
+  }
+  async queueDelete(ids: number[] | null): Promise<number> {
+    this.record("queue_delete", { ids });
+    const before = this.queue.length;
+    this.queue = ids === null ? [] : this.queue.filter((m) => !ids.includes(m.id));
+    return before - this.queue.length;
+  }
+  onQueueChanged(handler: (overview: Overview) => void): Promise<Unlisten> {
+    return this.subscribe("queue-changed", handler as Handler);
+  }
+}
+
+/** A queued message for the tests: `id`, one recipient per address, all in `state`. */
+export function queued(id: number, to: string[] = [`to${id}@example.org`], state: MessageSummary["state"] = "queued"): MessageSummary {
+  return {
+    id,
+    state,
+    received_at: 1_700_000_000 + id * 60,
+    sender: "cron@example.com",
+    size: 2048,
+    subject: `Report ${id}`,
+    message_id: `<${id}@example.com>`,
+    recipients: to.map((address) => ({
+      address,
+      state,
+      attempts: state === "queued" ? 0 : 1,
+      last_reply: state === "deferred" ? "451 4.3.0 try again later" : null,
+      next_try_at: null,
+    })),
+  };
 }
 
 /** Lets pending promises and zero-delay timers run. */

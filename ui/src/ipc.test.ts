@@ -21,6 +21,29 @@ function record(replies: Record<string, unknown> = {}) {
   return calls;
 }
 
+describe("queue commands", () => {
+  it("uses the Rust command and argument names", async () => {
+    const calls = record({ queue_delete: 3 });
+    const query = { state: "held" as const, search: "a@", before: 9, after: null, limit: 50 };
+    await tauriIpc.queuePage(query);
+    await tauriIpc.queueShow(7);
+    await tauriIpc.queueOverview();
+    await tauriIpc.queueFlush(null);
+    await tauriIpc.queueHold([1, 2]);
+    await tauriIpc.queueRelease([2]);
+    expect(await tauriIpc.queueDelete([1, 2, 3])).toBe(3);
+    expect(calls).toEqual([
+      { cmd: "queue_page", args: { query } },
+      { cmd: "queue_show", args: { id: 7 } },
+      { cmd: "queue_overview", args: {} },
+      { cmd: "queue_flush", args: { ids: null } },
+      { cmd: "queue_hold", args: { ids: [1, 2] } },
+      { cmd: "queue_release", args: { ids: [2] } },
+      { cmd: "queue_delete", args: { ids: [1, 2, 3] } },
+    ]);
+  });
+});
+
 describe("commands", () => {
   it("uses the Rust command and argument names; the keyring status waits for the ready form", async () => {
     const calls = record({ validate_start: { run_id: 4 } });

@@ -5,6 +5,10 @@ import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type {
   FormValues,
   ErrorReport,
+  MessageDetail,
+  Overview,
+  Page,
+  PageQuery,
   LoadedSettings,
   PasswordAction,
   PasswordStatus,
@@ -54,6 +58,22 @@ export interface Ipc {
   onValidationStep(handler: (event: ValidationStepEvent) => void): Promise<Unlisten>;
   onValidationFinished(handler: (event: ValidationFinishedEvent) => void): Promise<Unlisten>;
   onSendTestFinished(handler: (event: SendTestFinishedEvent) => void): Promise<Unlisten>;
+  /** A page of the queue, newest first. */
+  queuePage(query: PageQuery): Promise<Page>;
+  /** One message: headers, recipients, every attempt. */
+  queueShow(id: number): Promise<MessageDetail>;
+  /** Counts, messages waiting, and the sending mode. */
+  queueOverview(): Promise<Overview>;
+  /** Makes deferred mail due now (these messages, or all with null) and wakes delivery; how many messages were made due. */
+  queueFlush(ids: number[] | null): Promise<number>;
+  /** Holds these messages; how many changed. */
+  queueHold(ids: number[]): Promise<number>;
+  /** Releases these messages (and wakes delivery); how many changed. */
+  queueRelease(ids: number[]): Promise<number>;
+  /** Deletes these messages, or all with null; how many were deleted. */
+  queueDelete(ids: number[] | null): Promise<number>;
+  /** The outbox changed (delivery results, new mail, the CLI): the new overview, at most four times a second. */
+  onQueueChanged(handler: (overview: Overview) => void): Promise<Unlisten>;
 }
 
 /**
@@ -146,4 +166,12 @@ export const tauriIpc: Ipc = {
   onValidationStep: (handler) => on("validation-step", handler),
   onValidationFinished: (handler) => on("validation-finished", handler),
   onSendTestFinished: (handler) => on("send-test-finished", handler),
+  queuePage: (query) => call("queue_page", { query }),
+  queueShow: (id) => call("queue_show", { id }),
+  queueOverview: () => call("queue_overview"),
+  queueFlush: (ids) => call("queue_flush", { ids }),
+  queueHold: (ids) => call("queue_hold", { ids }),
+  queueRelease: (ids) => call("queue_release", { ids }),
+  queueDelete: (ids) => call("queue_delete", { ids }),
+  onQueueChanged: (handler) => on("queue-changed", handler),
 };

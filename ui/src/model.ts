@@ -43,6 +43,17 @@ export type { StepKind } from "./generated/StepKind";
 export type { StepStatus } from "./generated/StepStatus";
 export type { TranscriptLine } from "./generated/TranscriptLine";
 
+// The queue (src/outbox/queue.rs).
+export type { Attempt } from "./generated/Attempt";
+export type { Counts } from "./generated/Counts";
+export type { MessageDetail } from "./generated/MessageDetail";
+export type { MessageSummary } from "./generated/MessageSummary";
+export type { Overview } from "./generated/Overview";
+export type { Page } from "./generated/Page";
+export type { PageQuery } from "./generated/PageQuery";
+export type { RecipientStatus } from "./generated/RecipientStatus";
+export type { State as QueueState } from "./generated/State";
+
 // The window's own commands and events (src-tauri/src/).
 export type { FinishedEvent } from "./generated/window/FinishedEvent";
 export type { FormValues } from "./generated/window/FormValues";

@@ -145,6 +145,12 @@ fn set(pairs: &[String], replace_broken_file: bool) -> Outcome {
     for w in settings::check(&written.settings).warnings {
         eprintln!("warning: {}: {}", w.field, w.message);
     }
+    // Mail kept while sending was off (or waiting on a fixed setting) goes out now.
+    if written.settings.profile.mode != settings::Mode::Off {
+        if let Err(e) = smtp_desk::outbox::wake_if_waiting() {
+            eprintln!("warning: the settings are saved, but delivery could not be woken: {e}");
+        }
+    }
     Ok(())
 }
 

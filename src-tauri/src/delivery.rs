@@ -1,0 +1,162 @@
+//! The window as the outbox's delivery agent while it is open (the core's runner, `Kind::Window`,
+//! on a thread of its own; a running `deliver --daemon` keeps the job and is only woken), the
+//! window's own queue connection, and the `queue-changed` event that keeps the queue screen live.
+//!
+//! Live without polling: the data dir is watched, and every commit to the outbox (this agent's
+//! results, a daemon's, `sendmail`'s intake, the CLI's queue commands) writes its WAL file; that
+//! event, throttled to one emit per [`THROTTLE`] with a trailing one for the last change, sends the
+//! new overview. Nothing runs while nothing changes.
+
+use smtp_desk::outbox::{self, agent::Kind, runner, Store};
+use smtp_desk::settings::{self, Mode};
+use smtp_desk::smtp::CancelToken;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+use tauri::{AppHandle, Emitter, Manager};
+
+/// At most one `queue-changed` per this long (a flush records hundreds of results a second).
+const THROTTLE: Duration = Duration::from_millis(250);
+
+/// How long closing the window waits for messages in flight to be recorded.
+const STOP_WAIT: Duration = Duration::from_secs(3);
+
+pub struct Delivery {
+    path: PathBuf,
+    store: Mutex<Option<Store>>,
+    cancel: CancelToken,
+    stopped: Mutex<Option<mpsc::Receiver<()>>>,
+    throttle: Arc<Throttle>,
+    _watcher: Mutex<Option<notify::RecommendedWatcher>>,
+}
+
+#[derive(Default)]
+struct Throttle {
+    last: Mutex<Option<Instant>>,
+    scheduled: AtomicBool,
+}
+
+/// The sending mode as saved; unreadable settings send nothing, as the agent does.
+pub fn sending_mode() -> Mode {
+    settings::load().map(|l| l.settings.profile.mode).unwrap_or(Mode::Off)
+}
+
+impl Delivery {
+    /// Runs `f` on the window's connection to the outbox, opened on first use.
+    pub fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> Result<T, outbox::Error>) -> Result<T, outbox::Error> {
+        let mut guard = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            *guard = Some(Store::open(&self.path)?);
+        }
+        f(guard.as_mut().expect("opened above"))
+    }
+
+    /// Wakes whichever agent runs (this window's or a daemon): the settings changed.
+    pub fn poke(&self) {
+        if let Some(dir) = self.path.parent() {
+            outbox::agent::poke(dir);
+        }
+    }
+
+    /// Stops this window's agent, waiting a little for messages in flight to be recorded.
+    pub fn stop(&self) {
+        self.cancel.cancel();
+        if let Some(rx) = self.stopped.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = rx.recv_timeout(STOP_WAIT);
+        }
+    }
+}
+
+/// Opens the outbox, starts the agent and the watcher. Called once at start-up, off the main thread.
+pub fn start(app: AppHandle) {
+    let path = smtp_desk::paths::outbox_file();
+    let (done, stopped) = mpsc::channel();
+    let cancel = CancelToken::new();
+    app.manage(Delivery {
+        path: path.clone(),
+        store: Mutex::new(None),
+        cancel: cancel.clone(),
+        stopped: Mutex::new(Some(stopped)),
+        throttle: Arc::default(),
+        _watcher: Mutex::new(None),
+    });
+    std::thread::spawn(move || {
+        // Opening creates the data dir and the database, which the watcher needs.
+        let opened = app.state::<Delivery>().with_store(|_| Ok(()));
+        if let Err(e) = opened {
+            tracing::warn!("the outbox could not be opened: {e}");
+        }
+        watch(&app);
+        let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(rt) => rt,
+            Err(e) => return tracing::warn!("no runtime for delivery: {e}"),
+        };
+        let mut notice = |text: &str| tracing::info!("deliver (window): {text}");
+        match rt.block_on(runner::run(&path, Kind::Window, &cancel, &mut notice)) {
+            Ok(runner::Finished::WokeRunningAgent) => tracing::info!("another delivery agent runs; the window left delivery to it"),
+            Ok(runner::Finished::Delivered(s)) => {
+                tracing::info!("deliver (window): {} sent, {} deferred, {} failed", s.sent, s.deferred, s.failed)
+            }
+            Err(e) => tracing::warn!("deliver (window): {e}"),
+        }
+        let _ = done.send(());
+    });
+}
+
+fn watch(app: &AppHandle) {
+    use notify::event::{EventKind, ModifyKind};
+    use notify::{RecursiveMode, Watcher};
+    let state = app.state::<Delivery>();
+    let Some(dir) = state.path.parent().map(PathBuf::from) else { return };
+    let Some(name) = state.path.file_name().map(|n| n.to_string_lossy().into_owned()) else { return };
+    let handler_app = app.clone();
+    let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        let Ok(event) = res else { return };
+        // Writes only: reads (ours included) must not trigger the next read, forever. The -shm
+        // file changes on reads too; the database and its WAL only on commits.
+        let written =
+            matches!(event.kind, EventKind::Create(_) | EventKind::Remove(_) | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any));
+        let ours = event
+            .paths
+            .iter()
+            .any(|p| p.file_name().map(|f| f.to_string_lossy()).is_some_and(|f| f.starts_with(name.as_str()) && !f.ends_with("-shm")));
+        if written && ours {
+            changed(&handler_app);
+        }
+    });
+    match watcher {
+        Ok(mut w) => match w.watch(&dir, RecursiveMode::NonRecursive) {
+            Ok(()) => *state._watcher.lock().unwrap_or_else(|p| p.into_inner()) = Some(w),
+            Err(e) => tracing::warn!("cannot watch {}: {e}", dir.display()),
+        },
+        Err(e) => tracing::warn!("cannot watch the outbox: {e}"),
+    }
+}
+
+/// The outbox changed: emit the overview now, or once the throttle allows (one pending at most).
+fn changed(app: &AppHandle) {
+    let throttle = app.state::<Delivery>().throttle.clone();
+    if throttle.scheduled.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let since = throttle.last.lock().unwrap_or_else(|p| p.into_inner()).map(|t| t.elapsed());
+    let wait = since.map(|s| THROTTLE.saturating_sub(s)).unwrap_or_default();
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        tokio::time::sleep(wait).await;
+        // Cleared before reading: a change during the read schedules the next emit.
+        throttle.scheduled.store(false, Ordering::SeqCst);
+        *throttle.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        let reader = app.clone();
+        let overview =
+            tauri::async_runtime::spawn_blocking(move || reader.state::<Delivery>().with_store(|s| s.overview(sending_mode()))).await;
+        match overview {
+            Ok(Ok(o)) => {
+                let _ = app.emit("queue-changed", o);
+            }
+            Ok(Err(e)) => tracing::warn!("queue overview: {e}"),
+            Err(e) => tracing::warn!("queue overview task: {e}"),
+        }
+    });
+}
