@@ -257,7 +257,7 @@ fn sendmail_inner(args: &[String]) -> Result<(), Error> {
         }
         Mode::Smtp => {
             let profile = load_profile();
-            let intake = Intake::start(Store::open_default()?);
+            let intake = Intake::start(Store::open_for_intake(&smtp_desk::paths::outbox_file())?);
             let (stdin, stdout) = (std::io::stdin(), std::io::stdout());
             let outcome =
                 smtp_session::serve(&mut stdin.lock(), &mut stdout.lock(), &intake, &profile, MAX_MESSAGE_BYTES).map_err(Error::Input)?;
@@ -272,7 +272,7 @@ fn sendmail_inner(args: &[String]) -> Result<(), Error> {
             let profile = load_profile();
             let raw = sendmail::read_message(&mut std::io::stdin().lock(), inv.dot_ends_message, MAX_MESSAGE_BYTES)?;
             let submission = sendmail::accept(&inv, &raw, &profile, MAX_MESSAGE_BYTES)?;
-            let mut store = Store::open_default()?;
+            let mut store = Store::open_for_intake(&smtp_desk::paths::outbox_file())?;
             store.insert(std::slice::from_ref(&submission))?;
             outbox::wake_delivery(&store)?;
             Ok(())
