@@ -186,8 +186,8 @@ impl Store {
         self.conn.busy_timeout(BUSY_TIMEOUT)?;
         // Each `sendmail` is a short-lived process and usually the only connection: by default its
         // close would checkpoint the WAL into the database and delete it (two more fsyncs and a
-        // new WAL file per message). The WAL stays instead; SQLite's auto-checkpoint (1,000
-        // pages) folds it in now and then, and a later open reads it as usual.
+        // new WAL file per message). The WAL stays instead; intake folds it in once it holds
+        // INTAKE_WAL_PAGES, the agent at SQLite's auto-checkpoint (1,000 pages).
         self.conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
         // journal_mode answers with a row; the others are silent.
         let _: String = self.conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
