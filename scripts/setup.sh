@@ -2,7 +2,8 @@
 # Installs what SMTP Desk needs on a Debian/Ubuntu machine, skipping what is already there.
 #   scripts/setup.sh run    what building and running the app needs
 #   scripts/setup.sh test   that, plus what the tests need (Xvfb, WebKitWebDriver, tauri-driver,
-#                           gnome-keyring, a real SMTP server, swaks and hyperfine for benchmarks)
+#                           gnome-keyring, real SMTP servers: aiosmtpd and Postfix's smtp-sink;
+#                           swaks, hyperfine, msmtp and strace for benchmarks)
 set -euo pipefail
 purpose=${1:-run}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,9 +16,23 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 build_packages=(build-essential pkg-config curl file ca-certificates libwebkit2gtk-4.1-dev libxdo-dev libssl-dev
   libayatana-appindicator3-dev librsvg2-dev libdbus-1-dev)
 test_packages=(xvfb xauth webkit2gtk-driver gnome-keyring dbus-x11 libsecret-tools libglib2.0-bin
-  python3 python3-aiosmtpd python3-xlib swaks hyperfine openssl rpm)
+  python3 python3-aiosmtpd python3-xlib swaks hyperfine openssl rpm msmtp strace)
 packages=("${build_packages[@]}")
 [ "$purpose" = test ] && packages+=("${test_packages[@]}")
+
+# Postfix only for its test tools (smtp-sink, smtp-source) and benchmark figures: installed as
+# "No configuration", so no main.cf is written, no daemon is configured or started and port 25
+# stays free. Installing it would remove another mail transport agent (Postfix conflicts with
+# mail-transport-agent), so a machine that has one keeps it, and the tests that need smtp-sink say so.
+if [ "$purpose" = test ] && ! dpkg-query -W -f='${Status}' postfix 2>/dev/null | grep -q "install ok installed"; then
+  other_mta=$(dpkg-query -W -f='${Package} ${Provides} ${Status}\n' 2>/dev/null | awk '/mail-transport-agent/ && /install ok installed/ {print $1}' | head -n1)
+  if [ -n "$other_mta" ]; then
+    say "not installing postfix: it would replace this machine's mail transport agent ($other_mta); the crash test needs /usr/sbin/smtp-sink"
+  else
+    echo "postfix postfix/main_mailer_type select No configuration" | as_root debconf-set-selections
+    packages+=(postfix)
+  fi
+fi
 
 missing=()
 for p in "${packages[@]}"; do

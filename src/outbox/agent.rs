@@ -123,8 +123,14 @@ fn cli_program() -> Option<PathBuf> {
     beside.is_file().then_some(beside)
 }
 
-/// Starts `smtp-desk deliver --once` for the outbox in `dir`, detached: its own session, stdio
-/// on /dev/null, not waited for.
+/// Starts `smtp-desk deliver --once` for the outbox in `dir`, detached: its own process group
+/// (a terminal's Ctrl-C or hang-up goes to the caller's group, not to it), stdio on /dev/null,
+/// not waited for.
+///
+/// Cheap on purpose: `sendmail`'s caller waits for it to exit, and this runs once per message
+/// when no agent is running. Without a `pre_exec` hook the standard library uses `posix_spawn`
+/// (a vfork-style clone: no copy of this process's memory map, and this process resumes as soon
+/// as the child has exec'd), where `setsid` in `pre_exec` forced a full fork.
 pub fn start_once(dir: &Path) -> std::io::Result<()> {
     let program = cli_program().ok_or_else(|| std::io::Error::other("the smtp-desk program was not found"))?;
     let mut cmd = std::process::Command::new(program);
@@ -134,18 +140,7 @@ pub fn start_once(dir: &Path) -> std::io::Result<()> {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     #[cfg(unix)]
-    {
-        use std::os::unix::process::CommandExt;
-        // SAFETY: setsid is async-signal-safe and touches nothing of the parent's memory.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::setsid() < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-    }
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     // The child is reparented when we exit; dropping the handle doesn't wait for it.
     cmd.spawn().map(drop)
 }

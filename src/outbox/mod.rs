@@ -187,7 +187,7 @@ pub fn wake_delivery_in(dir: &std::path::Path) -> WakeOutcome {
     // While sending is off a one-shot run would only say so and exit: the mail stays queued
     // (not held: holding is a person's decision) until sending is turned on, which wakes delivery.
     if crate::settings::load().is_ok_and(|l| l.settings.profile.mode == crate::settings::Mode::Off) {
-        return Ok(WakeOutcome::SendingOff);
+        return WakeOutcome::SendingOff;
     }
     match agent::start_once(dir) {
         Ok(()) => WakeOutcome::Started,

@@ -257,14 +257,14 @@ fn sendmail_inner(args: &[String]) -> Result<(), Error> {
         }
         Mode::Smtp => {
             let profile = load_profile();
-            let intake = Intake::start(Store::open_default()?);
+            let intake = Intake::start(Store::open_for_intake(&smtp_desk::paths::outbox_file())?);
             let mut input = std::io::BufReader::new(std::io::stdin());
             let mut output = std::io::BufWriter::new(std::io::stdout());
             let config = smtp_session::Config::bs(&profile, MAX_MESSAGE_BYTES);
             let outcome = smtp_session::serve(&mut input, &mut output, &intake, &config).map_err(Error::Input)?;
             drop(intake);
             if !outcome.accepted.is_empty() {
-                outbox::wake_delivery(&Store::open_default()?)?;
+                outbox::wake_delivery_in(&smtp_desk::paths::data_dir());
             }
             Ok(())
         }
@@ -273,7 +273,7 @@ fn sendmail_inner(args: &[String]) -> Result<(), Error> {
             let profile = load_profile();
             let raw = sendmail::read_message(&mut std::io::stdin().lock(), inv.dot_ends_message, MAX_MESSAGE_BYTES)?;
             let submission = sendmail::accept(&inv, &raw, &profile, MAX_MESSAGE_BYTES)?;
-            let mut store = Store::open_default()?;
+            let mut store = Store::open_for_intake(&smtp_desk::paths::outbox_file())?;
             store.insert(std::slice::from_ref(&submission))?;
             outbox::wake_delivery(&store)?;
             Ok(())
