@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the .deb and .rpm (release) and checks that each holds the app, the `smtp-desk` command,
-# the desktop entry and the icons, and depends on the system's CA certificates.
+# the desktop entry, the icons and the delivery agent's systemd user unit, and depends on the
+# system's CA certificates.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -10,7 +11,8 @@ npx tauri build --bundles deb rpm
 
 deb=$(ls -t target/release/bundle/deb/*.deb | head -n1)
 rpm=$(ls -t target/release/bundle/rpm/*.rpm | head -n1)
-expect=(usr/bin/smtp-desk usr/bin/smtp-desk-app "usr/share/applications/SMTP Desk.desktop" usr/share/icons/hicolor/128x128/apps/smtp-desk-app.png)
+expect=(usr/bin/smtp-desk usr/bin/smtp-desk-app "usr/share/applications/SMTP Desk.desktop" usr/share/icons/hicolor/128x128/apps/smtp-desk-app.png
+  usr/lib/systemd/user/smtp-desk-deliver.service)
 deb_list=$(dpkg-deb -c "$deb")
 rpm_list=$(rpm -qlp "$rpm" 2>/dev/null)
 status=0
@@ -23,4 +25,4 @@ dpkg-deb -f "$deb" Depends | grep -q ca-certificates || { echo "$deb does not de
 rpm -qRp "$rpm" 2>/dev/null | grep -q ca-certificates || { echo "$rpm does not require ca-certificates" >&2; status=1; }
 [ "$status" -eq 0 ] || exit 1
 ls -l "$deb" "$rpm"
-echo "packages ok: app, smtp-desk command, desktop entry and icons in both, and each depends on ca-certificates"
+echo "packages ok: app, smtp-desk command, desktop entry, icons and systemd user unit in both, and each depends on ca-certificates"

@@ -59,6 +59,8 @@ pub(crate) struct Connection {
     /// A transaction was begun and not finished (MAIL accepted, no final reply to the data), so
     /// the next one starts with RSET.
     dirty: bool,
+    /// The buffer the message is prepared in, kept between messages.
+    payload: Vec<u8>,
 }
 
 /// How a lost reply after the whole message is recorded: the server may have the message, and a
@@ -102,6 +104,30 @@ fn xtext(value: &str) -> String {
         }
     }
     out
+}
+
+/// [`crate::smtp::codec::data_payload`] into `out`, a line at a time (memchr) rather than a byte
+/// at a time: the same bytes, at a fraction of the cost, which a drain of thousands of messages
+/// a second notices.
+fn data_payload(message: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.reserve(message.len() + 16);
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', message).chain(std::iter::once(message.len())) {
+        let line = &message[start..end];
+        if line.is_empty() && end == message.len() {
+            break;
+        }
+        if line.first() == Some(&b'.') {
+            out.push(b'.');
+        }
+        // A CR ends the line only before an LF; an unterminated last line is kept whole.
+        let terminated = end < message.len();
+        out.extend_from_slice(if terminated { line.strip_suffix(b"\r").unwrap_or(line) } else { line });
+        out.extend_from_slice(b"\r\n");
+        start = end + 1;
+    }
+    out.extend_from_slice(b".\r\n");
 }
 
 fn wire(e: Wire, doing: &str) -> Trouble {
@@ -165,7 +191,7 @@ impl Connection {
             Stream::Plain(tcp)
         };
         let session = Session::new(stream, cancel.clone(), Instant::now() + timeout);
-        let mut c = Connection { session, t, caps: Capabilities::default(), timeout, server, dirty: false };
+        let mut c = Connection { session, t, caps: Capabilities::default(), timeout, server, dirty: false, payload: Vec::new() };
         let banner = c.read("waiting for the greeting").await?;
         if banner.code != 220 {
             return Err(Trouble(format!("the server refused the connection: {}", banner.one_line())));
@@ -183,11 +209,11 @@ impl Connection {
             if c.session.has_unread() {
                 return Err(Trouble("the server sent data before the TLS handshake (a possible injection); not continuing".into()));
             }
-            let Connection { session, t, caps, timeout, server, dirty } = c;
+            let Connection { session, t, caps, timeout, server, dirty, payload } = c;
             let Session { stream: Stream::Plain(tcp), .. } = session else { unreachable!("STARTTLS runs on a plain connection") };
             let tls = handshake(tls_setup()?, tcp, verify, cancel, Instant::now() + timeout).await?;
             let session = Session::new(Stream::Tls(Box::new(tls)), cancel.clone(), Instant::now() + timeout);
-            c = Connection { session, t, caps, timeout, server, dirty };
+            c = Connection { session, t, caps, timeout, server, dirty, payload };
             c.hello(&name).await?;
         }
         if profile.auth.method == AuthMethod::Password {
@@ -391,7 +417,11 @@ impl Connection {
             return finish(results, r.is_ok());
         }
         self.session.deadline = Instant::now() + self.timeout;
-        if let Err(e) = self.session.write_all(&crate::smtp::codec::data_payload(env.body)).await {
+        let mut payload = std::mem::take(&mut self.payload);
+        data_payload(env.body, &mut payload);
+        let written = self.session.write_all(&payload).await;
+        self.payload = payload;
+        if let Err(e) = written {
             set(&mut results, &accepted, Verdict::Deferred, &wire(e, "sending the message").0);
             return finish(results, false);
         }
@@ -462,5 +492,43 @@ async fn handshake(
     match tls::judge(setup.verifier.verdict(), verify) {
         tls::Judgement::Rejected(e) => Err(Trouble(format!("the server's certificate is not trusted: {e}"))),
         _ => Ok(s),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fast_payload_is_the_codec_s() {
+        let cases: &[&[u8]] = &[
+            b"",
+            b"a",
+            b"a\r\n",
+            b"a\n.b\r\n..c\n\n.\r\nend",
+            b".first\r\nx\r",
+            b"cr\ronly\r\n\r\n",
+            b"Gr\xfc\xdfe\n\xff\r\n.",
+        ];
+        let mut out = Vec::new();
+        for &c in cases {
+            data_payload(c, &mut out);
+            assert_eq!(out, crate::smtp::codec::data_payload(c), "{:?}", String::from_utf8_lossy(c));
+        }
+        // Random messages of the characters that matter.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..2000 {
+            let len = (seed % 40) as usize;
+            let msg: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    b".\r\nab"[(seed % 5) as usize]
+                })
+                .collect();
+            data_payload(&msg, &mut out);
+            assert_eq!(out, crate::smtp::codec::data_payload(&msg), "{:?}", String::from_utf8_lossy(&msg));
+        }
     }
 }

@@ -86,7 +86,8 @@ pub async fn run(path: &Path, kind: Kind, cancel: &CancelToken, notice: &mut (dy
             }
             match kind {
                 Kind::Once => {
-                    if socket.drain() && mode == Mode::Relay {
+                    // A bounce written at the end of the pass is due now too.
+                    if (socket.drain() || summary.bounces > 0) && mode == Mode::Relay {
                         continue;
                     }
                     break;
@@ -198,7 +199,10 @@ async fn pass(
     let bounces = Bounces {
         budget: if profile.bounces.send {
             let recent = store.bounces_last_hour()?;
-            Some(Budget::new(profile.bounces.max_per_hour, &profile.sender.from_address, &crate::machine::host_name(), recent))
+            let host = crate::machine::host_name();
+            let from = profile.sender.from_address.trim();
+            let from = if from.is_empty() { format!("MAILER-DAEMON@{host}") } else { from.to_string() };
+            Some(Budget::new(profile.bounces.max_per_hour, &from, &host, recent))
         } else {
             None
         },

@@ -4,7 +4,9 @@
 Listens on 127.0.0.1 (port 0 = any free port), prints "READY <port>" when it accepts connections,
 and appends each received message to --save as one JSON line {mail_from, rcpt_tos, content}.
 With --events, also appends each EHLO, MAIL and RCPT command as it arrives ({event, arg, options}),
-so a test can tell what was sent even when no message was.
+each connection opened and closed ({event: connect | disconnect}), and with --dsn the DSN
+parameters of MAIL and RCPT ({event: mail_dsn | rcpt_dsn, arg, dsn}), so a test can tell what was
+sent even when no message was.
 Runs until killed.
 """
 
@@ -137,6 +139,9 @@ def main():
         """Counts the sessions open at once, for the connection-limit test."""
 
         def connection_made(self, transport):
+            if args.events:
+                with open(args.events, "a", encoding="utf-8") as f:
+                    f.write(json.dumps({"event": "connect"}) + "\n")
             sessions["open"] += 1
             if sessions["open"] > sessions["most"]:
                 sessions["most"] = sessions["open"]
@@ -146,6 +151,9 @@ def main():
             super().connection_made(transport)
 
         def connection_lost(self, exc):
+            if args.events:
+                with open(args.events, "a", encoding="utf-8") as f:
+                    f.write(json.dumps({"event": "disconnect"}) + "\n")
             sessions["open"] -= 1
             super().connection_lost(exc)
 

@@ -35,6 +35,10 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = {
       "max_idle_secs": 60,
       "batch_size": 100,
       "max_queue_age_hours": 120
+    },
+    "bounces": {
+      "send": true,
+      "max_per_hour": 20
     }
   }
 };

@@ -1,7 +1,7 @@
 /** The settings form's field table: labels, help, ranges and modes from the core's registry (generated fields.ts), and reading and filling the form's controls. */
 
 import { byId } from "../../dom";
-import { FIELD_KEYS, fieldId, fieldInfo, type Mode, type Security, type Settings } from "../../model";
+import { defaultSettings, FIELD_KEYS, fieldId, fieldInfo, type Mode, type Security, type Settings } from "../../model";
 
 /** The password is on the form but not in the settings file: the keyring holds it. */
 export const PASSWORD = "password";
@@ -56,6 +56,7 @@ export function normalise(s: Settings): Settings {
         batch_size: p.limits.batch_size,
         max_queue_age_hours: p.limits.max_queue_age_hours,
       },
+      bounces: { send: p.bounces.send, max_per_hour: p.bounces.max_per_hour },
     },
   };
 }
@@ -139,6 +140,8 @@ export class FormFields {
           batch_size: this.number("limits.batch_size"),
           max_queue_age_hours: this.number("limits.max_queue_age_hours"),
         },
+        // Not on the form yet: carried over from the file, so a save never changes them.
+        bounces: this.carried()?.profile.bounces ?? defaultSettings().profile.bounces,
       },
     });
   }
