@@ -49,10 +49,11 @@ impl Home {
 }
 
 /// A systemctl that works: enable/disable flip a marker that is-enabled and is-active report.
-const WORKING: &str = r#"marker="$(dirname "$0")/enabled"
+/// Shell built-ins and /bin only: PATH holds nothing but the stand-in.
+const WORKING: &str = r#"marker="${0%/*}/enabled"
 case "$2" in
-  enable) touch "$marker" ;;
-  disable) rm -f "$marker" ;;
+  enable) : > "$marker" ;;
+  disable) /bin/rm -f "$marker" ;;
   is-enabled|is-active) if [ -e "$marker" ]; then [ "$2" = is-enabled ] && echo enabled || echo active; else echo disabled; exit 1; fi ;;
 esac
 exit 0"#;
