@@ -239,7 +239,9 @@ fn status_code(f: &Failure) -> String {
 
 fn is_enhanced(s: &str) -> bool {
     let parts: Vec<&str> = s.split('.').collect();
-    parts.len() == 3 && matches!(parts[0], "2" | "4" | "5") && parts[1..].iter().all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
+    parts.len() == 3
+        && matches!(parts[0], "2" | "4" | "5")
+        && parts[1..].iter().all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Control characters out and cut to fit one header line.

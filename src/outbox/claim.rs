@@ -130,7 +130,9 @@ impl Store {
                 .prepare_cached(&format!("UPDATE recipient SET state = 'sending', updated_at = ?1 WHERE message = ?2 AND {DUE}"))
                 .map_err(storage)?;
             let mut message = tx
-                .prepare_cached("SELECT sender, body, received_at, body_type, dsn_notify, dsn_ret, dsn_envid, source FROM message WHERE id = ?1")
+                .prepare_cached(
+                    "SELECT sender, body, received_at, body_type, dsn_notify, dsn_ret, dsn_envid, source FROM message WHERE id = ?1",
+                )
                 .map_err(storage)?;
             for id in ids {
                 let recipients: Vec<(i64, String)> = rcpts

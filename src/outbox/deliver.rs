@@ -234,12 +234,7 @@ pub async fn drain(
     pool.begin(profile).await;
     let server = format!("{}:{}", profile.relay.host.trim(), profile.relay.port);
     let (tx, rx) = mpsc::unbounded_channel();
-    let writer = Writer {
-        store,
-        server,
-        max_age_ms: i64::from(profile.limits.max_queue_age_hours) * 3_600_000,
-        budget: bounces.budget,
-    };
+    let writer = Writer { store, server, max_age_ms: i64::from(profile.limits.max_queue_age_hours) * 3_600_000, budget: bounces.budget };
     let writer = tokio::task::spawn_blocking(move || writer.run(rx));
     let shared = Arc::new(Shared {
         desk: Desk { tx },

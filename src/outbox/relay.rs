@@ -433,7 +433,12 @@ impl Connection {
             }
             Err(Trouble(why)) => {
                 // The whole message went out; the server may have taken it and the reply got lost.
-                set(&mut results, &accepted, Verdict::Deferred, &format!("{MAY_HAVE_BEEN_DELIVERED}: {why} (after the whole message was sent)"));
+                set(
+                    &mut results,
+                    &accepted,
+                    Verdict::Deferred,
+                    &format!("{MAY_HAVE_BEEN_DELIVERED}: {why} (after the whole message was sent)"),
+                );
                 return finish(results, false);
             }
         }
@@ -501,15 +506,8 @@ mod tests {
 
     #[test]
     fn the_fast_payload_is_the_codec_s() {
-        let cases: &[&[u8]] = &[
-            b"",
-            b"a",
-            b"a\r\n",
-            b"a\n.b\r\n..c\n\n.\r\nend",
-            b".first\r\nx\r",
-            b"cr\ronly\r\n\r\n",
-            b"Gr\xfc\xdfe\n\xff\r\n.",
-        ];
+        let cases: &[&[u8]] =
+            &[b"", b"a", b"a\r\n", b"a\n.b\r\n..c\n\n.\r\nend", b".first\r\nx\r", b"cr\ronly\r\n\r\n", b"Gr\xfc\xdfe\n\xff\r\n."];
         let mut out = Vec::new();
         for &c in cases {
             data_payload(c, &mut out);

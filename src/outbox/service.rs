@@ -81,7 +81,8 @@ pub fn unit_dir() -> Option<PathBuf> {
 /// The unit for `program`: the packaged one with its ExecStart pointing at `program`.
 pub fn unit_for(program: &Path) -> String {
     let exec = format!("ExecStart={} deliver --daemon", quote(&program.display().to_string()));
-    PACKAGED_UNIT.lines().map(|l| if l.starts_with("ExecStart=") { exec.clone() } else { l.to_string() }).collect::<Vec<_>>().join("\n") + "\n"
+    PACKAGED_UNIT.lines().map(|l| if l.starts_with("ExecStart=") { exec.clone() } else { l.to_string() }).collect::<Vec<_>>().join("\n")
+        + "\n"
 }
 
 /// systemd's quoting for a path with spaces or quotes in ExecStart.
