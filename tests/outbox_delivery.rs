@@ -606,3 +606,22 @@ fn a_hung_session_holds_only_its_own_message_which_is_recorded_as_possibly_deliv
         .unwrap();
     assert_eq!(logged, reply);
 }
+
+#[test]
+fn sigterm_with_a_hung_server_puts_the_message_back_and_exits_within_the_step_timeout() {
+    let (port, _) = scripted_relay(|_| true);
+    let desk = Desk::relay(port, &["limits.connection_limit", "1"]);
+    desk.queue(3, &["bob@example.com"]);
+    let mut agent = desk.cmd().args(["deliver", "--once", "--quiet"]).stdin(Stdio::null()).spawn().unwrap();
+    // The first message's data went out and the server says nothing.
+    std::thread::sleep(Duration::from_millis(700));
+    let asked = Instant::now();
+    terminate(&agent);
+    let status = wait_exit(&mut agent, Duration::from_secs(8)).expect("the agent stops");
+    let took = asked.elapsed();
+    assert!(status.success(), "exit 0: {status:?}");
+    assert!(took <= Duration::from_secs(5), "within the 5 s step timeout: {took:?}");
+    let list = desk.list();
+    assert!(list.iter().all(|m| m["state"] == "queued"), "back to queued, not deferred or sending: {list:?}");
+    assert!(list.iter().all(|m| m["recipients"][0]["attempts"] == 0), "a cut-off attempt is not counted: {list:?}");
+}
