@@ -7,6 +7,10 @@
 //! failures must not fill the disk with reports; past the cap the failure is only logged.
 //! Bounces carry the original headers (`text/rfc822-headers`), or the whole message when the
 //! caller asked `-R full`.
+//!
+//! A bounce is written in the same transaction as the failure it reports: under the delivery
+//! agent's `synchronous=NORMAL` a power loss may undo both (the recipient is tried again and
+//! fails again, bouncing then), never one without the other.
 
 use super::claim::Job;
 use std::collections::VecDeque;

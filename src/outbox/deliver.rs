@@ -5,7 +5,7 @@
 //! most one connection, taken from the [`Pool`] of kept ones or opened when it is empty). Due
 //! messages are claimed a few dozen at a time ([`Store::claim`]) into a stock the workers share
 //! and take one message at a time from, so a hung session holds only its own message. The
-//! store belongs to one writer thread ([`Writer`]) that claims and records for all workers and
+//! store belongs to one writer thread (`Writer`) that claims and records for all workers and
 //! commits the results that arrive together in one transaction (group commit). A worker has at
 //! most one message whose result is not yet committed while it sends the next, so a crash
 //! re-sends at most the messages in flight: two per connection. Every network step is bounded by
