@@ -11,9 +11,11 @@
 # same message at once to a local smtp-sink, no queue) is printed beside them.
 #
 # Then the delivery drain: DRAIN (default 10000) queued messages delivered by
-# `smtp-desk deliver --once` to Postfix's smtp-sink on loopback, beside `smtp-source -s 1` and
-# `-s 4` against the same sink (the ceiling). Target: >= 5,000 messages/s.
-#   ONLY=drain DRAIN=2000 scripts/bench-outbox.sh     # just the drain figure
+# `smtp-desk deliver --once` to Postfix's smtp-sink on loopback, beside `smtp-source -s 1 -m N`
+# and `-s 4` against the same sink (the ceiling), and msmtp sending the same message one process
+# per message (MSMTP, default 1000 of them: the rate, not the total, is compared). Target:
+# >= 5,000 messages/s. msmtp is installed like Postfix below when missing.
+#   ONLY=drain DRAIN=2000 scripts/bench-outbox.sh     # just the drain figures
 #
 # Then the SMTP listener's intake, durable: `smtp-source -s 4 -m LISTEN (default 10000) -l 4096`
 # to `smtp-desk listen`, beside the same run against Postfix's own smtpd on 127.0.0.1:25 (its
@@ -96,6 +98,10 @@ fi
 
 # ---- delivery drain ---------------------------------------------------------------------------
 drain() {
+    if ! command -v msmtp >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "== installing msmtp for the reference figure" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq msmtp >/dev/null 2>&1 || echo "   msmtp could not be installed: skipped" >&2
+    fi
     local n=${DRAIN:-10000} port dir sink
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     dir=$work/drain
@@ -136,6 +142,19 @@ PY
         took=$(python3 -c "print($(date +%s.%N) - $start)")
         python3 -c "print(f'smtp-source -s $s -m $n (same sink, the ceiling): {$n / $took:.0f} messages/s')"
     done
+    if command -v msmtp >/dev/null; then
+        local m=${MSMTP:-1000}
+        : > "$dir/msmtprc"
+        chmod 600 "$dir/msmtprc"
+        start=$(date +%s.%N)
+        for _ in $(seq "$m"); do
+            msmtp -C "$dir/msmtprc" --host=127.0.0.1 --port="$port" --auth=off --tls=off --from=bench@example.com rcpt@example.com < "$msg"
+        done
+        took=$(python3 -c "print($(date +%s.%N) - $start)")
+        python3 -c "print(f'msmtp, one process per message ($m messages, same sink): {$m / $took:.0f} messages/s')"
+    else
+        echo "msmtp: not installed, figure skipped"
+    fi
     kill "$sink" 2>/dev/null || true
     wait "$sink" 2>/dev/null || true
     echo "target: smtp-desk drain >= 5000 messages/s"

@@ -68,6 +68,10 @@ pub enum ErrorKind {
     ListenerUnavailable,
     /// The listener's login is set but its password is not saved in the keyring.
     ListenerPasswordMissing,
+    /// The delivery service can't be installed here: no systemd for this user.
+    ServiceUnavailable,
+    /// Installing or removing the delivery service failed (systemctl or writing the unit).
+    ServiceFailed,
     /// A background task failed unexpectedly.
     Internal,
     /// Set by the window when Tauri itself refuses a call (unknown command, bad arguments) or

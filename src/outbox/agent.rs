@@ -113,7 +113,7 @@ pub fn poke(dir: &Path) -> bool {
 }
 
 /// The `smtp-desk` command line program: this one, or the one beside it (the window app).
-fn cli_program() -> Option<PathBuf> {
+pub(crate) fn cli_program() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let name = exe.file_name()?.to_string_lossy().into_owned();
     if name == "smtp-desk" || name == "smtp-desk.exe" {

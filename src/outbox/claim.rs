@@ -1,8 +1,8 @@
 //! The store's side of delivery: claiming due recipients (each claim one short transaction, never
 //! held across a network wait), recording each attempt's outcome, and `queue retry`.
 
-use super::retry;
-use super::store::Store;
+use super::store::{Dsn, Store};
+use super::{bounce, retry};
 use super::{now_millis, Error};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
@@ -17,6 +17,10 @@ pub struct Job {
     pub body: Vec<u8>,
     pub received_at: i64,
     pub eight_bit: bool,
+    /// The caller's DSN requests (`-N`, `-R`, `-V`), sent on when the server offers DSN.
+    pub dsn: Dsn,
+    /// A bounce SMTP Desk wrote itself: never bounced in turn.
+    pub is_bounce: bool,
     /// (position, address) of each claimed recipient.
     pub recipients: Vec<(i64, String)>,
 }
@@ -48,17 +52,50 @@ pub struct RecipientResult {
     pub reply: String,
 }
 
+/// One attempt at one claimed message, to be recorded.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub job: Job,
+    /// When the attempt started (ms since the epoch).
+    pub started: i64,
+    pub results: Vec<RecipientResult>,
+}
+
 /// How the store applied a batch of results (a deferral past the maximum age becomes a failure).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tally {
     pub sent: usize,
     pub deferred: usize,
     pub failed: usize,
+    /// Bounces queued for the failures.
+    pub bounces: usize,
+}
+
+impl Tally {
+    pub fn add(&mut self, o: &Tally) {
+        self.sent += o.sent;
+        self.deferred += o.deferred;
+        self.failed += o.failed;
+        self.bounces += o.bounces;
+    }
+}
+
+/// What recording needs besides the results: where the attempts went, when to give up, and
+/// whether (and how many) bounces to write.
+pub struct Recording<'a> {
+    /// `host:port`, as recorded with each attempt.
+    pub server: &'a str,
+    pub max_age_ms: i64,
+    pub bounces: Option<&'a mut bounce::Budget>,
 }
 
 impl Store {
-    /// Claims up to `max` messages with due recipients, oldest first, marking those recipients
-    /// `sending`, in one short transaction.
+    /// Claims up to `max` messages with due recipients, marking those recipients `sending`, in
+    /// one short transaction: queued ones first, then deferred ones whose time has come.
+    ///
+    /// Both walks follow `recipient_by_state` (state, next_try_at, then the key), so a claim reads
+    /// only the rows it takes: no sort of the whole queue per claim, which made a long drain
+    /// quadratic.
     pub fn claim(&mut self, max: usize) -> Result<Vec<Job>, Error> {
         let now = now_millis();
         let path = self.path().display().to_string();
@@ -66,49 +103,86 @@ impl Store {
         let tx = self.conn_mut().transaction_with_behavior(TransactionBehavior::Immediate).map_err(storage)?;
         let mut jobs = Vec::new();
         {
-            let ids: Vec<i64> = tx
-                .prepare_cached(&format!("SELECT DISTINCT message FROM recipient WHERE {DUE} ORDER BY message LIMIT ?2"))
-                .map_err(storage)?
-                .query_map(params![now, max as i64], |r| r.get(0))
-                .map_err(storage)?
-                .collect::<rusqlite::Result<_>>()
-                .map_err(storage)?;
+            let mut ids: Vec<i64> = Vec::with_capacity(max);
+            for sql in [
+                "SELECT message FROM recipient WHERE state = 'queued' ORDER BY next_try_at, message",
+                "SELECT message FROM recipient WHERE state = 'deferred' AND next_try_at <= ?1 ORDER BY next_try_at, message",
+            ] {
+                if ids.len() >= max {
+                    break;
+                }
+                let mut stmt = tx.prepare_cached(sql).map_err(storage)?;
+                let mut rows = if sql.contains("?1") { stmt.query([now]) } else { stmt.query([]) }.map_err(storage)?;
+                while let Some(row) = rows.next().map_err(storage)? {
+                    let id: i64 = row.get(0).map_err(storage)?;
+                    if !ids.contains(&id) {
+                        ids.push(id);
+                        if ids.len() >= max {
+                            break;
+                        }
+                    }
+                }
+            }
             let mut rcpts = tx
                 .prepare_cached(&format!("SELECT position, address FROM recipient WHERE message = ?2 AND {DUE} ORDER BY position"))
                 .map_err(storage)?;
             let mut mark = tx
                 .prepare_cached(&format!("UPDATE recipient SET state = 'sending', updated_at = ?1 WHERE message = ?2 AND {DUE}"))
                 .map_err(storage)?;
-            let mut message =
-                tx.prepare_cached("SELECT sender, body, received_at, body_type FROM message WHERE id = ?1").map_err(storage)?;
+            let mut message = tx
+                .prepare_cached(
+                    "SELECT sender, body, received_at, body_type, dsn_notify, dsn_ret, dsn_envid, source FROM message WHERE id = ?1",
+                )
+                .map_err(storage)?;
             for id in ids {
                 let recipients: Vec<(i64, String)> = rcpts
                     .query_map(params![now, id], |r| Ok((r.get(0)?, r.get(1)?)))
                     .map_err(storage)?
                     .collect::<rusqlite::Result<_>>()
                     .map_err(storage)?;
+                if recipients.is_empty() {
+                    continue;
+                }
                 mark.execute(params![now, id]).map_err(storage)?;
-                let (sender, body, received_at, body_type) = message
+                let job = message
                     .query_row([id], |r| {
-                        Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, i64>(2)?, r.get::<_, Option<String>>(3)?))
+                        let body: Vec<u8> = r.get(1)?;
+                        let body_type: Option<String> = r.get(3)?;
+                        let eight_bit = body_type.as_deref().is_some_and(|b| b.eq_ignore_ascii_case("8BITMIME")) || !body.is_ascii();
+                        Ok(Job {
+                            id,
+                            sender: r.get(0)?,
+                            body,
+                            received_at: r.get(2)?,
+                            eight_bit,
+                            dsn: Dsn { body_type, notify: r.get(4)?, ret: r.get(5)?, envid: r.get(6)? },
+                            is_bounce: r.get::<_, String>(7)? == bounce::SOURCE,
+                            recipients: Vec::new(),
+                        })
                     })
                     .map_err(storage)?;
-                let eight_bit = body_type.is_some_and(|b| b.eq_ignore_ascii_case("8BITMIME")) || !body.is_ascii();
-                jobs.push(Job { id, sender, body, received_at, eight_bit, recipients });
+                jobs.push(Job { recipients, ..job });
             }
         }
         tx.commit().map_err(storage)?;
         Ok(jobs)
     }
 
-    /// Records one attempt at message `job`: each recipient's new state, attempt count, reply and
-    /// next try, and a row in `attempts`. A deferral of a message older than `max_age_ms` fails it.
-    pub fn record(&mut self, job: &Job, server: &str, started: i64, results: &[RecipientResult], max_age_ms: i64) -> Result<Tally, Error> {
+    /// Records one attempt; see [`Store::record_all`].
+    pub fn record(&mut self, attempt: &Attempt, how: Recording<'_>) -> Result<Tally, Error> {
+        Ok(self.record_all(std::slice::from_ref(attempt), how)?.pop().unwrap_or_default())
+    }
+
+    /// Records attempts in one transaction (delivery batches the results of several messages
+    /// into one commit): each recipient's new state, attempt count, reply and next try, and a row
+    /// in `attempts` each. A deferral of a message older than `max_age_ms` fails it. A failure
+    /// queues a bounce to the sender when `how.bounces` allows ([`bounce`]).
+    pub fn record_all(&mut self, attempts: &[Attempt], mut how: Recording<'_>) -> Result<Vec<Tally>, Error> {
         let now = now_millis();
         let path = self.path().display().to_string();
         let storage = |e: rusqlite::Error| Error::Storage { path: path.clone(), message: e.to_string() };
         let tx = self.conn_mut().transaction_with_behavior(TransactionBehavior::Immediate).map_err(storage)?;
-        let mut tally = Tally::default();
+        let mut tallies = Vec::with_capacity(attempts.len());
         {
             let mut attempts_of =
                 tx.prepare_cached("SELECT attempts FROM recipient WHERE message = ?1 AND position = ?2").map_err(storage)?;
@@ -123,45 +197,72 @@ impl Store {
                     "INSERT INTO attempts (message, recipient, at, server, result, reply, duration_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )
                 .map_err(storage)?;
-            for r in results {
-                let (mut outcome, mut reply, mut next) = (r.outcome, r.reply.clone(), None);
-                if outcome == Outcome::Deferred {
-                    if now - job.received_at >= max_age_ms {
-                        outcome = Outcome::Failed;
-                        reply = format!("gave up after {} hours in the queue; last: {reply}", max_age_ms / 3_600_000);
-                    } else {
-                        let attempts: Option<i64> =
-                            attempts_of.query_row(params![job.id, r.position], |row| row.get(0)).optional().map_err(storage)?;
-                        let wait = retry::next_wait(attempts.unwrap_or(0) as u32 + 1);
-                        next = Some(now + wait.as_millis() as i64);
+            for Attempt { job, started, results } in attempts {
+                let mut tally = Tally::default();
+                let mut failed = Vec::new();
+                for r in results {
+                    let (mut outcome, mut reply, mut next) = (r.outcome, r.reply.clone(), None);
+                    let mut expired = false;
+                    if outcome == Outcome::Deferred {
+                        if now - job.received_at >= how.max_age_ms {
+                            outcome = Outcome::Failed;
+                            expired = true;
+                            reply = format!("gave up after {} hours in the queue; last: {reply}", how.max_age_ms / 3_600_000);
+                        } else {
+                            let attempts: Option<i64> =
+                                attempts_of.query_row(params![job.id, r.position], |row| row.get(0)).optional().map_err(storage)?;
+                            let wait = retry::next_wait(attempts.unwrap_or(0) as u32 + 1);
+                            next = Some(now + wait.as_millis() as i64);
+                        }
+                    }
+                    match outcome {
+                        Outcome::Sent => tally.sent += 1,
+                        Outcome::Deferred => tally.deferred += 1,
+                        Outcome::Failed => tally.failed += 1,
+                    }
+                    update.execute(params![job.id, r.position, outcome.as_str(), reply, next, now]).map_err(storage)?;
+                    log.execute(params![job.id, r.address, now, how.server, outcome.as_str(), reply, (now - started).max(0)])
+                        .map_err(storage)?;
+                    if outcome == Outcome::Failed {
+                        failed.push(bounce::Failure { recipient: r.address.clone(), reply, expired });
                     }
                 }
-                match outcome {
-                    Outcome::Sent => tally.sent += 1,
-                    Outcome::Deferred => tally.deferred += 1,
-                    Outcome::Failed => tally.failed += 1,
+                if !failed.is_empty() {
+                    if let Some(budget) = how.bounces.as_deref_mut() {
+                        tally.bounces += bounce::queue(&tx, job, &failed, how.server, now, budget).map_err(storage)?;
+                    }
                 }
-                update.execute(params![job.id, r.position, outcome.as_str(), reply, next, now]).map_err(storage)?;
-                log.execute(params![job.id, r.address, now, server, outcome.as_str(), reply, (now - started).max(0)]).map_err(storage)?;
+                tallies.push(tally);
             }
         }
         tx.commit().map_err(storage)?;
-        Ok(tally)
+        Ok(tallies)
     }
 
-    /// Puts claimed recipients that were never tried back to where they were due (no attempt counted).
-    pub fn unclaim(&mut self, job: &Job) -> Result<(), Error> {
+    /// Puts claimed recipients that were never tried back to where they were due (no attempt
+    /// counted), in one transaction.
+    pub fn unclaim_all(&mut self, jobs: &[Job]) -> Result<(), Error> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
         let now = now_millis();
-        for (position, _) in &job.recipients {
-            self.conn()
-                .execute(
+        let path = self.path().display().to_string();
+        let storage = |e: rusqlite::Error| Error::Storage { path: path.clone(), message: e.to_string() };
+        let tx = self.conn_mut().transaction_with_behavior(TransactionBehavior::Immediate).map_err(storage)?;
+        {
+            let mut put_back = tx
+                .prepare_cached(
                     "UPDATE recipient SET state = CASE WHEN next_try_at IS NULL THEN 'queued' ELSE 'deferred' END, updated_at = ?3
                      WHERE message = ?1 AND position = ?2 AND state = 'sending'",
-                    params![job.id, position, now],
                 )
-                .map_err(|e| self.storage(e))?;
+                .map_err(storage)?;
+            for job in jobs {
+                for (position, _) in &job.recipients {
+                    put_back.execute(params![job.id, position, now]).map_err(storage)?;
+                }
+            }
         }
-        Ok(())
+        tx.commit().map_err(storage)
     }
 
     /// Makes the deferred recipients of these messages due now (`queue retry`). Returns how many

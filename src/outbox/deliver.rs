@@ -2,12 +2,21 @@
 //! `limits.connection_limit` connections at once, `limits.batch_size` messages per connection.
 //!
 //! Shape: one drain pass runs exactly `connection_limit` worker tasks (the hard cap: each owns at
-//! most one connection); each claims a few due messages at a time in a short transaction
-//! ([`Store::claim`]), sends them over its connection (RSET between) and records every
-//! recipient's result and the attempt right after each message, so a crash re-sends at most the
-//! messages in flight. Every network step is bounded by `limits.timeout_secs` ([`relay`]), and no
-//! lock or transaction is held across a network wait, so one hung server session delays only its
-//! own messages.
+//! most one connection, taken from the [`Pool`] of kept ones or opened when it is empty). Due
+//! messages are claimed a few dozen at a time ([`Store::claim`]) into a stock the workers share
+//! and take one message at a time from, so a hung session holds only its own message. The
+//! store belongs to one writer thread (`Writer`) that claims and records for all workers and
+//! commits the results that arrive together in one transaction (group commit). A worker has at
+//! most one message whose result is not yet committed while it sends the next, so a crash
+//! re-sends at most the messages in flight: two per connection. Every network step is bounded by
+//! `limits.timeout_secs` ([`relay`]), and no lock or transaction is held across a network wait,
+//! so one hung server session delays only its own messages.
+//!
+//! Stopping (SIGTERM, the window closing): the `stop` token ends claiming; each worker finishes
+//! the message it is sending, puts what it claimed but did not send back to where it was
+//! (queued), and closes its connection. If a message is still not done a step timeout later, the
+//! `abort` token cuts it off and it goes back to queued too (no attempt counted; a resend of a
+//! message the server may have taken is allowed, a lost one is not).
 //!
 //! Why not lettre's transport: its pool caps only idle connections, not open ones, and one refused
 //! RCPT aborts the whole message there; here a 5xx fails only that recipient and the others are
@@ -19,7 +28,9 @@
 //! and, for the rest of the pass, everything due (the server is down: no point trying each
 //! message). Deferred recipients come back per [`super::retry`] until `limits.max_queue_age_hours`.
 
-use super::claim::{Job, Outcome, RecipientResult, Tally};
+use super::bounce::Budget;
+use super::claim::{Attempt, Job, Outcome, RecipientResult, Recording, Tally};
+use super::pool::Pool;
 use super::relay::{self, Connection, Envelope, Verdict};
 use super::store::Store;
 use super::{now_millis, Error};
@@ -27,10 +38,15 @@ use crate::secrets::Password;
 use crate::settings::Profile;
 use crate::smtp::CancelToken;
 use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot};
 
-/// Messages claimed at a time by one worker: small, so work spreads over the connections and a
-/// crash re-sends little.
-const CLAIM: usize = 8;
+/// Messages claimed at a time into the pass's shared stock, from which workers take one at a
+/// time. Claimed but unsent messages are never duplicates after a crash (they are still `sending`
+/// and go back to queued), so this doesn't widen that window.
+const CLAIM: usize = 64;
+
+/// Requests the writer takes at once into one transaction.
+const GROUP: usize = 256;
 
 /// What a drain pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -38,188 +54,384 @@ pub struct Summary {
     pub sent: usize,
     pub deferred: usize,
     pub failed: usize,
+    /// Bounces queued for failed recipients (delivered in the same pass).
+    pub bounces: usize,
     /// Connections that could not be opened (each defers what it had claimed).
     pub connect_failures: usize,
     /// The first reason a connection failed, for the user.
     pub connect_error: Option<String>,
     /// The most connections open at once (never more than `connection_limit`).
     pub peak_connections: usize,
+    /// Messages put back to queued because the agent was stopped.
+    pub put_back: usize,
+}
+
+/// How a pass is stopped: `stop` asks for a clean end (no new claims, in-flight messages finish);
+/// `abort` cuts the network waits off (the agent fires it a step timeout after `stop`).
+#[derive(Clone, Default)]
+pub struct Stop {
+    pub stop: CancelToken,
+    pub abort: CancelToken,
+}
+
+/// The bounce settings for a pass, read from the profile and the store.
+pub struct Bounces {
+    pub budget: Option<Budget>,
+}
+
+enum Request {
+    Claim(usize, oneshot::Sender<Result<Vec<Job>, Error>>),
+    Record(Attempt, oneshot::Sender<Result<Tally, Error>>),
+    Unclaim(Vec<Job>, oneshot::Sender<Result<(), Error>>),
+}
+
+fn copy(e: &Error, path: &str) -> Error {
+    Error::Storage { path: path.to_string(), message: e.to_string() }
+}
+
+/// The one owner of the store during a pass: serves claims and records, committing every record
+/// that waits together in one transaction.
+struct Writer {
+    store: Store,
+    server: String,
+    max_age_ms: i64,
+    budget: Option<Budget>,
+}
+
+impl Writer {
+    fn run(mut self, mut rx: mpsc::UnboundedReceiver<Request>) -> Store {
+        let path = self.store.path().display().to_string();
+        let mut waiting = Vec::with_capacity(GROUP);
+        while let Some(first) = rx.blocking_recv() {
+            waiting.push(first);
+            while waiting.len() < GROUP {
+                match rx.try_recv() {
+                    Ok(r) => waiting.push(r),
+                    Err(_) => break,
+                }
+            }
+            let mut attempts = Vec::new();
+            let mut replies = Vec::new();
+            for r in waiting.drain(..) {
+                match r {
+                    Request::Record(a, reply) => {
+                        attempts.push(a);
+                        replies.push(reply);
+                    }
+                    Request::Claim(n, reply) => {
+                        let _ = reply.send(self.store.claim(n));
+                    }
+                    Request::Unclaim(jobs, reply) => {
+                        let _ = reply.send(self.store.unclaim_all(&jobs));
+                    }
+                }
+            }
+            if attempts.is_empty() {
+                continue;
+            }
+            let how = Recording { server: &self.server, max_age_ms: self.max_age_ms, bounces: self.budget.as_mut() };
+            match self.store.record_all(&attempts, how) {
+                Ok(tallies) => {
+                    for (reply, t) in replies.into_iter().zip(tallies) {
+                        let _ = reply.send(Ok(t));
+                    }
+                }
+                Err(e) => {
+                    for reply in replies {
+                        let _ = reply.send(Err(copy(&e, &path)));
+                    }
+                }
+            }
+        }
+        self.store
+    }
+}
+
+/// The workers' side of the writer.
+#[derive(Clone)]
+struct Desk {
+    tx: mpsc::UnboundedSender<Request>,
+}
+
+fn gone() -> Error {
+    Error::Storage { path: String::new(), message: "the queue writer stopped".into() }
+}
+
+impl Desk {
+    async fn claim(&self, n: usize) -> Result<Vec<Job>, Error> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Request::Claim(n, reply)).map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
+
+    fn record(&self, attempt: Attempt) -> oneshot::Receiver<Result<Tally, Error>> {
+        let (reply, rx) = oneshot::channel();
+        let _ = self.tx.send(Request::Record(attempt, reply));
+        rx
+    }
+
+    async fn unclaim(&self, jobs: Vec<Job>) -> Result<(), Error> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Request::Unclaim(jobs, reply)).map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
 }
 
 struct Shared {
-    store: Mutex<Store>,
+    desk: Desk,
+    pool: Arc<Pool>,
     /// Set once a connection fails: the rest of the pass defers with this reason.
     down: Mutex<Option<String>>,
     summary: Mutex<Summary>,
     open: Mutex<usize>,
+    /// Claimed messages no worker has taken yet.
+    ready: Mutex<std::collections::VecDeque<Job>>,
 }
 
-async fn blocking<T: Send + 'static>(
-    shared: &Arc<Shared>,
-    f: impl FnOnce(&mut Store) -> Result<T, Error> + Send + 'static,
-) -> Result<T, Error> {
-    let shared = shared.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut store)
-    })
-    .await
-    .unwrap_or_else(|e| Err(Error::Storage { path: String::new(), message: format!("the store task failed: {e}") }))
+impl Shared {
+    fn ready(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<Job>> {
+        self.ready.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn summary(&self) -> std::sync::MutexGuard<'_, Summary> {
+        self.summary.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn opened(&self) {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        *open += 1;
+        let mut s = self.summary();
+        s.peak_connections = s.peak_connections.max(*open + self.pool.len());
+    }
+
+    fn closed(&self) {
+        *self.open.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+    }
+
+    fn tally(&self, t: &Tally) {
+        let mut s = self.summary();
+        s.sent += t.sent;
+        s.deferred += t.deferred;
+        s.failed += t.failed;
+        s.bounces += t.bounces;
+    }
 }
 
-/// Delivers everything due now, then returns. The store's storage errors end the pass early.
-pub async fn drain(store: Store, profile: &Profile, password: Option<Password>, cancel: &CancelToken) -> (Store, Summary, Option<Error>) {
-    let shared =
-        Arc::new(Shared { store: Mutex::new(store), down: Mutex::new(None), summary: Mutex::new(Summary::default()), open: Mutex::new(0) });
+/// Delivers everything due now, then returns. Connections still good are left in `pool` for
+/// the next pass (the caller closes them when their idle time is up). The store's storage errors
+/// end the pass early.
+pub async fn drain(
+    store: Store,
+    profile: &Profile,
+    password: Option<Password>,
+    bounces: Bounces,
+    stop: &Stop,
+    pool: &Arc<Pool>,
+) -> (Store, Summary, Option<Error>) {
+    pool.begin(profile).await;
+    let server = format!("{}:{}", profile.relay.host.trim(), profile.relay.port);
+    let (tx, rx) = mpsc::unbounded_channel();
+    let writer = Writer { store, server, max_age_ms: i64::from(profile.limits.max_queue_age_hours) * 3_600_000, budget: bounces.budget };
+    let writer = tokio::task::spawn_blocking(move || writer.run(rx));
+    let shared = Arc::new(Shared {
+        desk: Desk { tx },
+        pool: pool.clone(),
+        down: Mutex::new(None),
+        summary: Mutex::new(Summary::default()),
+        open: Mutex::new(0),
+        ready: Mutex::new(Default::default()),
+    });
     let workers = profile.limits.connection_limit.max(1) as usize;
     let password = password.map(Arc::new);
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..workers {
-        let (shared, profile, password, cancel) = (shared.clone(), profile.clone(), password.clone(), cancel.clone());
-        tasks.spawn(async move { worker(&shared, &profile, password.as_deref(), &cancel).await });
+        let (shared, profile, password, stop) = (shared.clone(), profile.clone(), password.clone(), stop.clone());
+        tasks.spawn(async move { worker(&shared, &profile, password.as_deref(), &stop).await });
     }
     let mut error = None;
     while let Some(r) = tasks.join_next().await {
-        if let Ok(Err(e)) = r {
+        match r {
+            Ok(Err(e)) => {
+                error.get_or_insert(e);
+            }
+            Err(e) => {
+                error.get_or_insert(Error::Storage { path: String::new(), message: format!("a delivery worker failed: {e}") });
+            }
+            Ok(Ok(())) => {}
+        }
+    }
+    // Stopped (or a worker failed) with messages claimed but not taken: back to where they were.
+    let rest: Vec<Job> = shared.ready().drain(..).collect();
+    if !rest.is_empty() {
+        if stop.stop.is_cancelled() {
+            shared.summary().put_back += rest.len();
+        }
+        if let Err(e) = shared.desk.unclaim(rest).await {
             error.get_or_insert(e);
         }
     }
     let shared = Arc::try_unwrap(shared).unwrap_or_else(|_| unreachable!("every worker has finished"));
     let summary = shared.summary.into_inner().unwrap_or_else(|p| p.into_inner());
-    (shared.store.into_inner().unwrap_or_else(|p| p.into_inner()), summary, error)
+    drop(shared.desk);
+    let store = writer.await.expect("the queue writer does not panic");
+    (store, summary, error)
 }
 
-async fn worker(shared: &Arc<Shared>, profile: &Profile, password: Option<&Password>, cancel: &CancelToken) -> Result<(), Error> {
+/// The next claimed message: from the pass's shared stock, refilled by a claim when empty. Workers
+/// take one message at a time, so a hung session holds only the message it is sending.
+async fn next_job(shared: &Shared) -> Result<Option<Job>, Error> {
+    if let Some(job) = shared.ready().pop_front() {
+        return Ok(Some(job));
+    }
+    let jobs = shared.desk.claim(CLAIM).await?;
+    let mut ready = shared.ready();
+    ready.extend(jobs);
+    Ok(ready.pop_front())
+}
+
+/// One connection's worth of delivery: take a message, send, record, until nothing is due or the
+/// pass stops.
+async fn worker(shared: &Arc<Shared>, profile: &Profile, password: Option<&Password>, stop: &Stop) -> Result<(), Error> {
     let batch = profile.limits.batch_size.max(1) as usize;
-    let max_age_ms = i64::from(profile.limits.max_queue_age_hours) * 3_600_000;
-    let server = format!("{}:{}", profile.relay.host.trim(), profile.relay.port);
-    let mut conn: Option<Connection> = None;
-    let mut used = 0usize;
+    let mut conn: Option<(Connection, usize)> = None;
+    let mut unconfirmed: Option<oneshot::Receiver<Result<Tally, Error>>> = None;
     let result = async {
-        while !cancel.is_cancelled() {
-            let want = CLAIM.min(batch - used.min(batch - 1));
-            let jobs = blocking(shared, move |s| s.claim(want)).await?;
-            if jobs.is_empty() {
-                break;
-            }
+        while !stop.stop.is_cancelled() {
+            let Some(job) = next_job(shared).await? else { break };
             let down = shared.down.lock().unwrap_or_else(|p| p.into_inner()).clone();
             if let Some(why) = down {
-                for job in jobs {
-                    record_all(shared, job, &server, now_millis(), Outcome::Deferred, &why, max_age_ms).await?;
-                }
+                let results = all(&job, Outcome::Deferred, &why);
+                confirm(shared, &mut unconfirmed, Attempt { job, started: now_millis(), results }).await?;
                 continue;
             }
+            let started = now_millis();
             if conn.is_none() {
-                let started = now_millis();
-                match Connection::open(profile, password, cancel).await {
-                    Ok(c) => {
-                        let mut open = shared.open.lock().unwrap_or_else(|p| p.into_inner());
-                        *open += 1;
-                        let mut s = shared.summary.lock().unwrap_or_else(|p| p.into_inner());
-                        s.peak_connections = s.peak_connections.max(*open);
-                        conn = Some(c);
-                        used = 0;
-                    }
+                match connect(shared, profile, password, stop).await {
+                    Ok(c) => conn = Some(c),
                     Err(relay::Trouble(why)) => {
+                        if stop.abort.is_cancelled() {
+                            shared.ready().push_front(job);
+                            break;
+                        }
                         {
-                            let mut s = shared.summary.lock().unwrap_or_else(|p| p.into_inner());
+                            let mut s = shared.summary();
                             s.connect_failures += 1;
                             s.connect_error.get_or_insert(why.clone());
                         }
                         shared.down.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(why.clone());
-                        for job in jobs {
-                            record_all(shared, job, &server, started, Outcome::Deferred, &why, max_age_ms).await?;
-                        }
+                        let results = all(&job, Outcome::Deferred, &why);
+                        confirm(shared, &mut unconfirmed, Attempt { job, started, results }).await?;
                         continue;
                     }
                 }
             }
-            let mut jobs = jobs.into_iter();
-            while let Some(job) = jobs.next() {
-                let Some(c) = conn.as_mut() else {
-                    // The connection went away: the rest go back untried, for a new connection.
-                    let rest: Vec<Job> = std::iter::once(job).chain(jobs.by_ref()).collect();
-                    blocking(shared, move |s| rest.iter().try_for_each(|j| s.unclaim(j))).await?;
-                    break;
-                };
-                let started = now_millis();
-                let env = Envelope {
-                    sender: &job.sender,
-                    recipients: job.recipients.iter().map(|(_, a)| a.as_str()).collect(),
-                    body: &job.body,
-                    eight_bit: job.eight_bit,
-                };
-                let tx = c.send(&env).await;
-                drop(env);
-                used += 1;
-                if !tx.usable {
-                    conn = None;
-                    *shared.open.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
-                }
-                let results = job
-                    .recipients
-                    .iter()
-                    .zip(tx.results)
-                    .map(|((position, address), (v, reply))| RecipientResult {
-                        position: *position,
-                        address: address.clone(),
-                        outcome: match v {
-                            Verdict::Sent => Outcome::Sent,
-                            Verdict::Deferred => Outcome::Deferred,
-                            Verdict::Failed => Outcome::Failed,
-                        },
-                        reply,
-                    })
-                    .collect();
-                record(shared, job, &server, started, results, max_age_ms).await?;
-            }
-            if used >= batch {
-                if let Some(c) = conn.take() {
+            let Some((c, used)) = conn.as_mut() else { unreachable!("connected above") };
+            let env = Envelope {
+                sender: &job.sender,
+                recipients: job.recipients.iter().map(|(_, a)| a.as_str()).collect(),
+                body: &job.body,
+                eight_bit: job.eight_bit,
+                dsn: &job.dsn,
+            };
+            let tx = c.send(&env).await;
+            drop(env);
+            *used += 1;
+            let worn = *used >= batch;
+            if !tx.usable {
+                conn = None;
+                shared.closed();
+            } else if worn {
+                if let Some((c, _)) = conn.take() {
+                    shared.closed();
                     c.quit().await;
-                    *shared.open.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
                 }
             }
+            if stop.abort.is_cancelled() {
+                // Cut off mid-message: back to queued, no attempt counted.
+                shared.summary().put_back += 1;
+                shared.ready().push_front(job);
+                break;
+            }
+            let results = job
+                .recipients
+                .iter()
+                .zip(tx.results)
+                .map(|((position, address), (v, reply))| RecipientResult {
+                    position: *position,
+                    address: address.clone(),
+                    outcome: match v {
+                        Verdict::Sent => Outcome::Sent,
+                        Verdict::Deferred => Outcome::Deferred,
+                        Verdict::Failed => Outcome::Failed,
+                    },
+                    reply,
+                })
+                .collect();
+            confirm(shared, &mut unconfirmed, Attempt { job, started, results }).await?;
         }
         Ok(())
     }
     .await;
-    if let Some(c) = conn.take() {
-        c.quit().await;
-        *shared.open.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+    if let Some(rx) = unconfirmed.take() {
+        let t = rx.await.map_err(|_| gone())?;
+        if let Ok(t) = &t {
+            shared.tally(t);
+        }
+        t?;
+    }
+    if let Some((c, used)) = conn.take() {
+        shared.closed();
+        if stop.stop.is_cancelled() || profile.limits.max_idle_secs == 0 {
+            c.quit().await;
+        } else {
+            shared.pool.put(c, used);
+        }
     }
     result
 }
 
-async fn record_all(
-    shared: &Arc<Shared>,
-    job: Job,
-    server: &str,
-    started: i64,
-    outcome: Outcome,
-    why: &str,
-    max_age_ms: i64,
-) -> Result<(), Error> {
-    let results = job
-        .recipients
-        .iter()
-        .map(|(position, address)| RecipientResult { position: *position, address: address.clone(), outcome, reply: why.to_string() })
-        .collect();
-    record(shared, job, server, started, results, max_age_ms).await
+/// A connection: a kept one that still answers, or a new one.
+async fn connect(
+    shared: &Shared,
+    profile: &Profile,
+    password: Option<&Password>,
+    stop: &Stop,
+) -> Result<(Connection, usize), relay::Trouble> {
+    let batch = profile.limits.batch_size.max(1) as usize;
+    while let Some(mut kept) = shared.pool.take() {
+        if kept.used < batch && kept.conn.check().await.is_ok() {
+            shared.opened();
+            return Ok((kept.conn, kept.used));
+        }
+        // Worn out, or the server dropped it while it rested: close it and try the next.
+        kept.conn.quit().await;
+    }
+    let c = Connection::open(profile, password, &stop.abort).await?;
+    shared.opened();
+    Ok((c, 0))
 }
 
-async fn record(
-    shared: &Arc<Shared>,
-    job: Job,
-    server: &str,
-    started: i64,
-    results: Vec<RecipientResult>,
-    max_age_ms: i64,
+fn all(job: &Job, outcome: Outcome, why: &str) -> Vec<RecipientResult> {
+    job.recipients
+        .iter()
+        .map(|(position, address)| RecipientResult { position: *position, address: address.clone(), outcome, reply: why.to_string() })
+        .collect()
+}
+
+/// Hands an attempt to the writer, then waits until the previous one is committed: at most one
+/// sent message per worker is ever unrecorded while the next is being sent.
+async fn confirm(
+    shared: &Shared,
+    unconfirmed: &mut Option<oneshot::Receiver<Result<Tally, Error>>>,
+    attempt: Attempt,
 ) -> Result<(), Error> {
-    let server = server.to_string();
-    let tally: Tally = blocking(shared, move |s| s.record(&job, &server, started, &results, max_age_ms)).await?;
-    let mut s = shared.summary.lock().unwrap_or_else(|p| p.into_inner());
-    s.sent += tally.sent;
-    s.deferred += tally.deferred;
-    s.failed += tally.failed;
+    let rx = shared.desk.record(attempt);
+    if let Some(previous) = unconfirmed.replace(rx) {
+        let t = previous.await.map_err(|_| gone())??;
+        shared.tally(&t);
+    }
     Ok(())
 }

@@ -5,20 +5,25 @@
 //! through [`intake::Intake`] (group commit) into the [`store::Store`], and only then says
 //! "accepted". [`queue`] lists and manages what waits. Delivery: [`runner`] (the agent: one at a
 //! time, [`agent`] lock and wake socket) runs [`deliver`] passes over [`relay`] connections,
-//! claiming and recording through [`claim`], retrying per [`retry`]; it is woken by [`wake_delivery`].
+//! claiming and recording through [`claim`], retrying per [`retry`], keeping connections in
+//! [`pool`], and reporting failures to senders through [`bounce`]; it is woken by
+//! [`wake_delivery`]. [`service`] installs `deliver --daemon` as a systemd user service.
 
 pub mod address;
 pub mod agent;
+pub mod bounce;
 pub mod claim;
 pub mod deliver;
 pub mod intake;
 pub mod listener;
 pub mod message;
+pub mod pool;
 pub mod queue;
 pub(crate) mod relay;
 pub mod retry;
 pub mod runner;
 pub mod sendmail;
+pub mod service;
 pub mod smtp_session;
 pub mod store;
 

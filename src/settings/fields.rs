@@ -160,6 +160,15 @@ pub const FIELDS: &[Field] = &[
         "A login clients must give (its password is kept in the keyring). Empty: no login asked.",
         ALL,
     ),
+    field(
+        "bounces.send",
+        "Send bounces",
+        Kind::Switch,
+        "true | false",
+        "Tell the sender when a message can't be delivered (never for a bounce or a null sender).",
+        ALL,
+    ),
+    number!("bounces.max_per_hour", "Bounces an hour", 1..=10000, "bounces", ALL, "At most this many are sent;"),
 ];
 
 /// The field with this key, if there is one.

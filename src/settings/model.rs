@@ -39,6 +39,8 @@ pub struct Profile {
     pub local_recipient: Option<String>,
     pub limits: Limits,
     pub listener: Listener,
+    /// Reports to the sender of mail that could not be delivered.
+    pub bounces: Bounces,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, TS)]
@@ -141,6 +143,24 @@ pub struct Sender {
     pub from_name: String,
     pub from_address: String,
     pub reply_to: Option<String>,
+}
+
+/// Bounces: a delivery status report (RFC 3464) to the envelope sender when a recipient fails
+/// for good. Files from before these settings get the defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(default, deny_unknown_fields)]
+pub struct Bounces {
+    /// Send them at all.
+    pub send: bool,
+    /// At most this many an hour, so a storm of failures can't fill the disk; past it the
+    /// failures are only logged.
+    pub max_per_hour: u32,
+}
+
+impl Default for Bounces {
+    fn default() -> Self {
+        Self { send: true, max_per_hour: 20 }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]

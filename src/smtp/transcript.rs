@@ -56,6 +56,11 @@ impl Transcript {
         self.redactor = redactor;
     }
 
+    /// Forgets the lines so far (a long delivery session keeps only its redactor).
+    pub fn clear(&mut self) {
+        self.lines.clear();
+    }
+
     pub fn redactor(&self) -> &Redactor {
         &self.redactor
     }

@@ -4,7 +4,9 @@
 Listens on 127.0.0.1 (port 0 = any free port), prints "READY <port>" when it accepts connections,
 and appends each received message to --save as one JSON line {mail_from, rcpt_tos, content}.
 With --events, also appends each EHLO, MAIL and RCPT command as it arrives ({event, arg, options}),
-so a test can tell what was sent even when no message was.
+each connection opened and closed ({event: connect | disconnect}), and with --dsn the DSN
+parameters of MAIL and RCPT ({event: mail_dsn | rcpt_dsn, arg, dsn}), so a test can tell what was
+sent even when no message was.
 Runs until killed.
 """
 
@@ -12,6 +14,7 @@ import argparse
 import asyncio
 import json
 import logging
+import re
 import ssl
 import sys
 import warnings
@@ -36,15 +39,29 @@ def parse_args():
     p.add_argument("--save")
     p.add_argument("--events", help="append each EHLO/MAIL/RCPT as a JSON line here")
     p.add_argument("--smtputf8", action="store_true", help="offer SMTPUTF8 (RFC 6531)")
+    p.add_argument("--dsn", action="store_true", help="offer DSN (RFC 3461) and take its MAIL/RCPT parameters")
     return p.parse_args()
 
 
+# aiosmtpd refuses MAIL FROM:<> (RFC 5321 §4.5.5 requires it: bounces use it); the server takes it
+# as this placeholder and saves mail_from as "".
+NULL_SENDER = "null-sender@smtp-desk.invalid"
+DSN_PARAMS = ("RET", "ENVID", "NOTIFY", "ORCPT")
+
+
 class Handler:
-    def __init__(self, refused, save, deferred=(), data_delay=0.0):
+    def __init__(self, refused, save, deferred=(), data_delay=0.0, dsn=False):
         self.refused = {a.lower() for a in refused}
         self.deferred = {a.lower() for a in deferred}
         self.save = save
         self.data_delay = data_delay
+        self.dsn = dsn
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.dsn:
+            responses.insert(len(responses) - 1, "250-DSN")
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower() in self.refused:
@@ -62,15 +79,16 @@ class Handler:
             if isinstance(content, bytes):
                 content = content.decode("utf-8", "replace")
             with open(self.save, "a", encoding="utf-8") as f:
-                f.write(json.dumps({"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos, "content": content}) + "\n")
+                mail_from = "" if envelope.mail_from == NULL_SENDER else envelope.mail_from
+                f.write(json.dumps({"mail_from": mail_from, "rcpt_tos": envelope.rcpt_tos, "content": content}) + "\n")
         return "250 2.0.0 Ok: queued as TESTQ42"
 
 
 class RecordingHandler(Handler):
     """Handler that also records the envelope commands, before the server acts on them."""
 
-    def __init__(self, refused, save, events, deferred=(), data_delay=0.0):
-        super().__init__(refused, save, deferred, data_delay)
+    def __init__(self, refused, save, events, deferred=(), data_delay=0.0, dsn=False):
+        super().__init__(refused, save, deferred, data_delay, dsn)
         self.events = events
 
     def record(self, event, arg, options=()):
@@ -79,8 +97,7 @@ class RecordingHandler(Handler):
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         self.record("ehlo", hostname)
-        session.host_name = hostname
-        return responses
+        return await super().handle_EHLO(server, session, envelope, hostname, responses)
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         self.record("mail", address, mail_options)
@@ -112,9 +129,9 @@ def main():
         context.load_cert_chain(args.cert, args.key)
 
     if args.events:
-        handler = RecordingHandler(args.refuse_rcpt, args.save, args.events, args.defer_rcpt, args.data_delay)
+        handler = RecordingHandler(args.refuse_rcpt, args.save, args.events, args.defer_rcpt, args.data_delay, args.dsn)
     else:
-        handler = Handler(args.refuse_rcpt, args.save, args.defer_rcpt, args.data_delay)
+        handler = Handler(args.refuse_rcpt, args.save, args.defer_rcpt, args.data_delay, args.dsn)
 
     sessions = {"open": 0, "most": 0}
 
@@ -122,6 +139,9 @@ def main():
         """Counts the sessions open at once, for the connection-limit test."""
 
         def connection_made(self, transport):
+            if args.events:
+                with open(args.events, "a", encoding="utf-8") as f:
+                    f.write(json.dumps({"event": "connect"}) + "\n")
             sessions["open"] += 1
             if sessions["open"] > sessions["most"]:
                 sessions["most"] = sessions["open"]
@@ -131,8 +151,31 @@ def main():
             super().connection_made(transport)
 
         def connection_lost(self, exc):
+            if args.events:
+                with open(args.events, "a", encoding="utf-8") as f:
+                    f.write(json.dumps({"event": "disconnect"}) + "\n")
             sessions["open"] -= 1
             super().connection_lost(exc)
+
+        def take_dsn(self, event, arg):
+            """With --dsn, records the DSN parameters ({event, arg, dsn}) and hides them from aiosmtpd, which refuses them."""
+            if not args.dsn or not arg:
+                return arg
+            words = arg.split(" ")
+            dsn = [w for w in words if w.split("=", 1)[0].upper() in DSN_PARAMS]
+            if args.events:
+                with open(args.events, "a", encoding="utf-8") as f:
+                    f.write(json.dumps({"event": event, "arg": arg, "dsn": dsn}) + "\n")
+            return " ".join(w for w in words if w not in dsn)
+
+        async def smtp_MAIL(self, arg):
+            arg = self.take_dsn("mail_dsn", arg)
+            if arg and re.match(r"(?i)FROM:\s*<>", arg.strip()):
+                arg = re.sub(r"<>", f"<{NULL_SENDER}>", arg, count=1)
+            return await super().smtp_MAIL(arg)
+
+        async def smtp_RCPT(self, arg):
+            return await super().smtp_RCPT(self.take_dsn("rcpt_dsn", arg))
 
     def factory():
         return CountingSMTP(

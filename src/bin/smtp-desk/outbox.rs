@@ -24,14 +24,24 @@ pub enum Command {
     #[command(subcommand)]
     Queue(QueueCommand),
     /// Deliver the outbox to the relay: what is due now (--once), or keep running (--daemon).
-    #[command(after_help = DELIVER_HELP)]
+    #[command(after_help = DELIVER_HELP, group = clap::ArgGroup::new("what").required(true))]
     Deliver {
         /// Deliver what is due, then exit (while a daemon runs: just wake it).
-        #[arg(long, conflicts_with = "daemon", required_unless_present = "daemon")]
+        #[arg(long, group = "what")]
         once: bool,
         /// Keep running: deliver as mail arrives and when deferred mail falls due.
-        #[arg(long)]
+        #[arg(long, group = "what")]
         daemon: bool,
+        /// Install `deliver --daemon` as a systemd user service and start it (keeps delivering
+        /// while no window is open).
+        #[arg(long, group = "what")]
+        install_service: bool,
+        /// Stop and remove that service.
+        #[arg(long, group = "what")]
+        remove_service: bool,
+        /// Show whether that service is installed, enabled and running.
+        #[arg(long, group = "what")]
+        service_status: bool,
         /// Print nothing (for runs started by sendmail).
         #[arg(long)]
         quiet: bool,
@@ -41,9 +51,12 @@ pub enum Command {
 const DELIVER_HELP: &str = "One agent runs at a time (a lock file in the data dir); sendmail and queue flush wake it,
 or start a one-shot run when none is running.
 
+SIGTERM or Ctrl-C stops it cleanly: nothing new is claimed, what is being sent finishes or goes
+back to the queue, connections are closed, and it exits 0 within the step timeout.
+
 Exit codes: 0 done (nothing failed to connect); 64 another daemon runs (--daemon);
 75 a connection to the server failed (the mail is deferred and retried later) or the queue
-could not be written.";
+could not be written; 69 no systemd for --install-service/--remove-service; 70 systemctl failed.";
 
 #[derive(Subcommand)]
 pub enum QueueCommand {
@@ -172,7 +185,10 @@ pub fn run(command: Command) -> ExitCode {
     match command {
         Command::Sendmail { args } => sendmail_main(&args),
         Command::Queue(q) => queue_main(q),
-        Command::Deliver { once: _, daemon, quiet } => deliver_main(daemon, quiet),
+        Command::Deliver { install_service: true, .. } => service_main(outbox::service::enable()),
+        Command::Deliver { remove_service: true, .. } => service_main(outbox::service::disable()),
+        Command::Deliver { service_status: true, .. } => service_main(Ok(outbox::service::status())),
+        Command::Deliver { daemon, quiet, .. } => deliver_main(daemon, quiet),
     }
 }
 
@@ -186,9 +202,25 @@ fn deliver_main(daemon: bool, quiet: bool) -> ExitCode {
             eprintln!("deliver: {text}");
         }
     };
-    // Ctrl-C / SIGTERM end the process as they are: the lock goes with it, and recipients left
-    // `sending` are queued again by the next run.
-    let run = rt.block_on(runner::run(&smtp_desk::paths::outbox_file(), kind, &cancel, &mut notice));
+    // SIGTERM (systemd stopping the service) and Ctrl-C ask the agent to stop cleanly; a second
+    // one ends the process at once (recipients left `sending` are queued again by the next run).
+    let run = rt.block_on(async {
+        let stop = cancel.clone();
+        tokio::spawn(async move {
+            let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else { return };
+            for _ in 0..2 {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+                if stop.is_cancelled() {
+                    std::process::exit(i32::from(exit::TEMPFAIL));
+                }
+                stop.cancel();
+            }
+        });
+        runner::run(&smtp_desk::paths::outbox_file(), kind, &cancel, &mut notice).await
+    });
     match run {
         Ok(Finished::WokeRunningAgent) => {
             if !quiet {
@@ -218,6 +250,27 @@ fn deliver_main(daemon: bool, quiet: bool) -> ExitCode {
             } else {
                 fail(&e, code)
             }
+        }
+    }
+}
+
+fn service_main(r: Result<outbox::service::Status, outbox::service::Error>) -> ExitCode {
+    match r {
+        Ok(s) => {
+            let yes = |b: bool| if b { "yes" } else { "no" };
+            println!("unit: {} (installed: {})", s.unit_path.display(), yes(s.installed));
+            println!("enabled: {}", yes(s.enabled));
+            println!("running: {}", yes(s.active));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let report = ErrorReport::from(&e);
+            eprintln!("deliver: {}", report.message);
+            if let Some(h) = &report.hint {
+                eprintln!("hint: {h}");
+            }
+            // sysexits: EX_UNAVAILABLE without systemd, EX_SOFTWARE when systemctl failed.
+            ExitCode::from(if matches!(e, outbox::service::Error::NoSystemd(_)) { 69 } else { 70 })
         }
     }
 }

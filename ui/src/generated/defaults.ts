@@ -40,6 +40,10 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = {
       "enabled": false,
       "port": 2525,
       "username": ""
+    },
+    "bounces": {
+      "send": true,
+      "max_per_hour": 20
     }
   }
 };

@@ -325,6 +325,37 @@ export const FIELDS = [
       "relay",
       "direct"
     ]
+  },
+  {
+    "name": "bounces.send",
+    "label": "Send bounces",
+    "help": "Tell the sender when a message can't be delivered (never for a bounce or a null sender).",
+    "takes": "true | false",
+    "kind": "switch",
+    "range": null,
+    "unit": "",
+    "modes": [
+      "off",
+      "relay",
+      "direct"
+    ]
+  },
+  {
+    "name": "bounces.max_per_hour",
+    "label": "Bounces an hour",
+    "help": "At most this many are sent;",
+    "takes": "1-10000",
+    "kind": "number",
+    "range": [
+      1,
+      10000
+    ],
+    "unit": "bounces",
+    "modes": [
+      "off",
+      "relay",
+      "direct"
+    ]
   }
 ] as const satisfies readonly Field[];
 

@@ -58,6 +58,7 @@ export function normalise(s: Settings): Settings {
         max_queue_age_hours: p.limits.max_queue_age_hours,
       },
       listener: { enabled: p.listener.enabled, port: p.listener.port, username: p.listener.username },
+      bounces: { send: p.bounces.send, max_per_hour: p.bounces.max_per_hour },
     },
   };
 }
@@ -143,6 +144,7 @@ export class FormFields {
         },
         // Not on the form yet: carried over from the file, so a save never changes it.
         listener: { ...(this.carried()?.profile.listener ?? DEFAULT_SETTINGS.profile.listener) },
+        bounces: this.carried()?.profile.bounces ?? DEFAULT_SETTINGS.profile.bounces,
       },
     });
   }
