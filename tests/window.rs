@@ -1001,8 +1001,10 @@ async fn mail_from_this_machine_saves_the_listener_with_its_password_and_turns_t
     assert!(checked(&c, "listener-enabled").await);
     assert_eq!(value(&c, "listener-port").await, "2626");
     text_when(&c, "listener-password-state", "the listener password saved", |t| t.contains("saved in keyring")).await;
+    select(&c, "theme", "dark").await;
     c.execute("document.getElementById('section-local').scrollIntoView()", vec![]).await.unwrap();
-    screenshot(&c, "window-settings-local-no-systemd.png").await;
+    screenshot(&c, "window-settings-local-no-systemd-dark.png").await;
+    select(&c, "theme", "system").await;
     c.close().await.unwrap();
     secrets::clear_listener().unwrap();
 }

@@ -66,7 +66,7 @@ function numberField(key: string, note: string): HTMLElement {
   const info = fieldInfo(key);
   const [min, max] = info?.range ?? [0, 0];
   const input = h("input", { type: "number", inputmode: "numeric", min: String(min), max: String(max), step: "1", required: true });
-  return field(key, input, { note, className: "field-number", help: `${info?.help ?? ""} ${min}–${max}.` });
+  return field(key, input, { note, className: "field-number", help: `${info?.help ?? ""} ${min}\u2060–\u2060${max}.` });
 }
 
 function banner(id: string, className: string, attrs: Attrs, ...children: Child[]): HTMLElement {
@@ -247,15 +247,16 @@ function localSection(): HTMLElement {
     { class: "section", id: "section-local" },
     h("legend", {}, "Mail from this machine"),
     textField("local_recipient", { inputmode: "email", placeholder: "you@example.com" }, { note: "optional" }),
-    h("div", { class: "grid grid-2" }, switchField("bounces.send"), numberField("bounces.max_per_hour", "an hour")),
+    h("div", { class: "grid grid-2" }, switchField("bounces.send"), numberField("bounces.max_per_hour", "")),
     switchField("listener.enabled"),
     h(
       "div",
-      { class: "grid grid-3", id: "listener-fields" },
+      { class: "grid grid-2", id: "listener-fields" },
       numberField("listener.port", ""),
       textField("listener.username", { autocomplete: "off" }, { note: "optional" }),
       passwordField("listener.password", "Listener password"),
     ),
+    h("p", { class: "note", id: "listener-note", hidden: true }, "The listener runs with the delivery service below (or `smtp-desk listen`), not in this window."),
     deliveryServiceField(),
   );
 }

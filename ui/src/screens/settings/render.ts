@@ -31,6 +31,7 @@ export function renderSections(root: HTMLElement, settings: Settings): void {
   show(byId(root, "mode-note-direct"), mode === "direct");
   // The listener's details and the bounce cap wait, disabled, until their switch is on.
   const listenerOn = settings.profile.listener.enabled;
+  show(byId(root, "listener-note"), listenerOn);
   byId<HTMLInputElement>(root, "listener-port").disabled = !listenerOn;
   byId<HTMLInputElement>(root, "listener-username").disabled = !listenerOn;
   byId<HTMLInputElement>(root, "listener-password").disabled = !usesListenerPassword(settings);

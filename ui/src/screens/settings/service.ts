@@ -12,7 +12,7 @@ export const NO_SYSTEMD = "Needs systemd's user manager; run `smtp-desk deliver 
 export function serviceStateText(s: DeliveryService): string {
   if (s.enabled && s.active) return "On: delivery goes on after the window closes";
   if (s.enabled) return "On, but not running now (see `systemctl --user status smtp-desk-deliver`)";
-  return "Off: mail waits for the window, or for the next local program that sends some";
+  return "Off: the window delivers while it is open; mail handed in while it is closed starts a one-off delivery run";
 }
 
 export function serviceErrorText(err: ErrorReport): string {
