@@ -23,6 +23,14 @@ pub struct Edit<'a> {
     pub keep_mine: &'a [String],
 }
 
+/// The keyring changes a save makes alongside the file: the server's password and the SMTP
+/// listener's local one, each kept, set or cleared.
+#[derive(Debug, Clone, Default)]
+pub struct PasswordChanges {
+    pub password: PasswordChange,
+    pub listener_password: PasswordChange,
+}
+
 /// What a save left behind.
 #[derive(Debug, Clone)]
 pub struct Saved {
@@ -30,6 +38,8 @@ pub struct Saved {
     /// never asks the keyring, so a locked keyring cannot hold up a port change. The caller
     /// already knows the status it showed (the window's password status, `config show`).
     pub password_saved: Option<bool>,
+    /// The same for the SMTP listener's password.
+    pub listener_password_saved: Option<bool>,
     /// The file as written: the edit merged onto what the file held at the time.
     pub written: Written,
 }
@@ -44,59 +54,121 @@ pub fn save(path: &Path, profile: &str, edit: Edit, change: PasswordChange) -> R
 
 /// [`save`] with the keyring given: the OS keyring in the app, a wrapper in tests.
 pub fn save_with(keyring: &dyn Keyring, path: &Path, profile: &str, edit: Edit, change: PasswordChange) -> Result<Saved, ErrorReport> {
+    save_all_with(keyring, path, profile, edit, PasswordChanges { password: change, listener_password: PasswordChange::Keep })
+}
+
+/// [`save`] with the listener's password changed too: both keyring changes and the file succeed
+/// together, or each entry is put back as it was.
+pub fn save_all(path: &Path, profile: &str, edit: Edit, changes: PasswordChanges) -> Result<Saved, ErrorReport> {
+    save_all_with(&OsKeyring, path, profile, edit, changes)
+}
+
+/// One keyring entry a save may change.
+#[derive(Debug, Clone, Copy)]
+enum Entry<'a> {
+    Server(&'a str),
+    Listener,
+}
+
+impl Entry<'_> {
+    fn get(self, k: &dyn Keyring) -> Result<Option<Password>, secrets::Error> {
+        match self {
+            Entry::Server(profile) => k.get(profile),
+            Entry::Listener => k.get_listener(),
+        }
+    }
+
+    /// Writes `Some` or removes with `None`.
+    fn put(self, k: &dyn Keyring, value: Option<&Password>) -> Result<(), secrets::Error> {
+        match (self, value) {
+            (Entry::Server(profile), Some(p)) => k.set(profile, p),
+            (Entry::Server(profile), None) => k.clear(profile),
+            (Entry::Listener, Some(p)) => k.set_listener(p),
+            (Entry::Listener, None) => k.clear_listener(),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Entry::Server(_) => "password",
+            Entry::Listener => "listener password",
+        }
+    }
+}
+
+/// A keyring change made, with what the entry held before it.
+struct Made<'a> {
+    entry: Entry<'a>,
+    change: &'a PasswordChange,
+    previous: Option<Password>,
+}
+
+/// [`save_all`] with the keyring given.
+pub fn save_all_with(
+    keyring: &dyn Keyring,
+    path: &Path,
+    profile: &str,
+    edit: Edit,
+    changes: PasswordChanges,
+) -> Result<Saved, ErrorReport> {
     let settings = edit.edited;
     let report = settings::check(settings);
     if !report.is_ok() {
         return Err((&settings::Error::Invalid(report.errors)).into());
     }
     let failed = |e: secrets::Error| ErrorReport::from(&e);
-    // Every keyring call happens before the file is written, so a keyring failure leaves both
-    // untouched. Keeping the password needs no keyring at all.
-    let previous = match change {
-        PasswordChange::Keep => None,
-        _ => Some(keyring.get(profile).map_err(failed)?),
-    };
-    match &change {
-        PasswordChange::Keep => {}
-        PasswordChange::Set(p) => keyring.set(profile, p).map_err(failed)?,
-        PasswordChange::Clear => keyring.clear(profile).map_err(failed)?,
-    }
-    let written = settings::update(path, edit.base, settings, edit.keep_mine);
-    if let Err(e) = &written {
-        let mut report = ErrorReport::from(e);
-        if let Some(previous) = previous {
-            let restored = match previous {
-                Some(p) => keyring.set(profile, &p),
-                None => keyring.clear(profile),
-            };
-            if let Err(re) = restored {
-                report = rollback_failed(report, &change, &re);
-            }
+    // Every keyring call happens before the file is written, so a keyring failure leaves the file
+    // untouched (and the changes already made are put back). Keeping a password needs no keyring.
+    let mut made: Vec<Made> = Vec::new();
+    for (entry, change) in [(Entry::Server(profile), &changes.password), (Entry::Listener, &changes.listener_password)] {
+        let value = match change {
+            PasswordChange::Keep => continue,
+            PasswordChange::Set(p) => Some(p),
+            PasswordChange::Clear => None,
+        };
+        let step = entry.get(keyring).and_then(|previous| entry.put(keyring, value).map(|()| previous));
+        match step {
+            Ok(previous) => made.push(Made { entry, change, previous }),
+            Err(e) => return Err(undo(keyring, &made, failed(e))),
         }
-        return Err(report);
     }
-    let password_saved = match change {
+    let written = match settings::update(path, edit.base, settings, edit.keep_mine) {
+        Ok(w) => w,
+        Err(e) => return Err(undo(keyring, &made, ErrorReport::from(&e))),
+    };
+    let saved = |change: &PasswordChange| match change {
         PasswordChange::Set(_) => Some(true),
         PasswordChange::Clear => Some(false),
         PasswordChange::Keep => None,
     };
-    Ok(Saved { password_saved, written: written.expect("checked above") })
+    Ok(Saved { password_saved: saved(&changes.password), listener_password_saved: saved(&changes.listener_password), written })
+}
+
+/// Puts back the keyring entries `made` changed (newest first) after `report`'s failure.
+fn undo(keyring: &dyn Keyring, made: &[Made], mut report: ErrorReport) -> ErrorReport {
+    for m in made.iter().rev() {
+        if let Err(re) = m.entry.put(keyring, m.previous.as_ref()) {
+            report = rollback_failed(report, m.entry, m.change, &re);
+        }
+    }
+    report
 }
 
 /// The file write failed after the keyring was changed, and putting the old password back failed
 /// too: the settings and the keyring now disagree, and only the user can settle it.
-fn rollback_failed(file: ErrorReport, change: &PasswordChange, keyring: &secrets::Error) -> ErrorReport {
+fn rollback_failed(file: ErrorReport, entry: Entry, change: &PasswordChange, keyring: &secrets::Error) -> ErrorReport {
+    let what = entry.name();
     let now = match change {
-        PasswordChange::Clear => "the saved password is removed",
-        _ => "the keyring holds the new password",
+        PasswordChange::Clear => format!("the saved {what} is removed"),
+        _ => format!("the keyring holds the new {what}"),
     };
     // Neither message can hold a secret: a file error names the path, a keyring error the service's reply.
-    tracing::error!(file_error = %file.message, keyring_error = %keyring, "the settings were not saved and the password could not be put back");
+    tracing::error!(file_error = %file.message, keyring_error = %keyring, "the settings were not saved and the {what} could not be put back");
     let keyring = ErrorReport::from(keyring);
     let hint = [file.hint.as_deref(), keyring.hint.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
     ErrorReport::new(
         ErrorKind::PasswordRollbackFailed,
-        format!("The settings were not saved ({}) and the password could not be put back: {}; {now}.", file.message, keyring.message),
+        format!("The settings were not saved ({}) and the {what} could not be put back: {}; {now}.", file.message, keyring.message),
     )
-    .hint(format!("Fix: {hint} Then save again with the password typed in, so that the settings and the keyring agree."))
+    .hint(format!("Fix: {hint} Then save again with the {what} typed in, so that the settings and the keyring agree."))
 }

@@ -343,6 +343,17 @@ pub trait Keyring {
     fn get(&self, profile: &str) -> Result<Option<Password>, Error>;
     fn set(&self, profile: &str, password: &Password) -> Result<(), Error>;
     fn clear(&self, profile: &str) -> Result<(), Error>;
+    /// The SMTP listener's entry. The OS keyring's by default: a wrapper that means to step in
+    /// on listener changes overrides these too.
+    fn get_listener(&self) -> Result<Option<Password>, Error> {
+        get_listener()
+    }
+    fn set_listener(&self, password: &Password) -> Result<(), Error> {
+        set_listener(password)
+    }
+    fn clear_listener(&self) -> Result<(), Error> {
+        clear_listener()
+    }
 }
 
 /// The OS keyring through this module's functions.

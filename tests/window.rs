@@ -49,8 +49,14 @@ fn data_dir(config: &Path) -> PathBuf {
 
 impl Driver {
     fn start(config_dir: &Path) -> Self {
+        Self::start_with(config_dir, &[])
+    }
+
+    /// With more environment for the app (e.g. a PATH with a stand-in systemctl first).
+    fn start_with(config_dir: &Path, env: &[(&str, std::ffi::OsString)]) -> Self {
         let (port, native) = (free_port(), free_port());
         let child = Command::new("tauri-driver")
+            .envs(env.iter().map(|(k, v)| (*k, v)))
             .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
             .env("SMTP_DESK_CONFIG_DIR", config_dir)
             // The window is a delivery agent while open: its outbox is the test's, never the user's.
@@ -870,4 +876,135 @@ async fn the_queue_screen_manages_mail_and_a_flush_delivers_it() {
     // The live queue must not feed on itself: its own reads trigger no event, so the window idles.
     assert_idle(config.path()).await;
     c.close().await.unwrap();
+}
+
+/// A systemctl stand-in, as in tests/delivery_service.rs: logs its arguments beside itself;
+/// enable/disable flip a marker that is-enabled and is-active report. A test must not change
+/// the machine's own systemd, and there is no user manager under the test session anyway.
+const SYSTEMCTL: &str = r#"#!/bin/sh
+echo "$*" >> "${0%/*}/systemctl.log"
+marker="${0%/*}/enabled"
+case "$2" in
+  enable) : > "$marker" ;;
+  disable) /bin/rm -f "$marker" ;;
+  is-enabled|is-active) if [ -e "$marker" ]; then [ "$2" = is-enabled ] && echo enabled || echo active; else echo disabled; exit 1; fi ;;
+esac
+exit 0
+"#;
+
+/// A systemctl with no user manager behind it (a container, a session without systemd).
+const NO_USER_MANAGER: &str = "#!/bin/sh\necho 'Failed to connect to bus: No medium found' >&2\nexit 1\n";
+
+fn write_script(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    // Written beside and renamed: the running app never executes half a script.
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+async fn disabled(c: &Client, id: &str) -> bool {
+    el(c, id).await.prop("disabled").await.unwrap().as_deref() == Some("true")
+}
+
+async fn checked(c: &Client, id: &str) -> bool {
+    el(c, id).await.prop("checked").await.unwrap().as_deref() == Some("true")
+}
+
+const LISTENER_PASSWORD: &str = "e2e-Listener-L0cal!";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mail_from_this_machine_saves_the_listener_with_its_password_and_turns_the_delivery_service() {
+    let _one = ONE_WINDOW.lock().await;
+    let config = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let bin = home.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    write_script(&bin.join("systemctl"), SYSTEMCTL);
+    let mut path = std::ffi::OsString::from(&bin);
+    path.push(":");
+    path.push(std::env::var_os("PATH").unwrap_or_default());
+    // The unit goes to $XDG_CONFIG_HOME/systemd/user: the test's, never the user's.
+    let xdg = home.path().join("config");
+    secrets::clear_listener().expect("the test session's keyring is reachable");
+    let driver = Driver::start_with(config.path(), &[("PATH", path), ("XDG_CONFIG_HOME", xdg.clone().into())]);
+    let c = driver.open_app().await;
+    el(&c, "nav-settings").await.click().await.unwrap();
+
+    // The listener is off: its port, login and password wait, disabled.
+    text_when(&c, "listener-password-state", "the keyring's answer", |t| t == "No password saved").await;
+    assert!(!checked(&c, "listener-enabled").await);
+    for id in ["listener-port", "listener-username", "listener-password"] {
+        assert!(disabled(&c, id).await, "#{id} is disabled while the listener is off");
+    }
+    set_text(&c, "local_recipient", "root").await;
+    text_when(&c, "local_recipient-error", "the core's verdict naming the field", |t| t.contains("Local recipient")).await;
+    set_text(&c, "local_recipient", "admin@example.com").await;
+    el(&c, "listener-enabled").await.click().await.unwrap();
+    assert!(!disabled(&c, "listener-port").await && !disabled(&c, "listener-username").await);
+    set_text(&c, "listener-port", "2626").await;
+    set_text(&c, "listener-username", "cron").await;
+    assert!(!disabled(&c, "listener-password").await, "a login asks for a password");
+    set_text(&c, "listener-password", LISTENER_PASSWORD).await;
+    text_when(&c, "delivery-service-state", "the service's state", |t| t.starts_with("Off")).await;
+    c.execute("document.getElementById('section-local').scrollIntoView()", vec![]).await.unwrap();
+    screenshot(&c, "window-settings-local.png").await;
+    el(&c, "save").await.click().await.unwrap();
+    text_when(&c, "save-status", "Saved", |t| t == "Saved").await;
+    text_when(&c, "listener-password-state", "the listener password saved", |t| t.contains("saved in keyring")).await;
+    assert_eq!(value(&c, "listener-password").await, "", "the page never gets the password back");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_smtp-desk"))
+        .args(["config", "show", "--json"])
+        .env("SMTP_DESK_CONFIG_DIR", config.path())
+        .env("SMTP_DESK_DATA_DIR", data_dir(config.path()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let profile = &shown["settings"]["profile"];
+    assert_eq!(profile["local_recipient"], "admin@example.com");
+    assert_eq!(profile["listener"], serde_json::json!({ "enabled": true, "port": 2626, "username": "cron" }));
+    let file = std::fs::read_to_string(config.path().join("settings.json")).unwrap();
+    let all = format!("{file}{}", String::from_utf8_lossy(&out.stdout));
+    assert!(!all.contains(LISTENER_PASSWORD), "the listener password must never reach the file or `config show`");
+    assert_eq!(secrets::get_listener().unwrap().expect("the listener password is in the keyring").expose(), LISTENER_PASSWORD);
+    assert!(secrets::get(DEFAULT_PROFILE).map(|p| p.is_none_or(|p| p.expose() != LISTENER_PASSWORD)).unwrap(), "its own entry");
+
+    // Keep delivering when the window is closed: the user unit, through (the stand-in) systemctl.
+    let unit = xdg.join("systemd/user/smtp-desk-deliver.service");
+    let calls = || std::fs::read_to_string(bin.join("systemctl.log")).unwrap_or_default();
+    assert!(!disabled(&c, "delivery-service").await);
+    el(&c, "delivery-service").await.click().await.unwrap();
+    text_when(&c, "delivery-service-state", "the service on", |t| t.starts_with("On")).await;
+    assert!(checked(&c, "delivery-service").await);
+    let written = std::fs::read_to_string(&unit).expect("the unit was written");
+    assert!(written.contains("deliver --daemon"), "{written}");
+    assert!(calls().contains("--user enable --now smtp-desk-deliver.service"), "{}", calls());
+    text_when(&c, "dirty-indicator", "no unsaved changes", |t| t.is_empty()).await;
+    el(&c, "delivery-service").await.click().await.unwrap();
+    text_when(&c, "delivery-service-state", "the service off", |t| t.starts_with("Off")).await;
+    assert!(!unit.exists(), "the unit is removed");
+    assert!(calls().contains("--user disable --now smtp-desk-deliver.service"), "{}", calls());
+
+    // Without systemd's user manager: said, with what to do instead, and the switch disabled.
+    write_script(&bin.join("systemctl"), NO_USER_MANAGER);
+    c.close().await.unwrap();
+    let c = driver.open_app().await;
+    el(&c, "nav-settings").await.click().await.unwrap();
+    let error = text_when(&c, "delivery-service-error", "the no-systemd error", |t| !t.is_empty()).await;
+    assert!(error.contains("Needs systemd's user manager") && error.contains("smtp-desk deliver --daemon"), "{error}");
+    assert!(disabled(&c, "delivery-service").await);
+    assert!(!checked(&c, "delivery-service").await);
+    // The saved listener came back with the window.
+    assert!(checked(&c, "listener-enabled").await);
+    assert_eq!(value(&c, "listener-port").await, "2626");
+    text_when(&c, "listener-password-state", "the listener password saved", |t| t.contains("saved in keyring")).await;
+    select(&c, "theme", "dark").await;
+    c.execute("document.getElementById('section-local').scrollIntoView()", vec![]).await.unwrap();
+    screenshot(&c, "window-settings-local-no-systemd-dark.png").await;
+    select(&c, "theme", "system").await;
+    c.close().await.unwrap();
+    secrets::clear_listener().unwrap();
 }

@@ -2,6 +2,7 @@
 //! (the window's in `window/`); `scripts/gen-bindings.sh` rewrites it.
 
 use crate::commands::diagnose::{FinishedEvent, FormValues, SendFinishedEvent, Started, StepEvent};
+use crate::commands::service::DeliveryService;
 use crate::commands::settings::{LoadedSettings, PasswordAction, PasswordStatus, Saved};
 use crate::window_state::UiState;
 use smtp_desk::contract::Scope;
@@ -20,6 +21,7 @@ fn typescript_bindings_are_current() {
         Saved::export_all(&cfg)?;
         PasswordStatus::export_all(&cfg)?;
         PasswordAction::export_all(&cfg)?;
+        DeliveryService::export_all(&cfg)?;
         Started::export_all(&cfg)?;
         StepEvent::export_all(&cfg)?;
         FinishedEvent::export_all(&cfg)?;

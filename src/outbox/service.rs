@@ -113,8 +113,9 @@ fn run(args: &[&str]) -> Result<(), Error> {
     Err(Error::Systemctl { command: args.join(" "), output })
 }
 
-/// Whether this user's systemd answers (a container or a non-systemd distribution has none).
-fn require_systemd() -> Result<(), Error> {
+/// Whether this user's systemd answers (a container or a non-systemd distribution has none);
+/// the window asks before offering its switch.
+pub fn require_systemd() -> Result<(), Error> {
     let o = systemctl(&["show-environment"])?;
     if o.status.success() {
         Ok(())

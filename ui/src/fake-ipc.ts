@@ -3,6 +3,8 @@
 import type { Ipc, Unlisten } from "./ipc";
 import {
   defaultSettings,
+  type DeliveryService,
+  type ErrorReport,
   type FormValues,
   type LoadedSettings,
   type MessageDetail,
@@ -42,11 +44,16 @@ export class FakeIpc implements Ipc {
   };
   passwordReply: () => Promise<PasswordStatus> = async () => ({ saved: false });
   checkReply: (settings: Settings) => Promise<Report> = async () => ({ errors: [], warnings: [] });
-  saveReply: (settings: Settings, password: PasswordAction, base: Settings, keepMine: string[]) => Promise<SaveResult> = async (
-    s,
-    p,
-  ) => ({
+  listenerPasswordReply: () => Promise<PasswordStatus> = async () => ({ saved: false });
+  saveReply: (
+    settings: Settings,
+    password: PasswordAction,
+    base: Settings,
+    keepMine: string[],
+    listenerPassword: PasswordAction,
+  ) => Promise<SaveResult> = async (s, p, _b, _k, l) => ({
     password_saved: p.action === "keep" ? null : p.action === "set",
+    listener_password_saved: l.action === "keep" ? null : l.action === "set",
     report: { errors: [], warnings: [] },
     settings: structuredClone(s),
   });
@@ -116,9 +123,33 @@ export class FakeIpc implements Ipc {
     this.record("check_settings", { settings });
     return this.checkReply(settings);
   }
-  saveSettings(settings: Settings, base: Settings, password: PasswordAction, keepMine: string[] = []): Promise<SaveResult> {
-    this.record("save_settings", { settings, base, password, keep_mine: keepMine });
-    return this.saveReply(settings, password, base, keepMine);
+  saveSettings(
+    settings: Settings,
+    base: Settings,
+    password: PasswordAction,
+    keepMine: string[] = [],
+    listenerPassword: PasswordAction = { action: "keep" },
+  ): Promise<SaveResult> {
+    this.record("save_settings", { settings, base, password, keep_mine: keepMine, listener_password: listenerPassword });
+    return this.saveReply(settings, password, base, keepMine, listenerPassword);
+  }
+  listenerPasswordStatus(): Promise<PasswordStatus> {
+    this.record("listener_password_status");
+    return this.listenerPasswordReply();
+  }
+  /** The systemd user service as the fake has it; `serviceProblem` makes both service commands fail with it. */
+  service: DeliveryService = { enabled: false, active: false };
+  serviceProblem: ErrorReport | null = null;
+  async deliveryServiceStatus(): Promise<DeliveryService> {
+    this.record("delivery_service_status");
+    if (this.serviceProblem) throw this.serviceProblem;
+    return { ...this.service };
+  }
+  async setDeliveryService(enabled: boolean): Promise<DeliveryService> {
+    this.record("delivery_service_set", { enabled });
+    if (this.serviceProblem) throw this.serviceProblem;
+    this.service = { enabled, active: enabled };
+    return { ...this.service };
   }
   startFromDefaults(): Promise<LoadedSettings> {
     this.record("start_from_defaults");

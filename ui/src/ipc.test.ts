@@ -70,7 +70,7 @@ describe("commands", () => {
     expect(calls.map(strip)).toEqual([
       { cmd: "load_settings", args: undefined },
       { cmd: "check_settings", args: { settings } },
-      { cmd: "save_settings", args: { settings, base: settings, password: { action: "set", value: "pw" }, keep_mine: ["relay.host"] } },
+      { cmd: "save_settings", args: { settings, base: settings, password: { action: "set", value: "pw" }, keep_mine: ["relay.host"], listener_password: { action: "keep" } } },
       { cmd: "start_from_defaults", args: undefined },
       { cmd: "set_dirty", args: { dirty: true } },
       { cmd: "close_window", args: undefined },

@@ -3,6 +3,7 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type {
+  DeliveryService,
   FormValues,
   ErrorReport,
   MessageDetail,
@@ -34,7 +35,19 @@ export interface Ipc {
    * onto the file as it is now. A field changed in the file meanwhile is refused as a
    * `settings_conflict`, unless it is listed in `keepMine`.
    */
-  saveSettings(settings: Settings, base: Settings, password: PasswordAction, keepMine?: string[]): Promise<SaveResult>;
+  saveSettings(
+    settings: Settings,
+    base: Settings,
+    password: PasswordAction,
+    keepMine?: string[],
+    listenerPassword?: PasswordAction,
+  ): Promise<SaveResult>;
+  /** Whether the SMTP listener's password is saved in the keyring. */
+  listenerPasswordStatus(): Promise<PasswordStatus>;
+  /** Where the systemd user service that delivers without the window stands (rejects with `service_unavailable` without systemd). */
+  deliveryServiceStatus(): Promise<DeliveryService>;
+  /** Turns that service on or off; its state afterwards. */
+  setDeliveryService(enabled: boolean): Promise<DeliveryService>;
   /** Keeps an unusable settings file as a backup and starts from defaults. */
   startFromDefaults(): Promise<LoadedSettings>;
   /** Tells Rust whether closing the window would lose edits. */
@@ -141,7 +154,11 @@ export const tauriIpc: Ipc = {
   },
   passwordStatus: () => formReady.then(() => call("password_status")),
   checkSettings: (settings) => call("check_settings", { settings }),
-  saveSettings: (settings, base, password, keepMine = []) => call("save_settings", { settings, base, password, keep_mine: keepMine }),
+  saveSettings: (settings, base, password, keepMine = [], listenerPassword = { action: "keep" }) =>
+    call("save_settings", { settings, base, password, keep_mine: keepMine, listener_password: listenerPassword }),
+  listenerPasswordStatus: () => formReady.then(() => call("listener_password_status")),
+  deliveryServiceStatus: () => formReady.then(() => call("delivery_service_status")),
+  setDeliveryService: (enabled) => call("delivery_service_set", { enabled }),
   startFromDefaults: () => call("start_from_defaults"),
   setDirty: (dirty) => call("set_dirty", { dirty }),
   closeWindow: () => call("close_window"),

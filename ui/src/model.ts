@@ -55,6 +55,7 @@ export type { RecipientStatus } from "./generated/RecipientStatus";
 export type { State as QueueState } from "./generated/State";
 
 // The window's own commands and events (src-tauri/src/).
+export type { DeliveryService } from "./generated/window/DeliveryService";
 export type { FinishedEvent } from "./generated/window/FinishedEvent";
 export type { FormValues } from "./generated/window/FormValues";
 export type { LoadedSettings } from "./generated/window/LoadedSettings";

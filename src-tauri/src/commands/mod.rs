@@ -2,6 +2,7 @@
 
 pub mod diagnose;
 pub mod queue;
+pub mod service;
 pub mod settings;
 pub mod window;
 

@@ -1,9 +1,9 @@
-//! Settings commands: load, check, save (with the password change), start from defaults, password status.
+//! Settings commands: load, check, save (with the password changes), start from defaults, password status.
 
 use super::blocking;
 use crate::state::AppState;
 use serde::{Deserialize, Serialize};
-use smtp_desk::account::{self, Edit, PasswordChange};
+use smtp_desk::account::{self, Edit, PasswordChange, PasswordChanges};
 use smtp_desk::secrets::{self, Password, DEFAULT_PROFILE};
 use smtp_desk::settings::{self, ReadOnly, Report, Settings};
 use smtp_desk::ErrorReport;
@@ -87,37 +87,55 @@ pub enum PasswordAction {
 pub struct Saved {
     /// `None` when the password was kept: the keyring was not asked, the page's status stands.
     password_saved: Option<bool>,
+    /// The same for the SMTP listener's password.
+    listener_password_saved: Option<bool>,
     report: Report,
     /// The file as written: the page's changes merged onto what the file held. The page's next base.
     settings: Settings,
 }
 
+impl PasswordAction {
+    fn into_change(self) -> Result<PasswordChange, ErrorReport> {
+        Ok(match self {
+            PasswordAction::Keep => PasswordChange::Keep,
+            PasswordAction::Clear => PasswordChange::Clear,
+            PasswordAction::Set { value } => PasswordChange::Set(Password::new(value).map_err(|e| ErrorReport::from(&e))?),
+        })
+    }
+}
+
 /// Saves the fields the page changed since it read `base`, onto the file as it is now. A field
 /// changed in the file meanwhile is a `settings_conflict` naming it, unless it is in `keep_mine`.
+/// The server's and the listener's passwords change in the keyring with it, or not at all.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn save_settings(
     settings: Settings,
     base: Settings,
     password: PasswordAction,
+    listener_password: Option<PasswordAction>,
     keep_mine: Option<Vec<String>>,
     state: State<'_, AppState>,
 ) -> Result<Saved, ErrorReport> {
-    let change = match password {
-        PasswordAction::Keep => PasswordChange::Keep,
-        PasswordAction::Clear => PasswordChange::Clear,
-        PasswordAction::Set { value } => PasswordChange::Set(Password::new(value).map_err(|e| ErrorReport::from(&e))?),
+    let changes = PasswordChanges {
+        password: password.into_change()?,
+        listener_password: listener_password.unwrap_or(PasswordAction::Keep).into_change()?,
     };
     let saved = blocking(move || {
         let path = smtp_desk::paths::settings_file().map_err(|e| ErrorReport::from(&e))?;
         let keep_mine = keep_mine.unwrap_or_default();
-        account::save(&path, DEFAULT_PROFILE, Edit { base: &base, edited: &settings, keep_mine: &keep_mine }, change)
+        account::save_all(&path, DEFAULT_PROFILE, Edit { base: &base, edited: &settings, keep_mine: &keep_mine }, changes)
     })
     .await?;
     // Our own write must not come back to the page as an outside change.
     state.note_file(Some(saved.written.bytes));
     state.set_dirty(false);
     let settings = saved.written.settings;
-    Ok(Saved { password_saved: saved.password_saved, report: settings::check(&settings), settings })
+    Ok(Saved {
+        password_saved: saved.password_saved,
+        listener_password_saved: saved.listener_password_saved,
+        report: settings::check(&settings),
+        settings,
+    })
 }
 
 #[derive(Serialize, TS)]
@@ -129,4 +147,10 @@ pub struct PasswordStatus {
 #[tauri::command]
 pub async fn password_status() -> Result<PasswordStatus, ErrorReport> {
     blocking(|| secrets::is_saved(DEFAULT_PROFILE).map(|saved| PasswordStatus { saved }).map_err(|e| (&e).into())).await
+}
+
+/// Whether the SMTP listener's password is saved (never the password itself).
+#[tauri::command]
+pub async fn listener_password_status() -> Result<PasswordStatus, ErrorReport> {
+    blocking(|| secrets::get_listener().map(|p| PasswordStatus { saved: p.is_some() }).map_err(|e| (&e).into())).await
 }

@@ -6,7 +6,11 @@ export type Saved = {
 /**
  * `None` when the password was kept: the keyring was not asked, the page's status stands.
  */
-password_saved: boolean | null, report: Report, 
+password_saved: boolean | null, 
+/**
+ * The same for the SMTP listener's password.
+ */
+listener_password_saved: boolean | null, report: Report, 
 /**
  * The file as written: the page's changes merged onto what the file held. The page's next base.
  */

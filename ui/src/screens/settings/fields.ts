@@ -1,18 +1,20 @@
 /** The settings form's field table: labels, help, ranges and modes from the core's registry (generated fields.ts), and reading and filling the form's controls. */
 
 import { byId } from "../../dom";
-import { DEFAULT_SETTINGS } from "../../generated/defaults";
 import { FIELD_KEYS, fieldId, fieldInfo, type Mode, type Security, type Settings } from "../../model";
 
 /** The password is on the form but not in the settings file: the keyring holds it. */
 export const PASSWORD = "password";
+/** The SMTP listener's password: on the form, kept in the keyring (its own entry). */
+export const LISTENER_PASSWORD = "listener.password";
 
-/** Keys whose messages are shown under a control (every settings field plus the password). */
-export const MESSAGE_KEYS: readonly string[] = [...FIELD_KEYS, PASSWORD];
+/** Keys whose messages are shown under a control (every settings field plus the passwords). */
+export const MESSAGE_KEYS: readonly string[] = [...FIELD_KEYS, PASSWORD, LISTENER_PASSWORD];
 
 /** What people call a field, for messages and the error summary. */
 export function label(key: string): string {
   if (key === PASSWORD) return "Password";
+  if (key === LISTENER_PASSWORD) return "Listener password";
   return fieldInfo(key)?.label ?? key;
 }
 
@@ -71,6 +73,8 @@ export function unreadableNumbers(settings: Settings): string[] {
   const fits = (n: number, max: number) => Number.isInteger(n) && n >= 0 && n <= max;
   const bad = fits(p.relay.port, 65_535) ? [] : ["relay.port"];
   for (const [key, n] of Object.entries(p.limits)) if (!fits(n, 4_294_967_295)) bad.push(`limits.${key}`);
+  if (!fits(p.listener.port, 65_535)) bad.push("listener.port");
+  if (!fits(p.bounces.max_per_hour, 4_294_967_295)) bad.push("bounces.max_per_hour");
   return bad;
 }
 
@@ -84,11 +88,7 @@ export function unreadableMessage(key: string): string {
 /** Reads and fills the form's controls; ids come from the keys (`relay.host` → `#relay-host`). */
 export class FormFields {
   schema = 1;
-  constructor(
-    private readonly root: HTMLElement,
-    /** The settings as last read or written: fields not on the form are carried over from them. */
-    private readonly carried: () => Settings | null,
-  ) {}
+  constructor(private readonly root: HTMLElement) {}
 
   control<T extends HTMLInputElement | HTMLSelectElement = HTMLInputElement>(key: string): T {
     return byId<T>(this.root, fieldId(key));
@@ -133,8 +133,7 @@ export class FormFields {
           from_address: this.text("sender.from_address"),
           reply_to: this.optional("sender.reply_to"),
         },
-        // Not on the form yet: carried over from the file, so a save never clears it.
-        local_recipient: this.carried()?.profile.local_recipient ?? null,
+        local_recipient: this.optional("local_recipient"),
         limits: {
           timeout_secs: this.number("limits.timeout_secs"),
           connection_limit: this.number("limits.connection_limit"),
@@ -142,9 +141,12 @@ export class FormFields {
           batch_size: this.number("limits.batch_size"),
           max_queue_age_hours: this.number("limits.max_queue_age_hours"),
         },
-        // Not on the form yet: carried over from the file, so a save never changes it.
-        listener: { ...(this.carried()?.profile.listener ?? DEFAULT_SETTINGS.profile.listener) },
-        bounces: this.carried()?.profile.bounces ?? DEFAULT_SETTINGS.profile.bounces,
+        listener: {
+          enabled: this.control("listener.enabled").checked,
+          port: this.number("listener.port"),
+          username: this.text("listener.username"),
+        },
+        bounces: { send: this.control("bounces.send").checked, max_per_hour: this.number("bounces.max_per_hour") },
       },
     });
   }
@@ -175,5 +177,11 @@ export class FormFields {
     set("limits.max_idle_secs", p.limits.max_idle_secs);
     set("limits.batch_size", p.limits.batch_size);
     set("limits.max_queue_age_hours", p.limits.max_queue_age_hours);
+    set("local_recipient", p.local_recipient);
+    this.control("bounces.send").checked = p.bounces.send;
+    set("bounces.max_per_hour", p.bounces.max_per_hour);
+    this.control("listener.enabled").checked = p.listener.enabled;
+    set("listener.port", p.listener.port);
+    set("listener.username", p.listener.username);
   }
 }

@@ -14,8 +14,9 @@ import {
   type Settings,
 } from "../../model";
 import { portAfterSecurityChange, splitHostPort } from "../../host-port";
-import { FormFields, normalise, sameSettings, shownIn, unreadableMessage, unreadableNumbers } from "./fields";
-import { PasswordState } from "./password";
+import { FormFields, LISTENER_PASSWORD, normalise, sameSettings, shownIn, unreadableMessage, unreadableNumbers } from "./fields";
+import { PasswordState, usesListenerPassword, usesServerPassword } from "./password";
+import { DeliveryServiceSwitch } from "./service";
 import { renderConflict, renderMessages, renderNotice, renderPassword, renderSections, renderSummary } from "./render";
 import { Trial } from "./trial";
 import { Verdict } from "./verdict";
@@ -27,9 +28,11 @@ export class SettingsForm {
   private readonly form: HTMLFormElement;
   private readonly saveButton: HTMLButtonElement;
   private readonly passwordInput: HTMLInputElement;
+  private readonly listenerPasswordInput: HTMLInputElement;
   private readonly fields: FormFields;
   private readonly verdict = new Verdict();
-  private readonly password = new PasswordState();
+  private readonly password = new PasswordState(usesServerPassword);
+  private readonly listenerPassword = new PasswordState(usesListenerPassword);
   private readonly life = new Lifetime();
   private baseline: Settings | null = null;
   /** The settings as last read from or written to the file: what the next save's changes are measured from. */
@@ -44,6 +47,7 @@ export class SettingsForm {
   private checkSeq = 0;
   private readonly trial: Trial;
   private readonly dirtyListeners: ((dirty: boolean) => void)[] = [];
+  private readonly service: DeliveryServiceSwitch;
 
   constructor(
     private readonly root: HTMLElement,
@@ -53,7 +57,9 @@ export class SettingsForm {
     this.form = byId<HTMLFormElement>(root, "settings-form");
     this.saveButton = byId<HTMLButtonElement>(root, "save");
     this.passwordInput = byId<HTMLInputElement>(root, "password");
-    this.fields = new FormFields(root, () => this.base);
+    this.listenerPasswordInput = byId<HTMLInputElement>(root, "listener-password");
+    this.fields = new FormFields(root);
+    this.service = new DeliveryServiceSwitch(root, ipc, this.life);
     this.wire();
     this.life.subscribe(this.ipc.onSettingsChanged(() => void this.onExternalChange()));
     this.trial = new Trial(root, ipc, this.life, {
@@ -85,6 +91,10 @@ export class SettingsForm {
       this.password.clear = !this.password.clear;
       this.afterEdit();
     });
+    click("listener-password-clear", () => {
+      this.listenerPassword.clear = !this.listenerPassword.clear;
+      this.afterEdit();
+    });
     click("external-change-reload", () => void this.reloadFromDisk(true));
     click("conflict-reload", () => void this.reloadFromDisk(false));
     click("conflict-keep", () => void this.save(this.conflictFields));
@@ -107,6 +117,7 @@ export class SettingsForm {
     const key = target.name;
     if (!key || target.id === "form-test-recipient") return;
     if (key === "password") this.password.typed = this.passwordInput.value;
+    if (key === LISTENER_PASSWORD) this.listenerPassword.typed = this.listenerPasswordInput.value;
     if (key === "relay.host") {
       // A paste (or a scripted change) splits at once; typing splits when the field is left.
       const inputType = (e as InputEvent).inputType;
@@ -158,6 +169,7 @@ export class SettingsForm {
   async load(): Promise<void> {
     // The keyring may be slow to answer (D-Bus); the form is usable before it does.
     void this.refreshPasswordStatus();
+    void this.service.load();
     try {
       this.apply(await this.ipc.loadSettings());
     } catch (e) {
@@ -176,8 +188,7 @@ export class SettingsForm {
     this.readOnly = loaded.read_only ?? null;
     this.conflictFields = [];
     renderConflict(this.root, []);
-    this.passwordInput.value = "";
-    this.password.settle();
+    this.settlePasswords();
     // The core's report came with the settings: shown at once, no round trip.
     this.verdict.reset(this.baseline, loaded.report ?? null);
     renderNotice(this.root, loaded.notice ?? "", this.readOnly);
@@ -209,15 +220,29 @@ export class SettingsForm {
     }
   }
 
+  /** After loading, saving or reverting: both password fields empty, nothing to set or clear. */
+  private settlePasswords(): void {
+    this.passwordInput.value = "";
+    this.password.settle();
+    this.listenerPasswordInput.value = "";
+    this.listenerPassword.settle();
+  }
+
   private async refreshPasswordStatus(): Promise<void> {
-    try {
-      this.password.saved = (await this.ipc.passwordStatus()).saved;
-      this.password.keyringProblem = null;
-    } catch (e) {
-      this.password.saved = null;
-      this.password.keyringProblem = toErrorReport(e);
-    }
-    renderPassword(this.root, this.password);
+    const ask = async (state: PasswordState, status: () => Promise<{ saved: boolean }>, id: string) => {
+      try {
+        state.saved = (await status()).saved;
+        state.keyringProblem = null;
+      } catch (e) {
+        state.saved = null;
+        state.keyringProblem = toErrorReport(e);
+      }
+      renderPassword(this.root, state, id);
+    };
+    await Promise.all([
+      ask(this.password, () => this.ipc.passwordStatus(), "password"),
+      ask(this.listenerPassword, () => this.ipc.listenerPasswordStatus(), "listener-password"),
+    ]);
   }
 
   private async onExternalChange(): Promise<void> {
@@ -286,12 +311,13 @@ export class SettingsForm {
     renderMessages(this.root, shown);
     renderSummary(this.root, shown.summary, settings.profile.mode);
     renderPassword(this.root, this.password);
+    renderPassword(this.root, this.listenerPassword, "listener-password");
     this.updateDirty(settings);
     this.trial?.update();
   }
 
   private updateDirty(settings: Settings): void {
-    const dirty = this.baseline !== null && (!sameSettings(settings, this.baseline) || this.password.pending(settings));
+    const dirty = this.baseline !== null && (!sameSettings(settings, this.baseline) || this.password.pending(settings) || this.listenerPassword.pending(settings));
     show(byId(this.root, "dirty-indicator"), dirty);
     if (dirty === this.dirty) return;
     this.dirty = dirty;
@@ -355,7 +381,13 @@ export class SettingsForm {
     this.saveButton.disabled = true;
     this.setStatus("Saving…", "info");
     try {
-      const result = await this.ipc.saveSettings(settings, this.base, this.password.action(settings), keepMine);
+      const result = await this.ipc.saveSettings(
+        settings,
+        this.base,
+        this.password.action(settings),
+        keepMine,
+        this.listenerPassword.action(settings),
+      );
       // The file now holds this form's changes merged with any made elsewhere meanwhile.
       this.base = result.settings;
       const unchangedSince = JSON.stringify(this.fields.read()) === key;
@@ -363,11 +395,14 @@ export class SettingsForm {
       this.baseline = normalise(result.settings);
       this.conflictFields = [];
       renderConflict(this.root, []);
-      this.passwordInput.value = "";
-      this.password.settle();
+      this.settlePasswords();
       if (result.password_saved !== null) {
         this.password.saved = result.password_saved;
         this.password.keyringProblem = null;
+      }
+      if (result.listener_password_saved !== null) {
+        this.listenerPassword.saved = result.listener_password_saved;
+        this.listenerPassword.keyringProblem = null;
       }
       this.verdict.accept(normalise(result.settings), result.report);
       // Edits made while the save was under way stay marked as they were.
@@ -403,8 +438,7 @@ export class SettingsForm {
     if (!this.baseline) return;
     this.fields.fill(this.baseline);
     this.lastSecurity = this.baseline.profile.relay.security;
-    this.passwordInput.value = "";
-    this.password.settle();
+    this.settlePasswords();
     this.verdict.untouchAll();
     show(byId(this.root, "external-change"), false);
     this.render();

@@ -66,7 +66,7 @@ function numberField(key: string, note: string): HTMLElement {
   const info = fieldInfo(key);
   const [min, max] = info?.range ?? [0, 0];
   const input = h("input", { type: "number", inputmode: "numeric", min: String(min), max: String(max), step: "1", required: true });
-  return field(key, input, { note, className: "field-number", help: `${info?.help ?? ""} ${min}–${max}.` });
+  return field(key, input, { note, className: "field-number", help: `${info?.help ?? ""} ${min}\u2060–\u2060${max}.` });
 }
 
 function banner(id: string, className: string, attrs: Attrs, ...children: Child[]): HTMLElement {
@@ -191,20 +191,73 @@ function connectionSection(): HTMLElement {
   );
 }
 
-function passwordField(): HTMLElement {
+/** A password kept in the keyring: typed to set, empty to keep, a button to clear the saved one. */
+function passwordField(key = "password", text = "Password"): HTMLElement {
+  const id = fieldId(key);
   return h(
     "div",
-    { class: "field", "data-field": "password" },
-    h("label", { for: "password" }, "Password"),
-    h("input", { type: "password", id: "password", name: "password", autocomplete: "new-password", "aria-describedby": "password-state password-help" }),
-    h("p", { class: "help", id: "password-help" }, "Kept only in the system keyring. Leave empty to keep the saved one."),
+    { class: "field", "data-field": key },
+    h("label", { for: id }, text),
+    h("input", { type: "password", id, name: key, autocomplete: "new-password", "aria-describedby": `${id}-state ${id}-help` }),
+    h("p", { class: "help", id: `${id}-help` }, "Kept only in the system keyring. Leave empty to keep the saved one."),
     h(
       "div",
       { class: "password-row" },
-      h("span", { id: "password-state", class: "password-state" }, "Checking the keyring…"),
-      h("button", { type: "button", id: "password-clear", class: "link-button", hidden: true }, "Clear saved password"),
+      h("span", { id: `${id}-state`, class: "password-state" }, "Checking the keyring…"),
+      h("button", { type: "button", id: `${id}-clear`, class: "link-button", hidden: true }, "Clear saved password"),
     ),
-    ...messageSlots("password"),
+    ...messageSlots(id),
+  );
+}
+
+/** A switch for one settings key: a checkbox labelled from the registry, its help below. */
+function switchField(key: string): HTMLElement {
+  const id = fieldId(key);
+  const box = h("input", { type: "checkbox", id, name: key, "aria-describedby": `${id}-help` });
+  return h(
+    "div",
+    { class: "field field-switch", "data-field": key },
+    h("label", { class: "check", for: id }, box, ` ${fieldInfo(key)?.label ?? key}`),
+    h("p", { class: "help", id: `${id}-help` }, fieldInfo(key)?.help ?? ""),
+    ...messageSlots(id),
+  );
+}
+
+/** "Keep delivering when the window is closed": the systemd user service, not a settings-file field (no name, so the form ignores it). */
+function deliveryServiceField(): HTMLElement {
+  return h(
+    "div",
+    { class: "field field-switch", id: "delivery-service-field" },
+    h(
+      "label",
+      { class: "check", for: "delivery-service" },
+      h("input", { type: "checkbox", id: "delivery-service", role: "switch", disabled: true, "aria-describedby": "delivery-service-help delivery-service-state" }),
+      " Keep delivering when the window is closed",
+    ),
+    h("p", { class: "help", id: "delivery-service-help" }, "Runs smtp-desk deliver --daemon as your systemd user service; it starts with your session. Takes effect at once, without Save."),
+    h("p", { class: "help service-state", id: "delivery-service-state", role: "status" }, "Asking systemd…"),
+    h("p", { class: "field-message error", id: "delivery-service-error", hidden: true }),
+  );
+}
+
+/** Mail from this machine: where local users' mail goes, bounces, the loopback SMTP listener, and delivery without the window. */
+function localSection(): HTMLElement {
+  return h(
+    "fieldset",
+    { class: "section", id: "section-local" },
+    h("legend", {}, "Mail from this machine"),
+    textField("local_recipient", { inputmode: "email", placeholder: "you@example.com" }, { note: "optional" }),
+    h("div", { class: "grid grid-2" }, switchField("bounces.send"), numberField("bounces.max_per_hour", "")),
+    switchField("listener.enabled"),
+    h(
+      "div",
+      { class: "grid grid-2", id: "listener-fields" },
+      numberField("listener.port", ""),
+      textField("listener.username", { autocomplete: "off" }, { note: "optional" }),
+      passwordField("listener.password", "Listener password"),
+    ),
+    h("p", { class: "note", id: "listener-note", hidden: true }, "The listener runs with the delivery service below (or `smtp-desk listen`), not in this window."),
+    deliveryServiceField(),
   );
 }
 
@@ -310,6 +363,7 @@ export function buildSettingsForm(): HTMLFormElement {
     authSection(),
     senderSection(),
     limitsSection(),
+    localSection(),
     trySection(),
     footer(),
   );

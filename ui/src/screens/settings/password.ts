@@ -1,8 +1,12 @@
-/** The password's state, without DOM: whether one is saved in the keyring, typed, or to be cleared, and what saving or a run does with it. */
+/** A keyring password's state (the server's, or the SMTP listener's), without DOM: whether one is saved in the keyring, typed, or to be cleared, and what saving or a run does with it. */
 
 import type { ErrorReport, PasswordAction, Settings } from "../../model";
 
 export class PasswordState {
+  /** `uses`: whether the settings use this password, so that a typed one is saved (or tried). */
+  constructor(private readonly uses: (settings: Settings) => boolean) {}
+
+
   /** null while unknown (not asked yet, or the keyring could not be asked). */
   saved: boolean | null = null;
   keyringProblem: ErrorReport | null = null;
@@ -11,14 +15,14 @@ export class PasswordState {
 
   /** What saving (or a run of the form's values) does with the password. */
   action(settings: Settings): PasswordAction {
-    if (settings.profile.auth.method === "password" && this.typed !== "") return { action: "set", value: this.typed };
+    if (this.uses(settings) && this.typed !== "") return { action: "set", value: this.typed };
     if (this.clear) return { action: "clear" };
     return { action: "keep" };
   }
 
   /** Whether saving would change the keyring. */
   pending(settings: Settings): boolean {
-    return this.clear || (settings.profile.auth.method === "password" && this.typed !== "");
+    return this.clear || (this.uses(settings) && this.typed !== "");
   }
 
   /** The line beside the field. */
@@ -45,3 +49,9 @@ export class PasswordState {
     this.clear = false;
   }
 }
+
+/** The server's password counts when the relay logs in with one. */
+export const usesServerPassword = (s: Settings): boolean => s.profile.auth.method === "password";
+
+/** The listener's password counts when the listener is on and asks for a login. */
+export const usesListenerPassword = (s: Settings): boolean => s.profile.listener.enabled && s.profile.listener.username !== "";

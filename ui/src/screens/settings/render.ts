@@ -2,8 +2,8 @@
 
 import { byId, make, show, srOnly } from "../../dom";
 import { fieldId, type Issue, type Mode, type ReadOnly, type Settings } from "../../model";
-import { describeIssue, label, MESSAGE_KEYS, PASSWORD, shownIn } from "./fields";
-import type { PasswordState } from "./password";
+import { describeIssue, label, LISTENER_PASSWORD, MESSAGE_KEYS, PASSWORD, shownIn } from "./fields";
+import { usesListenerPassword, type PasswordState } from "./password";
 import type { Shown } from "./verdict";
 
 /** Shows messages in a field's message element (hidden when there are none), each after a decorative icon. */
@@ -29,6 +29,13 @@ export function renderSections(root: HTMLElement, settings: Settings): void {
   show(byId(root, "auth-password-fields"), settings.profile.auth.method === "password");
   show(byId(root, "mode-note-off"), mode === "off");
   show(byId(root, "mode-note-direct"), mode === "direct");
+  // The listener's details and the bounce cap wait, disabled, until their switch is on.
+  const listenerOn = settings.profile.listener.enabled;
+  show(byId(root, "listener-note"), listenerOn);
+  byId<HTMLInputElement>(root, "listener-port").disabled = !listenerOn;
+  byId<HTMLInputElement>(root, "listener-username").disabled = !listenerOn;
+  byId<HTMLInputElement>(root, "listener-password").disabled = !usesListenerPassword(settings);
+  byId<HTMLInputElement>(root, "bounces-max_per_hour").disabled = !settings.profile.bounces.send;
 }
 
 export function renderMessages(root: HTMLElement, shown: Shown): void {
@@ -39,7 +46,8 @@ export function renderMessages(root: HTMLElement, shown: Shown): void {
     const warningEl = root.querySelector<HTMLElement>(`#${id}-warning`);
     if (errorEl) fillMessage(errorEl, "Error:", errors.map((i) => describeIssue(key, i.message)));
     // The keyring's own trouble is shown in the password's warning slot (see renderPassword).
-    if (warningEl && key !== PASSWORD) {
+    const isPassword = key === PASSWORD || key === LISTENER_PASSWORD;
+    if (warningEl && !isPassword) {
       fillMessage(warningEl, "Warning:", shown.warnings.filter((i) => i.field === key).map((i) => i.message));
     }
     const controlEl = key === "mode" ? byId(root, "mode-fieldset") : root.querySelector<HTMLElement>(`#${id}`);
@@ -48,7 +56,7 @@ export function renderMessages(root: HTMLElement, shown: Shown): void {
     else controlEl.removeAttribute("aria-invalid");
     const described = [
       root.querySelector(`#${id}-help`) ? `${id}-help` : "",
-      key === PASSWORD ? "password-state" : "",
+      isPassword ? `${id}-state` : "",
       warningEl && !warningEl.hidden ? warningEl.id : "",
       errorEl && !errorEl.hidden ? errorEl.id : "",
     ].filter(Boolean);
@@ -73,15 +81,16 @@ export function renderSummary(root: HTMLElement, errors: Issue[], mode: Mode): v
   show(byId(root, "error-summary"), errors.length > 0);
 }
 
-export function renderPassword(root: HTMLElement, password: PasswordState): void {
-  const state = byId(root, "password-state");
-  const clear = byId<HTMLButtonElement>(root, "password-clear");
+/** The line beside a password field (`id`: "password" or "listener-password") and its Clear button. */
+export function renderPassword(root: HTMLElement, password: PasswordState, id = "password"): void {
+  const state = byId(root, `${id}-state`);
+  const clear = byId<HTMLButtonElement>(root, `${id}-clear`);
   state.textContent = password.statusText();
   state.classList.toggle("saved", password.showsSaved());
   show(clear, password.canClear());
   clear.textContent = password.clear ? "Keep saved password" : "Clear saved password";
   const problem = password.keyringProblem;
-  fillMessage(byId(root, "password-warning"), "Warning:", problem ? [problem.hint ? `${problem.message} ${problem.hint}` : problem.message] : []);
+  fillMessage(byId(root, `${id}-warning`), "Warning:", problem ? [problem.hint ? `${problem.message} ${problem.hint}` : problem.message] : []);
 }
 
 /** The banner at the top: what is wrong with the file and, while it is read-only, what to do. */

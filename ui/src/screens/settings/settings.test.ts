@@ -298,7 +298,7 @@ describe("saving", () => {
     expect(ipc.callsOf("save_settings")).toEqual([
       {
         command: "save_settings",
-        args: { settings: expected, base: relaySettings(), password: { action: "set", value: "s3cret pass" }, keep_mine: [] },
+        args: { settings: expected, base: relaySettings(), password: { action: "set", value: "s3cret pass" }, keep_mine: [], listener_password: { action: "keep" } },
       },
     ]);
     expect($("password").value).toBe("");
@@ -349,7 +349,7 @@ describe("saving", () => {
     let finish: () => void = () => {};
     ipc.saveReply = () =>
       new Promise((resolve) => {
-        finish = () => resolve({ password_saved: false, report: { errors: [], warnings: [] }, settings: relaySettings() });
+        finish = () => resolve({ password_saved: false, listener_password_saved: null, report: { errors: [], warnings: [] }, settings: relaySettings() });
       });
     await mount();
     enter("sender-from_name", "Ops");
@@ -522,7 +522,7 @@ describe("saving onto a file changed meanwhile", () => {
     ipc.saveReply = async (s) => {
       const merged = structuredClone(s);
       merged.profile.limits.timeout_secs = 45;
-      return { password_saved: false, report: { errors: [], warnings: [] }, settings: merged };
+      return { password_saved: false, listener_password_saved: null, report: { errors: [], warnings: [] }, settings: merged };
     };
     await clickSave();
     const args = ipc.callsOf("save_settings")[0]?.args as { base: Settings; settings: Settings };
@@ -533,7 +533,7 @@ describe("saving onto a file changed meanwhile", () => {
 
     // The next save starts from the merged file.
     enter("sender-from_name", "Again");
-    ipc.saveReply = async (s) => ({ password_saved: false, report: { errors: [], warnings: [] }, settings: s });
+    ipc.saveReply = async (s) => ({ password_saved: false, listener_password_saved: null, report: { errors: [], warnings: [] }, settings: s });
     await clickSave();
     const second = ipc.callsOf("save_settings")[1]?.args as { base: Settings };
     expect(second.base.profile.limits.timeout_secs).toBe(45);
@@ -544,7 +544,7 @@ describe("saving onto a file changed meanwhile", () => {
     enter("relay-host", "window.example.com");
     ipc.saveReply = (_s, _p, _b, keepMine) =>
       keepMine.includes("relay.host")
-        ? Promise.resolve({ password_saved: false, report: { errors: [], warnings: [] }, settings: _s })
+        ? Promise.resolve({ password_saved: false, listener_password_saved: null, report: { errors: [], warnings: [] }, settings: _s })
         : Promise.reject({
             kind: "settings_conflict",
             message: "the settings file changed while you were editing: relay.host was changed there too",
@@ -587,25 +587,218 @@ describe("saving onto a file changed meanwhile", () => {
   });
 });
 
-describe("fields not on the form", () => {
-  it("carries the file's local recipient into a save", async () => {
+/** Checks or unchecks a switch as a click would: sets it and fires change. */
+function toggle(id: string, on: boolean): void {
+  const box = $(id);
+  box.checked = on;
+  box.dispatchEvent(new Event("change", { bubbles: true }));
+}
+
+async function savedArgs(): Promise<{ settings: Settings; listener_password: unknown; password: unknown }> {
+  await clickSave();
+  const calls = ipc.callsOf("save_settings");
+  return calls[calls.length - 1]?.args as { settings: Settings; listener_password: unknown; password: unknown };
+}
+
+describe("mail from this machine", () => {
+  it("fills and saves the local recipient, bounces and the SMTP listener", async () => {
     const s = relaySettings();
     s.profile.local_recipient = "admin@example.com";
+    s.profile.listener = { enabled: true, port: 2526, username: "cron" };
+    s.profile.bounces = { send: false, max_per_hour: 30 };
     await mount(s);
+    expect($("local_recipient").value).toBe("admin@example.com");
+    expect($("listener-enabled").checked).toBe(true);
+    expect($("listener-port").value).toBe("2526");
+    expect($("listener-username").value).toBe("cron");
+    expect($("bounces-send").checked).toBe(false);
+    expect($("bounces-max_per_hour").value).toBe("30");
+
+    // An unchanged form saves what it was given (nothing is lost from the file).
     enter("sender-from_name", "Ops");
-    await clickSave();
-    const [call] = ipc.callsOf("save_settings");
-    expect((call?.args as { settings: Settings }).settings.profile.local_recipient).toBe("admin@example.com");
+    expect((await savedArgs()).settings.profile).toMatchObject({
+      local_recipient: "admin@example.com",
+      listener: { enabled: true, port: 2526, username: "cron" },
+      bounces: { send: false, max_per_hour: 30 },
+    });
+
+    enter("local_recipient", "");
+    enter("listener-port", "2600");
+    enter("listener-username", "daemons");
+    toggle("bounces-send", true);
+    enter("bounces-max_per_hour", "12");
+    expect((await savedArgs()).settings.profile).toMatchObject({
+      local_recipient: null,
+      listener: { enabled: true, port: 2600, username: "daemons" },
+      bounces: { send: true, max_per_hour: 12 },
+    });
   });
 
-  it("carries the file's SMTP listener settings into a save", async () => {
+  it("labels every new control from the registry, with its help linked", async () => {
+    await mount();
+    const labelOf = (id: string) => document.querySelector(`label[for="${id}"]`)?.textContent ?? "";
+    expect(labelOf("local_recipient")).toContain("Local recipient");
+    expect(labelOf("listener-enabled")).toContain("SMTP listener");
+    expect(labelOf("listener-port")).toContain("Listener port");
+    expect(labelOf("listener-username")).toContain("Listener login");
+    expect(labelOf("listener-password")).toContain("Listener password");
+    expect(labelOf("bounces-send")).toContain("Send bounces");
+    expect(labelOf("bounces-max_per_hour")).toContain("Bounces an hour");
+    expect($("listener-enabled").getAttribute("aria-describedby")).toBe("listener-enabled-help");
+    expect($("listener-enabled-help").textContent).toContain("127.0.0.1 and ::1");
+    expect($("listener-password").type).toBe("password");
+    expect($("section-local").querySelector("legend")?.textContent).toBe("Mail from this machine");
+  });
+
+  it("disables the listener's port, login and password while it is off, and the bounce cap while bounces are off", async () => {
     const s = relaySettings();
-    s.profile.listener = { enabled: true, port: 2526, username: "cron" };
+    s.profile.listener = { enabled: false, port: 2525, username: "" };
+    s.profile.bounces = { send: true, max_per_hour: 60 };
     await mount(s);
-    enter("sender-from_name", "Ops");
+    expect($("listener-port").disabled).toBe(true);
+    expect($("listener-username").disabled).toBe(true);
+    expect($("listener-password").disabled).toBe(true);
+    expect($("bounces-max_per_hour").disabled).toBe(false);
+
+    toggle("listener-enabled", true);
+    expect($("listener-port").disabled).toBe(false);
+    expect($("listener-username").disabled).toBe(false);
+    // No login asked: no password to give.
+    expect($("listener-password").disabled).toBe(true);
+    enter("listener-username", "cron");
+    expect($("listener-password").disabled).toBe(false);
+
+    toggle("bounces-send", false);
+    expect($("bounces-max_per_hour").disabled).toBe(true);
+    toggle("listener-enabled", false);
+    expect($("listener-port").disabled).toBe(true);
+    expect($("listener-password").disabled).toBe(true);
+  });
+
+  it("names the field in the core's errors for the new fields", async () => {
+    ipc.checkReply = async (s) => {
+      const r = fakeCheck(s);
+      if (s.profile.local_recipient === "root") {
+        r.errors.push({ field: "local_recipient", message: "'root' is not an address — enter a plain address like name@example.com" });
+      }
+      return r;
+    };
+    await mount();
+    enter("local_recipient", "root");
+    await settle();
+    expect($("local_recipient-error").textContent).toContain("Local recipient: 'root' is not an address");
+    expect($("local_recipient").getAttribute("aria-invalid")).toBe("true");
+    // A port the core cannot even read is marked here, with the registry's range.
+    toggle("listener-enabled", true);
+    enter("listener-port", "70000");
     await clickSave();
-    const [call] = ipc.callsOf("save_settings");
-    expect((call?.args as { settings: Settings }).settings.profile.listener).toEqual({ enabled: true, port: 2526, username: "cron" });
+    expect($("listener-port-error").textContent).toContain("Listener port must be a whole number between 1 and 65535");
+    expect(ipc.callsOf("save_settings")).toEqual([]);
+  });
+});
+
+describe("the listener's password", () => {
+  async function mountListener(saved: boolean): Promise<void> {
+    ipc.listenerPasswordReply = async () => ({ saved });
+    const s = relaySettings();
+    s.profile.listener = { enabled: true, port: 2525, username: "cron" };
+    await mount(s);
+  }
+
+  it("keeps the saved one when nothing is typed, and never shows it", async () => {
+    await mountListener(true);
+    expect(ipc.callsOf("listener_password_status")).toHaveLength(1);
+    expect($("listener-password-state").textContent).toBe("Password saved in keyring ✓");
+    expect($("listener-password").value).toBe("");
+    enter("sender-from_name", "Ops");
+    expect((await savedArgs()).listener_password).toEqual({ action: "keep" });
+  });
+
+  it("sets a typed one (and only the listener's), then empties the field", async () => {
+    await mountListener(false);
+    expect($("listener-password-state").textContent).toBe("No password saved");
+    enter("listener-password", "local-Pa55");
+    expect(screen.isDirty()).toBe(true);
+    expect($("listener-password-state").textContent).toBe("The new password will be saved in the keyring");
+    const args = await savedArgs();
+    expect(args.listener_password).toEqual({ action: "set", value: "local-Pa55" });
+    expect(args.password).toEqual({ action: "keep" });
+    expect($("listener-password").value).toBe("");
+    expect($("listener-password-state").textContent).toBe("Password saved in keyring ✓");
+    expect(screen.isDirty()).toBe(false);
+  });
+
+  it("clears the saved one with its own button, and Keep undoes that", async () => {
+    await mountListener(true);
+    const clear = $<HTMLButtonElement>("listener-password-clear");
+    expect(clear.hidden).toBe(false);
+    clear.click();
+    expect(clear.textContent).toBe("Keep saved password");
+    expect(screen.isDirty()).toBe(true);
+    clear.click();
+    expect(screen.isDirty()).toBe(false);
+    clear.click();
+    const args = await savedArgs();
+    expect(args.listener_password).toEqual({ action: "clear" });
+    expect(args.password).toEqual({ action: "keep" });
+    expect($("listener-password-state").textContent).toBe("No password saved");
+  });
+
+  it("does not save a typed password once the listener is turned off", async () => {
+    await mountListener(false);
+    enter("listener-password", "local-Pa55");
+    toggle("listener-enabled", false);
+    expect((await savedArgs()).listener_password).toEqual({ action: "keep" });
+  });
+});
+
+describe("keep delivering when the window is closed", () => {
+  it("shows the service's state and turns it on and off at once, without Save", async () => {
+    ipc.service = { enabled: true, active: true };
+    await mount();
+    const box = $("delivery-service");
+    expect(box.checked).toBe(true);
+    expect(box.disabled).toBe(false);
+    expect(box.getAttribute("role")).toBe("switch");
+    expect(document.querySelector('label[for="delivery-service"]')?.textContent).toContain("Keep delivering when the window is closed");
+    expect($("delivery-service-state").textContent).toContain("On");
+
+    toggle("delivery-service", false);
+    await settle();
+    expect(ipc.callsOf("delivery_service_set")).toEqual([{ command: "delivery_service_set", args: { enabled: false } }]);
+    expect(box.checked).toBe(false);
+    expect($("delivery-service-state").textContent).toContain("Off");
+    expect(screen.isDirty()).toBe(false);
+    expect(ipc.callsOf("save_settings")).toEqual([]);
+  });
+
+  it("without systemd, says what to do instead and stays disabled", async () => {
+    ipc.serviceProblem = {
+      kind: "service_unavailable",
+      message: "systemd does not run for this user here (systemctl is not installed)",
+      hint: "Without systemd, start `smtp-desk deliver --daemon` from your session's autostart instead.",
+    };
+    await mount();
+    const box = $("delivery-service");
+    expect(box.disabled).toBe(true);
+    expect(box.checked).toBe(false);
+    expect($("delivery-service-error").hidden).toBe(false);
+    expect($("delivery-service-error").textContent).toBe(
+      "Needs systemd's user manager; run `smtp-desk deliver --daemon` from your session's autostart instead.",
+    );
+    expect(box.getAttribute("aria-describedby")).toContain("delivery-service-error");
+  });
+
+  it("shows a failed turn with systemctl's words and the switch back where it was", async () => {
+    await mount();
+    ipc.setDeliveryService = async () => {
+      throw { kind: "service_failed", message: "`systemctl --user enable --now smtp-desk-deliver.service` failed: Unit file is masked." };
+    };
+    toggle("delivery-service", true);
+    await settle();
+    expect($("delivery-service").checked).toBe(false);
+    expect($("delivery-service").disabled).toBe(false);
+    expect($("delivery-service-error").textContent).toContain("Unit file is masked.");
   });
 });
 
