@@ -141,7 +141,7 @@ def main():
         def connection_made(self, transport):
             if args.events:
                 with open(args.events, "a", encoding="utf-8") as f:
-                    f.write(json.dumps({"event": "connect"}) + "\n")
+                    f.write(json.dumps({"event": "connect", "arg": "", "options": []}) + "\n")
             sessions["open"] += 1
             if sessions["open"] > sessions["most"]:
                 sessions["most"] = sessions["open"]
@@ -153,7 +153,7 @@ def main():
         def connection_lost(self, exc):
             if args.events:
                 with open(args.events, "a", encoding="utf-8") as f:
-                    f.write(json.dumps({"event": "disconnect"}) + "\n")
+                    f.write(json.dumps({"event": "disconnect", "arg": "", "options": []}) + "\n")
             sessions["open"] -= 1
             super().connection_lost(exc)
 
@@ -165,7 +165,7 @@ def main():
             dsn = [w for w in words if w.split("=", 1)[0].upper() in DSN_PARAMS]
             if args.events:
                 with open(args.events, "a", encoding="utf-8") as f:
-                    f.write(json.dumps({"event": event, "arg": arg, "dsn": dsn}) + "\n")
+                    f.write(json.dumps({"event": event, "arg": arg, "options": [], "dsn": dsn}) + "\n")
             return " ".join(w for w in words if w not in dsn)
 
         async def smtp_MAIL(self, arg):
