@@ -364,6 +364,8 @@ async fn a_window_agent_leaves_delivery_to_a_running_daemon() {
     assert!(wait_until(Duration::from_secs(5), || server.received().len() == 1), "the woken daemon delivered");
     daemon.kill().unwrap();
     daemon.wait().unwrap();
+}
+
 fn events(path: &std::path::Path) -> Vec<Value> {
     std::fs::read_to_string(path).unwrap_or_default().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
