@@ -4,7 +4,7 @@
 
 use super::conn::{bounded, Error as Wire};
 use super::failure::Failure;
-use super::probe::keyring_failure;
+use super::session::keyring_failure;
 use super::{check_ready, CancelToken};
 use crate::error::ErrorReport;
 use crate::secrets::{self, Password};

@@ -1,13 +1,13 @@
 //! Step 6: AUTH — the password (waiting for the keyring if needed), the mechanism, the login.
 
-use super::{redactor, Probe, Report, StepResult};
+use super::{redactor, Opener, Report, StepResult};
 use crate::settings::{AuthMethod, Mechanism};
 use crate::smtp::conn::Stream;
-use crate::smtp::failure::hints;
+use crate::smtp::failure::{hints, Category, Failure};
 use crate::smtp::sasl;
 use crate::smtp::StepStatus;
 
-impl Probe<'_> {
+impl Opener<'_> {
     pub(super) async fn auth(&mut self) -> StepResult {
         let mut report = Report::default();
         let offered = self.caps.auth_summary();
@@ -64,4 +64,10 @@ impl Probe<'_> {
         }
         Err(report.fail(hints::auth_rejected(&user, &r)))
     }
+}
+
+/// A keyring read that failed, as the login step's failure with the keyring's own hint.
+pub(crate) fn keyring_failure(e: &crate::secrets::Error) -> Failure {
+    let r = crate::error::ErrorReport::from(e);
+    Failure::new(Category::KeyringFailed, r.message, r.hint.unwrap_or_default())
 }
