@@ -360,13 +360,14 @@ fn recording_server(extra: &[&str]) -> (Server, tempfile::TempDir) {
     (Server::start(&args), dir)
 }
 
-/// The (event, arg, options) the server recorded.
+/// The (event, arg, options) the server recorded (not its connect and disconnect events).
 fn events(dir: &tempfile::TempDir) -> Vec<(String, String, Vec<String>)> {
     std::fs::read_to_string(dir.path().join("events.jsonl"))
         .unwrap_or_default()
         .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v.get("options").is_some())
+        .map(|v| {
             let options = v["options"].as_array().unwrap().iter().map(|o| o.as_str().unwrap().to_string()).collect();
             (v["event"].as_str().unwrap().to_string(), v["arg"].as_str().unwrap().to_string(), options)
         })
