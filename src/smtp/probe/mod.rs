@@ -8,7 +8,6 @@ mod envelope;
 
 use super::failure::{Category, Failure};
 use super::job::Job;
-use super::redact::Redactor;
 use super::reply::Reply;
 use super::session::{self, Failed, Opener, Report, Secret, StepResult};
 use super::transcript::TranscriptLine;
@@ -87,7 +86,7 @@ pub(crate) async fn run(job: &Job, goal: Goal<'_>, cancel: &CancelToken, on_step
             duration_ms: started.elapsed().as_millis() as u64,
             summary: secrets.tidy(&summary),
             details,
-            failure: fail.clone().map(|f| redact_failure(f, &secrets)),
+            failure: fail.clone().map(|f| p.o.redact(f)),
         };
         on_step(&step);
         steps.push(step);
@@ -105,7 +104,7 @@ pub(crate) async fn run(job: &Job, goal: Goal<'_>, cancel: &CancelToken, on_step
                 on_step(&step);
                 steps.push(step);
             }
-            failure = Some(redact_failure(f, &secrets));
+            failure = Some(p.o.redact(f));
             break;
         }
     }
@@ -126,12 +125,6 @@ fn plan(profile: &Profile, goal: &Goal<'_>) -> Vec<StepKind> {
         plan.push(StepKind::Data);
     }
     plan
-}
-
-fn redact_failure(mut f: Failure, secrets: &Redactor) -> Failure {
-    f.message = secrets.tidy(&f.message);
-    f.hint = secrets.tidy(&f.hint);
-    f
 }
 
 /// The session the opening steps leave, used on for the envelope.

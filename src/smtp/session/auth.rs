@@ -3,7 +3,7 @@
 use super::{redactor, Opener, Report, StepResult};
 use crate::settings::{AuthMethod, Mechanism};
 use crate::smtp::conn::Stream;
-use crate::smtp::failure::{hints, Category, Failure};
+use crate::smtp::failure::hints;
 use crate::smtp::sasl;
 use crate::smtp::StepStatus;
 
@@ -64,10 +64,4 @@ impl Opener<'_> {
         }
         Err(report.fail(hints::auth_rejected(&user, &r)))
     }
-}
-
-/// A keyring read that failed, as the login step's failure with the keyring's own hint.
-pub(crate) fn keyring_failure(e: &crate::secrets::Error) -> Failure {
-    let r = crate::error::ErrorReport::from(e);
-    Failure::new(Category::KeyringFailed, r.message, r.hint.unwrap_or_default())
 }

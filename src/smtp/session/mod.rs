@@ -12,11 +12,9 @@ mod ehlo;
 mod resolve;
 mod starttls;
 
-pub(crate) use auth::keyring_failure;
-
 use super::conn::{Error as Wire, Session};
 use super::failure::{Failure, Place};
-use super::job::Job;
+use super::job::{keyring_failure, Job};
 use super::redact::Redactor;
 use super::reply::{Capabilities, Reply};
 use super::tls::TlsSetup;
@@ -231,7 +229,7 @@ impl<'a> Opener<'a> {
             Err(Wire::Cancelled) => Err(Failure::cancelled()),
             // Reported by the probe's run as the overall limit.
             Err(_) if self.past_run_deadline() => Err(self.place().stalled("waiting for the keyring")),
-            Err(_) => Err(auth::keyring_failure(&crate::secrets::Error::Locked("no answer from the keyring in time".into()))),
+            Err(_) => Err(keyring_failure(&crate::secrets::Error::Locked("no answer from the keyring in time".into()))),
             Ok(read) => read,
         }
     }
@@ -283,3 +281,6 @@ impl<'a> Opener<'a> {
         Ok(r)
     }
 }
+
+#[cfg(test)]
+mod tests;
