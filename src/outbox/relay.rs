@@ -1,10 +1,12 @@
 //! One delivery connection to the relay: connect, greeting, EHLO, TLS, login, then any number of
 //! message transactions (RSET between), each network step bounded by the timeout setting.
 //!
-//! Opened by the validation's own steps (`smtp::session`), then built on its client pieces
-//! (`smtp::conn`, `reply`) rather than lettre: lettre's pool bounds only idle connections (no hard cap on open ones), and one refused
-//! RCPT aborts the whole message and drops the connection there, where delivery must go on to the
-//! other recipients. It also lacks PIPELINING, used here when the server offers it.
+//! Opened by the validation's own steps (`smtp::session`), so what "Validate configuration"
+//! checked is what delivery does; the transactions are here, on the same client pieces
+//! (`smtp::conn`, `reply`) rather than lettre: lettre's pool bounds only idle connections (no
+//! hard cap on open ones), and one refused RCPT aborts the whole message and drops the connection
+//! there, where delivery must go on to the other recipients. It also lacks PIPELINING, used here
+//! when the server offers it.
 
 use super::store::Dsn;
 use crate::secrets::Password;
