@@ -1,25 +1,27 @@
 //! One delivery connection to the relay: connect, greeting, EHLO, TLS, login, then any number of
 //! message transactions (RSET between), each network step bounded by the timeout setting.
 //!
-//! Built on the validation's own client pieces (`smtp::conn`, `tls`, `sasl`, `reply`) rather than
-//! lettre: lettre's pool bounds only idle connections (no hard cap on open ones), and one refused
-//! RCPT aborts the whole message and drops the connection there, where delivery must go on to the
-//! other recipients. It also lacks PIPELINING, used here when the server offers it.
+//! Opened by the validation's own steps (`smtp::session`), so what "Validate configuration"
+//! checked is what delivery does; the transactions are here, on the same client pieces
+//! (`smtp::conn`, `reply`) rather than lettre: lettre's pool bounds only idle connections (no
+//! hard cap on open ones), and one refused RCPT aborts the whole message and drops the connection
+//! there, where delivery must go on to the other recipients. It also lacks PIPELINING, used here
+//! when the server offers it.
 
 use super::store::Dsn;
 use crate::secrets::Password;
-use crate::settings::{AuthMethod, Profile, Security};
-use crate::smtp::conn::{bounded, Error as Wire, Session, Stream};
-use crate::smtp::redact::Redactor;
+use crate::settings::Profile;
+use crate::smtp::conn::{Error as Wire, Session};
 use crate::smtp::reply::{Capabilities, Reply};
+use crate::smtp::session::{self, Opened};
 use crate::smtp::transcript::Transcript;
-use crate::smtp::{address, sasl, tls, CancelToken};
-use std::net::SocketAddr;
+use crate::smtp::{address, CancelToken};
 use std::time::Duration;
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-/// Why a connection could not be set up or went away; always temporary for delivery.
+/// Why a connection could not be set up or went away; always temporary for delivery (an opening
+/// step's category, which the validation shows, does not change that: the settings may be
+/// fixed, or the server come back, before the next try).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Trouble(pub String);
 
@@ -54,8 +56,6 @@ pub(crate) struct Connection {
     t: Transcript,
     caps: Capabilities,
     timeout: Duration,
-    /// `host:port`, as recorded with each attempt.
-    pub server: String,
     /// A transaction was begun and not finished (MAIL accepted, no final reply to the data), so
     /// the next one starts with RSET.
     dirty: bool,
@@ -141,86 +141,11 @@ fn wire(e: Wire, doing: &str) -> Trouble {
 }
 
 impl Connection {
-    /// Opens a ready-to-send connection to the profile's relay (logged in if it asks for a login).
+    /// Opens a ready-to-send connection to the profile's relay (logged in if it asks for a login):
+    /// the validation's own opening steps, any failure of which is temporary here.
     pub async fn open(profile: &Profile, password: Option<&Password>, cancel: &CancelToken) -> Result<Connection, Trouble> {
-        let timeout = profile.limits.step_timeout();
-        let host = profile.relay.host.trim();
-        let port = profile.relay.port;
-        let server = format!("{host}:{port}");
-        let host_ascii = if host.parse::<std::net::IpAddr>().is_ok() {
-            host.to_string()
-        } else {
-            idna::domain_to_ascii(host).map_err(|_| Trouble(format!("'{host}' is not a valid host name")))?
-        };
-        let deadline = Instant::now() + timeout;
-        let addrs: Vec<SocketAddr> = match bounded(cancel, deadline, tokio::net::lookup_host((host_ascii.as_str(), port))).await {
-            Ok(Ok(a)) => a.collect(),
-            Ok(Err(e)) => return Err(Trouble(format!("looking up {host} failed: {e}"))),
-            Err(e) => return Err(wire(e, &format!("looking up {host}"))),
-        };
-        if addrs.is_empty() {
-            return Err(Trouble(format!("{host} has no address")));
-        }
-        let mut last = String::new();
-        let mut tcp = None;
-        for (i, addr) in addrs.iter().enumerate() {
-            // One silent address can't use up the whole step.
-            let left = deadline.saturating_duration_since(Instant::now());
-            let attempt = Instant::now() + left / (addrs.len() - i) as u32;
-            match bounded(cancel, attempt, TcpStream::connect(addr)).await {
-                Ok(Ok(s)) => {
-                    tcp = Some(s);
-                    break;
-                }
-                Ok(Err(e)) => last = format!("connecting to {addr}: {e}"),
-                Err(e) => last = wire(e, &format!("connecting to {addr}")).0,
-            }
-        }
-        let tcp = tcp.ok_or(Trouble(last))?;
-        let _ = tcp.set_nodelay(true);
-        let local_ip = tcp.local_addr().ok().map(|a| a.ip());
-        let mut t = Transcript::default();
-        if let (Some(pw), AuthMethod::Password) = (password, profile.auth.method) {
-            t.set_redactor(Redactor::new(&profile.auth.username, pw.expose()));
-        }
-        let verify = profile.relay.verify_certificates;
-        let tls_setup = || tls::setup(&host_ascii, profile.relay.ca_file.as_deref()).map_err(|f| Trouble(f.message));
-        let stream = if profile.relay.security == Security::ImplicitTls {
-            Stream::Tls(Box::new(handshake(tls_setup()?, tcp, verify, cancel, Instant::now() + timeout).await?))
-        } else {
-            Stream::Plain(tcp)
-        };
-        let session = Session::new(stream, cancel.clone(), Instant::now() + timeout);
-        let mut c = Connection { session, t, caps: Capabilities::default(), timeout, server, dirty: false, payload: Vec::new() };
-        let banner = c.read("waiting for the greeting").await?;
-        if banner.code != 220 {
-            return Err(Trouble(format!("the server refused the connection: {}", banner.one_line())));
-        }
-        let name = crate::machine::ehlo_name_from_setting(&profile.ehlo_name, local_ip).name;
-        c.hello(&name).await?;
-        if profile.relay.security == Security::StartTls {
-            if !c.caps.has("STARTTLS") {
-                return Err(Trouble("the server does not offer STARTTLS, and the settings require it".into()));
-            }
-            let r = c.cmd("STARTTLS", "starting TLS").await?;
-            if r.code != 220 {
-                return Err(Trouble(format!("the server refused STARTTLS: {}", r.one_line())));
-            }
-            if c.session.has_unread() {
-                return Err(Trouble("the server sent data before the TLS handshake (a possible injection); not continuing".into()));
-            }
-            let Connection { session, t, caps, timeout, server, dirty, payload } = c;
-            let Session { stream: Stream::Plain(tcp), .. } = session else { unreachable!("STARTTLS runs on a plain connection") };
-            let tls = handshake(tls_setup()?, tcp, verify, cancel, Instant::now() + timeout).await?;
-            let session = Session::new(Stream::Tls(Box::new(tls)), cancel.clone(), Instant::now() + timeout);
-            c = Connection { session, t, caps, timeout, server, dirty, payload };
-            c.hello(&name).await?;
-        }
-        if profile.auth.method == AuthMethod::Password {
-            let pw = password.ok_or_else(|| Trouble("password login is configured, but no password is saved".into()))?;
-            c.login(profile, pw).await?;
-        }
-        Ok(c)
+        let Opened { session, transcript: t, caps } = session::open(profile, password, cancel).await.map_err(|e| Trouble(e.to_string()))?;
+        Ok(Connection { session, t, caps, timeout: profile.limits.step_timeout(), dirty: false, payload: Vec::new() })
     }
 
     async fn read(&mut self, doing: &str) -> Result<Reply, Trouble> {
@@ -228,54 +153,10 @@ impl Connection {
         self.session.read_reply(&mut self.t).await.map_err(|e| wire(e, doing))
     }
 
-    async fn cmd_shown(&mut self, line: &str, shown: &str, doing: &str) -> Result<Reply, Trouble> {
-        self.session.deadline = Instant::now() + self.timeout;
-        self.session.send(&mut self.t, line, shown).await.map_err(|e| wire(e, doing))?;
-        self.read(doing).await
-    }
-
     async fn cmd(&mut self, line: &str, doing: &str) -> Result<Reply, Trouble> {
-        self.cmd_shown(line, line, doing).await
-    }
-
-    async fn hello(&mut self, name: &str) -> Result<(), Trouble> {
-        let r = self.cmd(&format!("EHLO {name}"), "sending EHLO").await?;
-        if r.code == 250 {
-            self.caps = Capabilities::from_ehlo(&r);
-            return Ok(());
-        }
-        let helo = self.cmd(&format!("HELO {name}"), "sending HELO").await?;
-        if helo.code == 250 {
-            self.caps = Capabilities::default();
-            return Ok(());
-        }
-        Err(Trouble(format!("the server rejected 'EHLO {name}': {}", r.one_line())))
-    }
-
-    async fn login(&mut self, profile: &Profile, password: &Password) -> Result<(), Trouble> {
-        let user = profile.auth.username.as_str();
-        let wanted = profile.auth.mechanism.candidates();
-        let Some(mech) = wanted.iter().find(|m| self.caps.offers(m)).copied() else {
-            return Err(Trouble(format!("the server offers no login SMTP Desk can use (AUTH {})", self.caps.auth_summary())));
-        };
-        let pw = password.expose();
-        let r = if mech == "PLAIN" {
-            self.cmd_shown(&format!("AUTH PLAIN {}", sasl::plain(user, pw)), "AUTH PLAIN ********", "logging in").await?
-        } else {
-            let mut r = self.cmd("AUTH LOGIN", "logging in").await?;
-            if r.code == 334 {
-                r = self.cmd_shown(&sasl::login_step(user), "********", "logging in").await?;
-                if r.code == 334 {
-                    r = self.cmd_shown(&sasl::login_step(pw), "********", "logging in").await?;
-                }
-            }
-            r
-        };
-        if r.code == 235 {
-            Ok(())
-        } else {
-            Err(Trouble(format!("the server rejected the login for {user}: {}", r.one_line())))
-        }
+        self.session.deadline = Instant::now() + self.timeout;
+        self.session.send(&mut self.t, line, line).await.map_err(|e| wire(e, doing))?;
+        self.read(doing).await
     }
 
     /// Checks that a connection kept idle is still good (NOOP), before it carries a message.
@@ -478,25 +359,6 @@ impl Connection {
         if self.session.send(&mut self.t, "QUIT", "QUIT").await.is_ok() {
             let _ = self.session.read_reply(&mut self.t).await;
         }
-    }
-}
-
-/// The TLS handshake, judged by the certificate setting.
-async fn handshake(
-    setup: tls::TlsSetup,
-    tcp: TcpStream,
-    verify: bool,
-    cancel: &CancelToken,
-    deadline: Instant,
-) -> Result<tokio_rustls::client::TlsStream<TcpStream>, Trouble> {
-    let s = match bounded(cancel, deadline, setup.connector.connect(setup.server_name.clone(), tcp)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => return Err(Trouble(format!("the TLS handshake failed: {e}"))),
-        Err(e) => return Err(wire(e, "negotiating TLS")),
-    };
-    match tls::judge(setup.verifier.verdict(), verify) {
-        tls::Judgement::Rejected(e) => Err(Trouble(format!("the server's certificate is not trusted: {e}"))),
-        _ => Ok(s),
     }
 }
 

@@ -3,8 +3,7 @@
 //! their runs here.
 
 use super::conn::{bounded, Error as Wire};
-use super::failure::Failure;
-use super::probe::keyring_failure;
+use super::failure::{Category, Failure};
 use super::{check_ready, CancelToken};
 use crate::error::ErrorReport;
 use crate::secrets::{self, Password};
@@ -108,4 +107,10 @@ impl Job {
             PasswordState::Pending(_) => unreachable!("settled above"),
         })
     }
+}
+
+/// A keyring read that failed, as the login step's failure with the keyring's own hint.
+pub(crate) fn keyring_failure(e: &crate::secrets::Error) -> Failure {
+    let r = crate::error::ErrorReport::from(e);
+    Failure::new(Category::KeyringFailed, r.message, r.hint.unwrap_or_default())
 }

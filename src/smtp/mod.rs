@@ -29,6 +29,7 @@ pub(crate) mod reply;
 mod sanitize;
 pub(crate) mod sasl;
 mod send;
+pub(crate) mod session;
 pub(crate) mod tls;
 pub mod transcript;
 #[cfg(test)]

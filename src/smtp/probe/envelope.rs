@@ -13,12 +13,13 @@ use crate::smtp::StepStatus;
 impl Probe<'_> {
     pub(super) async fn envelope(&mut self, rcpt: &str, validate: bool) -> StepResult {
         let mut report = Report::default();
-        let from = self.profile.sender.from_address.clone();
-        let utf8 = (!from.is_ascii() || !rcpt.is_ascii()) && self.caps.has("SMTPUTF8");
+        let from = self.o.profile.sender.from_address.clone();
+        let utf8 = (!from.is_ascii() || !rcpt.is_ascii()) && self.o.caps.has("SMTPUTF8");
         // Both addresses are checked before MAIL FROM, so a refusal leaves nothing half-sent.
         let from_wire = self.wire_address(&from, utf8, "sender", &mut report).map_err(|f| report.fail(f))?;
         let rcpt_wire = self.wire_address(rcpt, utf8, "recipient", &mut report).map_err(|f| report.fail(f))?;
         let r = self
+            .o
             .cmd(&format!("MAIL FROM:<{from_wire}>{}", if utf8 { " SMTPUTF8" } else { "" }), "giving the sender")
             .await
             .map_err(|f| report.fail(f))?;
@@ -26,24 +27,24 @@ impl Probe<'_> {
         if !r.is_positive() {
             return Err(report.fail(self.envelope_refused(&r, Category::SenderRefused, &from)));
         }
-        let r = self.cmd(&format!("RCPT TO:<{rcpt_wire}>"), "giving the recipient").await.map_err(|f| report.fail(f))?;
+        let r = self.o.cmd(&format!("RCPT TO:<{rcpt_wire}>"), "giving the recipient").await.map_err(|f| report.fail(f))?;
         report.detail("RCPT TO", r.one_line());
         if !r.is_positive() {
             return Err(report.fail(self.envelope_refused(&r, Category::RecipientRefused, rcpt)));
         }
         let mut status = StepStatus::Ok;
         let mut summary = format!("The server accepts mail from {from} to {rcpt}.");
-        if self.profile.auth.method == AuthMethod::None {
-            let w = format!("Anonymous relay accepted: {} took mail for {rcpt} without a login.", self.host);
+        if self.o.profile.auth.method == AuthMethod::None {
+            let w = format!("Anonymous relay accepted: {} took mail for {rcpt} without a login.", self.o.host);
             report.warn(w.clone());
             status = StepStatus::Warning;
             summary = w;
         }
         if validate {
             // Nothing is sent: reset the transaction and say goodbye; their replies don't matter.
-            let _ = self.cmd("RSET", "resetting").await;
-            let _ = self.cmd("QUIT", "saying goodbye").await;
-            self.session = None;
+            let _ = self.o.cmd("RSET", "resetting").await;
+            let _ = self.o.cmd("QUIT", "saying goodbye").await;
+            self.o.session = None;
         }
         report.done(status, summary)
     }
@@ -58,13 +59,13 @@ impl Probe<'_> {
                 }
                 Ok(wire)
             }
-            Err(e @ address::Error::NonAsciiLocalPart(_)) => Err(self.place().non_ascii_address(role, &e)),
+            Err(e @ address::Error::NonAsciiLocalPart(_)) => Err(self.o.place().non_ascii_address(role, &e)),
             Err(e @ address::Error::BadDomain(_)) => Err(hints::bad_address_domain(role, &e)),
         }
     }
 
     fn envelope_refused(&self, r: &Reply, category: Category, addr: &str) -> Failure {
-        if r.code == 530 && self.profile.auth.method == AuthMethod::None {
+        if r.code == 530 && self.o.profile.auth.method == AuthMethod::None {
             return hints::auth_required(r);
         }
         if category == Category::SenderRefused {
@@ -76,30 +77,30 @@ impl Probe<'_> {
 
     pub(super) async fn data(&mut self, message: &[u8]) -> StepResult {
         let mut report = Report::default();
-        let r = self.cmd("DATA", "starting the message").await?;
+        let r = self.o.cmd("DATA", "starting the message").await?;
         if r.code != 354 {
             return Err(hints::message_refused(&r).into());
         }
         let message = codec::normalize_line_ends(message);
         for line in codec::lines(&message) {
-            self.t.push(Direction::Client, &String::from_utf8_lossy(line));
+            self.o.t.push(Direction::Client, &String::from_utf8_lossy(line));
         }
-        self.t.push(Direction::Client, ".");
+        self.o.t.push(Direction::Client, ".");
         let wire = codec::data_payload(&message);
-        let s = self.session.as_mut().expect("connected");
+        let s = self.o.session.as_mut().expect("connected");
         let r = match s.write_all(&wire).await {
-            Ok(()) => s.read_reply(&mut self.t).await,
+            Ok(()) => s.read_reply(&mut self.o.t).await,
             Err(e) => Err(e),
         };
-        let r = r.map_err(|e| self.wire(e, "sending the message"))?;
-        self.last_reply = Some(r.clone());
+        let r = r.map_err(|e| self.o.wire(e, "sending the message"))?;
+        self.o.last_reply = Some(r.clone());
         if r.code != 250 {
             return Err(hints::message_refused(&r).into());
         }
         report.detail("reply", r.one_line());
-        let _ = self.cmd("QUIT", "saying goodbye").await;
-        self.last_reply = Some(r.clone());
-        self.session = None;
+        let _ = self.o.cmd("QUIT", "saying goodbye").await;
+        self.o.last_reply = Some(r.clone());
+        self.o.session = None;
         report.done(StepStatus::Ok, format!("Accepted: {}", r.one_line()))
     }
 }

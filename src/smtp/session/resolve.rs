@@ -1,12 +1,12 @@
 //! Step 1: the host name to every A/AAAA address (or none to look up for an address literal).
 
-use super::{Probe, Report, StepResult};
+use super::{Opener, Report, StepResult};
 use crate::smtp::conn::{bounded, Error as Wire};
 use crate::smtp::failure::{hints, Failure};
 use crate::smtp::StepStatus;
 use std::net::IpAddr;
 
-impl Probe<'_> {
+impl Opener<'_> {
     pub(super) async fn resolve(&mut self) -> StepResult {
         let mut report = Report::default();
         if let Ok(ip) = self.host_ascii.parse::<IpAddr>() {

@@ -1,13 +1,13 @@
 //! Step 6: AUTH — the password (waiting for the keyring if needed), the mechanism, the login.
 
-use super::{redactor, Probe, Report, StepResult};
+use super::{redactor, Opener, Report, StepResult};
 use crate::settings::{AuthMethod, Mechanism};
 use crate::smtp::conn::Stream;
 use crate::smtp::failure::hints;
 use crate::smtp::sasl;
 use crate::smtp::StepStatus;
 
-impl Probe<'_> {
+impl Opener<'_> {
     pub(super) async fn auth(&mut self) -> StepResult {
         let mut report = Report::default();
         let offered = self.caps.auth_summary();

@@ -1,13 +1,13 @@
 //! Step 5: TLS — STARTTLS or implicit TLS, the handshake, and the certificate with its verdict.
 
-use super::{Probe, Report, StepResult};
+use super::{Opener, Report, StepResult};
 use crate::settings::Security;
 use crate::smtp::conn::{bounded, Error as Wire, Session, Stream};
 use crate::smtp::failure::{hints, Failure};
 use crate::smtp::tls::{self, CertInfo};
 use crate::smtp::StepStatus;
 
-impl Probe<'_> {
+impl Opener<'_> {
     pub(super) async fn tls_step(&mut self) -> StepResult {
         let mut report = Report::default();
         match self.profile.relay.security {

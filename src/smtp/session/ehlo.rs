@@ -1,11 +1,11 @@
 //! Step 4: EHLO with the configured name (HELO as a fallback) and the capability list.
 
-use super::{Probe, Report, StepResult};
+use super::{Opener, Report, StepResult};
 use crate::smtp::failure::{hints, Failure};
 use crate::smtp::reply::Capabilities;
 use crate::smtp::StepStatus;
 
-impl Probe<'_> {
+impl Opener<'_> {
     /// The EHLO name in its ASCII (punycode) form, and why it is not this machine's own name
     /// when the settings leave it empty and that name is not a valid host name.
     fn ehlo_name(&self) -> crate::machine::EhloName {

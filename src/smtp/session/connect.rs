@@ -1,7 +1,7 @@
 //! Steps 2 and 3: the TCP connection (each address in turn) and the server's greeting, including
 //! the check whether a silent port wants implicit TLS.
 
-use super::{Probe, Report, StepResult, TLS_SNIFF};
+use super::{Opener, Report, StepResult, TLS_SNIFF};
 use crate::settings::Security;
 use crate::smtp::conn::{bounded, Error as Wire, Session, Stream};
 use crate::smtp::failure::{hints, Failure};
@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-impl Probe<'_> {
+impl Opener<'_> {
     pub(super) async fn connect(&mut self) -> StepResult {
         let mut report = Report::default();
         let port = self.profile.relay.port;
@@ -106,7 +106,7 @@ impl Probe<'_> {
             }
         };
         self.t.info("No greeting; checking whether the server expects TLS at once...");
-        let deadline = (Instant::now() + TLS_SNIFF.min(self.timeout)).min(self.run_deadline);
+        let deadline = (Instant::now() + TLS_SNIFF.min(self.timeout)).min(self.step_deadline());
         let result = bounded(self.cancel, deadline, setup.connector.connect(setup.server_name.clone(), tcp)).await;
         self.tls = Some(setup);
         let tls = match result {
