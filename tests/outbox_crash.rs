@@ -21,10 +21,10 @@ const MESSAGES: usize = 2_000;
 const KILLS: usize = 10;
 const CONNECTIONS: usize = 4;
 /// Messages a drain pass claims at a time into the stock its workers share (`CLAIM` in
-/// src/outbox/deliver.rs), refilled when a worker finds it empty: the [`CONNECTIONS`] workers may
-/// each refill at once, and each holds at most two more (one sending, one awaiting its commit),
-/// so at most connections × (CLAIM + 2) are `sending` at any moment. Claimed but unsent messages
-/// go back to queued after a kill; only [`UNRECORDED_PER_CONNECTION`] can become duplicates.
+/// src/outbox/deliver.rs), refilled once when it runs empty: with each of the [`CONNECTIONS`]
+/// workers holding at most two more (one sending, one awaiting its commit), at most CLAIM + 2 ×
+/// connections are `sending` at any moment. Claimed but unsent messages go back to queued after
+/// a kill; only [`UNRECORDED_PER_CONNECTION`] per connection can become duplicates.
 const CLAIM: usize = 64;
 /// Messages a worker may have delivered but not yet recorded: the duplicates one kill can cause.
 const UNRECORDED_PER_CONNECTION: usize = 2;
@@ -207,9 +207,9 @@ fn kill_9_the_agent_ten_times_mid_drain_then_everything_is_delivered_once_or_in_
         }
     }
     report!(
-        "crash test: {MESSAGES} messages queued in {:?}; {KILLS} kills, {CONNECTIONS} connections × (claim {CLAIM} + 2) = at most {} claimed; seed {seed} (CRASH_SEED={seed} replays)",
+        "crash test: {MESSAGES} messages queued in {:?}; {KILLS} kills, claim {CLAIM} + 2 × {CONNECTIONS} connections = at most {} claimed; seed {seed} (CRASH_SEED={seed} replays)",
         started.elapsed(),
-        CONNECTIONS * (CLAIM + 2)
+        CLAIM + 2 * CONNECTIONS
     );
 
     let mut tail = Tail { path: sink.dump.clone(), pos: 0, carry: Vec::new(), records: 0 };
@@ -261,7 +261,7 @@ fn kill_9_the_agent_ten_times_mid_drain_then_everything_is_delivered_once_or_in_
             sending.len(),
             owed
         );
-        assert!(sending.len() <= CONNECTIONS * (CLAIM + 2), "round {round}: {} claimed, over {CONNECTIONS} × ({CLAIM} + 2)", sending.len());
+        assert!(sending.len() <= CLAIM + 2 * CONNECTIONS, "round {round}: {} claimed, over {CLAIM} + 2 × {CONNECTIONS}", sending.len());
         assert!(
             owed <= UNRECORDED_PER_CONNECTION * CONNECTIONS,
             "round {round}: {owed} delivered but unrecorded, over {UNRECORDED_PER_CONNECTION} × {CONNECTIONS} connections"

@@ -189,6 +189,9 @@ struct Shared {
     open: Mutex<usize>,
     /// Claimed messages no worker has taken yet.
     ready: Mutex<std::collections::VecDeque<Job>>,
+    /// Held while the stock is refilled, so workers that find it empty together claim once, not
+    /// once each (which marked `connection_limit` × CLAIM messages `sending` at a pass's start).
+    refill: tokio::sync::Mutex<()>,
 }
 
 impl Shared {
@@ -243,6 +246,7 @@ pub async fn drain(
         summary: Mutex::new(Summary::default()),
         open: Mutex::new(0),
         ready: Mutex::new(Default::default()),
+        refill: tokio::sync::Mutex::new(()),
     });
     let workers = profile.limits.connection_limit.max(1) as usize;
     let password = password.map(Arc::new);
@@ -283,6 +287,11 @@ pub async fn drain(
 /// The next claimed message: from the pass's shared stock, refilled by a claim when empty. Workers
 /// take one message at a time, so a hung session holds only the message it is sending.
 async fn next_job(shared: &Shared) -> Result<Option<Job>, Error> {
+    if let Some(job) = shared.ready().pop_front() {
+        return Ok(Some(job));
+    }
+    let _refilling = shared.refill.lock().await;
+    // Another worker may have refilled the stock while this one waited for the lock.
     if let Some(job) = shared.ready().pop_front() {
         return Ok(Some(job));
     }
