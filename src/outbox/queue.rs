@@ -1,4 +1,4 @@
-//! Looking at and managing the queue: list (paged, filtered by state, searched by address),
+//! Looking at and managing the queue: pages (newest first, filtered by state, searched by address),
 //! show one message, hold / release / delete, and counts per state.
 //!
 //! Changes by id are all or nothing: if one id is unknown, nothing is changed.
@@ -10,26 +10,9 @@
 use super::store::Store;
 use super::{now_millis, Error, State};
 use crate::settings::Mode;
-use rusqlite::{params, params_from_iter, OptionalExtension};
+use rusqlite::{params_from_iter, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
-
-/// Which messages a listing shows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Filter {
-    /// Only messages with at least one recipient in this state.
-    pub state: Option<State>,
-    /// Only messages whose sender or a recipient contains this text (case-insensitive).
-    pub search: Option<String>,
-    pub limit: usize,
-    pub offset: usize,
-}
-
-impl Default for Filter {
-    fn default() -> Self {
-        Filter { state: None, search: None, limit: 100, offset: 0 }
-    }
-}
 
 /// One recipient of a queued message. Times are seconds since the Unix epoch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
@@ -193,41 +176,7 @@ fn matching_sql(m: &Matching, upward: bool) -> String {
 const PRECEDENCE: [State; 6] = [State::Sending, State::Queued, State::Deferred, State::Held, State::Failed, State::Sent];
 
 impl Store {
-    /// A page of messages, oldest first.
-    pub fn list(&self, filter: &Filter) -> Result<Vec<MessageSummary>, Error> {
-        self.list_inner(filter).map_err(|e| self.storage(e))
-    }
-
-    fn list_inner(&self, f: &Filter) -> rusqlite::Result<Vec<MessageSummary>> {
-        let pattern = f.search.as_ref().map(|s| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
-        let mut stmt = self.conn().prepare_cached(
-            "SELECT m.id, m.received_at, m.sender, m.size, m.subject, m.message_id FROM message m
-             WHERE (?1 IS NULL OR EXISTS (SELECT 1 FROM recipient r WHERE r.message = m.id AND r.state = ?1))
-               AND (?2 IS NULL OR m.sender LIKE ?2 ESCAPE '\\'
-                    OR EXISTS (SELECT 1 FROM recipient r WHERE r.message = m.id AND r.address LIKE ?2 ESCAPE '\\'))
-             ORDER BY m.id LIMIT ?3 OFFSET ?4",
-        )?;
-        let rows = stmt.query_map(params![f.state.map(State::as_str), pattern, f.limit as i64, f.offset as i64], |r| {
-            Ok(MessageSummary {
-                id: r.get(0)?,
-                state: State::Queued,
-                received_at: r.get::<_, i64>(1)? / 1000,
-                sender: r.get(2)?,
-                size: r.get::<_, i64>(3)? as u64,
-                subject: r.get(4)?,
-                message_id: r.get(5)?,
-                recipients: Vec::new(),
-            })
-        })?;
-        let mut out = rows.collect::<rusqlite::Result<Vec<_>>>()?;
-        for m in &mut out {
-            m.recipients = self.recipients(m.id)?;
-            m.state = message_state(&m.recipients);
-        }
-        Ok(out)
-    }
-
-    /// One message's summary, looked up by id (a `list` filtered to one id would scan them all).
+    /// One message's summary, looked up by id .
     fn summary(&self, id: i64) -> rusqlite::Result<Option<MessageSummary>> {
         let mut stmt = self.conn().prepare_cached(
             "SELECT id, received_at, sender, size, subject, message_id FROM message INDEXED BY message_listing WHERE id = ?1",
