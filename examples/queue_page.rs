@@ -73,7 +73,8 @@ fn main() {
             "filtered + searched: deferred, 'rcpt10@'",
             PageQuery { state: Some(State::Deferred), search: Some("rcpt10@".into()), ..PageQuery::default() },
         ),
-        ("searched, no match (reads everything)", PageQuery { search: Some("nobody@nowhere".into()), ..PageQuery::default() }),
+        ("searched, no match", PageQuery { search: Some("nobody@nowhere".into()), ..PageQuery::default() }),
+        ("searched broadly: 'example' (merged scan)", PageQuery { search: Some("example".into()), ..PageQuery::default() }),
     ];
     println!("queue screen reads at {n} messages (median of {runs}, through smtp_desk::outbox::Store):");
     for (name, q) in &cases {
