@@ -30,7 +30,8 @@ use std::time::Duration;
 /// What became of a `deliver` run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Finished {
-    /// Another agent (a daemon or the window) runs; it was woken instead.
+    /// Another agent (a daemon or the window) runs; it was woken instead. The window's agent
+    /// returns this only when it was closed while waiting to take over.
     WokeRunningAgent,
     /// Passes ran; the totals.
     Delivered(Summary),
