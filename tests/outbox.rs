@@ -48,9 +48,10 @@ impl Desk {
 
     /// `queue list --json`, parsed: one object per line.
     fn list(&self) -> Vec<Value> {
+        // Newest first; the tests read oldest first.
         let o = self.run(&["queue", "list", "--json", "--limit", "100000"], b"");
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8(o.stdout).unwrap().lines().map(|l| serde_json::from_str(l).expect("one JSON object per line")).collect()
+        String::from_utf8(o.stdout).unwrap().lines().map(|l| serde_json::from_str(l).expect("one JSON object per line")).rev().collect()
     }
 
     fn only(&self) -> (Value, String) {
@@ -353,19 +354,39 @@ fn queue_list_json_and_mailq() {
 
     let o = d.run(&["queue", "list", "--json", "--search", "C@EXAMPLE"], b"");
     assert_eq!(String::from_utf8(o.stdout).unwrap().lines().count(), 1, "search by address, any case");
-    let o = d.run(&["queue", "list", "--json", "--limit", "1", "--offset", "1"], b"");
-    assert!(String::from_utf8(o.stdout).unwrap().contains("\"second\""), "paging");
+    let ids = |o: Output| -> Vec<i64> {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap().lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["id"].as_i64().unwrap()).collect()
+    };
+    // Newest first, paged by keyset as the window does: --before the last id shown, --after the first.
+    ok(&d.sendmail(&["d@example.com"], b"Subject: third\n\n3\n"));
+    assert_eq!(ids(d.run(&["queue", "list", "--json"], b"")), [3, 2, 1]);
+    assert_eq!(ids(d.run(&["queue", "list", "--json", "--limit", "1"], b"")), [3]);
+    assert_eq!(ids(d.run(&["queue", "list", "--json", "--limit", "1", "--before", "3"], b"")), [2]);
+    assert_eq!(ids(d.run(&["queue", "list", "--json", "--limit", "2", "--before", "2"], b"")), [1]);
+    assert_eq!(ids(d.run(&["queue", "list", "--json", "--limit", "1", "--after", "1"], b"")), [2]);
+    assert_eq!(ids(d.run(&["queue", "list", "--json", "--limit", "5", "--after", "1"], b"")), [3, 2]);
+    assert_eq!(ids(d.run(&["queue", "list", "--json", "--search", "example.com", "--before", "3"], b"")), [2, 1]);
+    let o = d.run(&["queue", "list", "--offset", "1"], b"");
+    assert!(!o.status.success(), "--offset is gone");
 
     let o = d.sendmail(&["-bp"], b"");
     let text = String::from_utf8(o.stdout).unwrap();
-    assert!(text.contains("MAILER-DAEMON") && text.contains("b@example.com (queued)") && text.ends_with("in 2 Requests.\n"), "{text}");
+    assert!(text.contains("MAILER-DAEMON") && text.contains("b@example.com (queued)") && text.ends_with("in 3 Requests.\n"), "{text}");
     let o = d.run(&["queue", "list", "--help"], b"");
     assert!(String::from_utf8(o.stdout).unwrap().contains("one object per message per line"), "the format is documented");
 
     let o = d.sendmail(&["-q"], b"");
     ok(&o);
     assert!(o.stderr.is_empty(), "-q is silent like sendmail's: {}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(d.list().len(), 2, "sending is off here: the flush leaves the queue as it is");
+    assert_eq!(d.list().len(), 3, "sending is off here: the flush leaves the queue as it is");
+    let o = d.run(&["queue", "flush"], b"");
+    ok(&o);
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        said.contains("sending is off: 3 messages are kept; turn sending on to deliver them") && !said.contains("delivery is running"),
+        "{said}"
+    );
 }
 
 #[test]
@@ -377,7 +398,7 @@ fn hold_release_delete() {
     ok(&d.run(&["queue", "hold", "1", "2"], b""));
     let held = d.run(&["queue", "list", "--json", "--state", "held"], b"");
     let held: Vec<Value> = String::from_utf8(held.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(held.iter().map(|m| m["id"].as_i64().unwrap()).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(held.iter().map(|m| m["id"].as_i64().unwrap()).collect::<Vec<_>>(), [2, 1], "newest first");
     assert!(String::from_utf8(d.sendmail(&["-bp"], b"").stdout).unwrap().contains("1         !"), "mailq marks held messages");
 
     let o = d.run(&["queue", "release", "2", "--json"], b"");

@@ -8,7 +8,7 @@
 //! The per-round figures go straight to stderr (not through the test harness's capture), so they
 //! show in the test command's output. `CRASH_SEED=n` replays a run's kill points.
 
-use smtp_desk::outbox::{Dsn, Filter, State, Store, Submission};
+use smtp_desk::outbox::{Dsn, MessageSummary, PageQuery, State, Store, Submission};
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -250,7 +250,7 @@ fn kill_9_the_agent_ten_times_mid_drain_then_everything_is_delivered_once_or_in_
         let received = sink.received();
         let records: usize = received.values().sum();
         let store = Store::open(&queue).unwrap();
-        let sending = store.list(&Filter { state: Some(State::Sending), limit: 100_000, ..Filter::default() }).unwrap();
+        let sending = every(&store, Some(State::Sending));
         let owed = sending.iter().filter(|m| received.contains_key(&message_number(&m.message_id))).count();
         drop(store);
         report!(
@@ -293,12 +293,20 @@ fn kill_9_the_agent_ten_times_mid_drain_then_everything_is_delivered_once_or_in_
     let counts = store.counts().unwrap();
     assert_eq!(counts.sending, 0, "nothing may be left sending: {counts:?}");
     assert_eq!((counts.sent, counts.messages), (MESSAGES as u64, MESSAGES as u64), "all sent: {counts:?}");
-    let ids: HashSet<String> = store
-        .list(&Filter { limit: 100_000, ..Filter::default() })
-        .unwrap()
-        .into_iter()
-        .filter(|m| m.state == State::Sent)
-        .map(|m| m.message_id)
-        .collect();
+    let ids: HashSet<String> = every(&store, None).into_iter().filter(|m| m.state == State::Sent).map(|m| m.message_id).collect();
     assert_eq!(ids.len(), MESSAGES);
+}
+
+/// Every message (in `state`), newest first, page by page.
+fn every(store: &Store, state: Option<State>) -> Vec<MessageSummary> {
+    let mut all = Vec::new();
+    let mut before = None;
+    loop {
+        let page = store.page(&PageQuery { state, before, limit: 500, ..PageQuery::default() }).unwrap();
+        before = page.messages.last().map(|m| m.id);
+        all.extend(page.messages);
+        if !page.older || before.is_none() {
+            return all;
+        }
+    }
 }

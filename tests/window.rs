@@ -1007,4 +1007,30 @@ async fn mail_from_this_machine_saves_the_listener_with_its_password_and_turns_t
     select(&c, "theme", "system").await;
     c.close().await.unwrap();
     secrets::clear_listener().unwrap();
+/// Issue 8: mail that fails for good while the window delivers is said on the Queue screen (and
+/// shown as a desktop notification: not asserted here, there is no notification daemon under
+/// Xvfb; the window must neither crash nor hang without one).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_permanent_failure_is_said_on_the_queue_screen_without_a_notification_daemon() {
+    let _one = ONE_WINDOW.lock().await;
+    let server = support::Server::start(&["--refuse-rcpt", "nobody@example.org"]);
+    let config = tempfile::tempdir().unwrap();
+    let port = server.port.to_string();
+    cli(
+        config.path(),
+        &["config", "set", "mode", "relay", "relay.host", "127.0.0.1", "relay.port", &port, "relay.security", "none"]
+            .into_iter()
+            .chain(["sender.from_address", "desk@example.com", "bounces.send", "false"])
+            .collect::<Vec<_>>(),
+    );
+    let driver = Driver::start(config.path());
+    let c = driver.open_app().await;
+    el(&c, "nav-queue").await.click().await.unwrap();
+    wait_for(&c, "#queue-counts").await;
+    cli_with_input(config.path(), &["sendmail", "nobody@example.org"], "Subject: refused\n\nbody\n");
+    let said = text_when(&c, "queue-status", "the failure", |t| t.contains("failed")).await;
+    assert!(said.starts_with("1 message failed: nobody@example.org: 550"), "{said}");
+    select(&c, "queue-state-filter", "failed").await;
+    rows_when(&c, "the failed message", |r| r == [(1, "failed".into())]).await;
+    c.close().await.unwrap();
 }

@@ -1,13 +1,16 @@
 //! The window as the outbox's delivery agent while it is open (the core's runner, `Kind::Window`,
-//! on a thread of its own; a running `deliver --daemon` keeps the job and is only woken), the
-//! window's own queue connection, and the `queue-changed` event that keeps the queue screen live.
+//! on a thread of its own; a running `deliver --daemon` keeps the job, is woken, and the window
+//! takes over when it stops), the window's own queue connection, the `queue-changed` event that
+//! keeps the queue screen live, and a desktop notification when mail fails for good (at most one
+//! per [`NOTIFY_EVERY`], summarising; also sent to the page as `queue-failed`).
 //!
 //! Live without polling: the data dir is watched, and every commit to the outbox (this agent's
 //! results, a daemon's, `sendmail`'s intake, the CLI's queue commands) writes its WAL file; that
 //! event, throttled to one emit per [`THROTTLE`] with a trailing one for the last change, sends the
 //! new overview. Nothing runs while nothing changes.
 
-use smtp_desk::outbox::{self, agent::Kind, runner, Store};
+use smtp_desk::outbox::runner::{self, Failure};
+use smtp_desk::outbox::{self, agent::Kind, Store};
 use smtp_desk::settings::{self, Mode};
 use smtp_desk::smtp::CancelToken;
 use std::path::PathBuf;
@@ -19,6 +22,9 @@ use tauri::{AppHandle, Emitter, Manager};
 /// At most one `queue-changed` per this long (a flush records hundreds of results a second).
 const THROTTLE: Duration = Duration::from_millis(250);
 
+/// At most one failure notification per this long; failures meanwhile are summarised in the next.
+const NOTIFY_EVERY: Duration = Duration::from_secs(5);
+
 /// How long closing the window waits for messages in flight to be recorded.
 const STOP_WAIT: Duration = Duration::from_secs(3);
 
@@ -28,6 +34,7 @@ pub struct Delivery {
     cancel: CancelToken,
     stopped: Mutex<Option<mpsc::Receiver<()>>>,
     throttle: Arc<Throttle>,
+    alerts: Arc<Mutex<Alerts>>,
     _watcher: Mutex<Option<notify::RecommendedWatcher>>,
 }
 
@@ -35,6 +42,67 @@ pub struct Delivery {
 struct Throttle {
     last: Mutex<Option<Instant>>,
     scheduled: AtomicBool,
+}
+
+/// Permanent failures not yet shown, and when the last notification went out.
+#[derive(Default)]
+struct Alerts {
+    pending: Vec<Failure>,
+    total: usize,
+    last: Option<Instant>,
+    scheduled: bool,
+}
+
+/// What the window's agent tells the window.
+struct WindowEvents {
+    app: AppHandle,
+}
+
+impl runner::Events for WindowEvents {
+    fn notice(&mut self, text: &str) {
+        tracing::info!("deliver (window): {text}");
+    }
+
+    fn failed(&mut self, failures: &[Failure], total: usize) {
+        let alerts = self.app.state::<Delivery>().alerts.clone();
+        let mut a = alerts.lock().unwrap_or_else(|p| p.into_inner());
+        let room = runner::FAILURES_TOLD.saturating_sub(a.pending.len());
+        a.pending.extend(failures.iter().take(room).cloned());
+        a.total += total;
+        if a.scheduled {
+            return;
+        }
+        let wait = a.last.map(|t| NOTIFY_EVERY.saturating_sub(t.elapsed())).unwrap_or_default();
+        a.scheduled = true;
+        drop(a);
+        let app = self.app.clone();
+        // Its own thread: a notification daemon that is slow or missing never holds up delivery.
+        let spawned = std::thread::Builder::new().name("failure-notice".into()).spawn(move || {
+            std::thread::sleep(wait);
+            let (pending, total) = {
+                let mut a = alerts.lock().unwrap_or_else(|p| p.into_inner());
+                a.scheduled = false;
+                a.last = Some(Instant::now());
+                (std::mem::take(&mut a.pending), std::mem::take(&mut a.total))
+            };
+            notify_failed(&app, &pending, total);
+        });
+        if let Err(e) = spawned {
+            tracing::warn!("no thread for the failure notification: {e}");
+        }
+    }
+}
+
+/// Shows the summary as a desktop notification and on the page. Without a notification daemon
+/// (a bare X session) the plugin's error is only logged.
+fn notify_failed(app: &AppHandle, failures: &[Failure], total: usize) {
+    use tauri_plugin_notification::NotificationExt;
+    let text = runner::describe_failures(failures, total);
+    tracing::warn!("deliver (window): {text}");
+    let _ = app.emit("queue-failed", &text);
+    if let Err(e) = app.notification().builder().title("SMTP Desk: mail could not be delivered").body(&text).show() {
+        tracing::info!("no desktop notification: {e}");
+    }
 }
 
 /// The sending mode as saved; unreadable settings send nothing, as the agent does.
@@ -79,6 +147,7 @@ pub fn start(app: AppHandle) {
         cancel: cancel.clone(),
         stopped: Mutex::new(Some(stopped)),
         throttle: Arc::default(),
+        alerts: Arc::default(),
         _watcher: Mutex::new(None),
     });
     std::thread::spawn(move || {
@@ -92,9 +161,9 @@ pub fn start(app: AppHandle) {
             Ok(rt) => rt,
             Err(e) => return tracing::warn!("no runtime for delivery: {e}"),
         };
-        let mut notice = |text: &str| tracing::info!("deliver (window): {text}");
-        match rt.block_on(runner::run(&path, Kind::Window, &cancel, &mut notice)) {
-            Ok(runner::Finished::WokeRunningAgent) => tracing::info!("another delivery agent runs; the window left delivery to it"),
+        let mut events = WindowEvents { app: app.clone() };
+        match rt.block_on(runner::run(&path, Kind::Window, &cancel, &mut events)) {
+            Ok(runner::Finished::WokeRunningAgent) => tracing::info!("the window closed while another delivery agent ran"),
             Ok(runner::Finished::Delivered(s)) => {
                 tracing::info!("deliver (window): {} sent, {} deferred, {} failed", s.sent, s.deferred, s.failed)
             }

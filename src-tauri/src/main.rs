@@ -19,6 +19,7 @@ fn main() {
     smtp_desk::log::init("smtp-desk-app");
     tauri::Builder::default()
         .plugin(tauri_plugin_store::Builder::new().build())
+        .plugin(tauri_plugin_notification::init())
         .manage(state::AppState::new(started))
         .invoke_handler(tauri::generate_handler![
             commands::settings::load_settings,

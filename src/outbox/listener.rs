@@ -254,6 +254,18 @@ pub async fn bind_from_settings(settings: &settings::Settings) -> Result<Listene
 pub struct Running {
     stop: CancelToken,
     pub addresses: Vec<SocketAddr>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops it and waits until its ports are closed and its sessions ended (so the same port can
+    /// be bound again at once).
+    pub async fn stop(mut self) {
+        self.stop.cancel();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
 }
 
 impl Drop for Running {
@@ -262,7 +274,7 @@ impl Drop for Running {
     }
 }
 
-/// Starts the listener inside an agent (`deliver --daemon`) when the settings turn it on. Not
+/// Starts the listener inside an agent (`deliver --daemon`, the window) when the settings turn it on. Not
 /// enabled: `Ok(None)`. Runs as a task of the current tokio runtime until `cancel` or the drop
 /// of the returned handle.
 pub async fn start_if_enabled(store_path: &Path, cancel: &CancelToken) -> Result<Option<Running>, Error> {
@@ -274,12 +286,12 @@ pub async fn start_if_enabled(store_path: &Path, cancel: &CancelToken) -> Result
     let addresses = listener.local_addrs();
     let stop = cancel.child_token();
     let (path, token) = (store_path.to_path_buf(), stop.clone());
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         if let Err(e) = listener.serve(&path, settings.profile, &token).await {
             tracing::error!("listener: stopped: {e}");
         }
     });
-    Ok(Some(Running { stop, addresses }))
+    Ok(Some(Running { stop, addresses, task: Some(task) }))
 }
 
 /// [`start_if_enabled`] for the delivery agent: a failure is told through `notice` and delivery

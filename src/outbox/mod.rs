@@ -29,7 +29,7 @@ pub mod store;
 
 pub use intake::Intake;
 pub use message::{normalise, Normalised, Options as MessageOptions, MAX_MESSAGE_BYTES};
-pub use queue::{Attempt, Counts, Filter, MessageDetail, MessageSummary, Overview, Page, PageQuery, RecipientStatus};
+pub use queue::{Attempt, Counts, MessageDetail, MessageSummary, Overview, Page, PageQuery, RecipientStatus};
 pub use store::{Dsn, Store, Submission};
 
 use crate::error::{ErrorKind, ErrorReport};

@@ -1,4 +1,4 @@
-//! Looking at and managing the queue: list (paged, filtered by state, searched by address),
+//! Looking at and managing the queue: pages (newest first, filtered by state, searched by address),
 //! show one message, hold / release / delete, and counts per state.
 //!
 //! Changes by id are all or nothing: if one id is unknown, nothing is changed.
@@ -13,23 +13,6 @@ use crate::settings::Mode;
 use rusqlite::{params, params_from_iter, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
-
-/// Which messages a listing shows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Filter {
-    /// Only messages with at least one recipient in this state.
-    pub state: Option<State>,
-    /// Only messages whose sender or a recipient contains this text (case-insensitive).
-    pub search: Option<String>,
-    pub limit: usize,
-    pub offset: usize,
-}
-
-impl Default for Filter {
-    fn default() -> Self {
-        Filter { state: None, search: None, limit: 100, offset: 0 }
-    }
-}
 
 /// One recipient of a queued message. Times are seconds since the Unix epoch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
@@ -159,6 +142,10 @@ struct Matching<'a> {
     pattern: Option<&'a str>,
 }
 
+/// At most this many distinct addresses matching a search are looked up one by one (each an
+/// index walk of at most a page); more, and the search merges two ordered scans instead.
+const FEW_ADDRESSES: usize = 64;
+
 /// The statement [`Store::matching_ids`] runs: ?1 below, ?2 above, ?3 limit, ?4 state, ?5 pattern.
 fn matching_sql(m: &Matching, upward: bool) -> String {
     let order = if upward { "ASC" } else { "DESC" };
@@ -193,41 +180,7 @@ fn matching_sql(m: &Matching, upward: bool) -> String {
 const PRECEDENCE: [State; 6] = [State::Sending, State::Queued, State::Deferred, State::Held, State::Failed, State::Sent];
 
 impl Store {
-    /// A page of messages, oldest first.
-    pub fn list(&self, filter: &Filter) -> Result<Vec<MessageSummary>, Error> {
-        self.list_inner(filter).map_err(|e| self.storage(e))
-    }
-
-    fn list_inner(&self, f: &Filter) -> rusqlite::Result<Vec<MessageSummary>> {
-        let pattern = f.search.as_ref().map(|s| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
-        let mut stmt = self.conn().prepare_cached(
-            "SELECT m.id, m.received_at, m.sender, m.size, m.subject, m.message_id FROM message m
-             WHERE (?1 IS NULL OR EXISTS (SELECT 1 FROM recipient r WHERE r.message = m.id AND r.state = ?1))
-               AND (?2 IS NULL OR m.sender LIKE ?2 ESCAPE '\\'
-                    OR EXISTS (SELECT 1 FROM recipient r WHERE r.message = m.id AND r.address LIKE ?2 ESCAPE '\\'))
-             ORDER BY m.id LIMIT ?3 OFFSET ?4",
-        )?;
-        let rows = stmt.query_map(params![f.state.map(State::as_str), pattern, f.limit as i64, f.offset as i64], |r| {
-            Ok(MessageSummary {
-                id: r.get(0)?,
-                state: State::Queued,
-                received_at: r.get::<_, i64>(1)? / 1000,
-                sender: r.get(2)?,
-                size: r.get::<_, i64>(3)? as u64,
-                subject: r.get(4)?,
-                message_id: r.get(5)?,
-                recipients: Vec::new(),
-            })
-        })?;
-        let mut out = rows.collect::<rusqlite::Result<Vec<_>>>()?;
-        for m in &mut out {
-            m.recipients = self.recipients(m.id)?;
-            m.state = message_state(&m.recipients);
-        }
-        Ok(out)
-    }
-
-    /// One message's summary, looked up by id (a `list` filtered to one id would scan them all).
+    /// One message's summary, looked up by id .
     fn summary(&self, id: i64) -> rusqlite::Result<Option<MessageSummary>> {
         let mut stmt = self.conn().prepare_cached(
             "SELECT id, received_at, sender, size, subject, message_id FROM message INDEXED BY message_listing WHERE id = ?1",
@@ -362,6 +315,16 @@ impl Store {
 
     /// Ids of matching messages strictly between `above` and `below`, walking up or down.
     fn matching_ids(&self, m: &Matching, below: i64, above: i64, upward: bool, limit: usize) -> rusqlite::Result<Vec<i64>> {
+        if let Some(pattern) = m.pattern {
+            let mut stmt = self.conn().prepare_cached("SELECT address FROM search_address WHERE address LIKE ?1 ESCAPE '\\' LIMIT ?2")?;
+            let addresses: Vec<String> =
+                stmt.query_map(params![pattern, FEW_ADDRESSES as i64 + 1], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+            // Many addresses match (a broad search): it matches often, and the merged scan below
+            // stops at a full page.
+            if addresses.len() <= FEW_ADDRESSES {
+                return self.ids_by_address(&addresses, m.state, below, above, upward, limit);
+            }
+        }
         let sql = matching_sql(m, upward);
         let mut stmt = self.conn().prepare_cached(&sql)?;
         let limit = limit as i64;
@@ -375,6 +338,48 @@ impl Store {
         }
         let rows = stmt.query_map(values.as_slice(), |r| r.get(0))?;
         rows.collect()
+    }
+
+    /// Ids of the messages sent from or to any of `addresses` (exactly), walking each address's
+    /// index for at most `limit` ids and merging them.
+    fn ids_by_address(
+        &self,
+        addresses: &[String],
+        state: Option<&str>,
+        below: i64,
+        above: i64,
+        upward: bool,
+        limit: usize,
+    ) -> rusqlite::Result<Vec<i64>> {
+        let order = if upward { "ASC" } else { "DESC" };
+        let in_state = |col: &str| match state {
+            Some(_) => format!(" AND EXISTS (SELECT 1 FROM recipient s WHERE s.message = {col} AND s.state = ?5)"),
+            None => String::new(),
+        };
+        let senders = format!(
+            "SELECT m.id FROM message m INDEXED BY message_by_sender WHERE m.sender = ?4 AND m.id < ?1 AND m.id > ?2{} ORDER BY m.id {order} LIMIT ?3",
+            in_state("m.id")
+        );
+        let recipients = format!(
+            "SELECT DISTINCT r.message FROM recipient r INDEXED BY recipient_by_address
+             WHERE r.address = ?4 AND r.message < ?1 AND r.message > ?2{} ORDER BY r.message {order} LIMIT ?3",
+            in_state("r.message")
+        );
+        let mut ids = std::collections::BTreeSet::new();
+        let limit_sql = limit as i64;
+        for sql in [senders, recipients] {
+            let mut stmt = self.conn().prepare_cached(&sql)?;
+            for address in addresses {
+                let mut values: Vec<&dyn rusqlite::ToSql> = vec![&below, &above, &limit_sql, address];
+                if state.is_some() {
+                    values.push(&state);
+                }
+                for id in stmt.query_map(values.as_slice(), |r| r.get::<_, i64>(0))? {
+                    ids.insert(id?);
+                }
+            }
+        }
+        Ok(if upward { ids.into_iter().take(limit).collect() } else { ids.into_iter().rev().take(limit).collect() })
     }
 
     /// The counts, and what the window says about them in this sending mode.
@@ -571,6 +576,52 @@ mod tests {
                 assert!(!plan.contains("TEMP B-TREE"), "{sql}: {plan}");
                 assert!(!plan.contains("SCAN m ") && !plan.contains("SCAN message"), "{sql}: {plan}");
             }
+        }
+    }
+
+    /// A search finds the same messages whichever way it runs: through the few matching distinct
+    /// addresses (each walked by index), or, when many match, the merged scan; any case; with a
+    /// state; both directions.
+    #[test]
+    fn search_by_distinct_addresses_matches_the_scan() {
+        let (_d, mut s) = store_with(FEW_ADDRESSES + 20);
+        s.hold(&[4, 5]).unwrap();
+        let ids = |q: PageQuery| s.page(&q).unwrap().messages.iter().map(|m| m.id).collect::<Vec<_>>();
+        let search = |text: &str| PageQuery { search: Some(text.into()), limit: 500, ..PageQuery::default() };
+        // Few addresses: to7@ only (a recipient), from1@ (a sender), any case.
+        assert_eq!(ids(search("TO7@")), [7]);
+        let from1: Vec<i64> = (1..=(FEW_ADDRESSES as i64 + 20)).rev().filter(|i| i % 3 == 1).collect();
+        assert_eq!(ids(search("from1@")), from1);
+        assert_eq!(ids(PageQuery { state: Some(State::Held), ..search("from1@") }), [4]);
+        assert_eq!(ids(PageQuery { limit: 2, before: Some(10), ..search("from1@") }), [7, 4]);
+        assert_eq!(ids(PageQuery { limit: 2, after: Some(4), ..search("from1@") }), [10, 7]);
+        assert!(ids(search("nobody@")).is_empty());
+        // Many addresses match "to": the merged scan, same answer as walking every message.
+        let all: Vec<i64> = (1..=(FEW_ADDRESSES as i64 + 20)).rev().collect();
+        assert_eq!(ids(search("example")), all);
+        assert_eq!(ids(PageQuery { limit: 3, ..search("to") }), all[..3]);
+    }
+
+    /// The search's statements read indexes: the distinct addresses, then each address's
+    /// messages in order (no scan of every recipient or message, no sort).
+    #[test]
+    fn search_by_address_uses_indexes() {
+        let (_d, s) = store_with(1);
+        let plan = |sql: &str| -> String {
+            let mut stmt = s.conn().prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let values: [&dyn rusqlite::ToSql; 5] = [&9, &0, &1, &"a@b", &"held"];
+            let n = stmt.parameter_count();
+            stmt.query_map(&values[..n], |r| r.get::<_, String>(3)).unwrap().map(Result::unwrap).collect::<Vec<_>>().join(" | ")
+        };
+        let p = plan("SELECT address FROM search_address WHERE address LIKE 'x' ESCAPE '\\' LIMIT 65");
+        assert!(!p.contains("recipient") && !p.contains("message"), "{p}");
+        for sql in [
+            "SELECT m.id FROM message m INDEXED BY message_by_sender WHERE m.sender = ?4 AND m.id < ?1 AND m.id > ?2 ORDER BY m.id DESC LIMIT ?3",
+            "SELECT DISTINCT r.message FROM recipient r INDEXED BY recipient_by_address
+             WHERE r.address = ?4 AND r.message < ?1 AND r.message > ?2 ORDER BY r.message DESC LIMIT ?3",
+        ] {
+            let p = plan(sql);
+            assert!(!p.contains("TEMP B-TREE") && !p.contains("SCAN"), "{sql}: {p}");
         }
     }
 }

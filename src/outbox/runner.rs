@@ -5,6 +5,11 @@
 //! their work are kept in a [`Pool`] for `limits.max_idle_secs` and closed by a timer that runs
 //! only while one is kept.
 //!
+//! The window's agent (`Kind::Window`) defers to a running `deliver --daemon`: it wakes it, then
+//! waits for the agent lock on a thread of its own (a blocking `flock`, no timer) and takes over
+//! delivery as soon as the daemon exits, however it ends. The listener runs beside a daemon or the
+//! window when the settings turn it on, and is restarted when its settings change.
+//!
 //! Stopping: cancelling the token passed to [`run`] (SIGTERM, SIGINT, the window closing) stops
 //! claiming; in-flight messages finish or go back to queued, connections are closed with QUIT
 //! and the lock is released, all within the step timeout ([`deliver::Stop`]).
@@ -25,7 +30,8 @@ use std::time::Duration;
 /// What became of a `deliver` run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Finished {
-    /// Another agent (a daemon or the window) runs; it was woken instead.
+    /// Another agent (a daemon or the window) runs; it was woken instead. The window's agent
+    /// returns this only when it was closed while waiting to take over.
     WokeRunningAgent,
     /// Passes ran; the totals.
     Delivered(Summary),
@@ -33,6 +39,53 @@ pub enum Finished {
 
 /// Something a pass wants the user to know (sending off, settings unusable).
 pub type Notice = String;
+
+/// A recipient that failed for good (a 5xx, or deferred past the maximum age) in a pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub message: i64,
+    pub recipient: String,
+    /// The server's reply, or why it gave up.
+    pub reply: String,
+}
+
+/// What the agent tells whoever hosts it (the CLI prints, the window shows notifications). A
+/// closure `|text: &str| …` is a host that only takes notices.
+pub trait Events: Send {
+    /// Something the user should know (sending off, settings unusable, the listener's address).
+    fn notice(&mut self, text: &str);
+    /// Recipients that failed permanently in the pass just finished (at most [`FAILURES_TOLD`]
+    /// of them; `total` counts all).
+    fn failed(&mut self, failures: &[Failure], total: usize) {
+        let _ = (failures, total);
+    }
+}
+
+impl<F: FnMut(&str) + Send> Events for F {
+    fn notice(&mut self, text: &str) {
+        self(text)
+    }
+}
+
+/// Most failures handed to [`Events::failed`] per pass: enough to summarise, bounded for a flood.
+pub const FAILURES_TOLD: usize = 20;
+
+/// One line about permanent failures: "2 messages failed: bob@x: 550 no such user".
+pub fn describe_failures(failures: &[Failure], total: usize) -> String {
+    let mut ids: Vec<i64> = failures.iter().map(|f| f.message).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let messages = if total > failures.len() { ids.len().max(1) + (total - failures.len()) } else { ids.len() };
+    let what = if messages == 1 { "1 message failed".to_string() } else { format!("{messages} messages failed") };
+    let Some(first) = failures.first() else { return what };
+    let others = total.saturating_sub(1);
+    let more = match others {
+        0 => String::new(),
+        1 => " (and 1 more recipient)".to_string(),
+        n => format!(" (and {n} more recipients)"),
+    };
+    format!("{what}: {}: {}{more}", first.recipient, first.reply)
+}
 
 /// Why nothing is delivered while sending is off.
 pub const HELD_WHILE_OFF: &str = "held while sending is off (set mode to relay to send)";
@@ -45,7 +98,7 @@ pub const DIRECT_NOT_YET: &str =
 const IDLE_RECHECK: Duration = Duration::from_secs(300);
 
 /// Runs the agent for the outbox at `path` (its directory holds the lock and the wake socket).
-pub async fn run(path: &Path, kind: Kind, cancel: &CancelToken, notice: &mut (dyn FnMut(&str) + Send)) -> Result<Finished, Error> {
+pub async fn run(path: &Path, kind: Kind, cancel: &CancelToken, events: &mut dyn Events) -> Result<Finished, Error> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
     let io = |e: std::io::Error| Error::Storage { path: dir.join(agent::LOCK_FILE).display().to_string(), message: e.to_string() };
     let _lock = match AgentLock::try_take(&dir, kind).map_err(io)? {
@@ -54,25 +107,30 @@ pub async fn run(path: &Path, kind: Kind, cancel: &CancelToken, notice: &mut (dy
             if kind == Kind::Daemon {
                 return Err(Error::Usage("another delivery agent is running for this outbox (deliver --daemon or the window)".into()));
             }
-            if busy.holder != Some(Kind::Once) && agent::poke(&dir) {
+            let woke = busy.holder != Some(Kind::Once) && agent::poke(&dir);
+            if woke && kind == Kind::Once {
                 return Ok(Finished::WokeRunningAgent);
             }
-            // Another one-shot run is finishing: wait for it, then look again ourselves.
-            let d = dir.clone();
-            tokio::task::spawn_blocking(move || AgentLock::take(&d, kind))
-                .await
-                .map_err(|e| io(std::io::Error::other(e.to_string())))?
-                .map_err(io)?
+            if woke {
+                events.notice("another delivery agent (deliver --daemon) runs; the window takes over delivery when it stops");
+            }
+            // A one-shot run finishing, or (the window) a daemon that may stop any time: wait for
+            // the lock, then look again ourselves.
+            match wait_for_lock(&dir, kind, cancel).await.map_err(io)? {
+                Some(lock) => lock,
+                None => return Ok(Finished::WokeRunningAgent),
+            }
         }
     };
     let socket = agent::WakeSocket::bind(&dir).map_err(io)?;
     let (store, requeued) = Store::open_for_delivery(path)?;
     store.relax_sync_for_delivery()?;
     if requeued > 0 {
-        notice(&format!("{requeued} recipient(s) left 'sending' by an interrupted run are queued again"));
+        events.notice(&format!("{requeued} recipient(s) left 'sending' by an interrupted run are queued again"));
     }
-    // The listener runs beside a daemon when the settings turn it on; it stops with the daemon.
-    let _listener = if kind == Kind::Daemon { super::listener::start_for_agent(path, cancel, notice).await } else { None };
+    // The listener runs beside a daemon or the window when the settings turn it on; it stops
+    // with the agent (dropped at the end of this function).
+    let mut listener = if kind == Kind::Once { None } else { Some(HostedListener::start(path, cancel, events).await) };
     let mut store = Some(store);
     let mut total = Summary::default();
     let pool = Arc::new(Pool::new());
@@ -80,7 +138,7 @@ pub async fn run(path: &Path, kind: Kind, cancel: &CancelToken, notice: &mut (dy
     let watchdog = tokio::spawn(abort_after_grace(stop.clone()));
     let result = async {
         loop {
-            let (s, summary, mode, max_idle) = pass(store.take().expect("the store"), &stop, &pool, notice).await?;
+            let (s, summary, mode, max_idle) = pass(store.take().expect("the store"), &stop, &pool, events).await?;
             store = Some(s);
             add(&mut total, &summary);
             if cancel.is_cancelled() {
@@ -123,6 +181,11 @@ pub async fn run(path: &Path, kind: Kind, cancel: &CancelToken, notice: &mut (dy
                     if cancel.is_cancelled() {
                         break;
                     }
+                    // Every settings change wakes the window's agent (a daemon sees one on a wake
+                    // or its idle recheck): a changed port or on/off applies now.
+                    if let Some(l) = listener.as_mut() {
+                        l.refresh(path, cancel, events).await;
+                    }
                 }
             }
         }
@@ -131,14 +194,67 @@ pub async fn run(path: &Path, kind: Kind, cancel: &CancelToken, notice: &mut (dy
     .await;
     pool.close_all().await;
     watchdog.abort();
+    if let Some(l) = listener.take() {
+        l.stop().await;
+    }
     result?;
     // A wake that raced with closing: its message is committed, so one more look.
     if socket.close() && !cancel.is_cancelled() {
-        let (_, summary, _, _) = pass(store.take().expect("the store"), &stop, &pool, notice).await?;
+        let (_, summary, _, _) = pass(store.take().expect("the store"), &stop, &pool, events).await?;
         add(&mut total, &summary);
         pool.close_all().await;
     }
     Ok(Finished::Delivered(total))
+}
+
+/// Waits for the agent lock on a thread of its own (a blocking `flock`: the kernel wakes it when
+/// the holder exits, even by kill -9; no timer). `None` when `cancel` comes first: the thread is
+/// left waiting and lets the lock go at once if it ever gets it.
+async fn wait_for_lock(dir: &Path, kind: Kind, cancel: &CancelToken) -> std::io::Result<Option<AgentLock>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let d = dir.to_path_buf();
+    std::thread::Builder::new().name("agent-lock-wait".into()).spawn(move || {
+        // A closed receiver (cancelled meanwhile) drops the lock again.
+        let _ = tx.send(AgentLock::take(&d, kind));
+    })?;
+    tokio::select! {
+        taken = rx => taken.map_err(|_| std::io::Error::other("the lock wait stopped"))?.map(Some),
+        _ = cancel.cancelled() => Ok(None),
+    }
+}
+
+/// The listener a daemon or the window hosts, with the settings it was started with.
+struct HostedListener {
+    running: Option<super::listener::Running>,
+    settings: Option<crate::settings::Listener>,
+}
+
+impl HostedListener {
+    async fn start(path: &Path, cancel: &CancelToken, events: &mut dyn Events) -> HostedListener {
+        let settings = settings::load().ok().map(|l| l.settings.profile.listener);
+        let running = super::listener::start_for_agent(path, cancel, &mut |t: &str| events.notice(t)).await;
+        HostedListener { running, settings }
+    }
+
+    /// Restarts the listener when its settings changed since it was started (or turns it off).
+    async fn refresh(&mut self, path: &Path, cancel: &CancelToken, events: &mut dyn Events) {
+        let now = settings::load().ok().map(|l| l.settings.profile.listener);
+        if now.is_none() || now == self.settings {
+            return;
+        }
+        if let Some(r) = self.running.take() {
+            // Its port must be free before the new one binds it.
+            r.stop().await;
+            events.notice("the SMTP listener's settings changed: restarting it");
+        }
+        *self = HostedListener::start(path, cancel, events).await;
+    }
+
+    async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await;
+        }
+    }
 }
 
 /// Fires `abort` a little under a step timeout after `stop`, so a stopped agent is gone within
@@ -165,16 +281,11 @@ fn add(total: &mut Summary, s: &Summary) {
 }
 
 /// One pass with the settings as they are now; also gives the idle time to keep connections.
-async fn pass(
-    store: Store,
-    stop: &Stop,
-    pool: &Arc<Pool>,
-    notice: &mut (dyn FnMut(&str) + Send),
-) -> Result<(Store, Summary, Mode, Duration), Error> {
+async fn pass(store: Store, stop: &Stop, pool: &Arc<Pool>, events: &mut dyn Events) -> Result<(Store, Summary, Mode, Duration), Error> {
     let profile = match settings::load() {
         Ok(loaded) => loaded.settings.profile,
         Err(e) => {
-            notice(&format!("the settings can't be read ({e}); nothing was sent"));
+            events.notice(&format!("the settings can't be read ({e}); nothing was sent"));
             return Ok((store, Summary::default(), Mode::Off, Duration::ZERO));
         }
     };
@@ -183,21 +294,21 @@ async fn pass(
         Mode::Off => {
             let waiting = store.counts()?;
             if waiting.queued + waiting.deferred > 0 {
-                notice(&format!("sending is off: {} recipient(s) {HELD_WHILE_OFF}", waiting.queued + waiting.deferred));
+                events.notice(&format!("sending is off: {} recipient(s) {HELD_WHILE_OFF}", waiting.queued + waiting.deferred));
             }
             pool.close_all().await;
             return Ok((store, Summary::default(), Mode::Off, max_idle));
         }
         Mode::Direct => {
             store.note_queued(DIRECT_NOT_YET)?;
-            notice(DIRECT_NOT_YET);
+            events.notice(DIRECT_NOT_YET);
             pool.close_all().await;
             return Ok((store, Summary::default(), Mode::Direct, max_idle));
         }
         Mode::Relay => {}
     }
     if let Err(r) = crate::smtp::check_ready(&profile, None) {
-        notice(&format!("nothing was sent: {}", r.message));
+        events.notice(&format!("nothing was sent: {}", r.message));
         return Ok((store, Summary::default(), Mode::Off, max_idle));
     }
     let bounces = Bounces {
@@ -212,14 +323,39 @@ async fn pass(
         },
     };
     let password = password(&profile).await;
+    let started = now_millis();
     let (store, summary, error) = deliver::drain(store, &profile, password, bounces, stop, pool).await;
+    if summary.failed > 0 {
+        match failed_since(&store, started) {
+            Ok(failures) if !failures.is_empty() => events.failed(&failures, summary.failed),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("could not read the failures of the pass: {e}"),
+        }
+    }
     if summary.put_back > 0 {
-        notice(&format!("stopped: {} message(s) not sent yet are queued again", summary.put_back));
+        events.notice(&format!("stopped: {} message(s) not sent yet are queued again", summary.put_back));
     }
     match error {
         Some(e) => Err(e),
         None => Ok((store, summary, Mode::Relay, max_idle)),
     }
+}
+
+/// The recipients that failed at or after `since` (this pass's), newest first, at most [`FAILURES_TOLD`].
+fn failed_since(store: &Store, since: i64) -> Result<Vec<Failure>, Error> {
+    let mut stmt = store
+        .conn()
+        .prepare_cached(
+            "SELECT message, address, coalesce(last_reply, '') FROM recipient
+             WHERE state = 'failed' AND updated_at >= ?1 ORDER BY updated_at DESC, message DESC LIMIT ?2",
+        )
+        .map_err(|e| store.storage(e))?;
+    let rows = stmt
+        .query_map(rusqlite::params![since, FAILURES_TOLD as i64], |r| {
+            Ok(Failure { message: r.get(0)?, recipient: r.get(1)?, reply: r.get(2)? })
+        })
+        .map_err(|e| store.storage(e))?;
+    rows.collect::<rusqlite::Result<_>>().map_err(|e| store.storage(e))
 }
 
 /// The saved password, read on a blocking thread (the keyring's D-Bus calls) within the timeout.

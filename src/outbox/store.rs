@@ -85,6 +85,19 @@ CREATE INDEX attempts_by_time ON attempts(at);
 CREATE INDEX message_listing ON message(id, received_at, sender, size, subject, message_id);
 CREATE INDEX recipient_by_state_message ON recipient(state, message);
 ",
+    r"
+-- Search by address (issue 8): every sender and recipient address seen, once each (kept by
+-- triggers, so intake, bounces and anything later fill it in their own transaction). A search
+-- matches the few distinct addresses first, then walks each one's messages newest first by index
+-- (recipient_by_address, message_by_sender) instead of reading every recipient.
+CREATE TABLE search_address (address TEXT PRIMARY KEY) WITHOUT ROWID;
+INSERT OR IGNORE INTO search_address SELECT sender FROM message UNION SELECT address FROM recipient;
+CREATE TRIGGER search_address_of_sender AFTER INSERT ON message
+    BEGIN INSERT OR IGNORE INTO search_address (address) VALUES (NEW.sender); END;
+CREATE TRIGGER search_address_of_recipient AFTER INSERT ON recipient
+    BEGIN INSERT OR IGNORE INTO search_address (address) VALUES (NEW.address); END;
+CREATE INDEX message_by_sender ON message(sender, id);
+",
 ];
 
 /// DSN and body options a caller gave (`-B`, `-N`, `-R`, `-V`), kept for delivery.
@@ -418,5 +431,30 @@ mod tests {
             .map(Result::unwrap)
             .collect();
         assert_eq!(states, ["queued", "sent"]);
+    }
+
+    /// Migration 4 fills the search's distinct addresses from what is queued already, and the
+    /// triggers keep them from then on.
+    #[test]
+    fn search_addresses_are_filled_from_an_older_queue_and_kept_at_intake() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.sqlite3");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for (i, sql) in MIGRATIONS.iter().enumerate().take(3) {
+                conn.execute_batch(sql).unwrap();
+                conn.pragma_update(None, "user_version", (i + 1) as i64).unwrap();
+            }
+            conn.execute_batch(
+                "INSERT INTO message (received_at, sender, size, subject, message_id, source, body) VALUES (1, 'old@a', 1, '', '', 't', x'00');
+                 INSERT INTO recipient (message, position, address, state, updated_at) VALUES (1, 0, 'Old@B', 'queued', 1);",
+            )
+            .unwrap();
+        }
+        let mut s = Store::open(&path).unwrap();
+        s.insert(&[sub(2)]).unwrap();
+        let mut stmt = s.conn().prepare("SELECT address FROM search_address ORDER BY address").unwrap();
+        let got: Vec<String> = stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        assert_eq!(got, ["Old@B", "a@example.com", "old@a", "r0@example.com", "r1@example.com"]);
     }
 }

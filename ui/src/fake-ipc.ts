@@ -290,6 +290,9 @@ export class FakeIpc implements Ipc {
   onQueueChanged(handler: (overview: Overview) => void): Promise<Unlisten> {
     return this.subscribe("queue-changed", handler as Handler);
   }
+  onQueueFailed(handler: (summary: string) => void): Promise<Unlisten> {
+    return this.subscribe("queue-failed", handler as Handler);
+  }
 }
 
 /** A queued message for the tests: `id`, one recipient per address, all in `state`. */

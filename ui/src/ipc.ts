@@ -87,6 +87,8 @@ export interface Ipc {
   queueDelete(ids: number[] | null): Promise<number>;
   /** The outbox changed (delivery results, new mail, the CLI): the new overview, at most four times a second. */
   onQueueChanged(handler: (overview: Overview) => void): Promise<Unlisten>;
+  /** Mail failed for good while the window delivers: one summary line ("2 messages failed: bob@x: 550 …"), at most every few seconds. */
+  onQueueFailed(handler: (summary: string) => void): Promise<Unlisten>;
 }
 
 /**
@@ -191,4 +193,5 @@ export const tauriIpc: Ipc = {
   queueRelease: (ids) => call("queue_release", { ids }),
   queueDelete: (ids) => call("queue_delete", { ids }),
   onQueueChanged: (handler) => on("queue-changed", handler),
+  onQueueFailed: (handler) => on("queue-failed", handler),
 };

@@ -6,7 +6,7 @@ use smtp_desk::error::ErrorReport;
 use smtp_desk::outbox::agent::Kind;
 use smtp_desk::outbox::runner::{self, Finished};
 use smtp_desk::outbox::sendmail::{self, Mode};
-use smtp_desk::outbox::{self, exit, smtp_session, Error, Filter, Intake, MessageSummary, State, Store, MAX_MESSAGE_BYTES};
+use smtp_desk::outbox::{self, exit, smtp_session, Error, Intake, MessageSummary, PageQuery, State, Store, MAX_MESSAGE_BYTES};
 use smtp_desk::settings;
 use std::io::Write;
 use std::process::ExitCode;
@@ -60,7 +60,7 @@ could not be written; 69 no systemd for --install-service/--remove-service; 70 s
 
 #[derive(Subcommand)]
 pub enum QueueCommand {
-    /// List messages, oldest first.
+    /// List messages, newest first (as the window does); page with --before / --after.
     #[command(after_help = LIST_JSON_HELP)]
     List {
         /// Only messages with a recipient in this state: queued, sending, sent, deferred, held, failed.
@@ -72,9 +72,12 @@ pub enum QueueCommand {
         /// At most this many messages.
         #[arg(long, default_value_t = 100)]
         limit: usize,
-        /// Skip this many messages first (paging).
-        #[arg(long, default_value_t = 0)]
-        offset: usize,
+        /// The next (older) page: messages with ids below ID (the last id of the page before).
+        #[arg(long, value_name = "ID")]
+        before: Option<i64>,
+        /// The previous (newer) page: the messages just above ID (the first id of the page shown).
+        #[arg(long, value_name = "ID")]
+        after: Option<i64>,
         /// One JSON object per message per line (see below).
         #[arg(long)]
         json: bool,
@@ -153,7 +156,9 @@ Nothing is stored when the exit code is not 0.
 
 Run as 'sendmail' (a symlink to smtp-desk) it behaves as 'smtp-desk sendmail'; as 'mailq', as -bp.";
 
-const LIST_JSON_HELP: &str = "--json prints one object per message per line (stable; fields are only ever added):
+const LIST_JSON_HELP: &str = "Newest first, as the window shows it. The next (older) page: --before ID with the last id shown;
+the previous (newer) page: --after ID with the first id shown.
+--json prints one object per message per line (stable; fields are only ever added):
   {\"id\":1,\"state\":\"queued\",\"received_at\":1700000000,\"sender\":\"a@example.com\",\"size\":4096,
    \"subject\":\"…\",\"message_id\":\"<…>\",\"recipients\":[{\"address\":\"b@example.com\",\"state\":\"queued\",
    \"attempts\":0,\"last_reply\":null,\"next_try_at\":null}]}
@@ -354,13 +359,11 @@ fn load_profile() -> settings::Profile {
 /// The queue as `mailq` shows it (Postfix's layout); `!` after the id marks a held message.
 fn print_mailq(store: &Store) -> Result<(), Error> {
     let mut out = std::io::stdout().lock();
-    let (mut total, mut count, mut offset) = (0u64, 0usize, 0usize);
+    let (mut total, mut count) = (0u64, 0usize);
+    let mut before = None;
     loop {
-        let page = store.list(&Filter { limit: 500, offset, ..Filter::default() })?;
-        if page.is_empty() {
-            break;
-        }
-        for m in &page {
+        let page = store.page(&PageQuery { before, limit: 500, ..PageQuery::default() })?;
+        for m in &page.messages {
             if count == 0 {
                 let _ = writeln!(out, "-Queue ID-  --Size-- ----Arrival Time---- -Sender/Recipient-------");
             }
@@ -381,7 +384,10 @@ fn print_mailq(store: &Store) -> Result<(), Error> {
             }
             let _ = writeln!(out);
         }
-        offset += page.len();
+        before = page.messages.last().map(|m| m.id);
+        if !page.older || before.is_none() {
+            break;
+        }
     }
     if count == 0 {
         let _ = writeln!(out, "Mail queue is empty");
@@ -415,8 +421,8 @@ fn queue_inner(q: QueueCommand) -> Result<(), Error> {
         }
     };
     match q {
-        QueueCommand::List { state, search, limit, offset, json } => {
-            let page = store.list(&Filter { state, search, limit, offset })?;
+        QueueCommand::List { state, search, limit, before, after, json } => {
+            let page = list(&store, PageQuery { state, search, before, after, limit: 0 }, limit)?;
             let mut out = std::io::stdout().lock();
             for m in &page {
                 let _ =
@@ -452,8 +458,20 @@ fn queue_inner(q: QueueCommand) -> Result<(), Error> {
         QueueCommand::Flush => {
             store.record_flush_request()?;
             store.retry_all_now()?;
-            outbox::wake_delivery(&store)?;
-            eprintln!("Flush requested: delivery is running.");
+            let woke = outbox::wake_delivery(&store)?;
+            // A running agent (the window) is woken even while sending is off: it sends nothing.
+            let off = woke == outbox::WakeOutcome::SendingOff || crate_mode() == Some(smtp_desk::settings::Mode::Off);
+            if off {
+                let kept = store.overview(smtp_desk::settings::Mode::Off)?.waiting;
+                let what = if kept == 1 { "1 message is kept".to_string() } else { format!("{kept} messages are kept") };
+                eprintln!(
+                    "Flush requested, but sending is off: {what}; turn sending on to deliver them (smtp-desk config set mode relay)."
+                );
+            } else if woke == outbox::WakeOutcome::NotStarted {
+                eprintln!("Flush requested, but no delivery run could be started; the mail waits for the next one.");
+            } else {
+                eprintln!("Flush requested: delivery is running.");
+            }
         }
         QueueCommand::Retry { ids, json } => {
             let n = store.retry_now(&ids)?;
@@ -462,6 +480,40 @@ fn queue_inner(q: QueueCommand) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// The sending mode as saved, if the settings can be read.
+fn crate_mode() -> Option<smtp_desk::settings::Mode> {
+    smtp_desk::settings::load().ok().map(|l| l.settings.profile.mode)
+}
+
+/// Up to `limit` messages, newest first, from the window's keyset pages ([`Store::page`]), walked
+/// page by page past its page size.
+fn list(store: &Store, mut q: PageQuery, limit: usize) -> Result<Vec<MessageSummary>, Error> {
+    const CHUNK: usize = 500;
+    let mut got: Vec<MessageSummary> = Vec::new();
+    let upward = q.after.is_some() && q.before.is_none();
+    while got.len() < limit {
+        q.limit = (limit - got.len()).min(CHUNK) as u32;
+        let page = store.page(&q)?;
+        let n = page.messages.len();
+        if upward {
+            // The next chunk lies above this one: it goes in front (newest first).
+            q.after = page.messages.first().map(|m| m.id);
+            let more = page.newer;
+            got.splice(0..0, page.messages);
+            if !more || n == 0 {
+                break;
+            }
+        } else {
+            q.before = page.messages.last().map(|m| m.id);
+            got.extend(page.messages);
+            if !page.older || n == 0 {
+                break;
+            }
+        }
+    }
+    Ok(got)
 }
 
 fn line(m: &MessageSummary) -> String {

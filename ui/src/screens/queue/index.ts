@@ -171,6 +171,8 @@ class Queue implements QueueScreen {
         if (this.loaded) void this.reload();
       }),
     );
+    // Permanent failures are told where the queue is shown too (the window also notifies the desktop).
+    this.life.subscribe(ipc.onQueueFailed((summary) => this.say(`${summary}. Choose “failed” under State to see them.`)));
   }
 
   async load(): Promise<void> {

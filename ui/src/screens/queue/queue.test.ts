@@ -121,6 +121,15 @@ describe("live counts and sending off", () => {
     expect(row(1).dataset.state).toBe("sent");
   });
 
+  it("says when mail failed for good, pointing at the failed filter", async () => {
+    await mount();
+    ipc.emit("queue-failed", "2 messages failed: bob@example.org: 550 no such user");
+    await settle();
+    expect($("queue-status").textContent).toBe(
+      "2 messages failed: bob@example.org: 550 no such user. Choose “failed” under State to see them.",
+    );
+  });
+
   it("words one waiting message in the singular", () => {
     const counts = { messages: 1, queued: 1, sending: 0, sent: 0, deferred: 0, held: 0, failed: 0 };
     expect(sendingOffText({ counts, waiting: 1, mode: "off" })).toMatch(/^Sending is off: 1 message is waiting;/);
