@@ -1007,6 +1007,8 @@ async fn mail_from_this_machine_saves_the_listener_with_its_password_and_turns_t
     select(&c, "theme", "system").await;
     c.close().await.unwrap();
     secrets::clear_listener().unwrap();
+}
+
 /// Issue 8: mail that fails for good while the window delivers is said on the Queue screen (and
 /// shown as a desktop notification: not asserted here, there is no notification daemon under
 /// Xvfb; the window must neither crash nor hang without one).
