@@ -341,9 +341,9 @@ class Queue implements QueueScreen {
     const ids = this.selected.size > 0 ? [...this.selected] : null;
     try {
       const n = await this.ipc.queueFlush(ids);
-      const off = this.overview?.mode === "off" ? " Sending is off: turn it on in Settings to send them." : "";
       const due = n > 0 ? `${messages(n)} made due now` : "Nothing was waiting for a retry";
-      this.say(`Flush requested: ${due}; delivery is running.${off}`);
+      const next = this.overview?.mode === "off" ? "but sending is off: turn it on in Settings to send them." : "delivery is running.";
+      this.say(`Flush requested: ${due}; ${next}`);
       this.selected.clear();
     } catch (e) {
       this.say(`Flush failed: ${toErrorReport(e).message}`);

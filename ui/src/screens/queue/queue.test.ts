@@ -198,6 +198,16 @@ describe("actions", () => {
     expect(ipc.callsOf("queue_flush")[1]!.args).toEqual({ ids: [3] });
   });
 
+  it("says a flush sends nothing while sending is off", async () => {
+    ipc.mode = "off";
+    await mount();
+    $("queue-flush").click();
+    await settle();
+    const said = $("queue-status").textContent ?? "";
+    expect(said).toContain("but sending is off: turn it on in Settings");
+    expect(said).not.toContain("delivery is running");
+  });
+
   it("shows a message's details with every attempt, retries it, and closes with Escape", async () => {
     await mount();
     row(2).querySelector<HTMLButtonElement>("button[data-open]")!.click();
