@@ -256,7 +256,7 @@ function localSection(): HTMLElement {
       textField("listener.username", { autocomplete: "off" }, { note: "optional" }),
       passwordField("listener.password", "Listener password"),
     ),
-    h("p", { class: "note", id: "listener-note", hidden: true }, "While this window is open it takes mail on this port; when it is closed, the delivery service below (or `smtp-desk listen`) does."),
+    h("p", { class: "note", id: "listener-note", hidden: true }, "While this window is open it takes mail on this port; when it is closed, the delivery service below (or smtp-desk listen) does."),
     deliveryServiceField(),
   );
 }
