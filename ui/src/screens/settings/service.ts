@@ -7,7 +7,7 @@ import type { DeliveryService, ErrorReport } from "../../model";
 import { reportText } from "../../report-text";
 
 /** What the switch says when systemd has no user manager here (the core's `service_unavailable`). */
-export const NO_SYSTEMD = "Needs systemd's user manager; run `smtp-desk deliver --daemon` from your session's autostart instead.";
+export const NO_SYSTEMD = "Needs systemd's user manager; run “smtp-desk deliver --daemon” from your session's autostart instead.";
 
 export function serviceStateText(s: DeliveryService): string {
   if (s.enabled && s.active) return "On: delivery goes on after the window closes";

@@ -784,7 +784,7 @@ describe("keep delivering when the window is closed", () => {
     expect(box.checked).toBe(false);
     expect($("delivery-service-error").hidden).toBe(false);
     expect($("delivery-service-error").textContent).toBe(
-      "Needs systemd's user manager; run `smtp-desk deliver --daemon` from your session's autostart instead.",
+      "Needs systemd's user manager; run “smtp-desk deliver --daemon” from your session's autostart instead.",
     );
     expect(box.getAttribute("aria-describedby")).toContain("delivery-service-error");
   });
