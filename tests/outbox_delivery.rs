@@ -6,71 +6,15 @@
 mod support;
 
 use serde_json::Value;
-use smtp_desk::outbox::{Dsn, Store, Submission};
+use smtp_desk::outbox::{Dsn, Submission};
 use std::collections::HashMap;
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
+use support::desk::{ok, Desk};
 use support::Server;
 
-const BIN: &str = env!("CARGO_BIN_EXE_smtp-desk");
-
-struct Desk {
-    config: tempfile::TempDir,
-    data: tempfile::TempDir,
-}
-
 impl Desk {
-    /// Relay mode to 127.0.0.1:`port`, no TLS, no login.
-    fn relay(port: u16, extra: &[&str]) -> Desk {
-        let d = Desk { config: tempfile::tempdir().unwrap(), data: tempfile::tempdir().unwrap() };
-        let port = port.to_string();
-        let mut args = vec![
-            "config",
-            "set",
-            "mode",
-            "relay",
-            "relay.host",
-            "127.0.0.1",
-            "relay.port",
-            &port,
-            "relay.security",
-            "none",
-            "sender.from_address",
-            "me@example.com",
-            "local_recipient",
-            "admin@example.com",
-            "limits.timeout_secs",
-            "5",
-        ];
-        args.extend_from_slice(extra);
-        ok(&d.run(&args, b""));
-        d
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new(BIN);
-        c.env("SMTP_DESK_CONFIG_DIR", self.config.path()).env("SMTP_DESK_DATA_DIR", self.data.path());
-        c
-    }
-
-    fn run(&self, args: &[&str], stdin: &[u8]) -> Output {
-        let mut child = self.cmd().args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        child.stdin.take().unwrap().write_all(stdin).unwrap();
-        child.wait_with_output().unwrap()
-    }
-
-    fn store(&self) -> Store {
-        Store::open(&self.data.path().join("outbox.sqlite3")).unwrap()
-    }
-
-    fn list(&self) -> Vec<Value> {
-        // Newest first; the tests read oldest first.
-        let o = self.run(&["queue", "list", "--json", "--limit", "100000"], b"");
-        ok(&o);
-        String::from_utf8(o.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).rev().collect()
-    }
-
     /// Queues `n` messages directly (one transaction), as intake would.
     fn queue(&self, n: usize, recipients: &[&str]) {
         let batch: Vec<Submission> = (0..n)
@@ -94,10 +38,6 @@ impl Desk {
     fn deliver_once(&self) -> Output {
         self.run(&["deliver", "--once"], b"")
     }
-}
-
-fn ok(o: &Output) {
-    assert!(o.status.success(), "exit {:?}: {}", o.status.code(), String::from_utf8_lossy(&o.stderr));
 }
 
 fn recipient_states(m: &Value) -> HashMap<String, (String, String)> {

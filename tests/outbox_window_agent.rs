@@ -11,53 +11,24 @@ use smtp_desk::outbox::agent::{self, Kind};
 use smtp_desk::outbox::runner::{self, Events, Failure, Finished};
 use smtp_desk::outbox::{Dsn, Store, Submission};
 use smtp_desk::smtp::CancelToken;
-use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use support::desk::{ok, Desk};
 use support::Server;
-
-const BIN: &str = env!("CARGO_BIN_EXE_smtp-desk");
 
 async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
     static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     TURN.lock().await
 }
 
-struct Desk {
-    config: tempfile::TempDir,
-    data: tempfile::TempDir,
-}
-
 impl Desk {
-    /// Relay mode to 127.0.0.1:`port`, no TLS, no login; this process reads these settings.
-    fn relay(port: u16, extra: &[&str]) -> Desk {
-        let d = Desk { config: tempfile::tempdir().unwrap(), data: tempfile::tempdir().unwrap() };
-        let port = port.to_string();
-        let mut args = vec!["config", "set", "mode", "relay", "relay.host", "127.0.0.1", "relay.port", &port, "relay.security", "none"];
-        args.extend_from_slice(&["sender.from_address", "me@example.com", "limits.timeout_secs", "5"]);
-        args.extend_from_slice(extra);
-        ok(&d.run(&args));
+    /// [`Desk::relay`], and this process reads its settings too (the runner runs in here).
+    fn relay_here(port: u16, extra: &[&str]) -> Desk {
+        let d = Desk::relay(port, extra);
         std::env::set_var("SMTP_DESK_CONFIG_DIR", d.config.path());
         std::env::set_var("SMTP_DESK_DATA_DIR", d.data.path());
         d
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new(BIN);
-        c.env("SMTP_DESK_CONFIG_DIR", self.config.path()).env("SMTP_DESK_DATA_DIR", self.data.path());
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let mut child = self.cmd().args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        child.stdin.take().unwrap().write_all(b"").unwrap();
-        child.wait_with_output().unwrap()
-    }
-
-    fn path(&self) -> PathBuf {
-        self.data.path().join("outbox.sqlite3")
     }
 
     /// Queues one message directly, as intake would, and wakes the agent as intake does.
@@ -82,10 +53,6 @@ impl Desk {
     fn lock_holder(&self) -> String {
         std::fs::read_to_string(self.data.path().join(agent::LOCK_FILE)).unwrap_or_default()
     }
-}
-
-fn ok(o: &Output) {
-    assert!(o.status.success(), "exit {:?}: {}", o.status.code(), String::from_utf8_lossy(&o.stderr));
 }
 
 async fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
@@ -149,7 +116,7 @@ fn start_window(desk: &Desk, told: &Told) -> (CancelToken, tokio::task::JoinHand
 async fn the_window_takes_over_delivery_when_the_daemon_stops() {
     let _turn = serial().await;
     let server = Server::start(&[]);
-    let desk = Desk::relay(server.port, &[]);
+    let desk = Desk::relay_here(server.port, &[]);
     let mut daemon = Reaped(desk.cmd().args(["deliver", "--daemon", "--quiet"]).stdin(Stdio::null()).spawn().unwrap());
     assert!(wait_until(Duration::from_secs(5), || desk.lock_holder().starts_with("daemon")).await, "the daemon runs");
 
@@ -209,7 +176,7 @@ async fn the_window_hosts_the_listener_and_applies_its_settings_without_restart(
     let _turn = serial().await;
     let server = Server::start(&[]);
     let first = free_port();
-    let desk = Desk::relay(server.port, &["listener.enabled", "true", "listener.port", &first.to_string()]);
+    let desk = Desk::relay_here(server.port, &["listener.enabled", "true", "listener.port", &first.to_string()]);
     let told = Told::default();
     let (cancel, run) = start_window(&desk, &told);
     assert!(wait_until(Duration::from_secs(5), || told.noticed("SMTP listener on")).await, "{:?}", told.notices);
@@ -218,17 +185,17 @@ async fn the_window_hosts_the_listener_and_applies_its_settings_without_restart(
     assert!(wait_until(Duration::from_secs(5), || server.received().len() == 1).await, "accepted and delivered");
 
     let second = free_port();
-    ok(&desk.run(&["config", "set", "listener.port", &second.to_string()]));
+    ok(&desk.run(&["config", "set", "listener.port", &second.to_string()], b""));
     agent::poke(desk.data.path());
     assert!(wait_until(Duration::from_secs(5), || listening(second) && !listening(first)).await, "moved to the new port");
     let o = swaks(second, "on-the-new-port");
     assert!(o.status.success(), "swaks: {}", String::from_utf8_lossy(&o.stdout));
     assert!(wait_until(Duration::from_secs(5), || server.received().len() == 2).await);
 
-    ok(&desk.run(&["config", "set", "listener.enabled", "false"]));
+    ok(&desk.run(&["config", "set", "listener.enabled", "false"], b""));
     agent::poke(desk.data.path());
     assert!(wait_until(Duration::from_secs(5), || !listening(second)).await, "turned off");
-    ok(&desk.run(&["config", "set", "listener.enabled", "true"]));
+    ok(&desk.run(&["config", "set", "listener.enabled", "true"], b""));
     agent::poke(desk.data.path());
     assert!(wait_until(Duration::from_secs(5), || listening(second)).await, "turned on again");
 
@@ -243,7 +210,7 @@ async fn the_window_hosts_the_listener_and_applies_its_settings_without_restart(
 async fn a_permanent_failure_is_told_with_the_recipient_and_the_reply() {
     let _turn = serial().await;
     let server = Server::start(&["--refuse-rcpt", "nobody@example.com"]);
-    let desk = Desk::relay(server.port, &["bounces.send", "false"]);
+    let desk = Desk::relay_here(server.port, &["bounces.send", "false"]);
     let told = Told::default();
     let (cancel, run) = start_window(&desk, &told);
     desk.send("refused", &["bob@example.com", "nobody@example.com"]);

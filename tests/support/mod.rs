@@ -2,6 +2,8 @@
 //! tests/servers/smtp_server.py started on a free loopback port, and profiles pointing at it.
 #![allow(dead_code)]
 
+pub mod desk;
+
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use smtp_desk::secrets::Password;
 use smtp_desk::settings::{AuthMethod, Limits, Mode, Profile, Relay, Security, Sender};
