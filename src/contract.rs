@@ -52,6 +52,13 @@ pub fn export_core(dir: &Path) -> Result<(), ExportError> {
     crate::outbox::Page::export_all(&cfg)?;
     crate::outbox::MessageDetail::export_all(&cfg)?;
     crate::outbox::Overview::export_all(&cfg)?;
+    // The journal's screens (src/journal/): the mail log, the event log, reports, the dashboard.
+    crate::journal::mail_log::LogQuery::export_all(&cfg)?;
+    crate::journal::mail_log::LogPage::export_all(&cfg)?;
+    crate::journal::events::EventQuery::export_all(&cfg)?;
+    crate::journal::events::EventPage::export_all(&cfg)?;
+    crate::journal::report::Report::export_all(&cfg)?;
+    crate::journal::dashboard::Dashboard::export_all(&cfg)?;
     std::fs::write(dir.join("defaults.ts"), defaults_ts())?;
     std::fs::write(dir.join("fields.ts"), fields_ts())?;
     Ok(())

@@ -278,6 +278,7 @@ mod tests {
         Job {
             id: 7,
             sender: sender.into(),
+            message_id: "<m@example.com>".into(),
             body: b"From: a@example.com\r\nSubject: hi\r\n\r\nbody\r\n".to_vec(),
             received_at: 0,
             eight_bit: false,

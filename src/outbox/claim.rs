@@ -14,6 +14,8 @@ const DUE: &str = "(state = 'queued' OR (state = 'deferred' AND next_try_at <= ?
 pub struct Job {
     pub id: i64,
     pub sender: String,
+    /// The Message-ID header, for the mail log.
+    pub message_id: String,
     pub body: Vec<u8>,
     pub received_at: i64,
     pub eight_bit: bool,
@@ -59,6 +61,9 @@ pub struct Attempt {
     /// When the attempt started (ms since the epoch).
     pub started: i64,
     pub results: Vec<RecipientResult>,
+    /// The TLS version of the connection ("TLS 1.3"), `None` without TLS (or no connection): the
+    /// mail log shows it.
+    pub tls: Option<String>,
 }
 
 /// How the store applied a batch of results (a deferral past the maximum age becomes a failure).
@@ -131,7 +136,7 @@ impl Store {
                 .map_err(storage)?;
             let mut message = tx
                 .prepare_cached(
-                    "SELECT sender, body, received_at, body_type, dsn_notify, dsn_ret, dsn_envid, source FROM message WHERE id = ?1",
+                    "SELECT sender, body, received_at, body_type, dsn_notify, dsn_ret, dsn_envid, source, message_id FROM message WHERE id = ?1",
                 )
                 .map_err(storage)?;
             for id in ids {
@@ -152,6 +157,7 @@ impl Store {
                         Ok(Job {
                             id,
                             sender: r.get(0)?,
+                            message_id: r.get(8)?,
                             body,
                             received_at: r.get(2)?,
                             eight_bit,
@@ -175,7 +181,7 @@ impl Store {
 
     /// Records attempts in one transaction (delivery batches the results of several messages
     /// into one commit): each recipient's new state, attempt count, reply and next try, and a row
-    /// in `attempts` each. A deferral of a message older than `max_age_ms` fails it. A failure
+    /// in the mail log each. A deferral of a message older than `max_age_ms` fails it. A failure
     /// queues a bounce to the sender when `how.bounces` allows ([`bounce`]).
     pub fn record_all(&mut self, attempts: &[Attempt], mut how: Recording<'_>) -> Result<Vec<Tally>, Error> {
         let now = now_millis();
@@ -192,12 +198,8 @@ impl Store {
                      WHERE message = ?1 AND position = ?2",
                 )
                 .map_err(storage)?;
-            let mut log = tx
-                .prepare_cached(
-                    "INSERT INTO attempts (message, recipient, at, server, result, reply, duration_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )
-                .map_err(storage)?;
-            for Attempt { job, started, results } in attempts {
+            let mut log = tx.prepare_cached(crate::journal::mail_log::INSERT).map_err(storage)?;
+            for Attempt { job, started, results, tls } in attempts {
                 let mut tally = Tally::default();
                 let mut failed = Vec::new();
                 for r in results {
@@ -221,8 +223,26 @@ impl Store {
                         Outcome::Failed => tally.failed += 1,
                     }
                     update.execute(params![job.id, r.position, outcome.as_str(), reply, next, now]).map_err(storage)?;
-                    log.execute(params![job.id, r.address, now, how.server, outcome.as_str(), reply, (now - started).max(0)])
-                        .map_err(storage)?;
+                    let result = match outcome {
+                        Outcome::Sent => "sent",
+                        Outcome::Deferred => "deferred",
+                        Outcome::Failed => "bounced",
+                    };
+                    let size = job.body.len() as i64;
+                    log.execute(params![
+                        now,
+                        job.id,
+                        job.message_id,
+                        job.sender,
+                        r.address,
+                        size,
+                        how.server,
+                        tls,
+                        result,
+                        reply,
+                        (now - started).max(0)
+                    ])
+                    .map_err(storage)?;
                     if outcome == Outcome::Failed {
                         failed.push(bounce::Failure { recipient: r.address.clone(), reply, expired });
                     }

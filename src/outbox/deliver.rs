@@ -81,7 +81,7 @@ pub struct Bounces {
 
 enum Request {
     Claim(usize, oneshot::Sender<Result<Vec<Job>, Error>>),
-    Record(Attempt, oneshot::Sender<Result<Tally, Error>>),
+    Record(Box<Attempt>, oneshot::Sender<Result<Tally, Error>>),
     Unclaim(Vec<Job>, oneshot::Sender<Result<(), Error>>),
 }
 
@@ -115,7 +115,7 @@ impl Writer {
             for r in waiting.drain(..) {
                 match r {
                     Request::Record(a, reply) => {
-                        attempts.push(a);
+                        attempts.push(*a);
                         replies.push(reply);
                     }
                     Request::Claim(n, reply) => {
@@ -166,7 +166,7 @@ impl Desk {
 
     fn record(&self, attempt: Attempt) -> oneshot::Receiver<Result<Tally, Error>> {
         let (reply, rx) = oneshot::channel();
-        let _ = self.tx.send(Request::Record(attempt, reply));
+        let _ = self.tx.send(Request::Record(Box::new(attempt), reply));
         rx
     }
 
@@ -313,7 +313,7 @@ async fn worker(shared: &Arc<Shared>, profile: &Profile, password: Option<&Passw
             let down = shared.down.lock().unwrap_or_else(|p| p.into_inner()).clone();
             if let Some(why) = down {
                 let results = all(&job, Outcome::Deferred, &why);
-                confirm(shared, &mut unconfirmed, Attempt { job, started: now_millis(), results }).await?;
+                confirm(shared, &mut unconfirmed, Attempt { job, started: now_millis(), results, tls: None }).await?;
                 continue;
             }
             let started = now_millis();
@@ -332,7 +332,7 @@ async fn worker(shared: &Arc<Shared>, profile: &Profile, password: Option<&Passw
                         }
                         shared.down.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(why.clone());
                         let results = all(&job, Outcome::Deferred, &why);
-                        confirm(shared, &mut unconfirmed, Attempt { job, started, results }).await?;
+                        confirm(shared, &mut unconfirmed, Attempt { job, started, results, tls: None }).await?;
                         continue;
                     }
                 }
@@ -379,7 +379,7 @@ async fn worker(shared: &Arc<Shared>, profile: &Profile, password: Option<&Passw
                     reply,
                 })
                 .collect();
-            confirm(shared, &mut unconfirmed, Attempt { job, started, results }).await?;
+            confirm(shared, &mut unconfirmed, Attempt { job, started, results, tls: None }).await?;
         }
         Ok(())
     }

@@ -244,15 +244,20 @@ impl Store {
     }
 
     fn attempts(&self, id: i64) -> rusqlite::Result<Vec<Attempt>> {
-        let mut stmt = self
-            .conn()
-            .prepare_cached("SELECT recipient, at, server, result, reply, duration_ms FROM attempts WHERE message = ?1 ORDER BY at, id")?;
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT recipient, at, server, result, reply, duration_ms FROM mail_log
+             WHERE message = ?1 AND result IN ('sent', 'deferred', 'bounced') ORDER BY at, id",
+        )?;
         let rows = stmt.query_map([id], |r| {
             Ok(Attempt {
                 recipient: r.get(0)?,
                 at: r.get::<_, i64>(1)? / 1000,
                 server: r.get(2)?,
-                result: State::parse(&r.get::<_, String>(3)?).unwrap_or(State::Deferred),
+                result: match r.get::<_, String>(3)?.as_str() {
+                    "sent" => State::Sent,
+                    "bounced" => State::Failed,
+                    _ => State::Deferred,
+                },
                 reply: r.get(4)?,
                 duration_ms: r.get::<_, i64>(5)?.max(0) as u64,
             })

@@ -98,6 +98,44 @@ CREATE TRIGGER search_address_of_recipient AFTER INSERT ON recipient
     BEGIN INSERT OR IGNORE INTO search_address (address) VALUES (NEW.address); END;
 CREATE INDEX message_by_sender ON message(sender, id);
 ",
+    r"
+-- The mail log and the event log (issue 9, src/journal/). One mail-log row per recipient for each
+-- thing that happened to it: taken in, tried (sent, deferred, bounced), refused at intake, held.
+-- The row copies what the log shows (Message-ID, sender, size) so it outlives the message; no
+-- body, ever. `attempts` (every delivery attempt) becomes part of it.
+CREATE TABLE mail_log (
+    id          INTEGER PRIMARY KEY,
+    at          INTEGER NOT NULL,   -- ms since the Unix epoch
+    message     INTEGER,            -- the queue id; NULL when intake refused the mail (no message made)
+    message_id  TEXT NOT NULL,
+    sender      TEXT NOT NULL,      -- envelope sender; '' is the null sender
+    recipient   TEXT NOT NULL,
+    size        INTEGER NOT NULL,   -- bytes
+    server      TEXT NOT NULL,      -- host:port tried; for received, refused and held: who (sendmail, listener, bounce, queue)
+    tls         TEXT,               -- the TLS version of a delivery ('TLS 1.3'), NULL without TLS
+    result      TEXT NOT NULL CHECK (result IN ('received', 'sent', 'deferred', 'bounced', 'refused', 'held')),
+    reply       TEXT NOT NULL,      -- the server's reply, or why there was none
+    duration_ms INTEGER NOT NULL
+);
+INSERT INTO mail_log (id, at, message, message_id, sender, recipient, size, server, tls, result, reply, duration_ms)
+    SELECT a.id, a.at, a.message, coalesce(m.message_id, ''), coalesce(m.sender, ''), a.recipient, coalesce(m.size, 0),
+           a.server, NULL, CASE a.result WHEN 'failed' THEN 'bounced' ELSE a.result END, a.reply, a.duration_ms
+    FROM attempts a LEFT JOIN message m ON m.id = a.message;
+DROP TABLE attempts;
+CREATE INDEX mail_log_by_time ON mail_log(at);
+CREATE INDEX mail_log_by_message ON mail_log(message);
+CREATE INDEX mail_log_by_recipient ON mail_log(recipient COLLATE NOCASE, at);
+CREATE INDEX mail_log_by_sender ON mail_log(sender COLLATE NOCASE, at);
+CREATE TABLE events (
+    id       INTEGER PRIMARY KEY,
+    at       INTEGER NOT NULL,      -- ms since the Unix epoch
+    severity TEXT NOT NULL CHECK (severity IN ('info', 'warning', 'error')),
+    category TEXT NOT NULL,         -- settings, validation, test_email, queue, agent, listener, app
+    summary  TEXT NOT NULL,         -- one line, never a secret
+    detail   TEXT                   -- JSON: the fields changed, a validation's report and transcript
+);
+CREATE INDEX events_by_time ON events(at);
+",
 ];
 
 /// DSN and body options a caller gave (`-B`, `-N`, `-R`, `-V`), kept for delivery.
@@ -272,6 +310,7 @@ impl Store {
             let mut recipient = tx.prepare_cached(
                 "INSERT INTO recipient (message, position, address, state, updated_at) VALUES (?1, ?2, ?3, 'queued', ?4)",
             )?;
+            let mut log = tx.prepare_cached(crate::journal::mail_log::INSERT)?;
             for s in batch {
                 let o = &s.options;
                 message.execute(params![
@@ -290,6 +329,19 @@ impl Store {
                 let id = tx.last_insert_rowid();
                 for (i, r) in s.recipients.iter().enumerate() {
                     recipient.execute(params![id, i as i64, r, now])?;
+                    log.execute(params![
+                        now,
+                        id,
+                        s.message_id,
+                        s.sender,
+                        r,
+                        s.body.len() as i64,
+                        s.source,
+                        None::<&str>,
+                        "received",
+                        "",
+                        0
+                    ])?;
                 }
                 ids.push(id);
             }
