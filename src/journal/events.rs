@@ -198,3 +198,390 @@ pub fn page(store: &Store, q: &EventQuery) -> Result<EventPage, Error> {
     let rows = l.read(event, |e| Cursor { at: e.at, id: e.id })?;
     Ok(EventPage { events: rows.rows, older: rows.older, newer: rows.newer })
 }
+
+// ---------------------------------------------------------------------------------------------
+// Recording: the events the CLI, the window and the delivery agents write, built here once so
+// the command line and the window can never describe the same thing differently.
+
+/// Who did it: the same action reads "from the window" or "from the command line".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    Window,
+    CommandLine,
+}
+
+impl Actor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Actor::Window => "window",
+            Actor::CommandLine => "command_line",
+        }
+    }
+
+    fn phrase(self) -> &'static str {
+        match self {
+            Actor::Window => "from the window",
+            Actor::CommandLine => "from the command line",
+        }
+    }
+}
+
+/// [`record`], but a failure is only logged: an event must never fail (or hold up) the thing it
+/// records.
+pub fn record_or_log(store: &Store, e: &NewEvent) {
+    if let Err(err) = record(store, e) {
+        tracing::warn!("could not write to the event log ({err}): {}", e.summary);
+    }
+}
+
+/// Records `e` in the outbox at `path`, opened for this one write (a command-line command that
+/// holds no store; a command records at most once). Never fails: problems are logged.
+pub fn record_at(path: &std::path::Path, e: &NewEvent) {
+    match Store::open(path) {
+        Ok(store) => record_or_log(&store, e),
+        Err(err) => tracing::warn!("could not open the event log ({err}): {}", e.summary),
+    }
+}
+
+/// How long the same app warning is recorded only once: a daemon that finds the keyring locked
+/// on every pass writes one line per this long, not one per pass.
+pub const REPEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// [`record_or_log`] for a problem that may repeat on every pass: the same summary is recorded
+/// at most once per [`REPEAT_EVERY`] by this process.
+pub fn record_unless_repeated(store: &Store, e: &NewEvent) {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use std::time::Instant;
+    static RECENT: Mutex<Option<HashMap<String, Instant>>> = Mutex::new(None);
+    {
+        let mut guard = RECENT.lock().unwrap_or_else(|p| p.into_inner());
+        let recent = guard.get_or_insert_with(HashMap::new);
+        recent.retain(|_, at| at.elapsed() < REPEAT_EVERY);
+        if recent.contains_key(&e.summary) {
+            return;
+        }
+        recent.insert(e.summary.clone(), Instant::now());
+    }
+    record_or_log(store, e);
+}
+
+/// A value as a person reads it in a summary: text without quotes, switches as on/off, nothing
+/// as "(not set)"; long text cut short (the detail keeps it whole).
+fn shown(v: &serde_json::Value) -> String {
+    const LONGEST: usize = 60;
+    let text = match v {
+        serde_json::Value::Null => return "(not set)".into(),
+        serde_json::Value::String(s) if s.is_empty() => return "(empty)".into(),
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Bool(true) => "on".into(),
+        serde_json::Value::Bool(false) => "off".into(),
+        other => other.to_string(),
+    };
+    if text.chars().count() > LONGEST {
+        format!("{}…", text.chars().take(LONGEST - 1).collect::<String>())
+    } else {
+        text
+    }
+}
+
+/// Joins the first few parts of a summary, counting the rest.
+fn listed(parts: &[String]) -> String {
+    const SHOWN: usize = 4;
+    let mut s = parts.iter().take(SHOWN).cloned().collect::<Vec<_>>().join("; ");
+    if parts.len() > SHOWN {
+        s.push_str(&format!("; and {} more", parts.len() - SHOWN));
+    }
+    s
+}
+
+/// Which keyring entry a password change touched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secret {
+    /// The server's password (`password set`).
+    Server,
+    /// The SMTP listener's local password (`password set --listener`).
+    Listener,
+}
+
+impl Secret {
+    fn field(self) -> (&'static str, &'static str) {
+        match self {
+            Secret::Server => ("password", "Password"),
+            Secret::Listener => ("listener.password", "Listener password"),
+        }
+    }
+}
+
+/// The settings saved (`old` as the file held them, `new` as written) with the passwords set
+/// (`Some(true)`), cleared (`Some(false)`) or kept (`None`) in the same save: one event naming
+/// each changed field by its key and label, old → new. Walks the field registry, so every field
+/// is covered and none holds a secret; a password is only ever "set" or "cleared". `None` when
+/// nothing changed.
+pub fn settings_saved(
+    old: &crate::settings::Settings,
+    new: &crate::settings::Settings,
+    passwords: &[(Secret, Option<bool>)],
+    by: Actor,
+) -> Option<NewEvent> {
+    let as_json = |s: &crate::settings::Settings| serde_json::to_value(&s.profile).expect("settings serialise");
+    let (before, after) = (as_json(old), as_json(new));
+    let mut changes = Vec::new();
+    let mut parts = Vec::new();
+    for f in crate::settings::fields::FIELDS {
+        let o = crate::settings::fields::value_of(&before, f.name).cloned().unwrap_or_default();
+        let n = crate::settings::fields::value_of(&after, f.name).cloned().unwrap_or_default();
+        if o != n {
+            parts.push(format!("{} {} → {}", f.label, shown(&o), shown(&n)));
+            changes.push(serde_json::json!({ "field": f.name, "label": f.label, "old": o, "new": n }));
+        }
+    }
+    for (secret, saved) in passwords {
+        let Some(saved) = saved else { continue };
+        let (field, label) = secret.field();
+        let word = if *saved { "set" } else { "cleared" };
+        parts.push(format!("{label} {word}"));
+        changes.push(serde_json::json!({ "field": field, "label": label, "old": null, "new": word }));
+    }
+    if changes.is_empty() {
+        return None;
+    }
+    Some(NewEvent {
+        severity: Severity::Info,
+        category: Category::Settings,
+        summary: format!("Settings changed {}: {}", by.phrase(), listed(&parts)),
+        detail: Some(serde_json::json!({ "changes": changes, "by": by.as_str() })),
+    })
+}
+
+/// The settings diff alone (no password change), as [`settings_saved`].
+pub fn settings_changed(old: &crate::settings::Settings, new: &crate::settings::Settings, by: Actor) -> Option<NewEvent> {
+    settings_saved(old, new, &[], by)
+}
+
+/// A password saved or removed on its own (`password set|clear`): only "set" or "cleared".
+pub fn password_changed(secret: Secret, saved: bool, by: Actor) -> NewEvent {
+    let s = crate::settings::Settings::default();
+    settings_saved(&s, &s, &[(secret, Some(saved))], by).expect("a password change is a change")
+}
+
+/// Which kind of run a probe was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    Validation,
+    TestEmail,
+}
+
+/// A validation run or a test email and how it ended: info when it passed, error when it failed
+/// (the failed step and the reason in the summary), warning when cancelled. The detail is the
+/// whole outcome (steps and transcript, already redacted by the core) plus who ran it, so a
+/// past failure can be looked at again.
+pub fn probe_finished(probe: Probe, outcome: &crate::smtp::Outcome, to: Option<&str>, by: Actor) -> NewEvent {
+    let (category, what) = match probe {
+        Probe::Validation => (Category::Validation, "Validation"),
+        Probe::TestEmail => (Category::TestEmail, "Test email"),
+    };
+    let reason = outcome.failure.as_ref().map(|f| f.message.lines().next().unwrap_or_default().to_string()).unwrap_or_default();
+    let (severity, summary) = if outcome.cancelled {
+        (Severity::Warning, format!("{what} cancelled"))
+    } else if outcome.ok {
+        let summary = match (probe, to) {
+            (Probe::TestEmail, Some(to)) => format!("Test email sent to {to}"),
+            (Probe::TestEmail, None) => "Test email sent".into(),
+            (Probe::Validation, _) => "Validation passed".into(),
+        };
+        let reply = outcome.reply.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+        (Severity::Info, format!("{summary} in {} ms{reply}", outcome.elapsed_ms))
+    } else {
+        let at = outcome.failed_step().map(|s| format!(" at {}", s.name().to_uppercase())).unwrap_or_default();
+        let to = match (probe, to) {
+            (Probe::TestEmail, Some(to)) => format!(" to {to}"),
+            _ => String::new(),
+        };
+        (Severity::Error, format!("{what}{to} failed{at}: {reason}"))
+    };
+    let mut detail = serde_json::to_value(outcome).expect("an outcome serialises");
+    if let Some(o) = detail.as_object_mut() {
+        o.insert("by".into(), by.as_str().into());
+        if let Some(to) = to {
+            o.insert("to".into(), to.into());
+        }
+    }
+    NewEvent { severity, category, summary: shorter(summary), detail: Some(detail) }
+}
+
+/// A test email that could not even be started (the message could not be built).
+pub fn probe_refused(probe: Probe, error: &crate::error::ErrorReport, by: Actor) -> NewEvent {
+    let what = if probe == Probe::TestEmail { "Test email" } else { "Validation" };
+    let category = if probe == Probe::TestEmail { Category::TestEmail } else { Category::Validation };
+    NewEvent {
+        severity: Severity::Error,
+        category,
+        summary: shorter(format!("{what} not started: {}", error.message)),
+        detail: Some(serde_json::json!({ "ok": false, "error": error, "by": by.as_str() })),
+    }
+}
+
+/// One line of at most a few hundred characters (a server's reply can be long).
+fn shorter(s: String) -> String {
+    const LONGEST: usize = 300;
+    let line = s.lines().next().unwrap_or_default();
+    if line.chars().count() > LONGEST {
+        format!("{}…", line.chars().take(LONGEST - 1).collect::<String>())
+    } else {
+        line.to_string()
+    }
+}
+
+/// What a person did to the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueAction {
+    /// Everything deferred made due now (`queue flush`, `sendmail -q`, the window's Flush).
+    Flush,
+    /// These messages made due now (`queue retry`, the window's Retry).
+    Retry,
+    Hold,
+    Release,
+    Delete,
+}
+
+impl QueueAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueAction::Flush => "flush",
+            QueueAction::Retry => "retry",
+            QueueAction::Hold => "hold",
+            QueueAction::Release => "release",
+            QueueAction::Delete => "delete",
+        }
+    }
+}
+
+/// A queue action: "Held 3 messages from the window". `ids` is `None` for every message (flush,
+/// delete all); `changed` is how many messages it changed (for a flush: deferred recipients).
+pub fn queue_action(action: QueueAction, ids: Option<&[i64]>, changed: usize, by: Actor) -> NewEvent {
+    let messages = |n: usize| if n == 1 { "1 message".to_string() } else { format!("{n} messages") };
+    let how = by.phrase();
+    let summary = match (action, ids) {
+        // A flush counts deferred recipients made due, not messages.
+        (QueueAction::Flush, _) => {
+            let r = if changed == 1 { "1 deferred recipient".to_string() } else { format!("{changed} deferred recipients") };
+            format!("Flushed the queue {how}: {r} made due now")
+        }
+        (QueueAction::Retry, _) => format!("Retried {} now {how}", messages(changed)),
+        (QueueAction::Hold, _) => format!("Held {} {how}", messages(changed)),
+        (QueueAction::Release, _) => format!("Released {} {how}", messages(changed)),
+        (QueueAction::Delete, None) => format!("Deleted all {} {how}", messages(changed)),
+        (QueueAction::Delete, Some(_)) => format!("Deleted {} {how}", messages(changed)),
+    };
+    NewEvent {
+        severity: Severity::Info,
+        category: Category::Queue,
+        summary,
+        detail: Some(serde_json::json!({
+            "action": action.as_str(),
+            "ids": ids,
+            "all": ids.is_none(),
+            "changed": changed,
+            "by": by.as_str(),
+        })),
+    }
+}
+
+fn agent_name(kind: crate::outbox::agent::Kind) -> &'static str {
+    use crate::outbox::agent::Kind;
+    match kind {
+        Kind::Once => "deliver --once",
+        Kind::Daemon => "deliver --daemon",
+        Kind::Window => "the window",
+    }
+}
+
+/// A delivery agent (the window or `deliver --daemon`) took over delivery.
+pub fn agent_started(kind: crate::outbox::agent::Kind) -> NewEvent {
+    NewEvent::info(Category::Agent, format!("Delivery agent started ({})", agent_name(kind)))
+        .with_detail(serde_json::json!({ "agent": agent_name(kind), "action": "start" }))
+}
+
+/// A delivery agent stopped (or a one-shot run finished) with these totals: a warning when mail
+/// failed for good or the server could not be reached.
+pub fn agent_stopped(kind: crate::outbox::agent::Kind, s: &crate::outbox::deliver::Summary) -> NewEvent {
+    let name = agent_name(kind);
+    let what = match kind {
+        crate::outbox::agent::Kind::Once => format!("One-shot delivery ({name})"),
+        _ => format!("Delivery agent stopped ({name})"),
+    };
+    let unreachable = s.connect_error.as_deref().map(|e| format!("; the server could not be reached: {e}")).unwrap_or_default();
+    let severity = if s.failed > 0 || s.connect_failures > 0 { Severity::Warning } else { Severity::Info };
+    NewEvent {
+        severity,
+        category: Category::Agent,
+        summary: shorter(format!("{what}: {} sent, {} deferred, {} failed{unreachable}", s.sent, s.deferred, s.failed)),
+        detail: Some(serde_json::json!({
+            "agent": name,
+            "action": "stop",
+            "sent": s.sent,
+            "deferred": s.deferred,
+            "failed": s.failed,
+            "bounces": s.bounces,
+            "connect_failures": s.connect_failures,
+            "connect_error": s.connect_error,
+        })),
+    }
+}
+
+/// A delivery agent stopped on an error (the queue could not be read or written).
+pub fn agent_failed(kind: crate::outbox::agent::Kind, error: &str) -> NewEvent {
+    let name = agent_name(kind);
+    NewEvent {
+        severity: Severity::Error,
+        category: Category::Agent,
+        summary: shorter(format!("Delivery agent stopped ({name}) after an error: {error}")),
+        detail: Some(serde_json::json!({ "agent": name, "action": "stop", "error": error })),
+    }
+}
+
+/// Recipients that failed for good in a delivery pass (what the window's notification says).
+pub fn delivery_failed(failures: &[crate::outbox::runner::Failure], total: usize) -> NewEvent {
+    let list: Vec<serde_json::Value> =
+        failures.iter().map(|f| serde_json::json!({ "message": f.message, "recipient": f.recipient, "reply": f.reply })).collect();
+    NewEvent {
+        severity: Severity::Error,
+        category: Category::App,
+        summary: shorter(crate::outbox::runner::describe_failures(failures, total)),
+        detail: Some(serde_json::json!({ "failures": list, "total": total })),
+    }
+}
+
+/// A problem of the app itself a person should see (delivery could not read the keyring or the
+/// queue, the listener could not start).
+pub fn app_problem(severity: Severity, summary: impl Into<String>) -> NewEvent {
+    NewEvent { severity, category: Category::App, summary: shorter(summary.into()), detail: None }
+}
+
+/// The SMTP listener started on these addresses.
+pub fn listener_started(addresses: &[std::net::SocketAddr]) -> NewEvent {
+    let at: Vec<String> = addresses.iter().map(ToString::to_string).collect();
+    NewEvent::info(Category::Listener, format!("SMTP listener started on {}", at.join(", ")))
+        .with_detail(serde_json::json!({ "action": "start", "addresses": at }))
+}
+
+/// The SMTP listener stopped.
+pub fn listener_stopped(addresses: &[std::net::SocketAddr]) -> NewEvent {
+    let at: Vec<String> = addresses.iter().map(ToString::to_string).collect();
+    NewEvent::info(Category::Listener, format!("SMTP listener stopped on {}", at.join(", ")))
+        .with_detail(serde_json::json!({ "action": "stop", "addresses": at }))
+}
+
+/// The listener refused `failed` logins in one session from `peer`. Only the login the listener
+/// expects is named: what the client typed is never kept (it may be a password in the wrong
+/// field), and never the password.
+pub fn listener_refused_login(peer: std::net::SocketAddr, failed: usize, expected_user: &str) -> NewEvent {
+    let times = if failed == 1 { "a login".to_string() } else { format!("{failed} logins") };
+    NewEvent {
+        severity: Severity::Warning,
+        category: Category::Listener,
+        summary: format!("SMTP listener refused {times} from {peer} (wrong user name or password for '{expected_user}')"),
+        detail: Some(serde_json::json!({ "action": "refused_login", "peer": peer.to_string(), "failed_logins": failed, "user": expected_user })),
+    }
+}

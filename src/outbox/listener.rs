@@ -15,6 +15,7 @@ use super::smtp_session::{self, Config, LocalLogin, MAX_RECIPIENTS};
 use super::store::Store;
 use super::MAX_MESSAGE_BYTES;
 use crate::error::{ErrorKind, ErrorReport};
+use crate::journal::events;
 use crate::secrets;
 use crate::settings::{self, Listener as ListenerSettings, Profile};
 use crate::smtp::CancelToken;
@@ -192,7 +193,14 @@ impl Listener {
     /// Serves until `cancel`: accepted mail goes into the outbox at `store_path`.
     pub async fn serve(self, store_path: &Path, profile: Profile, cancel: &CancelToken) -> Result<(), Error> {
         let intake = Arc::new(Intake::start(Store::open(store_path)?));
+        // The event log gets a connection of its own: the intake's belongs to its writer thread.
+        let journal = Store::open(store_path).map_err(|e| tracing::warn!("listener: no event log: {e}")).ok();
+        let addresses = self.local_addrs();
+        if let Some(j) = &journal {
+            events::record_or_log(j, &events::listener_started(&addresses));
+        }
         let shared = Arc::new(Shared {
+            journal: Mutex::new(journal),
             intake,
             profile,
             options: self.options,
@@ -226,6 +234,9 @@ impl Listener {
         let deadline = tokio::time::Instant::now() + STOP_GRACE;
         while shared.active.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if let Some(j) = shared.journal.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            events::record_or_log(j, &events::listener_stopped(&addresses));
         }
         Ok(())
     }
@@ -289,6 +300,7 @@ pub async fn start_if_enabled(store_path: &Path, cancel: &CancelToken) -> Result
     let task = tokio::spawn(async move {
         if let Err(e) = listener.serve(&path, settings.profile, &token).await {
             tracing::error!("listener: stopped: {e}");
+            events::record_at(&path, &events::app_problem(events::Severity::Error, format!("The SMTP listener stopped: {e}")));
         }
     });
     Ok(Some(Running { stop, addresses, task: Some(task) }))
@@ -306,7 +318,9 @@ pub async fn start_for_agent(store_path: &Path, cancel: &CancelToken, notice: &m
         Ok(None) => None,
         Err(e) => {
             let hint = ErrorReport::from(&e).hint.map(|h| format!(" ({h})")).unwrap_or_default();
-            notice(&format!("the SMTP listener is not running: {e}{hint}"));
+            let text = format!("the SMTP listener is not running: {e}{hint}");
+            events::record_at(store_path, &events::app_problem(events::Severity::Error, format!("The SMTP listener could not start: {e}{hint}")));
+            notice(&text);
             None
         }
     }
@@ -321,6 +335,8 @@ struct Shared {
     active: AtomicUsize,
     /// The open sessions' sockets, so a stop can end them.
     open: Mutex<HashMap<u64, TcpStream>>,
+    /// Where starts, stops and refused logins are recorded (`None` if it could not be opened).
+    journal: Mutex<Option<Store>>,
     next_id: AtomicU64,
 }
 
@@ -380,6 +396,10 @@ fn session(shared: &Shared, stream: TcpStream, peer: SocketAddr) {
             if o.failed_logins > 0 {
                 // Never the names or passwords tried: only that it happened, and from where.
                 tracing::warn!("listener: {} failed login(s) from {peer}", o.failed_logins);
+                let expected = shared.options.login.as_ref().map(|l| l.username.as_str()).unwrap_or_default();
+                if let Some(j) = shared.journal.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+                    events::record_or_log(j, &events::listener_refused_login(peer, o.failed_logins, expected));
+                }
             }
             if o.timed_out {
                 tracing::info!("listener: {peer} was silent too long; session closed");

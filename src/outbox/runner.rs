@@ -20,6 +20,7 @@ use super::deliver::{self, Bounces, Stop, Summary};
 use super::pool::Pool;
 use super::store::Store;
 use super::{now_millis, Error};
+use crate::journal::events as journal;
 use crate::secrets::{self, Password, DEFAULT_PROFILE};
 use crate::settings::{self, AuthMethod, Mode, Profile};
 use crate::smtp::CancelToken;
@@ -128,6 +129,9 @@ pub async fn run(path: &Path, kind: Kind, cancel: &CancelToken, events: &mut dyn
     if requeued > 0 {
         events.notice(&format!("{requeued} recipient(s) left 'sending' by an interrupted run are queued again"));
     }
+    if kind != Kind::Once {
+        journal::record_or_log(&store, &journal::agent_started(kind));
+    }
     // The listener runs beside a daemon or the window when the settings turn it on; it stops
     // with the agent (dropped at the end of this function).
     let mut listener = if kind == Kind::Once { None } else { Some(HostedListener::start(path, cancel, events).await) };
@@ -197,12 +201,25 @@ pub async fn run(path: &Path, kind: Kind, cancel: &CancelToken, events: &mut dyn
     if let Some(l) = listener.take() {
         l.stop().await;
     }
+    match &result {
+        // The pass that failed recorded why; an agent that said it started says it is gone.
+        Err(e) if kind != Kind::Once => journal::record_at(path, &journal::agent_failed(kind, &e.to_string())),
+        _ => {}
+    }
     result?;
     // A wake that raced with closing: its message is committed, so one more look.
     if socket.close() && !cancel.is_cancelled() {
         let (_, summary, _, _) = pass(store.take().expect("the store"), &stop, &pool, events).await?;
         add(&mut total, &summary);
         pool.close_all().await;
+    }
+    // A one-shot run per sendmail call would flood the log: only one that did something is kept.
+    if kind != Kind::Once || total.sent + total.deferred + total.failed > 0 {
+        let e = journal::agent_stopped(kind, &total);
+        match store.as_ref() {
+            Some(s) => journal::record_or_log(s, &e),
+            None => journal::record_at(path, &e),
+        }
     }
     Ok(Finished::Delivered(total))
 }
@@ -285,7 +302,9 @@ async fn pass(store: Store, stop: &Stop, pool: &Arc<Pool>, events: &mut dyn Even
     let profile = match settings::load() {
         Ok(loaded) => loaded.settings.profile,
         Err(e) => {
-            events.notice(&format!("the settings can't be read ({e}); nothing was sent"));
+            let text = format!("the settings can't be read ({e}); nothing was sent");
+            journal::record_unless_repeated(&store, &journal::app_problem(journal::Severity::Warning, capital(&text)));
+            events.notice(&text);
             return Ok((store, Summary::default(), Mode::Off, Duration::ZERO));
         }
     };
@@ -308,6 +327,8 @@ async fn pass(store: Store, stop: &Stop, pool: &Arc<Pool>, events: &mut dyn Even
         Mode::Relay => {}
     }
     if let Err(r) = crate::smtp::check_ready(&profile, None) {
+        let problem = journal::app_problem(journal::Severity::Warning, format!("Nothing was sent: {}", r.message));
+        journal::record_unless_repeated(&store, &problem);
         events.notice(&format!("nothing was sent: {}", r.message));
         return Ok((store, Summary::default(), Mode::Off, max_idle));
     }
@@ -322,12 +343,22 @@ async fn pass(store: Store, stop: &Stop, pool: &Arc<Pool>, events: &mut dyn Even
             None
         },
     };
-    let password = password(&profile).await;
+    let password = match password(&profile).await {
+        Ok(p) => p,
+        Err(why) => {
+            // The login step defers the mail with the reason; the log says why once in a while.
+            journal::record_unless_repeated(&store, &journal::app_problem(journal::Severity::Warning, why));
+            None
+        }
+    };
     let started = now_millis();
     let (store, summary, error) = deliver::drain(store, &profile, password, bounces, stop, pool).await;
     if summary.failed > 0 {
         match failed_since(&store, started) {
-            Ok(failures) if !failures.is_empty() => events.failed(&failures, summary.failed),
+            Ok(failures) if !failures.is_empty() => {
+                journal::record_or_log(&store, &journal::delivery_failed(&failures, summary.failed));
+                events.failed(&failures, summary.failed)
+            }
             Ok(_) => {}
             Err(e) => tracing::warn!("could not read the failures of the pass: {e}"),
         }
@@ -336,7 +367,10 @@ async fn pass(store: Store, stop: &Stop, pool: &Arc<Pool>, events: &mut dyn Even
         events.notice(&format!("stopped: {} message(s) not sent yet are queued again", summary.put_back));
     }
     match error {
-        Some(e) => Err(e),
+        Some(e) => {
+            journal::record_or_log(&store, &journal::app_problem(journal::Severity::Error, format!("Delivery failed: {e}")));
+            Err(e)
+        }
         None => Ok((store, summary, Mode::Relay, max_idle)),
     }
 }
@@ -359,14 +393,23 @@ fn failed_since(store: &Store, since: i64) -> Result<Vec<Failure>, Error> {
 }
 
 /// The saved password, read on a blocking thread (the keyring's D-Bus calls) within the timeout.
-/// Missing or unreadable: `None`, and the login step defers the mail with the reason.
-async fn password(profile: &Profile) -> Option<Password> {
+/// Missing or unreadable: why, for the event log (the login step defers the mail with the reason).
+async fn password(profile: &Profile) -> Result<Option<Password>, String> {
     if profile.auth.method != AuthMethod::Password {
-        return None;
+        return Ok(None);
     }
     let read = tokio::task::spawn_blocking(|| secrets::get(DEFAULT_PROFILE));
     match tokio::time::timeout(profile.limits.step_timeout(), read).await {
-        Ok(Ok(Ok(p))) => p,
-        _ => None,
+        Ok(Ok(Ok(Some(p)))) => Ok(Some(p)),
+        Ok(Ok(Ok(None))) => Err("No password is saved for the server's login; mail waits until one is (smtp-desk password set)".into()),
+        Ok(Ok(Err(e))) => Err(format!("The password could not be read from the keyring during delivery: {e}; mail waits until it can be")),
+        Ok(Err(e)) => Err(format!("Reading the password stopped: {e}")),
+        Err(_) => Err("The keyring did not answer in time during delivery; mail waits until it does".into()),
     }
+}
+
+/// `text` with a capital first letter, as the event log's summaries read.
+fn capital(text: &str) -> String {
+    let mut c = text.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }

@@ -212,6 +212,9 @@ pub struct WriteOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Written {
     pub settings: Settings,
+    /// What the file held just before this write, read under the same lock (defaults when there
+    /// was no file or it was replaced): the event log's "old" values.
+    pub previous: Settings,
     pub bytes: Vec<u8>,
     /// Where an unusable file was kept, when it was replaced.
     pub backup: Option<PathBuf>,
@@ -228,6 +231,7 @@ pub fn modify(path: &Path, options: WriteOptions, change: impl FnOnce(&mut Setti
     let _lock = lock(path)?;
     let loaded = read_settled(path);
     let mut backup = None;
+    let previous = loaded.settings.clone();
     let mut settings = match loaded.read_only {
         None => loaded.settings,
         Some(read_only) if options.replace_broken_file && !matches!(read_only.reason, Reason::Unreadable { .. }) => {
@@ -238,7 +242,7 @@ pub fn modify(path: &Path, options: WriteOptions, change: impl FnOnce(&mut Setti
     };
     change(&mut settings)?;
     let bytes = write_locked(path, &settings)?;
-    Ok(Written { settings, bytes, backup })
+    Ok(Written { settings, previous, bytes, backup })
 }
 
 /// A form's save: the fields that differ between `base` (what the form read) and `edited` are

@@ -3,6 +3,7 @@
 use crate::{Outcome, EXIT_BAD_INPUT, EXIT_FAILURE};
 use clap::Subcommand;
 use smtp_desk::error::{ErrorKind, ErrorReport};
+use smtp_desk::journal::events::{self, Actor};
 use smtp_desk::secrets::{self, DEFAULT_PROFILE};
 use smtp_desk::settings::{self, KEYS};
 
@@ -139,6 +140,9 @@ fn set(pairs: &[String], replace_broken_file: bool) -> Outcome {
         }
         (code, report)
     })?;
+    if let Some(e) = events::settings_changed(&written.previous, &written.settings, Actor::CommandLine) {
+        events::record_at(&smtp_desk::paths::outbox_file(), &e);
+    }
     if let Some(backup) = &written.backup {
         eprintln!("The unusable settings file was kept as {}; the settings started from defaults.", backup.display());
     }

@@ -3,6 +3,7 @@
 
 use clap::Subcommand;
 use smtp_desk::error::ErrorReport;
+use smtp_desk::journal::events::{self, Actor, QueueAction};
 use smtp_desk::outbox::agent::Kind;
 use smtp_desk::outbox::runner::{self, Finished};
 use smtp_desk::outbox::sendmail::{self, Mode};
@@ -309,7 +310,8 @@ fn sendmail_inner(args: &[String]) -> Result<(), Error> {
         Mode::Flush => {
             let mut store = Store::open_default()?;
             store.record_flush_request()?;
-            store.retry_all_now()?;
+            let n = store.retry_all_now()?;
+            acted(&store, QueueAction::Flush, None, n);
             outbox::wake_delivery(&store)?;
             Ok(())
         }
@@ -441,9 +443,21 @@ fn queue_inner(q: QueueCommand) -> Result<(), Error> {
                 println!("\n{}", d.headers);
             }
         }
-        QueueCommand::Hold { ids, json } => changed("held", store.hold(&ids)?, json),
-        QueueCommand::Release { ids, json } => changed("released", store.release(&ids)?, json),
-        QueueCommand::Delete { ids, all, json } => changed("deleted", if all { store.delete_all()? } else { store.delete(&ids)? }, json),
+        QueueCommand::Hold { ids, json } => {
+            let n = store.hold(&ids)?;
+            acted(&store, QueueAction::Hold, Some(&ids), n);
+            changed("held", n, json)
+        }
+        QueueCommand::Release { ids, json } => {
+            let n = store.release(&ids)?;
+            acted(&store, QueueAction::Release, Some(&ids), n);
+            changed("released", n, json)
+        }
+        QueueCommand::Delete { ids, all, json } => {
+            let n = if all { store.delete_all()? } else { store.delete(&ids)? };
+            acted(&store, QueueAction::Delete, (!all).then_some(&ids[..]), n);
+            changed("deleted", n, json)
+        }
         QueueCommand::Counts { json } => {
             let c = store.counts()?;
             if json {
@@ -457,7 +471,8 @@ fn queue_inner(q: QueueCommand) -> Result<(), Error> {
         }
         QueueCommand::Flush => {
             store.record_flush_request()?;
-            store.retry_all_now()?;
+            let n = store.retry_all_now()?;
+            acted(&store, QueueAction::Flush, None, n);
             let woke = outbox::wake_delivery(&store)?;
             // A running agent (the window) is woken even while sending is off: it sends nothing.
             let off = woke == outbox::WakeOutcome::SendingOff || crate_mode() == Some(smtp_desk::settings::Mode::Off);
@@ -475,11 +490,17 @@ fn queue_inner(q: QueueCommand) -> Result<(), Error> {
         }
         QueueCommand::Retry { ids, json } => {
             let n = store.retry_now(&ids)?;
+            acted(&store, QueueAction::Retry, Some(&ids), n);
             outbox::wake_delivery(&store)?;
             changed("made due now", n, json);
         }
     }
     Ok(())
+}
+
+/// Notes a person's queue action in the event log (on the store the command already has).
+fn acted(store: &Store, action: QueueAction, ids: Option<&[i64]>, n: usize) {
+    events::record_or_log(store, &events::queue_action(action, ids, n, Actor::CommandLine));
 }
 
 /// The sending mode as saved, if the settings can be read.

@@ -4,6 +4,7 @@
 use crate::{Outcome, EXIT_BAD_INPUT, EXIT_FAILURE};
 use clap::Subcommand;
 use smtp_desk::error::{ErrorKind, ErrorReport};
+use smtp_desk::journal::events::{self, Actor, Secret};
 use smtp_desk::secrets::{self, Password, DEFAULT_PROFILE};
 use std::io::{IsTerminal, Read};
 
@@ -28,9 +29,11 @@ pub fn run(command: PasswordCommand) -> Outcome {
         PasswordCommand::Set { listener } => set(listener),
         PasswordCommand::Clear { listener: true } => secrets::clear_listener().map_err(|e| (EXIT_FAILURE, (&e).into())).map(|_| {
             eprintln!("Listener password removed from the keyring.");
+            recorded(Secret::Listener, false);
         }),
         PasswordCommand::Clear { listener: false } => secrets::clear(DEFAULT_PROFILE).map_err(|e| (EXIT_FAILURE, (&e).into())).map(|_| {
             eprintln!("Password removed from the keyring.");
+            recorded(Secret::Server, false);
         }),
     }
 }
@@ -46,11 +49,18 @@ fn set(listener: bool) -> Outcome {
     if listener {
         secrets::set_listener(&password).map_err(|e| (EXIT_FAILURE, (&e).into()))?;
         eprintln!("Listener password saved in the OS keyring.");
+        recorded(Secret::Listener, true);
         return Ok(());
     }
     secrets::set(DEFAULT_PROFILE, &password).map_err(|e| (EXIT_FAILURE, (&e).into()))?;
     eprintln!("Password saved in the OS keyring.");
+    recorded(Secret::Server, true);
     Ok(())
+}
+
+/// Notes the change in the event log: only "set" or "cleared", never the password.
+fn recorded(secret: Secret, saved: bool) {
+    events::record_at(&smtp_desk::paths::outbox_file(), &events::password_changed(secret, saved, Actor::CommandLine));
 }
 
 /// The password piped on standard input (`password set`, `--password-stdin`); one trailing

@@ -5,6 +5,7 @@ use crate::config::check_pairs;
 use crate::output::{self, print_error};
 use crate::{password, EXIT_BAD_INPUT};
 use smtp_desk::error::ErrorReport;
+use smtp_desk::journal::events::{self, Actor, Probe};
 use smtp_desk::secrets::DEFAULT_PROFILE;
 use smtp_desk::settings;
 use smtp_desk::smtp::{self, CancelToken, Job, Step};
@@ -43,6 +44,7 @@ pub fn validate(to: Option<&str>, values: &TryValues, out: &ProbeOutput) -> Exit
         }
     };
     let outcome = runtime().block_on(smtp::validate(&job, to, &CancelToken::new(), &mut on_step));
+    events::record_at(&smtp_desk::paths::outbox_file(), &events::probe_finished(Probe::Validation, &outcome, to, Actor::CommandLine));
     if out.json {
         output::print_json(&outcome);
     } else {
@@ -61,8 +63,12 @@ pub fn send_test(to: &str, values: &TryValues, out: &ProbeOutput) -> ExitCode {
     };
     let result = match runtime().block_on(smtp::send_test(&job, to, &CancelToken::new(), &mut |_| {})) {
         Ok(r) => r,
-        Err(report) => return bad_input(&report, out),
+        Err(report) => {
+            events::record_at(&smtp_desk::paths::outbox_file(), &events::probe_refused(Probe::TestEmail, &report, Actor::CommandLine));
+            return bad_input(&report, out);
+        }
     };
+    events::record_at(&smtp_desk::paths::outbox_file(), &events::probe_finished(Probe::TestEmail, &result, Some(to), Actor::CommandLine));
     if out.json {
         output::print_json(&result);
     } else {
