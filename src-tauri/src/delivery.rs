@@ -9,6 +9,7 @@
 //! event, throttled to one emit per [`THROTTLE`] with a trailing one for the last change, sends the
 //! new overview. Nothing runs while nothing changes.
 
+use smtp_desk::journal::events::{self, NewEvent};
 use smtp_desk::outbox::runner::{self, Failure};
 use smtp_desk::outbox::{self, agent::Kind, Store};
 use smtp_desk::settings::{self, Mode};
@@ -118,6 +119,17 @@ impl Delivery {
             *guard = Some(Store::open(&self.path)?);
         }
         f(guard.as_mut().expect("opened above"))
+    }
+
+    /// Records an event on the window's connection; a failure is only logged (never the caller's).
+    pub fn record(&self, e: &NewEvent) {
+        let recorded = self.with_store(|s| {
+            events::record_or_log(s, e);
+            Ok(())
+        });
+        if let Err(err) = recorded {
+            tracing::warn!("could not open the event log ({err}): {}", e.summary);
+        }
     }
 
     /// Wakes whichever agent runs (this window's or a daemon): the settings changed.

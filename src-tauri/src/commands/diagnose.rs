@@ -4,7 +4,9 @@
 
 use super::blocking;
 use crate::commands::settings::PasswordAction;
+use crate::delivery::Delivery;
 use crate::state::AppState;
+use smtp_desk::journal::events::{self, Actor, Probe};
 use serde::{Deserialize, Serialize};
 use smtp_desk::secrets::{Password, DEFAULT_PROFILE};
 use smtp_desk::settings::{self, Settings};
@@ -113,6 +115,7 @@ pub async fn validate_start(
         };
         let outcome = smtp::validate(&job, recipient.as_deref(), &cancel, &mut on_step).await;
         app.state::<AppState>().end_run(run_id);
+        recorded(&app, events::probe_finished(Probe::Validation, &outcome, recipient.as_deref(), Actor::Window));
         let _ = app.emit("validation-finished", FinishedEvent { run_id, outcome });
     });
     Ok(Started { run_id })
@@ -136,6 +139,13 @@ pub async fn send_test_start(
             Err(error) => SendEnd::Error(error),
         };
         app.state::<AppState>().end_run(run_id);
+        recorded(
+            &app,
+            match &end {
+                SendEnd::Result(r) => events::probe_finished(Probe::TestEmail, r, Some(&to), Actor::Window),
+                SendEnd::Error(e) => events::probe_refused(Probe::TestEmail, e, Actor::Window),
+            },
+        );
         let _ = app.emit("send-test-finished", SendFinishedEvent { run_id, end });
     });
     Ok(Started { run_id })
@@ -145,4 +155,10 @@ pub async fn send_test_start(
 #[tauri::command]
 pub fn run_cancel(run_id: u64, state: State<'_, AppState>) {
     state.cancel_run(run_id);
+}
+
+/// Records a run's outcome in the event log off the async workers; the page's event does not wait.
+fn recorded(app: &AppHandle, e: events::NewEvent) {
+    let app = app.clone();
+    tauri::async_runtime::spawn_blocking(move || app.state::<Delivery>().record(&e));
 }

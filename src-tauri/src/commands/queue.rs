@@ -4,6 +4,7 @@
 
 use super::blocking;
 use crate::delivery::Delivery;
+use smtp_desk::journal::events::{self, Actor, QueueAction};
 use smtp_desk::outbox::{self, MessageDetail, Overview, Page, PageQuery, Store};
 use smtp_desk::ErrorReport;
 use tauri::{AppHandle, Manager};
@@ -36,13 +37,15 @@ pub async fn queue_overview(app: AppHandle) -> Result<Overview, ErrorReport> {
 #[tauri::command]
 pub async fn queue_flush(app: AppHandle, ids: Option<Vec<i64>>) -> Result<usize, ErrorReport> {
     with_store(app, move |s| {
-        let n = match ids {
-            Some(ids) => s.retry_now(&ids)?,
+        let n = match &ids {
+            Some(ids) => s.retry_now(ids)?,
             None => {
                 s.record_flush_request()?;
                 s.retry_all_now()?
             }
         };
+        let action = if ids.is_some() { QueueAction::Retry } else { QueueAction::Flush };
+        acted(s, action, ids.as_deref(), n);
         outbox::wake_delivery(s)?;
         Ok(n)
     })
@@ -52,7 +55,12 @@ pub async fn queue_flush(app: AppHandle, ids: Option<Vec<i64>>) -> Result<usize,
 /// Holds the waiting recipients of these messages. Returns how many messages changed.
 #[tauri::command]
 pub async fn queue_hold(app: AppHandle, ids: Vec<i64>) -> Result<usize, ErrorReport> {
-    with_store(app, move |s| s.hold(&ids)).await
+    with_store(app, move |s| {
+        let n = s.hold(&ids)?;
+        acted(s, QueueAction::Hold, Some(&ids), n);
+        Ok(n)
+    })
+    .await
 }
 
 /// Releases held messages and wakes delivery. Returns how many messages changed.
@@ -60,6 +68,7 @@ pub async fn queue_hold(app: AppHandle, ids: Vec<i64>) -> Result<usize, ErrorRep
 pub async fn queue_release(app: AppHandle, ids: Vec<i64>) -> Result<usize, ErrorReport> {
     with_store(app, move |s| {
         let n = s.release(&ids)?;
+        acted(s, QueueAction::Release, Some(&ids), n);
         outbox::wake_delivery(s)?;
         Ok(n)
     })
@@ -69,9 +78,18 @@ pub async fn queue_release(app: AppHandle, ids: Vec<i64>) -> Result<usize, Error
 /// Deletes these messages, or every message when `ids` is `None`. Returns how many.
 #[tauri::command]
 pub async fn queue_delete(app: AppHandle, ids: Option<Vec<i64>>) -> Result<usize, ErrorReport> {
-    with_store(app, move |s| match ids {
-        Some(ids) => s.delete(&ids),
-        None => s.delete_all(),
+    with_store(app, move |s| {
+        let n = match &ids {
+            Some(ids) => s.delete(ids)?,
+            None => s.delete_all()?,
+        };
+        acted(s, QueueAction::Delete, ids.as_deref(), n);
+        Ok(n)
     })
     .await
+}
+
+/// Notes a person's queue action in the event log, on the same connection.
+fn acted(store: &Store, action: QueueAction, ids: Option<&[i64]>, n: usize) {
+    events::record_or_log(store, &events::queue_action(action, ids, n, Actor::Window));
 }

@@ -1,7 +1,9 @@
 //! Settings commands: load, check, save (with the password changes), start from defaults, password status.
 
 use super::blocking;
+use crate::delivery::Delivery;
 use crate::state::AppState;
+use smtp_desk::journal::events::{self, Actor, Secret};
 use serde::{Deserialize, Serialize};
 use smtp_desk::account::{self, Edit, PasswordChange, PasswordChanges};
 use smtp_desk::secrets::{self, Password, DEFAULT_PROFILE};
@@ -54,6 +56,13 @@ pub async fn start_from_defaults(app: AppHandle) -> Result<LoadedSettings, Error
         let report = |e: settings::Error| ErrorReport::from(&e);
         let path = smtp_desk::paths::settings_file().map_err(report)?;
         let written = settings::replace_broken(&path).map_err(report)?;
+        if let Some(backup) = &written.backup {
+            let e = events::app_problem(
+                events::Severity::Warning,
+                format!("The unusable settings file was kept as {} and the settings started from defaults (from the window)", backup.display()),
+            );
+            app.state::<Delivery>().record(&e);
+        }
         state.note_file(Some(written.bytes));
         Ok(LoadedSettings {
             report: settings::check(&written.settings),
@@ -115,6 +124,7 @@ pub async fn save_settings(
     listener_password: Option<PasswordAction>,
     keep_mine: Option<Vec<String>>,
     state: State<'_, AppState>,
+    app: AppHandle,
 ) -> Result<Saved, ErrorReport> {
     let changes = PasswordChanges {
         password: password.into_change()?,
@@ -126,6 +136,12 @@ pub async fn save_settings(
         account::save_all(&path, DEFAULT_PROFILE, Edit { base: &base, edited: &settings, keep_mine: &keep_mine }, changes)
     })
     .await?;
+    let passwords = [(Secret::Server, saved.password_saved), (Secret::Listener, saved.listener_password_saved)];
+    if let Some(e) = events::settings_saved(&saved.written.previous, &saved.written.settings, &passwords, Actor::Window) {
+        let recorder = app.clone();
+        // Off the async workers (SQLite); the page's answer does not wait for it.
+        tauri::async_runtime::spawn_blocking(move || recorder.state::<Delivery>().record(&e));
+    }
     // Our own write must not come back to the page as an outside change.
     state.note_file(Some(saved.written.bytes));
     state.set_dirty(false);
