@@ -582,6 +582,8 @@ pub fn listener_refused_login(peer: std::net::SocketAddr, failed: usize, expecte
         severity: Severity::Warning,
         category: Category::Listener,
         summary: format!("SMTP listener refused {times} from {peer} (wrong user name or password for '{expected_user}')"),
-        detail: Some(serde_json::json!({ "action": "refused_login", "peer": peer.to_string(), "failed_logins": failed, "user": expected_user })),
+        detail: Some(
+            serde_json::json!({ "action": "refused_login", "peer": peer.to_string(), "failed_logins": failed, "user": expected_user }),
+        ),
     }
 }

@@ -319,7 +319,10 @@ pub async fn start_for_agent(store_path: &Path, cancel: &CancelToken, notice: &m
         Err(e) => {
             let hint = ErrorReport::from(&e).hint.map(|h| format!(" ({h})")).unwrap_or_default();
             let text = format!("the SMTP listener is not running: {e}{hint}");
-            events::record_at(store_path, &events::app_problem(events::Severity::Error, format!("The SMTP listener could not start: {e}{hint}")));
+            events::record_at(
+                store_path,
+                &events::app_problem(events::Severity::Error, format!("The SMTP listener could not start: {e}{hint}")),
+            );
             notice(&text);
             None
         }

@@ -3,9 +3,9 @@
 use super::blocking;
 use crate::delivery::Delivery;
 use crate::state::AppState;
-use smtp_desk::journal::events::{self, Actor, Secret};
 use serde::{Deserialize, Serialize};
 use smtp_desk::account::{self, Edit, PasswordChange, PasswordChanges};
+use smtp_desk::journal::events::{self, Actor, Secret};
 use smtp_desk::secrets::{self, Password, DEFAULT_PROFILE};
 use smtp_desk::settings::{self, ReadOnly, Report, Settings};
 use smtp_desk::ErrorReport;
@@ -59,7 +59,10 @@ pub async fn start_from_defaults(app: AppHandle) -> Result<LoadedSettings, Error
         if let Some(backup) = &written.backup {
             let e = events::app_problem(
                 events::Severity::Warning,
-                format!("The unusable settings file was kept as {} and the settings started from defaults (from the window)", backup.display()),
+                format!(
+                    "The unusable settings file was kept as {} and the settings started from defaults (from the window)",
+                    backup.display()
+                ),
             );
             app.state::<Delivery>().record(&e);
         }
