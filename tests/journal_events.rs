@@ -310,3 +310,15 @@ fn an_event_log_that_cannot_be_written_is_only_logged() {
     // The database's directory is a file: opening fails, and the caller goes on.
     events::record_at(&blocker.join("outbox.sqlite3"), &events::app_problem(Severity::Warning, "x"));
 }
+
+#[test]
+fn a_repeated_app_warning_is_recorded_once_per_interval_across_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("outbox.sqlite3");
+    let warning = events::app_problem(Severity::Warning, "The keyring did not answer in time during delivery");
+    // Two stores stand for two one-shot runs (two processes): the second sees the first's line.
+    events::record_unless_repeated(&Store::open(&path).unwrap(), &warning);
+    events::record_unless_repeated(&Store::open(&path).unwrap(), &warning);
+    events::record_unless_repeated(&Store::open(&path).unwrap(), &events::app_problem(Severity::Warning, "another problem"));
+    assert_eq!(events_of(&Store::open(&path).unwrap(), Category::App).len(), 2);
+}

@@ -244,26 +244,23 @@ pub fn record_at(path: &std::path::Path, e: &NewEvent) {
 }
 
 /// How long the same app warning is recorded only once: a daemon that finds the keyring locked
-/// on every pass writes one line per this long, not one per pass.
+/// on every pass, or a one-shot run per `sendmail` call that finds the settings unusable, writes
+/// one line per this long, not one per pass.
 pub const REPEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 
-/// [`record_or_log`] for a problem that may repeat on every pass: the same summary is recorded
-/// at most once per [`REPEAT_EVERY`] by this process.
+/// [`record_or_log`] for a problem that may repeat on every pass: skipped when an event with the
+/// same summary was recorded within [`REPEAT_EVERY`] (by any process: the check reads the log).
 pub fn record_unless_repeated(store: &Store, e: &NewEvent) {
-    use std::collections::HashMap;
-    use std::sync::Mutex;
-    use std::time::Instant;
-    static RECENT: Mutex<Option<HashMap<String, Instant>>> = Mutex::new(None);
-    {
-        let mut guard = RECENT.lock().unwrap_or_else(|p| p.into_inner());
-        let recent = guard.get_or_insert_with(HashMap::new);
-        recent.retain(|_, at| at.elapsed() < REPEAT_EVERY);
-        if recent.contains_key(&e.summary) {
-            return;
-        }
-        recent.insert(e.summary.clone(), Instant::now());
+    let since = crate::outbox::now_millis() - REPEAT_EVERY.as_millis() as i64;
+    let seen = store
+        .conn()
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM events WHERE at >= ?1 AND summary = ?2)")
+        .and_then(|mut s| s.query_row(rusqlite::params![since, e.summary], |r| r.get::<_, bool>(0)));
+    match seen {
+        Ok(true) => {}
+        Ok(false) => record_or_log(store, e),
+        Err(err) => tracing::warn!("could not read the event log ({err}): {}", e.summary),
     }
-    record_or_log(store, e);
 }
 
 /// A value as a person reads it in a summary: text without quotes, switches as on/off, nothing

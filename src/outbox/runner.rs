@@ -368,7 +368,7 @@ async fn pass(store: Store, stop: &Stop, pool: &Arc<Pool>, events: &mut dyn Even
     }
     match error {
         Some(e) => {
-            journal::record_or_log(&store, &journal::app_problem(journal::Severity::Error, format!("Delivery failed: {e}")));
+            journal::record_unless_repeated(&store, &journal::app_problem(journal::Severity::Error, format!("Delivery failed: {e}")));
             Err(e)
         }
         None => Ok((store, summary, Mode::Relay, max_idle)),
