@@ -322,3 +322,17 @@ fn a_repeated_app_warning_is_recorded_once_per_interval_across_processes() {
     events::record_unless_repeated(&Store::open(&path).unwrap(), &events::app_problem(Severity::Warning, "another problem"));
     assert_eq!(events_of(&Store::open(&path).unwrap(), Category::App).len(), 2);
 }
+
+#[test]
+fn replacing_a_broken_settings_file_is_recorded_as_a_warning_naming_the_backup() {
+    let desk = Desk::relay(free_port(), &[]);
+    std::fs::write(desk.config.path().join("settings.json"), b"{ not json").unwrap();
+    ok(&desk.run(&["config", "set", "--replace-broken-file", "relay.port", "2700"], b""));
+    let store = desk.store();
+    let app = events_of(&store, Category::App);
+    assert_eq!(app.len(), 1, "{app:?}");
+    assert_eq!(app[0].severity, Severity::Warning);
+    assert!(app[0].summary.contains(".broken-") && app[0].summary.ends_with("(from the command line)"), "{}", app[0].summary);
+    let changed = events_of(&store, Category::Settings);
+    assert!(changed.last().unwrap().summary.contains("Port 587 → 2700"), "{}", changed.last().unwrap().summary);
+}

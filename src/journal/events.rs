@@ -38,19 +38,33 @@ impl Severity {
 #[serde(rename_all = "snake_case")]
 #[ts(rename = "EventCategory")]
 pub enum Category {
-    /// Settings saved: `detail` is `{"changes": [{"field", "old", "new"}]}`.
+    /// Settings saved: `detail` is `{"changes": [{"field", "label", "old", "new"}], "by"}`, one
+    /// change per field (its registry key and label); a password is `{"field": "password" |
+    /// "listener.password", "old": null, "new": "set" | "cleared"}`, never its value. `by` is
+    /// `"window"` or `"command_line"` (in every category a person acts in).
     Settings,
-    /// A validation run: `detail` is its outcome (steps and transcript), as the window showed it.
+    /// A validation run: `detail` is its outcome (`Outcome`: steps and transcript, as the window
+    /// showed it, credentials redacted) plus `by` and, when given, `to`. A run that could not
+    /// start is `{"ok": false, "error": ErrorReport, "by"}`.
     Validation,
     /// A test email: `detail` is its outcome, as for a validation.
     TestEmail,
-    /// Flush, delete, hold, release: `detail` is `{"action", "ids"}`.
+    /// Flush, retry, delete, hold, release: `detail` is `{"action", "ids", "all", "changed", "by"}`
+    /// (`ids` null and `all` true for every message; a flush counts deferred recipients).
     Queue,
-    /// A delivery agent (the window, the daemon, a one-shot run) started or stopped.
+    /// A delivery agent (the window, the daemon, a one-shot run) started or stopped: `detail` is
+    /// `{"agent", "action": "start" | "stop"}`, a stop with its totals (`sent`, `deferred`,
+    /// `failed`, `bounces`, `connect_failures`, `connect_error`) or `error`. A one-shot run is
+    /// recorded only when it delivered or failed something.
     Agent,
-    /// The loopback listener started, stopped or refused a login.
+    /// The loopback listener: `{"action": "start" | "stop", "addresses"}`, or a refused login
+    /// `{"action": "refused_login", "peer", "failed_logins", "user"}` (`user` is the login the
+    /// listener expects, never what was typed; never a password).
     Listener,
-    /// The app's own warnings and errors.
+    /// The app's own warnings and errors (delivery could not read the keyring or the queue, the
+    /// listener could not start, settings unusable): no detail, or for mail that failed for good
+    /// `{"failures": [{"message", "recipient", "reply"}], "total"}`. A repeated one is recorded
+    /// once per [`REPEAT_EVERY`].
     App,
 }
 
@@ -554,6 +568,14 @@ pub fn delivery_failed(failures: &[crate::outbox::runner::Failure], total: usize
 /// queue, the listener could not start).
 pub fn app_problem(severity: Severity, summary: impl Into<String>) -> NewEvent {
     NewEvent { severity, category: Category::App, summary: shorter(summary.into()), detail: None }
+}
+
+/// An unusable settings file was kept as `backup` and the settings started from defaults.
+pub fn settings_replaced(backup: &std::path::Path, by: Actor) -> NewEvent {
+    app_problem(
+        Severity::Warning,
+        format!("The unusable settings file was kept as {} and the settings started from defaults ({})", backup.display(), by.phrase()),
+    )
 }
 
 /// The SMTP listener started on these addresses.

@@ -57,14 +57,7 @@ pub async fn start_from_defaults(app: AppHandle) -> Result<LoadedSettings, Error
         let path = smtp_desk::paths::settings_file().map_err(report)?;
         let written = settings::replace_broken(&path).map_err(report)?;
         if let Some(backup) = &written.backup {
-            let e = events::app_problem(
-                events::Severity::Warning,
-                format!(
-                    "The unusable settings file was kept as {} and the settings started from defaults (from the window)",
-                    backup.display()
-                ),
-            );
-            app.state::<Delivery>().record(&e);
+            app.state::<Delivery>().record(&events::settings_replaced(backup, Actor::Window));
         }
         state.note_file(Some(written.bytes));
         Ok(LoadedSettings {

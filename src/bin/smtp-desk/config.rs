@@ -140,8 +140,14 @@ fn set(pairs: &[String], replace_broken_file: bool) -> Outcome {
         }
         (code, report)
     })?;
-    if let Some(e) = events::settings_changed(&written.previous, &written.settings, Actor::CommandLine) {
-        events::record_at(&smtp_desk::paths::outbox_file(), &e);
+    let replaced = written.backup.as_deref().map(|b| events::settings_replaced(b, Actor::CommandLine));
+    let changed = events::settings_changed(&written.previous, &written.settings, Actor::CommandLine);
+    if replaced.is_some() || changed.is_some() {
+        // One store for the command's events.
+        match smtp_desk::outbox::Store::open_default() {
+            Ok(store) => replaced.iter().chain(changed.iter()).for_each(|e| events::record_or_log(&store, e)),
+            Err(e) => tracing::warn!("could not open the event log: {e}"),
+        }
     }
     if let Some(backup) = &written.backup {
         eprintln!("The unusable settings file was kept as {}; the settings started from defaults.", backup.display());
