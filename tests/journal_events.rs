@@ -336,3 +336,20 @@ fn replacing_a_broken_settings_file_is_recorded_as_a_warning_naming_the_backup()
     let changed = events_of(&store, Category::Settings);
     assert!(changed.last().unwrap().summary.contains("Port 587 → 2700"), "{}", changed.last().unwrap().summary);
 }
+
+#[test]
+fn delivery_without_a_readable_password_warns_once_not_once_per_run() {
+    let server = Server::start(&["--user", &login(), "--auth-plaintext"]);
+    let desk = Desk::relay(server.port, &["auth.method", "password", "auth.username", USER]);
+    queue(&mut desk.store(), 1);
+    // Each run defers the mail (the login could not be made) and sees the same problem; the flush
+    // starts a run of its own too.
+    assert_eq!(desk.run(&["deliver", "--once"], b"").status.code(), Some(75));
+    ok(&desk.run(&["queue", "flush"], b""));
+    desk.run(&["deliver", "--once"], b"");
+    std::thread::sleep(Duration::from_millis(300));
+    let app = events_of(&desk.store(), Category::App);
+    let about_password: Vec<&Event> = app.iter().filter(|e| e.summary.to_lowercase().contains("password")).collect();
+    assert_eq!(about_password.len(), 1, "{app:?}");
+    assert_eq!(about_password[0].severity, Severity::Warning);
+}
