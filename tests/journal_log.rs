@@ -22,7 +22,10 @@ fn stdout(o: &Output) -> String {
 
 /// `smtp-desk log --json` with `args`, newest first.
 fn log(desk: &Desk, args: &[&str]) -> Vec<Value> {
-    let mut all = vec!["log", "--json", "--limit", "0"];
+    let mut all = vec!["log", "--json"];
+    if !args.contains(&"--limit") {
+        all.extend_from_slice(&["--limit", "0"]);
+    }
     all.extend_from_slice(args);
     let o = desk.run(&all, b"");
     ok(&o);
