@@ -52,7 +52,11 @@ fn every_row(desk: &Desk) -> String {
 #[test]
 fn a_delivery_over_starttls_is_logged_with_tls_and_never_the_password_or_body() {
     let pki = Pki::new();
-    let server = Server::start_tls("starttls", &pki.server_cert(CertKind::Good), &["--user", &support::login(), "--refuse-rcpt", "nobody@example.com"]);
+    let server = Server::start_tls(
+        "starttls",
+        &pki.server_cert(CertKind::Good),
+        &["--user", &support::login(), "--refuse-rcpt", "nobody@example.com"],
+    );
     let ca = pki.ca_pem.to_str().unwrap().to_string();
     let desk = Desk::relay(
         server.port,
@@ -67,7 +71,8 @@ fn a_delivery_over_starttls_is_logged_with_tls_and_never_the_password_or_body() 
     let find = |result: &str, to: &str| {
         rows.iter().find(|r| r["result"] == result && r["recipient"] == to).unwrap_or_else(|| panic!("no {result} row for {to}: {rows:#?}"))
     };
-    let (received, sent, bounced) = (find("received", "ok@example.com"), find("sent", "ok@example.com"), find("bounced", "nobody@example.com"));
+    let (received, sent, bounced) =
+        (find("received", "ok@example.com"), find("sent", "ok@example.com"), find("bounced", "nobody@example.com"));
     find("received", "nobody@example.com");
     for r in [received, sent, bounced] {
         assert_eq!((r["message_id"].as_str(), r["sender"].as_str()), (Some("<log-1@test>"), Some("app@example.com")), "{r}");
@@ -123,7 +128,11 @@ fn refusals_by_sendmail_and_the_smtp_session_are_logged() {
     let refused = log(&desk, &["--result", "refused"]);
     assert_eq!(refused.len(), 3, "{refused:#?}");
     for r in &refused {
-        assert_eq!((r["message"].clone(), r["server"].as_str(), r["sender"].as_str()), (Value::Null, Some("sendmail"), Some("app@example.com")), "{r}");
+        assert_eq!(
+            (r["message"].clone(), r["server"].as_str(), r["sender"].as_str()),
+            (Value::Null, Some("sendmail"), Some("app@example.com")),
+            "{r}"
+        );
     }
     let by_to = |to: &str| refused.iter().find(|r| r["recipient"] == to).unwrap_or_else(|| panic!("{to}: {refused:#?}"));
     let bad = by_to("bad address@@example.com");
@@ -192,7 +201,10 @@ fn hold_logs_one_held_row_per_recipient_it_held() {
     to.sort();
     assert_eq!(to, ["a@example.com", "b@example.com"], "held once each, not again: {held:#?}");
     for r in &held {
-        assert_eq!((r["server"].as_str(), r["reply"].as_str(), r["message_id"].as_str()), (Some("queue"), Some("held by a person"), Some("<h-1@test>")));
+        assert_eq!(
+            (r["server"].as_str(), r["reply"].as_str(), r["message_id"].as_str()),
+            (Some("queue"), Some("held by a person"), Some("<h-1@test>"))
+        );
         assert_eq!(r["message"].as_i64().unwrap().to_string(), id);
     }
 }
@@ -256,8 +268,11 @@ fn the_agent_prunes_rows_past_the_retention_and_keeps_the_rest() {
     insert(&desk, &[(now - 40 * day, "a@x", "old@x", "sent"), (now - 20 * day, "a@x", "kept@x", "sent"), (now, "a@x", "new@x", "sent")]);
     {
         let conn = rusqlite::Connection::open(desk.path()).unwrap();
-        conn.execute("INSERT INTO events (at, severity, category, summary) VALUES (?1, 'info', 'app', 'old'), (?2, 'info', 'app', 'new')", [now - 40 * day, now])
-            .unwrap();
+        conn.execute(
+            "INSERT INTO events (at, severity, category, summary) VALUES (?1, 'info', 'app', 'old'), (?2, 'info', 'app', 'new')",
+            [now - 40 * day, now],
+        )
+        .unwrap();
     }
     ok(&desk.run(&["deliver", "--once"], b""));
     let to: Vec<String> = log(&desk, &[]).iter().map(|r| r["recipient"].as_str().unwrap().to_string()).collect();

@@ -224,7 +224,8 @@ const PRUNE_EVERY: Duration = Duration::from_secs(24 * 3600);
 /// Deletes mail-log and event rows older than `logs.retention_days`, on a blocking thread (a
 /// first prune of a large log takes a while; each batch is its own short transaction).
 async fn prune_logs(store: Store) -> Store {
-    let days = settings::load().map(|l| l.settings.profile.logs.retention_days).unwrap_or_else(|_| settings::Logs::default().retention_days);
+    let days =
+        settings::load().map(|l| l.settings.profile.logs.retention_days).unwrap_or_else(|_| settings::Logs::default().retention_days);
     let task = tokio::task::spawn_blocking(move || {
         let r = crate::journal::retention::prune(&store, days.max(1));
         (store, r)

@@ -575,7 +575,9 @@ mod tests {
             .conn()
             .prepare("SELECT at, message, message_id, sender, recipient, size, result, reply, tls, duration_ms FROM mail_log ORDER BY id")
             .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?)))
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?))
+            })
             .unwrap()
             .map(Result::unwrap)
             .collect();

@@ -113,11 +113,15 @@ pub fn log(a: LogArgs) -> Outcome {
             return Ok(());
         }
         let mut rows = Vec::new();
-        walk(a.limit.unwrap_or(50), |limit, before| {
-            let p = mail_log::page(&store, &LogQuery { limit, before, ..q.clone() })?;
-            let next = p.entries.last().filter(|_| p.older).map(|e| Cursor { at: e.at, id: e.id });
-            Ok((p.entries, next))
-        }, |e: Entry| rows.push(e))?;
+        walk(
+            a.limit.unwrap_or(50),
+            |limit, before| {
+                let p = mail_log::page(&store, &LogQuery { limit, before, ..q.clone() })?;
+                let next = p.entries.last().filter(|_| p.older).map(|e| Cursor { at: e.at, id: e.id });
+                Ok((p.entries, next))
+            },
+            |e: Entry| rows.push(e),
+        )?;
         let mut out = stdout.lock();
         if a.json {
             for e in &rows {
@@ -154,11 +158,15 @@ pub fn events(a: EventArgs) -> Outcome {
         let q = EventQuery { since, until, severity: a.severity, category: a.category, ..EventQuery::default() };
         let store = open()?;
         let mut rows = Vec::new();
-        walk(a.limit.unwrap_or(50), |limit, before| {
-            let p = events::page(&store, &EventQuery { limit, before, ..q.clone() })?;
-            let next = p.events.last().filter(|_| p.older).map(|e| Cursor { at: e.at, id: e.id });
-            Ok((p.events, next))
-        }, |e: Event| rows.push(e))?;
+        walk(
+            a.limit.unwrap_or(50),
+            |limit, before| {
+                let p = events::page(&store, &EventQuery { limit, before, ..q.clone() })?;
+                let next = p.events.last().filter(|_| p.older).map(|e| Cursor { at: e.at, id: e.id });
+                Ok((p.events, next))
+            },
+            |e: Event| rows.push(e),
+        )?;
         let mut out = std::io::stdout().lock();
         if a.json {
             for e in &rows {
