@@ -571,7 +571,8 @@ mod tests {
             .unwrap();
         }
         let s = Store::open(&path).unwrap();
-        let rows: Vec<(i64, Option<i64>, String, String, String, i64, String, String, Option<String>, i64)> = s
+        type Row = (i64, Option<i64>, String, String, String, i64, String, String, Option<String>, i64);
+        let rows: Vec<Row> = s
             .conn()
             .prepare("SELECT at, message, message_id, sender, recipient, size, result, reply, tls, duration_ms FROM mail_log ORDER BY id")
             .unwrap()
