@@ -13,6 +13,9 @@
 //! Stopping: cancelling the token passed to [`run`] (SIGTERM, SIGINT, the window closing) stops
 //! claiming; in-flight messages finish or go back to queued, connections are closed with QUIT
 //! and the lock is released, all within the step timeout ([`deliver::Stop`]).
+//!
+//! Retention: the agent prunes the mail log and the event log when it starts and once a day
+//! ([`crate::journal::retention`]).
 
 use super::agent::{self, AgentLock, Kind};
 use super::bounce::Budget;
@@ -135,6 +138,9 @@ pub async fn run(path: &Path, kind: Kind, cancel: &CancelToken, events: &mut dyn
     // The listener runs beside a daemon or the window when the settings turn it on; it stops
     // with the agent (dropped at the end of this function).
     let mut listener = if kind == Kind::Once { None } else { Some(HostedListener::start(path, cancel, events).await) };
+    // Retention: when the agent starts, then about once a day (a timer in the wait below).
+    let store = prune_logs(store).await;
+    let mut next_prune = tokio::time::Instant::now() + PRUNE_EVERY;
     let mut store = Some(store);
     let mut total = Summary::default();
     let pool = Arc::new(Pool::new());
@@ -175,6 +181,7 @@ pub async fn run(path: &Path, kind: Kind, cancel: &CancelToken, events: &mut dyn
                         let expiry = pool.next_expiry(max_idle);
                         tokio::select! {
                             _ = socket.woken() => break,
+                            _ = tokio::time::sleep_until(next_prune) => break,
                             _ = tokio::time::sleep_until(until), if !idle => break,
                             _ = async { tokio::time::sleep_until(expiry.expect("only polled with a kept connection")).await }, if expiry.is_some() => {
                                 pool.close_expired(max_idle).await;
@@ -184,6 +191,10 @@ pub async fn run(path: &Path, kind: Kind, cancel: &CancelToken, events: &mut dyn
                     }
                     if cancel.is_cancelled() {
                         break;
+                    }
+                    if tokio::time::Instant::now() >= next_prune {
+                        store = Some(prune_logs(store.take().expect("the store")).await);
+                        next_prune = tokio::time::Instant::now() + PRUNE_EVERY;
                     }
                     // Every settings change wakes the window's agent (a daemon sees one on a wake
                     // or its idle recheck): a changed port or on/off applies now.
@@ -222,6 +233,29 @@ pub async fn run(path: &Path, kind: Kind, cancel: &CancelToken, events: &mut dyn
         }
     }
     Ok(Finished::Delivered(total))
+}
+
+/// How often a running agent prunes the logs past their retention.
+const PRUNE_EVERY: Duration = Duration::from_secs(24 * 3600);
+
+/// Deletes mail-log and event rows older than `logs.retention_days`, on a blocking thread (a
+/// first prune of a large log takes a while; each batch is its own short transaction).
+async fn prune_logs(store: Store) -> Store {
+    let days =
+        settings::load().map(|l| l.settings.profile.logs.retention_days).unwrap_or_else(|_| settings::Logs::default().retention_days);
+    let task = tokio::task::spawn_blocking(move || {
+        let r = crate::journal::retention::prune(&store, days.max(1));
+        (store, r)
+    });
+    let (store, r) = task.await.expect("pruning does not panic");
+    match r {
+        Ok(p) if p.mail_log + p.events > 0 => {
+            tracing::info!("pruned {} mail-log and {} event rows older than {days} days", p.mail_log, p.events)
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!("the logs could not be pruned: {e}"),
+    }
+    store
 }
 
 /// Waits for the agent lock on a thread of its own (a blocking `flock`: the kernel wakes it when

@@ -162,6 +162,23 @@ pub struct Submission {
     pub options: Dsn,
 }
 
+/// Mail intake refused (never queued), for the mail log: one row per recipient named, or one
+/// with recipient "" when none was.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Refusal {
+    /// The envelope sender, as far as it was known.
+    pub sender: String,
+    pub recipients: Vec<String>,
+    /// The Message-ID header, if the message was read that far.
+    pub message_id: String,
+    /// Bytes read (or announced with SIZE=); 0 when the message was not read.
+    pub size: u64,
+    /// Who refused: "sendmail" or "listener".
+    pub server: String,
+    /// The reply (or error) given to the client.
+    pub reply: String,
+}
+
 /// An open queue database.
 pub struct Store {
     conn: Connection,
@@ -350,6 +367,27 @@ impl Store {
         Ok(ids)
     }
 
+    /// Writes 'refused' rows to the mail log for mail intake turned away, in one transaction.
+    pub fn record_refusals(&mut self, refusals: &[Refusal]) -> Result<(), Error> {
+        let now = now_millis();
+        let path = self.path.display().to_string();
+        let storage = |e: rusqlite::Error| Error::Storage { path: path.clone(), message: e.to_string() };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(storage)?;
+        {
+            let mut log = tx.prepare_cached(crate::journal::mail_log::INSERT).map_err(storage)?;
+            for r in refusals {
+                let none = [String::new()];
+                let recipients = if r.recipients.is_empty() { &none[..] } else { &r.recipients[..] };
+                for to in recipients {
+                    let size = i64::try_from(r.size).unwrap_or(i64::MAX);
+                    log.execute(params![now, None::<i64>, r.message_id, r.sender, to, size, r.server, None::<&str>, "refused", r.reply, 0])
+                        .map_err(storage)?;
+                }
+            }
+        }
+        tx.commit().map_err(storage)
+    }
+
     /// Notes that someone asked for the queue to be flushed (`sendmail -q`, `queue flush`), for
     /// the delivery agent to act on.
     pub fn record_flush_request(&self) -> Result<(), Error> {
@@ -508,5 +546,55 @@ mod tests {
         let mut stmt = s.conn().prepare("SELECT address FROM search_address ORDER BY address").unwrap();
         let got: Vec<String> = stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
         assert_eq!(got, ["Old@B", "a@example.com", "old@a", "r0@example.com", "r1@example.com"]);
+    }
+
+    /// Migration 5 turns the old `attempts` into mail-log rows: 'failed' becomes 'bounced', and
+    /// the Message-ID, sender and size are copied from the message (empty when it is gone).
+    #[test]
+    fn attempts_of_an_older_queue_become_mail_log_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.sqlite3");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for (i, sql) in MIGRATIONS.iter().enumerate().take(4) {
+                conn.execute_batch(sql).unwrap();
+                conn.pragma_update(None, "user_version", (i + 1) as i64).unwrap();
+            }
+            conn.execute_batch(
+                "INSERT INTO message (received_at, sender, size, subject, message_id, source, body) VALUES (1, 'app@a', 1234, '', '<m1@a>', 't', x'00');
+                 INSERT INTO attempts (message, recipient, at, server, result, reply, duration_ms) VALUES
+                    (1, 'x@b', 10, 'relay:587', 'deferred', '451 later', 5),
+                    (1, 'x@b', 20, 'relay:587', 'failed', '550 no such user', 6),
+                    (1, 'y@b', 20, 'relay:587', 'sent', '250 ok', 7),
+                    (9, 'z@b', 30, 'relay:587', 'sent', '250 ok', 8);",
+            )
+            .unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        type Row = (i64, Option<i64>, String, String, String, i64, String, String, Option<String>, i64);
+        let rows: Vec<Row> = s
+            .conn()
+            .prepare("SELECT at, message, message_id, sender, recipient, size, result, reply, tls, duration_ms FROM mail_log ORDER BY id")
+            .unwrap()
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let row = |at, m, mid: &str, from: &str, to: &str, size, result: &str, reply: &str, ms| {
+            (at, Some(m), mid.to_string(), from.to_string(), to.to_string(), size, result.to_string(), reply.to_string(), None, ms)
+        };
+        assert_eq!(
+            rows,
+            [
+                row(10, 1, "<m1@a>", "app@a", "x@b", 1234, "deferred", "451 later", 5),
+                row(20, 1, "<m1@a>", "app@a", "x@b", 1234, "bounced", "550 no such user", 6),
+                row(20, 1, "<m1@a>", "app@a", "y@b", 1234, "sent", "250 ok", 7),
+                row(30, 9, "", "", "z@b", 0, "sent", "250 ok", 8),
+            ]
+        );
+        let attempts: i64 = s.conn().query_row("SELECT count(*) FROM sqlite_master WHERE name = 'attempts'", [], |r| r.get(0)).unwrap();
+        assert_eq!(attempts, 0, "the attempts table is gone");
     }
 }

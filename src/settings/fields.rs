@@ -169,6 +169,7 @@ pub const FIELDS: &[Field] = &[
         ALL,
     ),
     number!("bounces.max_per_hour", "Bounces an hour", 1..=10000, "bounces", ALL, "At most this many are sent;"),
+    number!("logs.retention_days", "Keep logs for", 1..=3650, "days", ALL, "Mail-log and event-log entries older than this are deleted;"),
 ];
 
 /// The field with this key, if there is one.

@@ -41,6 +41,8 @@ pub struct Profile {
     pub listener: Listener,
     /// Reports to the sender of mail that could not be delivered.
     pub bounces: Bounces,
+    /// How long the mail log and the event log keep their rows.
+    pub logs: Logs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, TS)]
@@ -208,5 +210,19 @@ pub struct Listener {
 impl Default for Listener {
     fn default() -> Self {
         Self { enabled: false, port: 2525, username: String::new() }
+    }
+}
+
+/// The mail log and the event log. Files from before this setting get the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(default, deny_unknown_fields)]
+pub struct Logs {
+    /// Rows older than this many days are deleted by the delivery agent (daily).
+    pub retention_days: u32,
+}
+
+impl Default for Logs {
+    fn default() -> Self {
+        Self { retention_days: 90 }
     }
 }

@@ -7,6 +7,7 @@
 #![allow(clippy::result_large_err)]
 
 mod config;
+mod journal;
 mod listen;
 mod outbox;
 mod output;
@@ -60,6 +61,12 @@ enum Command {
     /// Take mail over SMTP on 127.0.0.1 and ::1 into the outbox (foreground; for systemd or scripts).
     #[command(after_help = listen::LISTEN_HELP)]
     Listen,
+    /// Show the mail log: what happened to each recipient (newest first).
+    #[command(after_help = journal::LOG_HELP)]
+    Log(journal::LogArgs),
+    /// Show the event log: settings changes, validations, queue actions, agents (newest first).
+    #[command(after_help = journal::EVENTS_HELP)]
+    Events(journal::EventArgs),
 }
 
 /// Exit codes: 0 ok, 1 a runtime failure (file, keyring), 2 bad input (clap's convention);
@@ -84,6 +91,8 @@ fn main() -> ExitCode {
         Command::SendTest { to, values, output } => return probe::send_test(&to, &values, &output),
         Command::Outbox(command) => return outbox::run(command),
         Command::Listen => return listen::run(),
+        Command::Log(args) => journal::log(args),
+        Command::Events(args) => journal::events(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,6 +3,7 @@ import type { Auth } from "./Auth";
 import type { Bounces } from "./Bounces";
 import type { Limits } from "./Limits";
 import type { Listener } from "./Listener";
+import type { Logs } from "./Logs";
 import type { Mode } from "./Mode";
 import type { Relay } from "./Relay";
 import type { Sender } from "./Sender";
@@ -23,4 +24,8 @@ local_recipient: string | null, limits: Limits, listener: Listener,
 /**
  * Reports to the sender of mail that could not be delivered.
  */
-bounces: Bounces, };
+bounces: Bounces, 
+/**
+ * How long the mail log and the event log keep their rows.
+ */
+logs: Logs, };

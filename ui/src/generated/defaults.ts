@@ -44,6 +44,9 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = {
     "bounces": {
       "send": true,
       "max_per_hour": 20
+    },
+    "logs": {
+      "retention_days": 90
     }
   }
 };

@@ -356,6 +356,23 @@ export const FIELDS = [
       "relay",
       "direct"
     ]
+  },
+  {
+    "name": "logs.retention_days",
+    "label": "Keep logs for",
+    "help": "Mail-log and event-log entries older than this are deleted;",
+    "takes": "1-3650",
+    "kind": "number",
+    "range": [
+      1,
+      3650
+    ],
+    "unit": "days",
+    "modes": [
+      "off",
+      "relay",
+      "direct"
+    ]
   }
 ] as const satisfies readonly Field[];
 

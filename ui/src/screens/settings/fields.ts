@@ -61,6 +61,7 @@ export function normalise(s: Settings): Settings {
       },
       listener: { enabled: p.listener.enabled, port: p.listener.port, username: p.listener.username },
       bounces: { send: p.bounces.send, max_per_hour: p.bounces.max_per_hour },
+      logs: { retention_days: p.logs.retention_days },
     },
   };
 }
@@ -88,6 +89,8 @@ export function unreadableMessage(key: string): string {
 /** Reads and fills the form's controls; ids come from the keys (`relay.host` → `#relay-host`). */
 export class FormFields {
   schema = 1;
+  /** Settings the form has no control for yet: kept as filled, so saving the form keeps them. */
+  logs: Settings["profile"]["logs"] = { retention_days: 90 };
   constructor(private readonly root: HTMLElement) {}
 
   control<T extends HTMLInputElement | HTMLSelectElement = HTMLInputElement>(key: string): T {
@@ -147,6 +150,7 @@ export class FormFields {
           username: this.text("listener.username"),
         },
         bounces: { send: this.control("bounces.send").checked, max_per_hour: this.number("bounces.max_per_hour") },
+        logs: { ...this.logs },
       },
     });
   }
@@ -154,6 +158,7 @@ export class FormFields {
   fill(s: Settings): void {
     const p = s.profile;
     this.schema = s.schema;
+    this.logs = { ...p.logs };
     for (const radio of this.root.querySelectorAll<HTMLInputElement>('input[name="mode"]')) {
       radio.checked = radio.value === p.mode;
     }

@@ -606,6 +606,7 @@ describe("mail from this machine", () => {
     s.profile.local_recipient = "admin@example.com";
     s.profile.listener = { enabled: true, port: 2526, username: "cron" };
     s.profile.bounces = { send: false, max_per_hour: 30 };
+    s.profile.logs = { retention_days: 30 };
     await mount(s);
     expect($("local_recipient").value).toBe("admin@example.com");
     expect($("listener-enabled").checked).toBe(true);
@@ -620,6 +621,7 @@ describe("mail from this machine", () => {
       local_recipient: "admin@example.com",
       listener: { enabled: true, port: 2526, username: "cron" },
       bounces: { send: false, max_per_hour: 30 },
+      logs: { retention_days: 30 },
     });
 
     enter("local_recipient", "");
