@@ -77,6 +77,7 @@ pub struct Problem {
 
 /// A report over `[from, to)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(rename = "JournalReport")]
 pub struct Report {
     /// ms since the Unix epoch, inclusive.
     pub from: i64,
