@@ -65,6 +65,8 @@ class ReportView implements ReportScreen {
   private stale = true;
   private request = 0;
   private shown: JournalReport | null = null;
+  /** The range chosen: today, yesterday or custom (the checked radio's value). */
+  private which = "today";
 
   constructor(
     private readonly root: HTMLElement,
@@ -78,10 +80,18 @@ class ReportView implements ReportScreen {
     this.from.value = today;
     this.to.value = today;
     const on = this.life.on.bind(this.life);
-    for (const id of ["report-today", "report-yesterday", "report-custom"]) on(byId(root, id), "change", () => void this.load());
+    for (const id of ["report-today", "report-yesterday", "report-custom"]) {
+      const radio = byId<HTMLInputElement>(root, id);
+      on(radio, "change", () => {
+        if (!radio.checked) return;
+        this.which = radio.value;
+        void this.load();
+      });
+    }
     for (const input of [this.from, this.to]) {
       on(input, "change", () => {
         byId<HTMLInputElement>(root, "report-custom").checked = true;
+        this.which = "custom";
         void this.load();
       });
     }
@@ -112,7 +122,7 @@ class ReportView implements ReportScreen {
   /** [from, to) in ms for the chosen range, or why not. */
   private range(): { from: number; to: number; title: string } | string {
     const now = this.now();
-    const which = this.root.querySelector<HTMLInputElement>("input[name=report-range]:checked")?.value ?? "today";
+    const which = this.which;
     if (which === "today") return { from: startOfDay(now), to: addDays(now, 1), title: "Today" };
     if (which === "yesterday") return { from: addDays(now, -1), to: startOfDay(now), title: "Yesterday" };
     const from = parseDay(this.from.value);
