@@ -10,4 +10,25 @@ import type { Totals } from "./Totals";
 /**
  * A report over `[from, to)`.
  */
-export type JournalReport = { from: number, to: number, kept_since: number | null, problems: Array<Problem>, totals: Totals, hours: Array<Hour>, top_senders: Array<Top>, top_senders_by_size: Array<Top>, top_recipients: Array<Top>, top_recipients_by_size: Array<Top>, deferral_reasons: Array<Reason>, bounce_reasons: Array<Reason>, refusal_reasons: Array<Reason>, servers: Array<ServerStats>, warnings: Array<Event>, };
+export type JournalReport = { 
+/**
+ * ms since the Unix epoch, inclusive.
+ */
+from: number, 
+/**
+ * ms since the Unix epoch, exclusive.
+ */
+to: number, 
+/**
+ * The oldest row the journal keeps; when it is after `from`, the range reaches past the data
+ * kept (the retention setting) and the report says so.
+ */
+kept_since: number | null, problems: Array<Problem>, totals: Totals, 
+/**
+ * One entry per hour of the range (for a range of more than 14 days, per day).
+ */
+hours: Array<Hour>, top_senders: Array<Top>, top_senders_by_size: Array<Top>, top_recipients: Array<Top>, top_recipients_by_size: Array<Top>, deferral_reasons: Array<Reason>, bounce_reasons: Array<Reason>, refusal_reasons: Array<Reason>, servers: Array<ServerStats>, 
+/**
+ * Warnings and errors from the event log in the range, newest first.
+ */
+warnings: Array<Event>, };
