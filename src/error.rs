@@ -72,6 +72,8 @@ pub enum ErrorKind {
     ServiceUnavailable,
     /// Installing or removing the delivery service failed (systemctl or writing the unit).
     ServiceFailed,
+    /// A log export (CSV) could not be written.
+    ExportFailed,
     /// A background task failed unexpectedly.
     Internal,
     /// Set by the window when Tauri itself refuses a call (unknown command, bad arguments) or

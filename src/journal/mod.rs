@@ -10,8 +10,11 @@
 
 pub mod dashboard;
 pub mod events;
+pub mod export;
 pub mod mail_log;
 pub mod report;
+pub mod retention;
+pub mod time;
 
 use crate::error::{ErrorKind, ErrorReport};
 
@@ -23,6 +26,9 @@ pub enum Error {
     /// A query the caller built is wrong (a range that ends before it starts, an unknown result).
     #[error("{field}: {message}")]
     BadQuery { field: String, message: String },
+    /// An export (CSV) could not be written out.
+    #[error("the export could not be written: {message}")]
+    Export { message: String },
 }
 
 impl Error {
@@ -34,6 +40,7 @@ impl Error {
         match self {
             Error::Storage { .. } => ErrorKind::QueueStorage,
             Error::BadQuery { .. } => ErrorKind::BadArguments,
+            Error::Export { .. } => ErrorKind::ExportFailed,
         }
     }
 }
@@ -101,6 +108,20 @@ impl Listing<'_> {
         map: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
         cursor_of: impl Fn(&T) -> Cursor,
     ) -> Result<Rows<T>, Error> {
+        self.read_either(&[], map, cursor_of)
+    }
+
+    /// As [`Listing::read`], for the rows that also match any one of `either` (SQL over the same
+    /// numbered parameters). An OR of two indexed columns makes SQLite read every match and sort
+    /// them; here each alternative is its own index walk in (at, id) order, merged (a compound
+    /// ORDER BY), so a page reads about one page of rows per alternative. A row matching several
+    /// comes from the first only.
+    pub fn read_either<T>(
+        self,
+        either: &[String],
+        map: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+        cursor_of: impl Fn(&T) -> Cursor,
+    ) -> Result<Rows<T>, Error> {
         let store = self.store;
         let limit = match self.limit {
             0 => 50,
@@ -118,13 +139,13 @@ impl Listing<'_> {
                 format!("at >= ?{a} AND (at > ?{a} OR id > ?{i})")
             }
         };
-        let where_ = |f: &[String]| if f.is_empty() { String::new() } else { format!("WHERE {}", f.join(" AND ")) };
+        let select = |columns: &str, filters: &[String]| select(self.table, columns, filters, either);
         let (mut filters, mut args) = (self.filters.clone(), self.args.clone());
         if let Some(c) = self.before.or(self.after) {
             filters.push(beyond(c, newest_first, &mut args));
         }
         let order = if newest_first { "at DESC, id DESC" } else { "at ASC, id ASC" };
-        let sql = format!("SELECT {} FROM {} {} ORDER BY {order} LIMIT {}", self.columns, self.table, where_(&filters), limit + 1);
+        let sql = format!("{} ORDER BY {order} LIMIT {}", select(self.columns, &filters), limit + 1);
         let conn = store.conn();
         let mut rows: Vec<T> = conn
             .prepare_cached(&sql)
@@ -139,12 +160,8 @@ impl Listing<'_> {
             let Some(c) = c else { return Ok(false) };
             let (mut f, mut a) = (self.filters.clone(), self.args.clone());
             f.push(beyond(c, older, &mut a));
-            conn.query_row(
-                &format!("SELECT EXISTS (SELECT 1 FROM {} {})", self.table, where_(&f)),
-                rusqlite::params_from_iter(a.iter()),
-                |r| r.get(0),
-            )
-            .map_err(|e| Error::storage(store, e))
+            conn.query_row(&format!("SELECT EXISTS ({})", select("id, at", &f)), rusqlite::params_from_iter(a.iter()), |r| r.get(0))
+                .map_err(|e| Error::storage(store, e))
         };
         let (older, newer) = if newest_first {
             (more, if self.before.is_some() { exists(rows.first().map(&cursor_of), false)? } else { false })
@@ -153,4 +170,25 @@ impl Listing<'_> {
         };
         Ok(Rows { rows, older, newer })
     }
+}
+
+/// The rows of `table` under `filters` (ANDed), and under any one of `either` when given: one
+/// SELECT, or one per alternative joined by UNION ALL (a row matching several comes from the
+/// first), ready for an ORDER BY over the result's columns.
+pub(crate) fn select(table: &str, columns: &str, filters: &[String], either: &[String]) -> String {
+    let where_ = |f: &[String]| if f.is_empty() { String::new() } else { format!("WHERE {}", f.join(" AND ")) };
+    if either.is_empty() {
+        return format!("SELECT {columns} FROM {table} {}", where_(filters));
+    }
+    let arms: Vec<String> = either
+        .iter()
+        .enumerate()
+        .map(|(i, alt)| {
+            let mut f = filters.to_vec();
+            f.push(alt.clone());
+            f.extend(either[..i].iter().map(|earlier| format!("NOT ({earlier})")));
+            format!("SELECT {columns} FROM {table} {}", where_(&f))
+        })
+        .collect();
+    arms.join(" UNION ALL ")
 }

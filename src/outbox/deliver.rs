@@ -345,6 +345,7 @@ async fn worker(shared: &Arc<Shared>, profile: &Profile, password: Option<&Passw
                 eight_bit: job.eight_bit,
                 dsn: &job.dsn,
             };
+            let tls = c.tls();
             let tx = c.send(&env).await;
             drop(env);
             *used += 1;
@@ -379,7 +380,7 @@ async fn worker(shared: &Arc<Shared>, profile: &Profile, password: Option<&Passw
                     reply,
                 })
                 .collect();
-            confirm(shared, &mut unconfirmed, Attempt { job, started, results, tls: None }).await?;
+            confirm(shared, &mut unconfirmed, Attempt { job, started, results, tls }).await?;
         }
         Ok(())
     }

@@ -7,7 +7,7 @@
 //! waiting callers are acknowledged after one fsync instead of N. Across processes (several
 //! `sendmail` at once) SQLite's own lock serialises the commits; nothing is shared between them.
 
-use super::store::{Store, Submission};
+use super::store::{Refusal, Store, Submission};
 use super::Error;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -17,9 +17,16 @@ const MAX_BATCH: usize = 256;
 /// The most bytes one transaction takes (messages can be 25 MiB each).
 const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
 
-struct Job {
-    submission: Submission,
-    reply: mpsc::SyncSender<Result<i64, Error>>,
+enum Job {
+    Submit {
+        submission: Submission,
+        reply: mpsc::SyncSender<Result<i64, Error>>,
+    },
+    /// A refusal for the mail log; acknowledged once committed.
+    Refuse {
+        refusal: Refusal,
+        reply: mpsc::SyncSender<Result<(), Error>>,
+    },
 }
 
 /// The queue's writer: submit from any thread; each call returns once its message is durable.
@@ -43,7 +50,16 @@ impl Intake {
     pub fn submit(&self, submission: Submission) -> Result<i64, Error> {
         let (reply, answer) = mpsc::sync_channel(1);
         let gone = || Error::Storage { path: String::new(), message: "the outbox writer stopped".into() };
-        self.jobs.as_ref().ok_or_else(gone)?.send(Job { submission, reply }).map_err(|_| gone())?;
+        self.jobs.as_ref().ok_or_else(gone)?.send(Job::Submit { submission, reply }).map_err(|_| gone())?;
+        answer.recv().map_err(|_| gone())?
+    }
+
+    /// Writes a 'refused' row (per recipient) to the mail log; returns once it is committed.
+    /// Refusals waiting together share a transaction, as messages do.
+    pub fn refuse(&self, refusal: Refusal) -> Result<(), Error> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        let gone = || Error::Storage { path: String::new(), message: "the outbox writer stopped".into() };
+        self.jobs.as_ref().ok_or_else(gone)?.send(Job::Refuse { refusal, reply }).map_err(|_| gone())?;
         answer.recv().map_err(|_| gone())?
     }
 }
@@ -58,36 +74,61 @@ impl Drop for Intake {
 }
 
 fn write_loop(mut store: Store, jobs: mpsc::Receiver<Job>) {
+    let size = |j: &Job| if let Job::Submit { submission, .. } = j { submission.body.len() } else { 0 };
     while let Ok(first) = jobs.recv() {
-        let mut bytes = first.submission.body.len();
+        let mut bytes = size(&first);
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
             match jobs.try_recv() {
                 Ok(j) => {
-                    bytes += j.submission.body.len();
+                    bytes += size(&j);
                     batch.push(j);
                 }
                 Err(_) => break,
             }
         }
-        let (submissions, replies): (Vec<Submission>, Vec<_>) = batch.into_iter().map(|j| (j.submission, j.reply)).unzip();
-        match store.insert(&submissions) {
-            Ok(ids) => {
-                for (reply, id) in replies.into_iter().zip(ids) {
-                    let _ = reply.send(Ok(id));
+        let (mut submissions, mut replies, mut refusals, mut refused) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for j in batch {
+            match j {
+                Job::Submit { submission, reply } => {
+                    submissions.push(submission);
+                    replies.push(reply);
                 }
-            }
-            Err(e) => {
-                let (path, message) = match &e {
-                    Error::Storage { path, message } => (path.clone(), message.clone()),
-                    other => (String::new(), other.to_string()),
-                };
-                for reply in replies {
-                    let _ = reply.send(Err(Error::Storage { path: path.clone(), message: message.clone() }));
+                Job::Refuse { refusal, reply } => {
+                    refusals.push(refusal);
+                    refused.push(reply);
                 }
             }
         }
+        if !submissions.is_empty() {
+            match store.insert(&submissions) {
+                Ok(ids) => {
+                    for (reply, id) in replies.into_iter().zip(ids) {
+                        let _ = reply.send(Ok(id));
+                    }
+                }
+                Err(e) => {
+                    for reply in replies {
+                        let _ = reply.send(Err(copy(&e)));
+                    }
+                }
+            }
+        }
+        if !refusals.is_empty() {
+            let r = store.record_refusals(&refusals);
+            for reply in refused {
+                let _ = reply.send(r.as_ref().map(|_| ()).map_err(copy));
+            }
+        }
     }
+}
+
+fn copy(e: &Error) -> Error {
+    let (path, message) = match e {
+        Error::Storage { path, message } => (path.clone(), message.clone()),
+        other => (String::new(), other.to_string()),
+    };
+    Error::Storage { path, message }
 }
 
 #[cfg(test)]

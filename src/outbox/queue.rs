@@ -132,6 +132,9 @@ pub struct Overview {
 const MAX_PAGE: u32 = 500;
 
 /// A message's state: the least advanced of its recipients'.
+/// The reply of a mail-log 'held' row.
+pub const HELD_BY_A_PERSON: &str = "held by a person";
+
 fn message_state(recipients: &[RecipientStatus]) -> State {
     PRECEDENCE.into_iter().find(|s| recipients.iter().any(|r| r.state == *s)).unwrap_or(State::Sent)
 }
@@ -414,8 +417,56 @@ impl Store {
 
     /// Holds the waiting recipients (queued, deferred) of these messages. Returns how many
     /// messages had a recipient held.
+    /// Each recipient held gets a 'held' row in the mail log, in the same transaction.
     pub fn hold(&mut self, ids: &[i64]) -> Result<usize, Error> {
-        self.change(ids, "UPDATE recipient SET state = 'held', updated_at = ?2 WHERE message = ?1 AND state IN ('queued', 'deferred')")
+        let path = self.path().display().to_string();
+        let storage = |e: rusqlite::Error| Error::Storage { path: path.clone(), message: e.to_string() };
+        let now = now_millis();
+        let tx = self.conn_mut().transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(storage)?;
+        let mut changed = 0;
+        {
+            let mut message = tx.prepare("SELECT message_id, sender, size FROM message WHERE id = ?1").map_err(storage)?;
+            let mut found = Vec::with_capacity(ids.len());
+            for &id in ids {
+                let m: Option<(String, String, i64)> =
+                    message.query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional().map_err(storage)?;
+                found.push(m.ok_or(Error::NotFound(id))?);
+            }
+            // RETURNING names the recipients this call held, not those held before.
+            let mut hold = tx
+                .prepare(
+                    "UPDATE recipient SET state = 'held', updated_at = ?2 WHERE message = ?1 AND state IN ('queued', 'deferred')
+                     RETURNING address",
+                )
+                .map_err(storage)?;
+            let mut log = tx.prepare_cached(crate::journal::mail_log::INSERT).map_err(storage)?;
+            for (&id, (message_id, sender, size)) in ids.iter().zip(found) {
+                let held: Vec<String> = hold
+                    .query_map(params_from_iter([id, now]), |r| r.get(0))
+                    .map_err(storage)?
+                    .collect::<Result<_, _>>()
+                    .map_err(storage)?;
+                changed += usize::from(!held.is_empty());
+                for address in held {
+                    log.execute(rusqlite::params![
+                        now,
+                        id,
+                        message_id,
+                        sender,
+                        address,
+                        size,
+                        "queue",
+                        None::<&str>,
+                        "held",
+                        HELD_BY_A_PERSON,
+                        0
+                    ])
+                    .map_err(storage)?;
+                }
+            }
+        }
+        tx.commit().map_err(storage)?;
+        Ok(changed)
     }
 
     /// Releases held recipients: queued again, to be tried at once.

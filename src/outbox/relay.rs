@@ -61,6 +61,8 @@ pub(crate) struct Connection {
     dirty: bool,
     /// The buffer the message is prepared in, kept between messages.
     payload: Vec<u8>,
+    /// The TLS version negotiated ("TLS 1.3"), `None` on a plain connection: the mail log shows it.
+    tls: Option<String>,
 }
 
 /// How a lost reply after the whole message is recorded: the server may have the message, and a
@@ -145,7 +147,16 @@ impl Connection {
     /// the validation's own opening steps, any failure of which is temporary here.
     pub async fn open(profile: &Profile, password: Option<&Password>, cancel: &CancelToken) -> Result<Connection, Trouble> {
         let Opened { session, transcript: t, caps } = session::open(profile, password, cancel).await.map_err(|e| Trouble(e.to_string()))?;
-        Ok(Connection { session, t, caps, timeout: profile.limits.step_timeout(), dirty: false, payload: Vec::new() })
+        let tls = match &session.stream {
+            crate::smtp::conn::Stream::Tls(s) => Some(crate::smtp::tls::negotiated(s.get_ref().1).0),
+            crate::smtp::conn::Stream::Plain(_) => None,
+        };
+        Ok(Connection { session, t, caps, timeout: profile.limits.step_timeout(), dirty: false, payload: Vec::new(), tls })
+    }
+
+    /// The TLS version of this connection ("TLS 1.3"), `None` without TLS.
+    pub fn tls(&self) -> Option<String> {
+        self.tls.clone()
     }
 
     async fn read(&mut self, doing: &str) -> Result<Reply, Trouble> {

@@ -9,7 +9,7 @@
 
 use super::address;
 use super::message::{self, Options as MessageOptions};
-use super::store::{Dsn, Submission};
+use super::store::{Dsn, Refusal, Submission};
 use super::Error;
 use crate::settings::Profile;
 
@@ -243,6 +243,52 @@ pub fn accept(inv: &Invocation, raw: &[u8], profile: &Profile, max_bytes: usize)
         source: "sendmail",
     };
     submission(env, raw, profile, max_bytes)
+}
+
+/// The Message-ID header of a message that could not be queued, for its 'refused' row in the
+/// mail log ("" when it has none or its headers can't be read).
+pub(crate) fn message_id_of(raw: &[u8]) -> String {
+    let value = mailparse::parse_headers(raw).ok().and_then(|(h, _)| mailparse::MailHeaderMap::get_first_value(&h[..], "Message-ID"));
+    value.map(|v| v.trim().chars().take(998).collect()).unwrap_or_default()
+}
+
+/// What a `sendmail` that refused a message leaves in the mail log: the sender and recipients
+/// as far as they were read, the message's size and Message-ID if it was read, and the error.
+/// Written only on refusal, so the accepted path pays nothing for it.
+pub fn refusal(inv: &Invocation, raw: Option<&[u8]>, profile: &Profile, error: &Error) -> Refusal {
+    let sender = match inv.sender.as_deref() {
+        Some(given) => envelope_sender(Some(given), profile).unwrap_or_else(|_| given.to_string()),
+        None => envelope_sender(None, profile).unwrap_or_default(),
+    };
+    let mut recipients: Vec<String> = Vec::new();
+    for arg in inv.recipients.iter().filter(|r| !r.trim().is_empty()) {
+        match address::parse_list(arg, "the command line") {
+            Ok(list) => recipients.extend(list),
+            Err(_) => recipients.push(arg.trim().to_string()),
+        }
+    }
+    if let Error::BadAddress { address, .. } | Error::LocalRecipientUnset(address) = error {
+        if !recipients.contains(address) && address != &sender {
+            recipients.push(address.clone());
+        }
+    }
+    Refusal {
+        sender,
+        recipients,
+        message_id: raw.map(message_id_of).unwrap_or_default(),
+        size: match error {
+            Error::TooBig { size, .. } => *size as u64,
+            _ => raw.map_or(0, |r| r.len() as u64),
+        },
+        server: "sendmail".into(),
+        reply: error.to_string(),
+    }
+}
+
+/// Whether `error` turns the message away (it goes to the mail log as 'refused'); a storage or
+/// input failure is not a refusal: nothing was decided about the message.
+pub fn is_refusal(error: &Error) -> bool {
+    !matches!(error, Error::Storage { .. } | Error::Input(_) | Error::NotFound(_))
 }
 
 /// Refuses an invocation that can name no recipient, before the message is read.

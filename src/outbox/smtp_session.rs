@@ -13,7 +13,7 @@
 
 use super::intake::Intake;
 use super::sendmail::{envelope_sender, submission, Envelope};
-use super::store::Dsn;
+use super::store::{Dsn, Refusal};
 use super::{address, Error};
 use crate::secrets::Password;
 use crate::settings::Profile;
@@ -211,17 +211,46 @@ impl<I: Input, O: Write> Session<'_, I, O> {
                     },
                 },
                 "MAIL" if needs_login => "530 5.7.0 Authentication required".into(),
-                "MAIL" => mail(&mut tx, arg, cfg),
-                "RCPT" => rcpt(&mut tx, arg, cfg),
+                "MAIL" => {
+                    let r = mail(&mut tx, arg, cfg);
+                    if refuses_mail(&r) {
+                        let size = arg.split_whitespace().find_map(|p| strip_prefix_ci(p, "SIZE=")).and_then(|v| v.parse().ok());
+                        let sender = path_text(arg, "FROM:");
+                        self.log_refusal(intake, Refusal { sender, size: size.unwrap_or(0), ..Refusal::default() }, &r);
+                    }
+                    r
+                }
+                "RCPT" => {
+                    let r = rcpt(&mut tx, arg, cfg);
+                    if refuses_mail(&r) {
+                        let refusal = Refusal {
+                            sender: tx.sender.clone().unwrap_or_default(),
+                            recipients: vec![path_text(arg, "TO:")],
+                            ..Refusal::default()
+                        };
+                        self.log_refusal(intake, refusal, &r);
+                    }
+                    r
+                }
                 "DATA" if tx.sender.is_none() => "503 5.5.1 MAIL first".into(),
                 "DATA" if tx.recipients.is_empty() => "554 5.5.1 No valid recipients".into(),
                 "DATA" => {
                     self.reply("354 End data with <CR><LF>.<CR><LF>")?;
                     let raw = self.read_data(cfg.max_bytes)?;
                     let t = std::mem::take(&mut tx);
+                    let mut turned_away = Refusal {
+                        sender: t.sender.clone().unwrap_or_default(),
+                        recipients: t.recipients.clone(),
+                        size: match &raw {
+                            Ok(raw) => raw.len() as u64,
+                            Err(size) => *size as u64,
+                        },
+                        ..Refusal::default()
+                    };
                     let r = match raw {
                         Err(size) => Err(Error::TooBig { size, limit: cfg.max_bytes }),
                         Ok(raw) => {
+                            turned_away.message_id = super::sendmail::message_id_of(&raw);
                             let env = Envelope {
                                 sender: t.sender.unwrap_or_default(),
                                 recipients: t.recipients,
@@ -243,7 +272,11 @@ impl<I: Input, O: Write> Session<'_, I, O> {
                         }
                         Err(e) => {
                             self.out.refused += 1;
-                            refusal(&e)
+                            let r = refusal(&e);
+                            if refuses_mail(&r) {
+                                self.log_refusal(intake, std::mem::take(&mut turned_away), &r);
+                            }
+                            r
                         }
                     }
                 }
@@ -409,6 +442,16 @@ impl<I: Input, O: Write> Session<'_, I, O> {
         }
     }
 
+    /// Writes a 'refused' row (per recipient) to the mail log, for the reply `reply`. A failure
+    /// to write it does not change the reply: it is only noted.
+    fn log_refusal(&self, intake: &Intake, mut refusal: Refusal, reply: &str) {
+        refusal.server = if self.config.source.contains("listener") { "listener" } else { "sendmail" }.into();
+        refusal.reply = reply.to_string();
+        if let Err(e) = intake.refuse(refusal) {
+            tracing::warn!("a refusal could not be written to the mail log: {e}");
+        }
+    }
+
     fn close(&mut self, text: &str) -> Result<(), Stop> {
         self.reply(text)?;
         let r = self.output.flush();
@@ -483,6 +526,19 @@ fn rcpt(tx: &mut Transaction, arg: &str, cfg: &Config) -> String {
         }
         Err(e) => format!("550 5.1.1 {}: set local_recipient in the settings", one_line(&e)),
     }
+}
+
+/// Whether a reply turns mail away for good (a 5xx about the address, the size or the content):
+/// the mail log's 'refused'. Protocol (5.5.x: syntax, order) and login (5.7.x) replies are not.
+fn refuses_mail(reply: &str) -> bool {
+    reply.starts_with('5') && !reply.get(4..8).is_some_and(|c| c == "5.5." || c == "5.7.")
+}
+
+/// The address in a MAIL FROM: / RCPT TO: argument, without its angle brackets.
+fn path_text(arg: &str, prefix: &str) -> String {
+    let rest = strip_prefix_ci(arg.trim_start(), prefix).unwrap_or(arg);
+    let (path, _) = split_path(rest);
+    path.trim().trim_start_matches('<').trim_end_matches('>').to_string()
 }
 
 fn refusal(e: &Error) -> String {

@@ -162,6 +162,23 @@ pub struct Submission {
     pub options: Dsn,
 }
 
+/// Mail intake refused (never queued), for the mail log: one row per recipient named, or one
+/// with recipient "" when none was.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Refusal {
+    /// The envelope sender, as far as it was known.
+    pub sender: String,
+    pub recipients: Vec<String>,
+    /// The Message-ID header, if the message was read that far.
+    pub message_id: String,
+    /// Bytes read (or announced with SIZE=); 0 when the message was not read.
+    pub size: u64,
+    /// Who refused: "sendmail" or "listener".
+    pub server: String,
+    /// The reply (or error) given to the client.
+    pub reply: String,
+}
+
 /// An open queue database.
 pub struct Store {
     conn: Connection,
@@ -348,6 +365,27 @@ impl Store {
         }
         tx.commit()?;
         Ok(ids)
+    }
+
+    /// Writes 'refused' rows to the mail log for mail intake turned away, in one transaction.
+    pub fn record_refusals(&mut self, refusals: &[Refusal]) -> Result<(), Error> {
+        let now = now_millis();
+        let path = self.path.display().to_string();
+        let storage = |e: rusqlite::Error| Error::Storage { path: path.clone(), message: e.to_string() };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(storage)?;
+        {
+            let mut log = tx.prepare_cached(crate::journal::mail_log::INSERT).map_err(storage)?;
+            for r in refusals {
+                let none = [String::new()];
+                let recipients = if r.recipients.is_empty() { &none[..] } else { &r.recipients[..] };
+                for to in recipients {
+                    let size = i64::try_from(r.size).unwrap_or(i64::MAX);
+                    log.execute(params![now, None::<i64>, r.message_id, r.sender, to, size, r.server, None::<&str>, "refused", r.reply, 0])
+                        .map_err(storage)?;
+                }
+            }
+        }
+        tx.commit().map_err(storage)
     }
 
     /// Notes that someone asked for the queue to be flushed (`sendmail -q`, `queue flush`), for

@@ -327,10 +327,27 @@ fn sendmail_inner(args: &[String]) -> Result<(), Error> {
             Ok(())
         }
         Mode::Deliver => {
-            sendmail::check_recipients_possible(&inv)?;
             let profile = load_profile();
-            let raw = sendmail::read_message(&mut std::io::stdin().lock(), inv.dot_ends_message, MAX_MESSAGE_BYTES)?;
-            let submission = sendmail::accept(&inv, &raw, &profile, MAX_MESSAGE_BYTES)?;
+            let mut raw = None;
+            let accepted = sendmail::check_recipients_possible(&inv)
+                .and_then(|()| sendmail::read_message(&mut std::io::stdin().lock(), inv.dot_ends_message, MAX_MESSAGE_BYTES))
+                .and_then(|r| sendmail::accept(&inv, raw.insert(r), &profile, MAX_MESSAGE_BYTES));
+            let submission = match accepted {
+                Ok(s) => s,
+                Err(e) => {
+                    if sendmail::is_refusal(&e) {
+                        // The mail log shows what was turned away (only here: the accepted path
+                        // pays no extra commit).
+                        let refusal = sendmail::refusal(&inv, raw.as_deref(), &profile, &e);
+                        let logged =
+                            Store::open_for_intake(&smtp_desk::paths::outbox_file()).and_then(|mut s| s.record_refusals(&[refusal]));
+                        if let Err(le) = logged {
+                            eprintln!("sendmail: warning: the refusal could not be written to the mail log: {le}");
+                        }
+                    }
+                    return Err(e);
+                }
+            };
             let mut store = Store::open_for_intake(&smtp_desk::paths::outbox_file())?;
             store.insert(std::slice::from_ref(&submission))?;
             outbox::wake_delivery(&store)?;

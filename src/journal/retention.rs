@@ -1,0 +1,84 @@
+//! Retention: mail-log and event rows older than the setting (`logs.retention_days`) are deleted
+//! by the delivery agent, when it starts and about once a day, a few thousand rows per
+//! transaction so a large prune never keeps intake waiting for the write lock.
+
+use super::Error;
+use crate::outbox::Store;
+
+/// Rows deleted per transaction: at ~100 bytes an index entry this is a few ms of work, short
+/// enough that `sendmail` (waiting up to its busy timeout) never notices.
+const BATCH: u32 = 5_000;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// How many rows a prune deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub mail_log: u64,
+    pub events: u64,
+}
+
+/// Deletes the rows of the mail log and the event log older than `days` days (from now).
+pub fn prune(store: &Store, days: u32) -> Result<Pruned, Error> {
+    let cutoff = crate::outbox::now_millis() - i64::from(days) * DAY_MS;
+    prune_before(store, cutoff)
+}
+
+/// Deletes the rows older than `cutoff` (ms since the epoch), [`BATCH`] per transaction.
+pub fn prune_before(store: &Store, cutoff: i64) -> Result<Pruned, Error> {
+    Ok(Pruned { mail_log: delete_before(store, "mail_log", cutoff)?, events: delete_before(store, "events", cutoff)? })
+}
+
+fn delete_before(store: &Store, table: &str, cutoff: i64) -> Result<u64, Error> {
+    // Each statement is its own (autocommit) transaction; the inner select walks the time index.
+    let sql = format!("DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE at < ?1 LIMIT {BATCH})");
+    let mut total = 0u64;
+    loop {
+        let n = store.conn().prepare_cached(&sql).and_then(|mut s| s.execute([cutoff])).map_err(|e| Error::storage(store, e))?;
+        total += n as u64;
+        if n < BATCH as usize {
+            return Ok(total);
+        }
+    }
+}
+
+/// The oldest time still kept in the mail log or the event log (ms), `None` when both are empty:
+/// a report whose range starts earlier says its data starts here.
+pub fn kept_since(store: &Store) -> Result<Option<i64>, Error> {
+    store
+        .conn()
+        .query_row("SELECT min((SELECT min(at) FROM mail_log), (SELECT min(at) FROM events))", [], |r| r.get::<_, Option<i64>>(0))
+        .map_err(|e| Error::storage(store, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prunes_old_rows_in_batches_and_keeps_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("q.sqlite3")).unwrap();
+        assert_eq!(kept_since(&store).unwrap(), None);
+        let now = crate::outbox::now_millis();
+        let old = now - 100 * DAY_MS;
+        store
+            .conn()
+            .execute_batch(&format!(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 12000)
+                 INSERT INTO mail_log (at, message, message_id, sender, recipient, size, server, tls, result, reply, duration_ms)
+                 SELECT {old} + i, NULL, '', 'a@b', 'c@d', 1, 'sendmail', NULL, 'refused', 'no', 0 FROM n;
+                 INSERT INTO mail_log (at, message, message_id, sender, recipient, size, server, tls, result, reply, duration_ms)
+                 VALUES ({now}, 1, '<m>', 'a@b', 'c@d', 1, 'sendmail', NULL, 'received', '', 0);
+                 INSERT INTO events (at, severity, category, summary) VALUES ({old}, 'info', 'app', 'old'), ({now}, 'info', 'app', 'new');"
+            ))
+            .unwrap();
+        assert_eq!(kept_since(&store).unwrap(), Some(old));
+        let pruned = prune(&store, 90).unwrap();
+        assert_eq!(pruned, Pruned { mail_log: 12_000, events: 1 });
+        let left: i64 = store.conn().query_row("SELECT count(*) FROM mail_log", [], |r| r.get(0)).unwrap();
+        assert_eq!(left, 1);
+        assert_eq!(kept_since(&store).unwrap(), Some(now));
+        assert_eq!(prune(&store, 90).unwrap(), Pruned::default(), "nothing more to prune");
+    }
+}
