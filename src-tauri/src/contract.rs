@@ -1,8 +1,8 @@
 //! Checks that `ui/src/generated/` is exactly what the core's IPC types and the window's own make
 //! (the window's in `window/`); `scripts/gen-bindings.sh` rewrites it.
 
-use crate::commands::journal::Exported;
 use crate::commands::diagnose::{FinishedEvent, FormValues, SendFinishedEvent, Started, StepEvent};
+use crate::commands::journal::Exported;
 use crate::commands::service::DeliveryService;
 use crate::commands::settings::{LoadedSettings, PasswordAction, PasswordStatus, Saved};
 use crate::window_state::UiState;

@@ -80,19 +80,13 @@ pub async fn export_log_csv(app: AppHandle, query: mail_log::LogQuery) -> Result
         let _ = tx.send(picked);
     });
     let Some(picked) = rx.await.ok().flatten() else { return Ok(None) };
-    let path = picked
-        .into_path()
-        .map_err(|e| ErrorReport::new(ErrorKind::BadArguments, format!("that place can't be saved to: {e}")))?;
+    let path = picked.into_path().map_err(|e| ErrorReport::new(ErrorKind::BadArguments, format!("that place can't be saved to: {e}")))?;
     let shown = path.display().to_string();
     let rows = with_journal(app, move |s| {
-        let file = std::fs::File::create(&path)
-            .map_err(|e| journal::Error::BadQuery { field: "path".into(), message: format!("{}: {e}", path.display()) })?;
+        let file = std::fs::File::create(&path).map_err(|e| journal::Error::Export { message: format!("{}: {e}", path.display()) })?;
         let mut out = std::io::BufWriter::new(file);
-        // PENDING h9-logcore: journal::export::write_csv(s, &query, &mut out)?
-        let _ = (&query, &mut out, s);
-        let rows: u64 = return Err(journal::Error::BadQuery { field: "export".into(), message: "not built yet".into() });
-        std::io::Write::flush(&mut out)
-            .map_err(|e| journal::Error::BadQuery { field: "path".into(), message: format!("{}: {e}", path.display()) })?;
+        let rows = journal::export::write_csv(s, &query, &mut out)?;
+        std::io::Write::flush(&mut out).map_err(|e| journal::Error::Export { message: format!("{}: {e}", path.display()) })?;
         Ok(rows)
     })
     .await?;
