@@ -63,7 +63,7 @@ export function chartSummary(title: string, hours: Hour[], label: (start: number
  */
 export function trafficChart(hours: Hour[], options: ChartOptions): HTMLElement {
   const label = options.label ?? labelFor(hours);
-  const height = options.height ?? 120;
+  const height = options.height ?? 60;
   const figure = make("figure", "chart");
   const n = Math.max(hours.length, 1);
   const width = n * 12;

@@ -161,7 +161,7 @@ class DashboardView implements DashboardScreen {
         return li;
       }),
     );
-    byId(this.root, "dashboard-chart").replaceChildren(trafficChart(d.today_hours, { title: "Today per hour", height: 80 }));
+    byId(this.root, "dashboard-chart").replaceChildren(trafficChart(d.today_hours, { title: "Today per hour", height: 70 }));
 
     const events = byId(this.root, "dashboard-events");
     events.replaceChildren(

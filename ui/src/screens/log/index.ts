@@ -217,7 +217,7 @@ class Log implements LogScreen {
     const first = page.entries[0];
     const last = page.entries[page.entries.length - 1];
     byId(this.root, "log-range").textContent =
-      first && last ? `${page.entries.length} rows, ${formatMs(last.at)} to ${formatMs(first.at)}, newest first` : "";
+      first && last ? `${page.entries.length} row${page.entries.length === 1 ? "" : "s"}, ${formatMs(last.at)} to ${formatMs(first.at)}, newest first` : "";
   }
 
   private say(text: string): void {
@@ -257,7 +257,7 @@ function logRow(e: LogEntry): HTMLTableRowElement {
     [e.tls ?? "", ""],
     [formatSize(e.size), "num"],
     [e.result === "received" || e.result === "refused" ? "" : formatDuration(e.duration_ms), "num"],
-    [e.message_id, "reply"],
+    [e.message_id, "msgid"],
   ];
   for (const [content, cls] of cells) {
     const td = make("td", cls);

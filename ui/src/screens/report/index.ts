@@ -157,7 +157,8 @@ class ReportView implements ReportScreen {
     this.shown = r;
     byId(this.root, "report-title").textContent = `${title}: ${count(r.totals.delivered)} sent, ${count(r.totals.bounced)} bounced, ${count(r.totals.deferred)} deferred`;
     const kept = byId(this.root, "report-kept");
-    const past = r.kept_since !== null && r.kept_since > r.from;
+    const said = r.problems.some((p) => /oldest mail kept/i.test(p.title));
+    const past = r.kept_since !== null && r.kept_since > r.from && !said;
     kept.textContent = past ? `This range starts before the oldest data kept (${formatMs(r.kept_since as number)}): older mail is not counted.` : "";
     show(kept, past);
     renderProblems(byId(this.root, "report-problems"), r.problems, "report-problems-heading");
