@@ -24,6 +24,11 @@ const COMMANDS: &[&str] = &[
     "queue_hold",
     "queue_release",
     "queue_delete",
+    "log_page",
+    "events_page",
+    "report",
+    "dashboard",
+    "export_log_csv",
 ];
 
 fn main() {

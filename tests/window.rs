@@ -1036,3 +1036,76 @@ async fn a_permanent_failure_is_said_on_the_queue_screen_without_a_notification_
     rows_when(&c, "the failed message", |r| r == [(1, "failed".into())]).await;
     c.close().await.unwrap();
 }
+
+/// Issue 9, end to end: mail handed to `sendmail` and delivered by the window (as the delivery
+/// agent) to a real server shows on the Dashboard (the window's first screen once sending is on),
+/// in the Mail log with its recipient and the server's reply, and in today's Report, live (no
+/// reload); each screen passes axe, in light and dark.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dashboard_mail_log_and_report_show_mail_sent_through_a_real_server() {
+    let _one = ONE_WINDOW.lock().await;
+    let server = support::Server::start(&[]);
+    let config = tempfile::tempdir().unwrap();
+    let port = server.port.to_string();
+    cli(
+        config.path(),
+        &["config", "set", "mode", "relay", "relay.host", "127.0.0.1", "relay.port", &port, "relay.security", "none"]
+            .into_iter()
+            .chain(["sender.from_address", "desk@example.com"])
+            .collect::<Vec<_>>(),
+    );
+    let driver = Driver::start(config.path());
+    let c = driver.open_app().await;
+    // Sending is on: the dashboard comes first.
+    wait_for(&c, "#nav-dashboard[aria-current='page']").await;
+    text_when(&c, "dashboard-today", "nothing yet", |t| t.contains("0 sent")).await;
+    cli_with_input(config.path(), &["sendmail", "alice@example.org"], "Subject: e2e journal\n\nhello\n");
+    let today = text_when(&c, "dashboard-today", "the message sent", |t| t.contains("1 sent")).await;
+    assert!(today.contains("0 failed (bounced)"), "{today}");
+    assert_eq!(server.received().len(), 1);
+    let facts = text_when(&c, "dashboard-facts", "the last delivery", |t| t.contains("alice@example.org")).await;
+    assert!(facts.contains(&format!("127.0.0.1:{port}")) && facts.contains("Running"), "{facts}");
+    let chart = el(&c, "dashboard-chart").await.find(Locator::Css("svg")).await.unwrap().attr("aria-label").await.unwrap().unwrap();
+    assert!(chart.contains("1 sent"), "{chart}");
+    screenshot(&c, "window-dashboard-light.png").await;
+    select(&c, "theme", "dark").await;
+    screenshot(&c, "window-dashboard-dark.png").await;
+    select(&c, "theme", "light").await;
+
+    el(&c, "nav-log").await.click().await.unwrap();
+    let rows = text_when(&c, "log-rows", "the sent row", |t| t.contains("Sent")).await;
+    assert!(rows.contains("alice@example.org") && rows.contains("desk@example.com") && rows.contains("250"), "{rows}");
+    assert!(rows.contains("Received"), "intake is logged too: {rows}");
+    select(&c, "log-result", "sent").await;
+    let sent = text_when(&c, "log-rows", "only the sent row", |t| !t.contains("Received") && t.contains("Sent")).await;
+    assert!(sent.contains(&format!("127.0.0.1:{port}")), "{sent}");
+    screenshot(&c, "window-log-light.png").await;
+
+    el(&c, "nav-report").await.click().await.unwrap();
+    let title = text_when(&c, "report-title", "today's totals", |t| t.starts_with("Today: 1 sent")).await;
+    assert_eq!(title, "Today: 1 sent, 0 bounced, 0 deferred");
+    let totals = el(&c, "report-totals").await.text().await.unwrap();
+    // Each figure is a <dt> and its <dd>, which WebKit's element text runs together.
+    let totals = totals.split_whitespace().collect::<String>();
+    assert!(totals.contains("Messagesreceived1Received1Sent1Deferred0Bounced0"), "{totals}");
+    let senders = el(&c, "report-top-senders").await.text().await.unwrap();
+    assert!(senders.contains("desk@example.com"), "{senders}");
+    let servers = el(&c, "report-servers").await.text().await.unwrap();
+    assert!(servers.contains(&format!("127.0.0.1:{port}")), "{servers}");
+    screenshot(&c, "window-report-light.png").await;
+    select(&c, "theme", "dark").await;
+    screenshot(&c, "window-report-dark.png").await;
+
+    // The queue id in the log opens the message in the Queue screen.
+    el(&c, "nav-log").await.click().await.unwrap();
+    c.find(Locator::Css("#log-rows button[data-go^='message:']")).await.unwrap().click().await.unwrap();
+    let detail = text_when(&c, "queue-detail", "the message", |t| t.contains("e2e journal")).await;
+    assert!(detail.contains("alice@example.org"), "{detail}");
+    el(&c, "nav-events").await.click().await.unwrap();
+    wait_for(&c, "#screen-events:not([hidden])").await;
+    screenshot(&c, "window-events-dark.png").await;
+    select(&c, "theme", "system").await;
+    // Nothing polls: the journal screens refresh on the database's changes only.
+    assert_idle(config.path()).await;
+    c.close().await.unwrap();
+}

@@ -2,6 +2,7 @@
 //! (the window's in `window/`); `scripts/gen-bindings.sh` rewrites it.
 
 use crate::commands::diagnose::{FinishedEvent, FormValues, SendFinishedEvent, Started, StepEvent};
+use crate::commands::journal::Exported;
 use crate::commands::service::DeliveryService;
 use crate::commands::settings::{LoadedSettings, PasswordAction, PasswordStatus, Saved};
 use crate::window_state::UiState;
@@ -27,6 +28,7 @@ fn typescript_bindings_are_current() {
         FinishedEvent::export_all(&cfg)?;
         SendFinishedEvent::export_all(&cfg)?;
         FormValues::export_all(&cfg)?;
+        Exported::export_all(&cfg)?;
         UiState::export_all(&cfg)
     });
     if let Err(problems) = result {

@@ -36,6 +36,8 @@ pub struct Delivery {
     stopped: Mutex<Option<mpsc::Receiver<()>>>,
     throttle: Arc<Throttle>,
     alerts: Arc<Mutex<Alerts>>,
+    /// The window's agent runs (delivering, or waiting on a running daemon, which then delivers).
+    running: Arc<AtomicBool>,
     _watcher: Mutex<Option<notify::RecommendedWatcher>>,
 }
 
@@ -139,6 +141,11 @@ impl Delivery {
         }
     }
 
+    /// Whether a delivery agent runs: this window's, or a daemon it waits on.
+    pub fn agent_running(&self) -> bool {
+        self.running.load(Ordering::SeqCst)
+    }
+
     /// Stops this window's agent, waiting a little for messages in flight to be recorded.
     pub fn stop(&self) {
         self.cancel.cancel();
@@ -160,6 +167,7 @@ pub fn start(app: AppHandle) {
         stopped: Mutex::new(Some(stopped)),
         throttle: Arc::default(),
         alerts: Arc::default(),
+        running: Arc::new(AtomicBool::new(true)),
         _watcher: Mutex::new(None),
     });
     std::thread::spawn(move || {
@@ -171,7 +179,10 @@ pub fn start(app: AppHandle) {
         watch(&app);
         let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
             Ok(rt) => rt,
-            Err(e) => return tracing::warn!("no runtime for delivery: {e}"),
+            Err(e) => {
+                app.state::<Delivery>().running.store(false, Ordering::SeqCst);
+                return tracing::warn!("no runtime for delivery: {e}");
+            }
         };
         let mut events = WindowEvents { app: app.clone() };
         match rt.block_on(runner::run(&path, Kind::Window, &cancel, &mut events)) {
@@ -181,6 +192,7 @@ pub fn start(app: AppHandle) {
             }
             Err(e) => tracing::warn!("deliver (window): {e}"),
         }
+        app.state::<Delivery>().running.store(false, Ordering::SeqCst);
         let _ = done.send(());
     });
 }

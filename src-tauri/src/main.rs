@@ -20,6 +20,8 @@ fn main() {
     tauri::Builder::default()
         .plugin(tauri_plugin_store::Builder::new().build())
         .plugin(tauri_plugin_notification::init())
+        // Used by Rust only (the CSV export's save dialog); the page is granted none of it.
+        .plugin(tauri_plugin_dialog::init())
         .manage(state::AppState::new(started))
         .invoke_handler(tauri::generate_handler![
             commands::settings::load_settings,
@@ -45,6 +47,11 @@ fn main() {
             commands::queue::queue_hold,
             commands::queue::queue_release,
             commands::queue::queue_delete,
+            commands::journal::log_page,
+            commands::journal::events_page,
+            commands::journal::report,
+            commands::journal::dashboard,
+            commands::journal::export_log_csv,
         ])
         .setup(|app| {
             app.state::<state::AppState>().milestone("SETUP");

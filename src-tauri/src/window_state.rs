@@ -35,6 +35,10 @@ pub enum Screen {
     Settings,
     Diagnose,
     Queue,
+    Dashboard,
+    Log,
+    Events,
+    Report,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

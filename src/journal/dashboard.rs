@@ -1,11 +1,13 @@
 //! The dashboard's data, read in one go: status (mode, server, last success and failure, the
 //! delivery agent, the listener), the queue, today so far, the latest events, and problems first.
 
-use super::events::Event;
-use super::mail_log::Entry;
-use super::report::{Hour, Problem, Totals};
-use crate::outbox::Counts;
-use crate::settings::Mode;
+use super::events::{self, Event, Severity};
+use super::mail_log::{self, Entry, LogResult};
+use super::report::{self, Hour, Problem, Queries, Totals};
+use super::Error;
+use crate::outbox::{Counts, Store};
+use crate::settings::{Mode, Settings};
+use rusqlite::OptionalExtension;
 use serde::Serialize;
 use ts_rs::TS;
 
@@ -30,4 +32,174 @@ pub struct Dashboard {
     pub today_hours: Vec<Hour>,
     pub latest_events: Vec<Event>,
     pub problems: Vec<Problem>,
+}
+
+/// A server whose last this many attempts were all deferred is failing.
+const FAILING_AFTER: usize = 5;
+/// More waiting messages than this, or the oldest waiting longer than [`STUCK_MS`], is a growing queue.
+const GROWING: u64 = 100;
+const STUCK_MS: i64 = 3_600_000;
+const LATEST_EVENTS: u32 = 10;
+
+/// The dashboard's data now. `agent_running`: whether a delivery agent runs (the window knows:
+/// it is one; the CLI asks [`crate::outbox::agent`]).
+pub fn load(store: &Store, settings: &Settings, agent_running: bool, now_ms: i64) -> Result<Dashboard, Error> {
+    let p = &settings.profile;
+    let server = match p.mode {
+        Mode::Relay if !p.relay.host.is_empty() => format!("{}:{}", p.relay.host, p.relay.port),
+        _ => String::new(),
+    };
+    let last_sent = latest(store, &[LogResult::Sent])?;
+    let last_failure = latest(store, &[LogResult::Deferred, LogResult::Bounced, LogResult::Refused])?;
+    let last_failure_hint = last_failure.as_ref().map(failure_hint);
+    let queue = store.counts()?;
+    let oldest_waiting = oldest_waiting(store)?;
+    let (from, to) = report::today(now_ms);
+    let q = Queries { store, from, to };
+    let today = q.totals()?;
+    let today_hours = q.hours(&jiff::tz::TimeZone::system())?;
+    let latest_events = events::page(store, &events::EventQuery { limit: LATEST_EVENTS, ..Default::default() })?.events;
+    let attempts = latest_attempts(store)?;
+    let mut d = Dashboard {
+        mode: p.mode,
+        server,
+        last_sent,
+        last_failure,
+        last_failure_hint,
+        agent_running,
+        listener_port: p.listener.enabled.then_some(p.listener.port),
+        queue,
+        oldest_waiting,
+        today,
+        today_hours,
+        latest_events,
+        problems: Vec::new(),
+    };
+    d.problems = problems(&d, &attempts, now_ms);
+    Ok(d)
+}
+
+/// The newest row with one of these results.
+fn latest(store: &Store, results: &[LogResult]) -> Result<Option<Entry>, Error> {
+    let mut best: Option<Entry> = None;
+    for r in results {
+        let page = mail_log::page(store, &mail_log::LogQuery { result: Some(*r), limit: 1, ..Default::default() })?;
+        if let Some(e) = page.entries.into_iter().next() {
+            if best.as_ref().is_none_or(|b| (e.at, e.id) > (b.at, b.id)) {
+                best = Some(e);
+            }
+        }
+    }
+    Ok(best)
+}
+
+/// When the oldest message with a recipient still waiting (queued or deferred) was taken in.
+fn oldest_waiting(store: &Store) -> Result<Option<i64>, Error> {
+    // Ids grow with time: the smallest waiting id is the oldest (recipient_by_state_message).
+    store
+        .conn()
+        .query_row(
+            "SELECT received_at FROM message WHERE id = (SELECT min(message) FROM (
+               SELECT min(message) AS message FROM recipient WHERE state = 'queued'
+               UNION ALL SELECT min(message) FROM recipient WHERE state = 'deferred'))",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .optional()
+        .map_err(|e| Error::storage(store, e))
+}
+
+/// The latest delivery attempts, newest first: (result, server, reply).
+fn latest_attempts(store: &Store) -> Result<Vec<(LogResult, String, String)>, Error> {
+    let mut stmt = store
+        .conn()
+        .prepare_cached(&format!(
+            "SELECT result, server, reply FROM mail_log WHERE result IN ('sent', 'deferred', 'bounced')
+             ORDER BY at DESC, id DESC LIMIT {FAILING_AFTER}"
+        ))
+        .map_err(|e| Error::storage(store, e))?;
+    stmt.query_map([], |r| {
+        Ok((LogResult::parse(&r.get::<_, String>(0)?).unwrap_or(LogResult::Deferred), r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+    })
+    .and_then(|rows| rows.collect())
+    .map_err(|e| Error::storage(store, e))
+}
+
+/// What a person can do about a failed row, by its reply code (plain words where the code says
+/// little).
+pub fn failure_hint(e: &Entry) -> String {
+    let code: u16 = e.reply.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0);
+    match (e.result, code) {
+        (LogResult::Refused, _) => {
+            "Intake refused this mail before queuing it; the program that handed it in was told. Fix what the reason says and send again."
+                .into()
+        }
+        (_, 530) => {
+            "The server wants a login: choose 'Password' login in the settings and enter the account's user name and password.".into()
+        }
+        (_, 535) => {
+            "The server rejected the user name or password: check them in the settings (and that the account may send mail).".into()
+        }
+        (_, 552) => "The message is too big for the server: send large files another way (a link to a shared folder).".into(),
+        (_, 550 | 551 | 553) => format!(
+            "If the reply says relaying is denied, the server won't carry mail to other domains for you: log in, or use your \
+             provider's relay. If it says the user is unknown, check {}.",
+            e.recipient
+        ),
+        (_, 421 | 450 | 451 | 452) | (LogResult::Deferred, _) if e.reply.is_empty() || code / 100 != 5 => {
+            "A temporary failure: the mail stays queued and is tried again. If it keeps happening, check that the server is up \
+             and reachable (smtp-desk validate) and its sending limits."
+                .into()
+        }
+        _ => "The server refused this for good and the sender was told. Read the server's text: it may reject the address, the \
+              content (spam filter) or the sender's domain (SPF/DMARC)."
+            .into(),
+    }
+}
+
+fn problems(d: &Dashboard, attempts: &[(LogResult, String, String)], now: i64) -> Vec<Problem> {
+    let mut p = Vec::new();
+    if attempts.len() == FAILING_AFTER && attempts.iter().all(|a| a.0 == LogResult::Deferred) {
+        let (_, server, reply) = &attempts[0];
+        p.push(Problem {
+            severity: Severity::Error,
+            title: format!("{server} has deferred the last {FAILING_AFTER} delivery attempts"),
+            hint: format!(
+                "Its latest reply: {reply}. Mail stays queued and is tried again; check the server settings (smtp-desk validate) \
+                 or the server itself."
+            ),
+            link: Some("log:deferred".into()),
+        });
+    }
+    if d.queue.failed > 0 {
+        p.push(Problem {
+            severity: Severity::Error,
+            title: format!(
+                "{} recipient{} failed for good and still in the queue",
+                d.queue.failed,
+                if d.queue.failed == 1 { "" } else { "s" }
+            ),
+            hint:
+                "Their senders were told. Read the reply, fix the address or the settings, then send again or delete them from the queue."
+                    .into(),
+            link: Some("queue:failed".into()),
+        });
+    }
+    let waiting = d.queue.queued + d.queue.deferred;
+    let stuck = d.oldest_waiting.is_some_and(|t| now - t > STUCK_MS);
+    if waiting > GROWING || stuck {
+        let age = d.oldest_waiting.map(|t| format!(" The oldest has waited {} minutes.", (now - t).max(0) / 60_000)).unwrap_or_default();
+        let why = match (d.mode, d.agent_running) {
+            (Mode::Off, _) => "Sending is off: turn it on in the settings to deliver the queue.",
+            (_, false) => "No delivery agent is running: open the window or run smtp-desk deliver --daemon.",
+            _ => "Look at the deferral reasons in the mail log.",
+        };
+        p.push(Problem {
+            severity: Severity::Warning,
+            title: format!("{waiting} recipient{} waiting in the queue", if waiting == 1 { "" } else { "s" }),
+            hint: format!("{why}{age}"),
+            link: Some(if d.mode == Mode::Off { "settings" } else { "queue:deferred" }.into()),
+        });
+    }
+    p
 }

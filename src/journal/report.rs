@@ -3,6 +3,10 @@
 //! to with their delays, and the warnings and errors — problems first.
 
 use super::events::{Event, Severity};
+use super::mail_log::LogResult;
+use super::Error;
+use crate::outbox::Store;
+use jiff::{tz::TimeZone, Timestamp};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -77,6 +81,7 @@ pub struct Problem {
 
 /// A report over `[from, to)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(rename = "JournalReport")]
 pub struct Report {
     /// ms since the Unix epoch, inclusive.
     pub from: i64,
@@ -99,4 +104,506 @@ pub struct Report {
     pub servers: Vec<ServerStats>,
     /// Warnings and errors from the event log in the range, newest first.
     pub warnings: Vec<Event>,
+}
+
+/// How many addresses each top list keeps.
+pub const TOP: usize = 10;
+/// How many grouped replies each reason list keeps.
+const REASONS: usize = 20;
+/// A range longer than this many days is charted per day instead of per hour.
+const HOURLY_DAYS: i64 = 14;
+/// At most this many warnings and errors are listed (newest first).
+const WARNINGS: u32 = 200;
+/// Deferrals above this share of the attempts (with at least [`DEFERRAL_MIN`] of them) are a problem.
+const DEFERRAL_RATE: f64 = 0.2;
+const DEFERRAL_MIN: u64 = 5;
+/// Times are grouped in SQL by this slot before they are put into local hours or days: every
+/// time zone's offset is a multiple of 15 minutes, so no slot straddles a local hour.
+const SLOT_MS: i64 = 15 * 60_000;
+
+/// Today in local time: `[midnight, next midnight)` as ms since the Unix epoch.
+pub fn today(now_ms: i64) -> (i64, i64) {
+    day_range_in(&TimeZone::system(), local_date(&TimeZone::system(), now_ms), 1)
+}
+
+/// Yesterday in local time (23 or 25 hours long on a DST change).
+pub fn yesterday(now_ms: i64) -> (i64, i64) {
+    let tz = TimeZone::system();
+    let d = local_date(&tz, now_ms);
+    day_range_in(&tz, d.yesterday().unwrap_or(d), 1)
+}
+
+/// From the local midnight starting `from` to the one ending `to` (inclusive), e.g. the CLI's
+/// `--from 2026-03-01 --to 2026-03-31`.
+pub fn days(from: jiff::civil::Date, to: jiff::civil::Date) -> Result<(i64, i64), Error> {
+    if to < from {
+        return Err(Error::BadQuery { field: "to".into(), message: format!("{to} is before {from}; give --to on or after --from") });
+    }
+    let n = (to - from).get_days() as i64 + 1;
+    Ok(day_range_in(&TimeZone::system(), from, n))
+}
+
+fn local_date(tz: &TimeZone, ms: i64) -> jiff::civil::Date {
+    Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH).to_zoned(tz.clone()).date()
+}
+
+/// The local midnight (or the first moment of the day, where DST skips midnight) in ms.
+fn start_of(tz: &TimeZone, d: jiff::civil::Date) -> i64 {
+    d.to_zoned(tz.clone()).and_then(|z| z.start_of_day()).map(|z| z.timestamp().as_millisecond()).unwrap_or(0)
+}
+
+/// `n` local days from `d`: the time between their midnights (DST-safe: not n × 24 h).
+fn day_range_in(tz: &TimeZone, d: jiff::civil::Date, n: i64) -> (i64, i64) {
+    let end = d.checked_add(jiff::Span::new().days(n)).unwrap_or(d);
+    (start_of(tz, d), start_of(tz, end))
+}
+
+/// Where each chart bucket starts: local hours, or local days for a range over
+/// [`HOURLY_DAYS`] days. The first starts at or before `from`; all start before `to`.
+fn bucket_starts(tz: &TimeZone, from: i64, to: i64) -> Vec<i64> {
+    let mut starts = Vec::new();
+    let Ok(t) = Timestamp::from_millisecond(from) else { return starts };
+    let z = t.to_zoned(tz.clone());
+    if to - from > HOURLY_DAYS * 86_400_000 + 3_600_000 {
+        let mut d = z.date();
+        loop {
+            let s = start_of(tz, d);
+            if s >= to {
+                break;
+            }
+            starts.push(s);
+            let Ok(next) = d.tomorrow() else { break };
+            d = next;
+        }
+    } else {
+        // Local hours are absolute hours apart, DST or not (a change moves the clock a whole
+        // hour), so step by 3,600,000 ms from the local hour `from` is in.
+        let into_hour = (z.minute() as i64) * 60_000 + (z.second() as i64) * 1000 + (z.millisecond() as i64);
+        let mut s = from - into_hour;
+        while s < to {
+            starts.push(s);
+            s += 3_600_000;
+        }
+    }
+    starts
+}
+
+/// The report over `[from_ms, to_ms)`, in local time.
+pub fn build(store: &Store, from_ms: i64, to_ms: i64) -> Result<Report, Error> {
+    build_in(store, &TimeZone::system(), from_ms, to_ms)
+}
+
+/// [`build`] in the time zone `tz` (hours and days of the chart).
+pub fn build_in(store: &Store, tz: &TimeZone, from: i64, to: i64) -> Result<Report, Error> {
+    if to < from {
+        return Err(Error::BadQuery { field: "to".into(), message: "the end of the range is before its start".into() });
+    }
+    let q = Queries { store, from, to };
+    let totals = q.totals()?;
+    let hours = q.hours(tz)?;
+    let (top_senders, top_senders_by_size) = q.top("sender", "received")?;
+    let (top_recipients, top_recipients_by_size) = q.top("recipient", "sent")?;
+    let deferral_reasons = q.reasons("deferred")?;
+    let bounce_reasons = q.reasons("bounced")?;
+    let refusal_reasons = q.reasons("refused")?;
+    let servers = q.servers()?;
+    let warnings = super::events::page(
+        store,
+        &super::events::EventQuery {
+            since: Some(from),
+            until: Some(to),
+            severity: Some(Severity::Warning),
+            limit: WARNINGS,
+            ..Default::default()
+        },
+    )?
+    .events;
+    let kept_since = kept_since(store)?;
+    let mut r = Report {
+        from,
+        to,
+        kept_since,
+        problems: Vec::new(),
+        totals,
+        hours,
+        top_senders,
+        top_senders_by_size,
+        top_recipients,
+        top_recipients_by_size,
+        deferral_reasons,
+        bounce_reasons,
+        refusal_reasons,
+        servers,
+        warnings,
+    };
+    r.problems = problems(&r);
+    Ok(r)
+}
+
+/// The oldest row the journal keeps (ms), if any.
+pub fn kept_since(store: &Store) -> Result<Option<i64>, Error> {
+    store.conn().query_row("SELECT min(at) FROM mail_log", [], |r| r.get::<_, Option<i64>>(0)).map_err(|e| Error::storage(store, e))
+}
+
+/// The report's queries over one range.
+pub(crate) struct Queries<'a> {
+    pub store: &'a Store,
+    pub from: i64,
+    pub to: i64,
+}
+
+impl Queries<'_> {
+    fn err(&self, e: rusqlite::Error) -> Error {
+        Error::storage(self.store, e)
+    }
+
+    pub fn totals(&self) -> Result<Totals, Error> {
+        let mut t = Totals::default();
+        let conn = self.store.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT result, count(*), total(size) FROM mail_log WHERE at >= ?1 AND at < ?2 GROUP BY result")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([self.from, self.to], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64, r.get::<_, f64>(2)? as u64)))
+            .map_err(|e| self.err(e))?;
+        for row in rows {
+            let (result, n, bytes) = row.map_err(|e| self.err(e))?;
+            match LogResult::parse(&result) {
+                Some(LogResult::Received) => t.received = n,
+                Some(LogResult::Sent) => (t.delivered, t.bytes_delivered) = (n, bytes),
+                Some(LogResult::Deferred) => t.deferred = n,
+                Some(LogResult::Bounced) => t.bounced = n,
+                Some(LogResult::Refused) => t.refused = n,
+                Some(LogResult::Held) => t.held = n,
+                None => {}
+            }
+        }
+        // A message's 'received' rows (one per recipient) are written together: count it once.
+        (t.messages_received, t.bytes_received) = conn
+            .prepare_cached(
+                "SELECT count(*), total(size) FROM (SELECT message, max(size) AS size FROM mail_log
+                 WHERE at >= ?1 AND at < ?2 AND result = 'received' GROUP BY message)",
+            )
+            .and_then(|mut s| s.query_row([self.from, self.to], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, f64>(1)? as u64))))
+            .map_err(|e| self.err(e))?;
+        Ok(t)
+    }
+
+    pub fn hours(&self, tz: &TimeZone) -> Result<Vec<Hour>, Error> {
+        let mut hours: Vec<Hour> =
+            bucket_starts(tz, self.from, self.to).into_iter().map(|start| Hour { start, ..Hour::default() }).collect();
+        if hours.is_empty() {
+            return Ok(hours);
+        }
+        let mut stmt = self
+            .store
+            .conn()
+            .prepare_cached(&format!("SELECT at / {SLOT_MS}, result, count(*) FROM mail_log WHERE at >= ?1 AND at < ?2 GROUP BY 1, 2"))
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([self.from, self.to], |r| Ok((r.get::<_, i64>(0)? * SLOT_MS, r.get::<_, String>(1)?, r.get::<_, i64>(2)? as u64)))
+            .map_err(|e| self.err(e))?;
+        for row in rows {
+            let (slot, result, n) = row.map_err(|e| self.err(e))?;
+            let i = hours.partition_point(|h| h.start <= slot).saturating_sub(1);
+            let h = &mut hours[i];
+            match LogResult::parse(&result) {
+                Some(LogResult::Received) => h.received += n,
+                Some(LogResult::Sent) => h.delivered += n,
+                Some(LogResult::Deferred) => h.deferred += n,
+                Some(LogResult::Bounced) => h.bounced += n,
+                Some(LogResult::Refused) => h.refused += n,
+                _ => {}
+            }
+        }
+        Ok(hours)
+    }
+
+    /// Top addresses of `column` among `result` rows, by count and by bytes. Senders count
+    /// messages taken in (each once, as pflogsumm does), recipients count deliveries.
+    fn top(&self, column: &str, result: &str) -> Result<(Vec<Top>, Vec<Top>), Error> {
+        let sql = if column == "sender" {
+            "SELECT sender, count(*), total(size) FROM (SELECT sender, max(size) AS size FROM mail_log
+             WHERE at >= ?1 AND at < ?2 AND result = ?3 GROUP BY message) GROUP BY sender"
+                .to_string()
+        } else {
+            format!("SELECT {column}, count(*), total(size) FROM mail_log WHERE at >= ?1 AND at < ?2 AND result = ?3 GROUP BY {column}")
+        };
+        let mut stmt = self.store.conn().prepare_cached(&sql).map_err(|e| self.err(e))?;
+        let all: Vec<Top> = stmt
+            .query_map(rusqlite::params![self.from, self.to, result], |r| {
+                Ok(Top { address: r.get(0)?, count: r.get::<_, i64>(1)? as u64, bytes: r.get::<_, f64>(2)? as u64 })
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e))?;
+        let pick = |key: fn(&Top) -> u64| {
+            let mut v = all.clone();
+            v.sort_by(|a, b| key(b).cmp(&key(a)).then_with(|| a.address.cmp(&b.address)));
+            v.truncate(TOP);
+            v
+        };
+        Ok((pick(|t| t.count), pick(|t| t.bytes)))
+    }
+
+    fn reasons(&self, result: &str) -> Result<Vec<Reason>, Error> {
+        // Identical replies are grouped in SQL (the bare `recipient` is from the row of max(at)),
+        // then replies that differ only in addresses, ids and numbers are merged here.
+        let mut stmt = self
+            .store
+            .conn()
+            .prepare_cached(
+                "SELECT reply, count(*), max(at), recipient FROM mail_log WHERE at >= ?1 AND at < ?2 AND result = ?3 GROUP BY reply",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(rusqlite::params![self.from, self.to, result], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)?, r.get::<_, String>(3)?))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut groups: std::collections::HashMap<String, (u64, i64, String)> = std::collections::HashMap::new();
+        for row in rows {
+            let (reply, n, at, example) = row.map_err(|e| self.err(e))?;
+            let g = groups.entry(group_reply(&reply)).or_insert((0, i64::MIN, String::new()));
+            g.0 += n;
+            if at > g.1 {
+                (g.1, g.2) = (at, example);
+            }
+        }
+        let mut v: Vec<Reason> = groups.into_iter().map(|(reply, (count, _, example))| Reason { reply, count, example }).collect();
+        v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.reply.cmp(&b.reply)));
+        v.truncate(REASONS);
+        Ok(v)
+    }
+
+    /// Servers delivered to, with the delay from each recipient's 'received' row to its 'sent'
+    /// row (Postfix's delay=). A recipient whose 'received' row was pruned counts as delivered
+    /// but not in the delays.
+    fn servers(&self) -> Result<Vec<ServerStats>, Error> {
+        let mut stmt = self
+            .store
+            .conn()
+            .prepare_cached(
+                "SELECT server, count(*), avg(delay), max(delay) FROM (
+                   SELECT s.server AS server,
+                          s.at - (SELECT min(r.at) FROM mail_log r WHERE r.message = s.message AND r.result = 'received') AS delay
+                   FROM mail_log s WHERE s.at >= ?1 AND s.at < ?2 AND s.result = 'sent')
+                 GROUP BY server ORDER BY count(*) DESC, server",
+            )
+            .map_err(|e| self.err(e))?;
+        stmt.query_map([self.from, self.to], |r| {
+            Ok(ServerStats {
+                server: r.get(0)?,
+                delivered: r.get::<_, i64>(1)? as u64,
+                avg_delay_ms: r.get::<_, Option<f64>>(2)?.unwrap_or(0.0).max(0.0).round() as u64,
+                max_delay_ms: r.get::<_, Option<i64>>(3)?.unwrap_or(0).max(0) as u64,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| self.err(e))
+    }
+}
+
+/// A server's reply with what varies between otherwise equal replies left out, so that they
+/// count together. Conservative on purpose (a person must still recognise the reply):
+/// - the reply code and the enhanced status code (`550 5.1.1`) at the start are kept;
+/// - anything with an `@` (an address) becomes `<address>`;
+/// - a word of letters and digits at least 8 long with a digit in it (a queue id, a hash)
+///   becomes `<id>`;
+/// - other runs of digits (counts, sizes, IP addresses, times) become `#`;
+/// - spaces are collapsed. Words without digits or `@` are never changed.
+pub fn group_reply(reply: &str) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let reply_code = |w: &str| w.len() == 3 && w.bytes().all(|b| b.is_ascii_digit());
+    let enhanced = |w: &str| w.split('.').count() == 3 && w.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    for (i, word) in reply.split_whitespace().enumerate() {
+        // "550-5.1.1" is how a multi-line reply's first line starts.
+        let multi_line = |w: &str| w.get(..3).is_some_and(reply_code) && w.get(3..4) == Some("-") && w.get(4..).is_some_and(enhanced);
+        if (i == 0 && (reply_code(word) || multi_line(word))) || (i <= 1 && enhanced(word)) {
+            out.push(word.to_string());
+            continue;
+        }
+        let core_start = word.find(|c: char| c.is_alphanumeric() || c == '@').unwrap_or(word.len());
+        let core_end = word.rfind(|c: char| c.is_alphanumeric() || c == '@').map(|e| e + 1).unwrap_or(core_start).max(core_start);
+        let (pre, core, post) = (&word[..core_start], &word[core_start..core_end], &word[core_end..]);
+        let replaced = if core.contains('@') {
+            "<address>".to_string()
+        } else if core.len() >= 8 && core.bytes().any(|b| b.is_ascii_digit()) && core.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            "<id>".to_string()
+        } else if core.bytes().any(|b| b.is_ascii_digit()) {
+            let mut s = String::with_capacity(core.len());
+            let mut in_digits = false;
+            for c in core.chars() {
+                if c.is_ascii_digit() {
+                    if !in_digits {
+                        s.push('#');
+                    }
+                    in_digits = true;
+                } else {
+                    s.push(c);
+                    in_digits = false;
+                }
+            }
+            s
+        } else {
+            core.to_string()
+        };
+        let (pre, post) = if replaced == "<address>" { (pre.trim_end_matches('<'), post.trim_start_matches('>')) } else { (pre, post) };
+        out.push(format!("{pre}{replaced}{post}"));
+    }
+    out.join(" ")
+}
+
+/// What a person should look at in this report, worst first.
+fn problems(r: &Report) -> Vec<Problem> {
+    let mut p = Vec::new();
+    let t = &r.totals;
+    let errors = r.warnings.iter().filter(|e| e.severity == Severity::Error).count();
+    if t.bounced > 0 {
+        let why = r.bounce_reasons.first().map(|x| format!(" The most common reply: {}", x.reply)).unwrap_or_default();
+        p.push(Problem {
+            severity: Severity::Error,
+            title: format!("{} recipient{} bounced", t.bounced, plural(t.bounced)),
+            hint: format!(
+                "These won't be tried again and their senders were told.{why} Check the addresses, or the server settings if \
+                 the reply is about logging in or relaying."
+            ),
+            link: Some("log:bounced".into()),
+        });
+    }
+    if errors > 0 {
+        p.push(Problem {
+            severity: Severity::Error,
+            title: format!("{errors} error{} in the event log", plural(errors as u64)),
+            hint: "Open the event log to see what failed and when.".into(),
+            link: Some("events:error".into()),
+        });
+    }
+    let attempts = t.delivered + t.deferred + t.bounced;
+    if t.deferred >= DEFERRAL_MIN && (t.deferred as f64) > DEFERRAL_RATE * attempts as f64 {
+        let why = r.deferral_reasons.first().map(|x| format!(" The most common reply: {}", x.reply)).unwrap_or_default();
+        p.push(Problem {
+            severity: Severity::Warning,
+            title: format!("{} of {} delivery attempts were deferred", t.deferred, attempts),
+            hint: format!(
+                "The server said 'try later'; the mail stays queued and is tried again.{why} If it keeps happening, check the \
+                 server's limits (messages per hour) or ask its administrator."
+            ),
+            link: Some("log:deferred".into()),
+        });
+    }
+    if t.refused > 0 {
+        let why = r.refusal_reasons.first().map(|x| format!(" The most common reason: {}", x.reply)).unwrap_or_default();
+        p.push(Problem {
+            severity: Severity::Warning,
+            title: format!("{} recipient{} refused at intake", t.refused, plural(t.refused)),
+            hint: format!("The program that handed the mail in was told at once and nothing was queued.{why}"),
+            link: Some("log:refused".into()),
+        });
+    }
+    if r.kept_since.is_some_and(|k| k > r.from) {
+        p.push(Problem {
+            severity: Severity::Info,
+            title: "This range starts before the oldest mail kept".into(),
+            hint: "The report counts only what the mail log keeps; older rows are removed after the retention period (settings).".into(),
+            link: Some("settings".into()),
+        });
+    }
+    p
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn berlin() -> TimeZone {
+        TimeZone::get("Europe/Berlin").expect("the system time zone database has Europe/Berlin")
+    }
+
+    fn ms(s: &str) -> i64 {
+        s.parse::<Timestamp>().unwrap().as_millisecond()
+    }
+
+    #[test]
+    fn replies_that_differ_in_addresses_ids_and_numbers_group_together() {
+        let g = group_reply;
+        assert_eq!(
+            g("550 5.1.1 <bob@example.com>: Recipient address rejected: User unknown"),
+            g("550 5.1.1 <carol@example.org>: Recipient address rejected: User unknown")
+        );
+        assert_eq!(g("550 5.1.1 <bob@example.com>: User unknown"), "550 5.1.1 <address>: User unknown");
+        assert_eq!(g("451 4.7.1 Try again in 300 seconds (queue id 4Fq2Lx0AbC9)"), "451 4.7.1 Try again in # seconds (queue id <id>)");
+        assert_eq!(g("421 4.7.0 [192.0.2.1] too many connections"), "421 4.7.0 [#.#.#.#] too many connections");
+        assert_eq!(g("550-5.7.1   Message   rejected"), "550-5.7.1 Message rejected");
+        // Codes are kept: a 450 and a 550 with the same text are different reasons.
+        assert_ne!(g("450 4.2.0 mailbox busy"), g("550 5.2.0 mailbox busy"));
+        // Words without digits or @ are left alone; short words with digits only lose their numbers.
+        assert_eq!(g("connection to mx1.example.net timed out"), "connection to mx#.example.net timed out");
+        assert_eq!(g(""), "");
+    }
+
+    #[test]
+    fn days_and_hours_follow_local_time_across_dst() {
+        let tz = berlin();
+        // 2026-03-29: clocks go from 02:00 to 03:00 (CET → CEST): a 23-hour day.
+        let d: jiff::civil::Date = "2026-03-29".parse().unwrap();
+        let (from, to) = day_range_in(&tz, d, 1);
+        assert_eq!((from, to), (ms("2026-03-28T23:00:00Z"), ms("2026-03-29T22:00:00Z")));
+        let hours = bucket_starts(&tz, from, to);
+        assert_eq!(hours.len(), 23);
+        // 2026-10-25: 03:00 CEST back to 02:00 CET: a 25-hour day.
+        let (from, to) = day_range_in(&tz, "2026-10-25".parse().unwrap(), 1);
+        assert_eq!(to - from, 25 * 3_600_000);
+        assert_eq!(bucket_starts(&tz, from, to).len(), 25);
+        // Yesterday seen from just after midnight on the day after the change: the 25-hour day.
+        let now = ms("2026-10-25T23:30:00Z"); // 00:30 CET on the 26th
+        let y = local_date(&tz, now).yesterday().unwrap();
+        assert_eq!(day_range_in(&tz, y, 1), (from, to));
+        // Over 14 days the chart is per local day, each starting at a local midnight.
+        let (from, to) = day_range_in(&tz, "2026-03-20".parse().unwrap(), 20);
+        let days = bucket_starts(&tz, from, to);
+        assert_eq!(days.len(), 20);
+        assert!(days.contains(&ms("2026-03-28T23:00:00Z")) && days.contains(&ms("2026-03-29T22:00:00Z")), "{days:?}");
+        // India (+05:30): hours start at half past in UTC.
+        let kolkata = TimeZone::get("Asia/Kolkata").unwrap();
+        let starts = bucket_starts(&kolkata, ms("2026-01-01T10:45:00Z"), ms("2026-01-01T12:00:00Z"));
+        assert_eq!(starts, [ms("2026-01-01T10:30:00Z"), ms("2026-01-01T11:30:00Z")]);
+    }
+
+    fn row(store: &Store, at: i64, message: Option<i64>, sender: &str, recipient: &str, size: i64, result: &str, reply: &str) {
+        store
+            .conn()
+            .execute(
+                crate::journal::mail_log::INSERT,
+                rusqlite::params![at, message, "<m@x>", sender, recipient, size, "relay.example.net:587", None::<String>, result, reply, 5],
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn rows_land_in_their_local_hour_on_a_dst_day_and_a_range_before_the_kept_data_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("q.sqlite3")).unwrap();
+        let tz = berlin();
+        let (from, to) = day_range_in(&tz, "2026-03-29".parse().unwrap(), 1);
+        // 01:59 CET is hour 1 (the second bucket), 03:00 CEST hour 3 (the third: 02:00 never was).
+        row(&store, ms("2026-03-29T00:59:00Z"), Some(1), "a@x", "b@y", 100, "received", "");
+        row(&store, ms("2026-03-29T01:00:00Z"), Some(1), "a@x", "b@y", 100, "sent", "250 ok");
+        let r = build_in(&store, &tz, from, to).unwrap();
+        assert_eq!(r.hours.len(), 23);
+        assert_eq!((r.hours[1].received, r.hours[1].delivered, r.hours[2].delivered), (1, 0, 1));
+        assert_eq!(r.kept_since, Some(ms("2026-03-29T00:59:00Z")));
+        assert!(r.problems.iter().any(|p| p.title.contains("before the oldest mail kept")), "{:?}", r.problems);
+        assert_eq!(r.servers[0].max_delay_ms, 60_000);
+        // A range starting after the oldest row does not.
+        let r = build_in(&store, &tz, ms("2026-03-29T01:00:00Z"), to).unwrap();
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+    }
 }

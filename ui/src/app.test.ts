@@ -2,7 +2,7 @@
 
 import { beforeEach, describe, expect, it } from "vitest";
 import { startApp } from "./app";
-import { FakeIpc, settle } from "./fake-ipc";
+import { FakeIpc, queued, settle } from "./fake-ipc";
 
 let ipc: FakeIpc;
 
@@ -101,5 +101,53 @@ describe("theme", () => {
     expect(resolveScheme("system", light)).toBe("light");
     expect(resolveScheme("light", dark)).toBe("light");
     expect(resolveScheme("dark", light)).toBe("dark");
+  });
+});
+
+describe("the journal screens", () => {
+  it("opens on the dashboard once sending is on, and on Settings while it is off", async () => {
+    ipc.loaded.settings.profile.mode = "relay";
+    ipc.uiState = { theme: "system", last_screen: "queue" };
+    await startApp(ipc);
+    await settle();
+    expect($("screen-dashboard").hidden).toBe(false);
+    expect($("nav-dashboard").getAttribute("aria-current")).toBe("page");
+    expect(ipc.callsOf("dashboard")).toHaveLength(1);
+    // The other journal screens are read only when first shown.
+    expect(ipc.callsOf("log_page")).toEqual([]);
+    expect(ipc.callsOf("report")).toEqual([]);
+
+    document.body.innerHTML = "";
+    ipc = new FakeIpc();
+    await startApp(ipc);
+    expect($("screen-settings").hidden).toBe(false);
+    expect(ipc.callsOf("dashboard")).toEqual([]);
+  });
+
+  it("follows links to the queue (by state and by message), the log and the events", async () => {
+    ipc.loaded.settings.profile.mode = "relay";
+    ipc.queue = [queued(1), queued(2, ["x@example.org"], "failed")];
+    const app = await startApp(ipc);
+    await settle();
+    app.go("queue:failed");
+    await settle();
+    expect($("screen-queue").hidden).toBe(false);
+    expect($<HTMLSelectElement>("queue-state-filter").value).toBe("failed");
+    expect([...document.querySelectorAll<HTMLTableRowElement>("#queue-rows tr")].map((r) => r.dataset.id)).toEqual(["2"]);
+    app.go("message:1");
+    await settle();
+    expect($("queue-detail").hidden).toBe(false);
+    expect($("queue-detail").textContent).toContain("Message 1");
+    app.go("log:bounced");
+    await settle();
+    expect($("screen-log").hidden).toBe(false);
+    expect($<HTMLSelectElement>("log-result").value).toBe("bounced");
+    expect(ipc.callsOf("log_page").at(-1)?.args).toMatchObject({ query: { result: "bounced" } });
+    app.go("events:warning");
+    await settle();
+    expect($("screen-events").hidden).toBe(false);
+    expect($<HTMLSelectElement>("events-severity").value).toBe("warning");
+    app.go("settings");
+    expect($("screen-settings").hidden).toBe(false);
   });
 });

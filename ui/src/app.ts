@@ -2,9 +2,14 @@
 
 import { byId, show } from "./dom";
 import { toErrorReport, type Ipc } from "./ipc";
-import { DEFAULT_UI_STATE, type Screen, type UiState } from "./model";
+import { DEFAULT_UI_STATE, type LogResult, type Mode, type QueueState, type Screen, type Severity, type UiState } from "./model";
+import { mountDashboard, type DashboardScreen } from "./screens/dashboard/index";
 import { mountDiagnose, type DiagnoseScreen } from "./screens/diagnose";
+import { mountEvents, type EventsScreen } from "./screens/events/index";
+import { mountLog, type LogScreen } from "./screens/log/index";
+import { parseTarget } from "./screens/log/format";
 import { mountQueue, type QueueScreen } from "./screens/queue/index";
+import { mountReport, type ReportScreen } from "./screens/report/index";
 import { mountSettings, type SettingsScreen } from "./screens/settings/index";
 import { applyTheme, bindThemeSelect, isTheme } from "./theme";
 
@@ -12,9 +17,13 @@ const SHELL = `
 <header class="app-header">
   <span class="app-name"><span class="app-logo" aria-hidden="true">✉</span> SMTP Desk</span>
   <nav class="tabs" aria-label="Screens">
+    <button type="button" class="tab" id="nav-dashboard" data-screen="dashboard" aria-controls="screen-dashboard">Dashboard</button>
     <button type="button" class="tab" id="nav-settings" data-screen="settings" aria-controls="screen-settings">Settings</button>
     <button type="button" class="tab" id="nav-diagnose" data-screen="diagnose" aria-controls="screen-diagnose">Diagnose</button>
     <button type="button" class="tab" id="nav-queue" data-screen="queue" aria-controls="screen-queue">Queue</button>
+    <button type="button" class="tab" id="nav-log" data-screen="log" aria-controls="screen-log">Mail log</button>
+    <button type="button" class="tab" id="nav-events" data-screen="events" aria-controls="screen-events">Events</button>
+    <button type="button" class="tab" id="nav-report" data-screen="report" aria-controls="screen-report">Report</button>
   </nav>
   <label class="theme-picker" for="theme">Theme
     <select id="theme">
@@ -25,9 +34,13 @@ const SHELL = `
   </label>
 </header>
 <main class="app-main">
+  <section id="screen-dashboard" class="screen screen-wide" aria-label="Dashboard" hidden></section>
   <section id="screen-settings" class="screen" aria-label="Settings"></section>
   <section id="screen-diagnose" class="screen" aria-label="Diagnose" hidden></section>
   <section id="screen-queue" class="screen screen-wide" aria-label="Queue" hidden></section>
+  <section id="screen-log" class="screen screen-wide" aria-label="Mail log" hidden></section>
+  <section id="screen-events" class="screen screen-wide" aria-label="Event log" hidden></section>
+  <section id="screen-report" class="screen screen-wide" aria-label="Report" hidden></section>
 </main>
 <dialog id="confirm-close" aria-labelledby="confirm-close-title" aria-describedby="confirm-close-text">
   <h2 id="confirm-close-title">Discard unsaved changes?</h2>
@@ -43,17 +56,48 @@ export interface App {
   settings: SettingsScreen;
   diagnose: DiagnoseScreen;
   queue: QueueScreen;
+  dashboard: DashboardScreen;
+  log: LogScreen;
+  events: EventsScreen;
+  report: ReportScreen;
   showScreen(screen: Screen): void;
+  /** Follows a link a screen shows: `queue:failed`, `message:12`, `log:bounced`, `events:warning`, `settings`. */
+  go(link: string): void;
 }
+
+const SCREENS: Screen[] = ["dashboard", "settings", "diagnose", "queue", "log", "events", "report"];
 
 /** Builds the window into `doc`, fills it, and tells Rust it is ready. */
 export async function startApp(ipc: Ipc, doc: Document = document): Promise<App> {
   doc.body.innerHTML = SHELL;
   // The OS's scheme until the saved theme is read: no light flash on a dark desktop.
   applyTheme("system", doc);
-  const settings = mountSettings(byId(doc, "screen-settings"), ipc);
+  // The saved mode, as the settings screen loads it: it picks the first screen.
+  let loadedMode: Mode = "off";
+  const sendingMode = () => loadedMode;
+  const watched = new Proxy(ipc, {
+    get(target, key, receiver) {
+      if (key === "loadSettings") {
+        return async () => {
+          const loaded = await target.loadSettings();
+          loadedMode = loaded.settings.profile.mode;
+          return loaded;
+        };
+      }
+      const value: unknown = Reflect.get(target, key, receiver);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  const settings = mountSettings(byId(doc, "screen-settings"), watched);
   const diagnose = mountDiagnose(byId(doc, "screen-diagnose"), ipc);
   const queue = mountQueue(byId(doc, "screen-queue"), ipc);
+  const go = (link: string) => follow(link);
+  const dashboard = mountDashboard(byId(doc, "screen-dashboard"), ipc, go);
+  const log = mountLog(byId(doc, "screen-log"), ipc, go);
+  const events = mountEvents(byId(doc, "screen-events"), ipc);
+  const report = mountReport(byId(doc, "screen-report"), ipc, go);
+  // Each journal screen reads when first shown, then on changes while shown (stale while hidden).
+  const journal: Partial<Record<Screen, { setVisible(v: boolean): void }>> = { dashboard, log, events, report };
   settings.onDirtyChange((dirty) => diagnose.setSettingsDirty(dirty));
 
   const uiState: UiState = { ...DEFAULT_UI_STATE };
@@ -66,9 +110,10 @@ export async function startApp(ipc: Ipc, doc: Document = document): Promise<App>
       if (active) tab.setAttribute("aria-current", "page");
       else tab.removeAttribute("aria-current");
     }
-    show(byId(doc, "screen-settings"), screen === "settings");
-    show(byId(doc, "screen-diagnose"), screen === "diagnose");
-    show(byId(doc, "screen-queue"), screen === "queue");
+    for (const name of SCREENS) {
+      show(byId(doc, `screen-${name}`), screen === name);
+      journal[name]?.setVisible(screen === name);
+    }
     // The queue is read when first shown (and kept live by events after that), not at start-up.
     if (screen === "queue" && !queueLoaded) {
       queueLoaded = true;
@@ -81,6 +126,35 @@ export async function startApp(ipc: Ipc, doc: Document = document): Promise<App>
   };
   for (const tab of doc.querySelectorAll<HTMLButtonElement>(".tab")) {
     tab.addEventListener("click", () => showScreen(asScreen(tab.dataset.screen)));
+  }
+
+  function follow(link: string): void {
+    const target = parseTarget(link);
+    if (!target) return;
+    const filter = target.filter;
+    if (target.screen === "queue" && filter?.startsWith("#")) {
+      queueLoaded = true;
+      showScreen("queue");
+      void queue.load().then(() => queue.openMessage(Number(filter.slice(1))));
+      return;
+    }
+    if (target.screen === "queue" && filter !== null) {
+      queueLoaded = true;
+      showScreen("queue");
+      void queue.filterState(filter as QueueState);
+      return;
+    }
+    if (target.screen === "log" && filter !== null) {
+      showScreen("log");
+      void log.filter({ result: filter as LogResult });
+      return;
+    }
+    if (target.screen === "events" && filter !== null) {
+      showScreen("events");
+      void events.filter(filter as Severity);
+      return;
+    }
+    showScreen(target.screen);
   }
 
   doc.addEventListener("keydown", (e) => {
@@ -96,7 +170,8 @@ export async function startApp(ipc: Ipc, doc: Document = document): Promise<App>
 
   const [saved] = await Promise.all([ipc.getUiState().catch(() => DEFAULT_UI_STATE), settings.load()]);
   uiState.theme = isTheme(saved.theme) ? saved.theme : "system";
-  uiState.last_screen = asScreen(saved.last_screen);
+  // Sending on: the dashboard first; off or unset: where the user left off (Settings at first).
+  uiState.last_screen = sendingMode() !== "off" ? "dashboard" : asScreen(saved.last_screen);
   bindThemeSelect(byId<HTMLSelectElement>(doc, "theme"), uiState.theme, (theme) => {
     uiState.theme = theme;
     void persist();
@@ -105,11 +180,11 @@ export async function startApp(ipc: Ipc, doc: Document = document): Promise<App>
 
   doc.body.dataset.ready = "true";
   ipc.uiReady().catch(() => undefined);
-  return { settings, diagnose, queue, showScreen };
+  return { settings, diagnose, queue, dashboard, log, events, report, showScreen, go };
 }
 
 function asScreen(name: string | undefined): Screen {
-  return name === "diagnose" || name === "queue" ? name : "settings";
+  return SCREENS.find((s) => s === name) ?? "settings";
 }
 
 function openCloseDialog(doc: Document): void {

@@ -3,6 +3,15 @@
 import type { Ipc, Unlisten } from "./ipc";
 import {
   defaultSettings,
+  type Dashboard,
+  type EventPage,
+  type EventQuery,
+  type Exported,
+  type JournalEvent,
+  type JournalReport,
+  type LogEntry,
+  type LogPage,
+  type LogQuery,
   type DeliveryService,
   type ErrorReport,
   type FormValues,
@@ -293,6 +302,141 @@ export class FakeIpc implements Ipc {
   onQueueFailed(handler: (summary: string) => void): Promise<Unlisten> {
     return this.subscribe("queue-failed", handler as Handler);
   }
+  /** The mail log the log commands read, any order. */
+  log: LogEntry[] = [];
+  /** The event log, any order. */
+  events: JournalEvent[] = [];
+  reportReply: (from: number, to: number) => Promise<JournalReport> = async (from, to) => emptyReport(from, to);
+  dashboardReply: () => Promise<Dashboard> = async () => emptyDashboard();
+  /** What the save dialog answers: a path, or null for Cancel. */
+  exportPath: string | null = "/home/me/mail-log.csv";
+  async logPage(query: LogQuery): Promise<LogPage> {
+    this.record("log_page", { query });
+    const address = query.address?.toLowerCase();
+    const rows = this.log
+      .filter((e) => query.since === null || e.at >= query.since)
+      .filter((e) => query.until === null || e.at < query.until)
+      .filter((e) => query.result === null || e.result === query.result)
+      .filter((e) => !address || e.sender.toLowerCase() === address || e.recipient.toLowerCase() === address);
+    const { page, older, newer } = keyset(rows, query);
+    return { entries: structuredClone(page), older, newer };
+  }
+  async eventsPage(query: EventQuery): Promise<EventPage> {
+    this.record("events_page", { query });
+    const rank = { info: 0, warning: 1, error: 2 };
+    const rows = this.events
+      .filter((e) => query.since === null || e.at >= query.since)
+      .filter((e) => query.until === null || e.at < query.until)
+      .filter((e) => query.severity === null || rank[e.severity] >= rank[query.severity])
+      .filter((e) => query.category === null || e.category === query.category);
+    const { page, older, newer } = keyset(rows, query);
+    return { events: structuredClone(page), older, newer };
+  }
+  report(from: number, to: number): Promise<JournalReport> {
+    this.record("report", { from, to });
+    return this.reportReply(from, to);
+  }
+  dashboard(): Promise<Dashboard> {
+    this.record("dashboard");
+    return this.dashboardReply();
+  }
+  async exportLogCsv(query: LogQuery): Promise<Exported | null> {
+    this.record("export_log_csv", { query });
+    if (this.exportPath === null) return null;
+    const { entries } = await this.logPage({ ...query, before: null, after: null, limit: 1_000_000 });
+    this.calls.pop();
+    return { path: this.exportPath, rows: entries.length };
+  }
+}
+
+/** A newest-first keyset page over rows with (at, id), as the core's journal listing reads it. */
+function keyset<T extends { at: number; id: number }>(
+  rows: T[],
+  q: { before: { at: number; id: number } | null; after: { at: number; id: number } | null; limit: number },
+): { page: T[]; older: boolean; newer: boolean } {
+  const cmp = (a: { at: number; id: number }, b: { at: number; id: number }) => b.at - a.at || b.id - a.id;
+  const all = [...rows].sort(cmp);
+  const limit = q.limit || 50;
+  let start = 0;
+  if (q.before) start = all.findIndex((r) => cmp(r, q.before!) > 0);
+  else if (q.after) start = Math.max(0, all.filter((r) => cmp(r, q.after!) < 0).length - limit);
+  if (start < 0) start = all.length;
+  return { page: all.slice(start, start + limit), older: start + limit < all.length, newer: start > 0 };
+}
+
+const NO_TOTALS = {
+  messages_received: 0,
+  received: 0,
+  delivered: 0,
+  deferred: 0,
+  bounced: 0,
+  refused: 0,
+  held: 0,
+  bytes_received: 0,
+  bytes_delivered: 0,
+};
+
+/** A report with nothing in it, over [from, to). */
+export function emptyReport(from: number, to: number): JournalReport {
+  return {
+    from,
+    to,
+    kept_since: null,
+    problems: [],
+    totals: { ...NO_TOTALS },
+    hours: [],
+    top_senders: [],
+    top_senders_by_size: [],
+    top_recipients: [],
+    top_recipients_by_size: [],
+    deferral_reasons: [],
+    bounce_reasons: [],
+    refusal_reasons: [],
+    servers: [],
+    warnings: [],
+  };
+}
+
+/** A quiet dashboard: sending to a relay, nothing happened yet. */
+export function emptyDashboard(): Dashboard {
+  return {
+    mode: "relay",
+    server: "smtp.example.com:587",
+    last_sent: null,
+    last_failure: null,
+    last_failure_hint: null,
+    agent_running: true,
+    listener_port: null,
+    queue: { messages: 0, queued: 0, sending: 0, sent: 0, deferred: 0, held: 0, failed: 0 },
+    oldest_waiting: null,
+    today: { ...NO_TOTALS },
+    today_hours: [],
+    latest_events: [],
+    problems: [],
+  };
+}
+
+/** A mail log row for the tests. */
+export function logEntry(id: number, result: LogEntry["result"] = "sent", at = 1_700_000_000_000 + id * 60_000): LogEntry {
+  return {
+    id,
+    at,
+    message: id,
+    message_id: `<${id}@example.com>`,
+    sender: "cron@example.com",
+    recipient: `to${id}@example.org`,
+    size: 2048,
+    server: "smtp.example.com:587",
+    tls: result === "sent" ? "TLS 1.3" : null,
+    result,
+    reply: result === "sent" ? "250 2.0.0 Ok" : result === "deferred" ? "451 4.3.0 try again later" : "550 5.1.1 no such user",
+    duration_ms: 120,
+  };
+}
+
+/** An event for the tests. */
+export function journalEvent(id: number, severity: JournalEvent["severity"] = "info", category: JournalEvent["category"] = "queue"): JournalEvent {
+  return { id, at: 1_700_000_000_000 + id * 60_000, severity, category, summary: `event ${id}`, detail: null };
 }
 
 /** A queued message for the tests: `id`, one recipient per address, all in `state`. */

@@ -3,6 +3,13 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type {
+  Dashboard,
+  EventPage,
+  EventQuery,
+  Exported,
+  JournalReport,
+  LogPage,
+  LogQuery,
   DeliveryService,
   FormValues,
   ErrorReport,
@@ -89,6 +96,16 @@ export interface Ipc {
   onQueueChanged(handler: (overview: Overview) => void): Promise<Unlisten>;
   /** Mail failed for good while the window delivers: one summary line ("2 messages failed: bob@x: 550 …"), at most every few seconds. */
   onQueueFailed(handler: (summary: string) => void): Promise<Unlisten>;
+  /** A page of the mail log, newest first. */
+  logPage(query: LogQuery): Promise<LogPage>;
+  /** A page of the event log, newest first. */
+  eventsPage(query: EventQuery): Promise<EventPage>;
+  /** The report over [from, to) (ms since the epoch). */
+  report(from: number, to: number): Promise<JournalReport>;
+  /** The dashboard's data, read in one go. */
+  dashboard(): Promise<Dashboard>;
+  /** Asks where to save (a native dialog) and writes the mail log rows the query matches as CSV; null when the user cancelled. */
+  exportLogCsv(query: LogQuery): Promise<Exported | null>;
 }
 
 /**
@@ -194,4 +211,9 @@ export const tauriIpc: Ipc = {
   queueDelete: (ids) => call("queue_delete", { ids }),
   onQueueChanged: (handler) => on("queue-changed", handler),
   onQueueFailed: (handler) => on("queue-failed", handler),
+  logPage: (query) => call("log_page", { query }),
+  eventsPage: (query) => call("events_page", { query }),
+  report: (from, to) => call("report", { from, to }),
+  dashboard: () => call("dashboard"),
+  exportLogCsv: (query) => call("export_log_csv", { query }),
 };

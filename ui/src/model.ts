@@ -54,7 +54,28 @@ export type { PageQuery } from "./generated/PageQuery";
 export type { RecipientStatus } from "./generated/RecipientStatus";
 export type { State as QueueState } from "./generated/State";
 
+// The journal (src/journal/): the mail log, the event log, reports and the dashboard.
+export type { Cursor as LogCursor } from "./generated/Cursor";
+export type { Dashboard } from "./generated/Dashboard";
+export type { Event as JournalEvent } from "./generated/Event";
+export type { EventCategory } from "./generated/EventCategory";
+export type { EventPage } from "./generated/EventPage";
+export type { EventQuery } from "./generated/EventQuery";
+export type { Hour } from "./generated/Hour";
+export type { JournalReport } from "./generated/JournalReport";
+export type { LogEntry } from "./generated/LogEntry";
+export type { LogPage } from "./generated/LogPage";
+export type { LogQuery } from "./generated/LogQuery";
+export type { LogResult } from "./generated/LogResult";
+export type { Problem } from "./generated/Problem";
+export type { Reason } from "./generated/Reason";
+export type { ServerStats } from "./generated/ServerStats";
+export type { Severity } from "./generated/Severity";
+export type { Top } from "./generated/Top";
+export type { Totals } from "./generated/Totals";
+
 // The window's own commands and events (src-tauri/src/).
+export type { Exported } from "./generated/window/Exported";
 export type { DeliveryService } from "./generated/window/DeliveryService";
 export type { FinishedEvent } from "./generated/window/FinishedEvent";
 export type { FormValues } from "./generated/window/FormValues";

@@ -1,6 +1,7 @@
 //! The window's commands, one file per domain; each is a thin call into the core library.
 
 pub mod diagnose;
+pub mod journal;
 pub mod queue;
 pub mod service;
 pub mod settings;

@@ -84,6 +84,10 @@ const MARKUP = `
 export interface QueueScreen {
   /** Reads the counts and the first page. */
   load(): Promise<void>;
+  /** Shows the messages with a recipient in this state (null: all), from the newest (links from the dashboard). */
+  filterState(state: QueueState | null): Promise<void>;
+  /** Opens one message's details (links from the mail log). */
+  openMessage(id: number): Promise<void>;
   destroy(): void;
 }
 
@@ -178,6 +182,17 @@ class Queue implements QueueScreen {
   async load(): Promise<void> {
     this.loaded = true;
     await Promise.all([this.refreshOverview(), this.reload()]);
+  }
+
+  async filterState(state: QueueState | null): Promise<void> {
+    this.stateFilter.value = state ?? "";
+    this.search.value = "";
+    this.loaded = true;
+    await Promise.all([this.refreshOverview(), this.firstPage(true)]);
+  }
+
+  async openMessage(id: number): Promise<void> {
+    await this.showDetail(id);
   }
 
   destroy(): void {
