@@ -3,7 +3,9 @@
 //! in local time. One place, so the CLI and the window agree.
 
 use super::Error;
-use chrono::{DateTime, Duration, Local, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, TimeZone};
+use jiff::civil::{Date, DateTime};
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
 
 /// The forms [`parse_since`] and [`parse_until`] take, for messages and help texts.
 pub const ACCEPTED: &str = "YYYY-MM-DD, 'YYYY-MM-DD HH:MM' (local time) or RFC 3339 (2024-05-01T08:00:00Z)";
@@ -32,45 +34,40 @@ fn bad(field: &str, text: &str) -> Error {
 
 fn parse(text: &str, end: End) -> Option<i64> {
     let text = text.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Some(t.timestamp_millis());
+    if let Ok(t) = text.parse::<Timestamp>() {
+        return Some(t.as_millisecond());
     }
-    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        let day = if end == End::Finish { d.succ_opt()? } else { d };
-        return local_ms(day.and_time(NaiveTime::MIN));
+    let tz = TimeZone::system();
+    if let Ok(d) = Date::strptime("%Y-%m-%d", text) {
+        let day = if end == End::Finish { d.tomorrow().ok()? } else { d };
+        return start_of_day(&tz, day);
     }
-    for format in ["%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
-            return local_ms(t);
-        }
-    }
-    None
+    ["%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"].into_iter().find_map(|format| {
+        // jiff's default for a wall-clock time the clocks skipped or repeated: the moment after
+        // the gap, the earlier of the two in a fold.
+        let t = DateTime::strptime(format, text).ok()?;
+        Some(t.to_zoned(tz.clone()).ok()?.timestamp().as_millisecond())
+    })
 }
 
-/// A local wall-clock time as ms: the earlier one when the clocks went back, and the first
-/// valid moment after it when they went forward (02:30 on a spring-forward night).
-fn local_ms(t: NaiveDateTime) -> Option<i64> {
-    match Local.from_local_datetime(&t) {
-        LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => Some(t.timestamp_millis()),
-        LocalResult::None => {
-            (1..=4).find_map(|h| Local.from_local_datetime(&(t + Duration::minutes(30 * h))).earliest()).map(|t| t.timestamp_millis())
-        }
-    }
+/// The first moment of local day `d` in ms (midnight, or later where DST skips midnight).
+pub fn start_of_day(tz: &TimeZone, d: Date) -> Option<i64> {
+    Some(d.to_zoned(tz.clone()).ok()?.start_of_day().ok()?.timestamp().as_millisecond())
 }
 
-fn to_local(ms: i64) -> DateTime<Local> {
-    Local.timestamp_millis_opt(ms).earliest().unwrap_or_else(|| DateTime::<chrono::Utc>::UNIX_EPOCH.with_timezone(&Local))
+fn to_local(ms: i64) -> jiff::Zoned {
+    Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH).to_zoned(TimeZone::system())
 }
 
 /// "2024-05-01 08:00:03" in local time, for tables.
 pub fn local(ms: i64) -> String {
-    to_local(ms).format("%Y-%m-%d %H:%M:%S").to_string()
+    to_local(ms).strftime("%Y-%m-%d %H:%M:%S").to_string()
 }
 
 /// RFC 3339 in local time with its offset ("2024-05-01T08:00:03.120+02:00"): unambiguous, and
 /// spreadsheets read it.
 pub fn rfc3339(ms: i64) -> String {
-    to_local(ms).to_rfc3339_opts(SecondsFormat::Millis, false)
+    to_local(ms).strftime("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string()
 }
 
 #[cfg(test)]
@@ -79,15 +76,18 @@ mod tests {
 
     #[test]
     fn the_accepted_forms() {
-        let day = Local.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap().timestamp_millis();
+        let tz = TimeZone::system();
+        let at_local =
+            |text: &str| DateTime::strptime("%Y-%m-%d %H:%M", text).unwrap().to_zoned(tz.clone()).unwrap().timestamp().as_millisecond();
+        let day = at_local("2024-05-01 00:00");
         assert_eq!(parse_since("since", "2024-05-01").unwrap(), day);
-        assert_eq!(parse_until("until", "2024-05-01").unwrap(), Local.with_ymd_and_hms(2024, 5, 2, 0, 0, 0).unwrap().timestamp_millis());
-        let at = Local.with_ymd_and_hms(2024, 5, 1, 8, 30, 0).unwrap().timestamp_millis();
+        assert_eq!(parse_until("until", "2024-05-01").unwrap(), at_local("2024-05-02 00:00"));
+        let at = at_local("2024-05-01 08:30");
         assert_eq!(parse_since("since", "2024-05-01 08:30").unwrap(), at);
         assert_eq!(parse_until("until", "2024-05-01 08:30").unwrap(), at, "a time is the same at either end");
         assert_eq!(parse_since("since", "2024-05-01T08:00:00Z").unwrap(), 1_714_550_400_000);
         assert_eq!(parse_since("since", "2024-05-01T10:00:00+02:00").unwrap(), 1_714_550_400_000);
-        assert_eq!(rfc3339(1_714_550_400_000).parse::<DateTime<chrono::FixedOffset>>().unwrap().timestamp_millis(), 1_714_550_400_000);
+        assert_eq!(rfc3339(1_714_550_400_000).parse::<Timestamp>().unwrap().as_millisecond(), 1_714_550_400_000);
         assert_eq!(local(at), "2024-05-01 08:30:00");
     }
 
