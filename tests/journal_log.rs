@@ -224,9 +224,8 @@ fn insert(desk: &Desk, rows: &[(i64, &str, &str, &str)]) {
 }
 
 fn ms(date: &str) -> i64 {
-    use chrono::TimeZone;
-    let d = chrono::NaiveDateTime::parse_from_str(date, "%Y-%m-%d %H:%M").unwrap();
-    chrono::Local.from_local_datetime(&d).earliest().unwrap().timestamp_millis()
+    let d = jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M", date).unwrap();
+    d.to_zoned(jiff::tz::TimeZone::system()).unwrap().timestamp().as_millisecond()
 }
 
 #[test]
