@@ -222,29 +222,33 @@ fn the_listener_records_start_stop_and_a_refused_login_without_the_password() {
     let served = rt.spawn(async move { l.serve(&p, Profile::default(), &c2).await });
 
     let tried = "Tried-Pa55word";
-    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut reader = BufReader::new(s.try_clone().unwrap());
-    let mut writer = s;
-    let mut reply = || {
-        let mut all = String::new();
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            all.push_str(&line);
-            if line.len() < 4 || line.as_bytes()[3] == b' ' {
-                return all;
+    // Two sessions guess: one line in the event log, not one per guess (a client guessing
+    // passwords must not fill it).
+    for _ in 0..2 {
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut reader = BufReader::new(s.try_clone().unwrap());
+        let mut writer = s;
+        let mut reply = || {
+            let mut all = String::new();
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                all.push_str(&line);
+                if line.len() < 4 || line.as_bytes()[3] == b' ' {
+                    return all;
+                }
             }
-        }
-    };
-    assert!(reply().starts_with("220"));
-    use base64::Engine as _;
-    let plain = base64::engine::general_purpose::STANDARD.encode(format!("\0cron\0{tried}"));
-    writer.write_all(format!("EHLO x\r\nAUTH PLAIN {plain}\r\nQUIT\r\n").as_bytes()).unwrap();
-    assert!(reply().starts_with("250"));
-    assert!(reply().starts_with("535"));
-    assert!(reply().starts_with("221"));
-    drop(writer);
+        };
+        assert!(reply().starts_with("220"));
+        use base64::Engine as _;
+        let plain = base64::engine::general_purpose::STANDARD.encode(format!("\0cron\0{tried}"));
+        writer.write_all(format!("EHLO x\r\nAUTH PLAIN {plain}\r\nQUIT\r\n").as_bytes()).unwrap();
+        assert!(reply().starts_with("250"));
+        assert!(reply().starts_with("535"));
+        assert!(reply().starts_with("221"));
+        drop(writer);
+    }
 
     let store = Store::open(&path).unwrap();
     assert!(wait_until(Duration::from_secs(5), || events_of(&store, Category::Listener).len() == 2), "the refusal is recorded");
@@ -255,7 +259,7 @@ fn the_listener_records_start_stop_and_a_refused_login_without_the_password() {
     assert_eq!(all.len(), 3, "{all:?}");
     assert!(all[0].summary.starts_with("SMTP listener started on 127.0.0.1:"), "{}", all[0].summary);
     assert_eq!(all[1].severity, Severity::Warning);
-    assert!(all[1].summary.starts_with("SMTP listener refused a login from 127.0.0.1:"), "{}", all[1].summary);
+    assert!(all[1].summary.starts_with("SMTP listener refused logins from 127.0.0.1 "), "{}", all[1].summary);
     assert_eq!(all[1].detail.as_ref().unwrap()["failed_logins"], 1);
     assert!(all[2].summary.starts_with("SMTP listener stopped"), "{}", all[2].summary);
     let mut bytes = Vec::new();

@@ -113,8 +113,12 @@ fn default_entry() -> std::sync::MutexGuard<'static, ()> {
     TURN.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// The CLI records password changes in the event log, in the data dir: a throwaway one, never the
+/// user's own.
 fn cli() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_smtp-desk"))
+    let mut c = Command::new(env!("CARGO_BIN_EXE_smtp-desk"));
+    c.env("SMTP_DESK_DATA_DIR", std::env::temp_dir().join(format!("smtp-desk-keyring-test-data-{}", std::process::id())));
+    c
 }
 
 #[test]

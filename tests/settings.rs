@@ -233,7 +233,18 @@ fn file_round_trip_is_atomic_and_refuses_invalid() {
 }
 
 fn cli(config: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_smtp-desk")).args(args).env("SMTP_DESK_CONFIG_DIR", config).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_smtp-desk"))
+        .args(args)
+        .env("SMTP_DESK_CONFIG_DIR", config)
+        .env("SMTP_DESK_DATA_DIR", private_data())
+        .output()
+        .unwrap()
+}
+
+/// The CLI records settings changes in the event log, in the data dir: a throwaway one, never the
+/// user's own.
+fn private_data() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("smtp-desk-settings-test-data-{}", std::process::id()))
 }
 
 #[test]
@@ -524,7 +535,12 @@ fn a_config_dir_other_users_may_write_is_refused() {
 fn a_failed_write_leaves_no_temp_file() {
     let dir = tempfile::tempdir().unwrap();
     let script = format!("ulimit -f 0; trap '' XFSZ; exec '{}' config set limits.timeout_secs 9", env!("CARGO_BIN_EXE_smtp-desk"));
-    let out = Command::new("sh").args(["-c", &script]).env("SMTP_DESK_CONFIG_DIR", dir.path()).output().unwrap();
+    let out = Command::new("sh")
+        .args(["-c", &script])
+        .env("SMTP_DESK_CONFIG_DIR", dir.path())
+        .env("SMTP_DESK_DATA_DIR", private_data())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("File too large"), "{}", stderr(&out));
     assert_eq!(names(dir.path()), ["settings.json.lock"], "no temp file and no settings file");

@@ -594,13 +594,13 @@ pub fn listener_stopped(addresses: &[std::net::SocketAddr]) -> NewEvent {
 
 /// The listener refused `failed` logins in one session from `peer`. Only the login the listener
 /// expects is named: what the client typed is never kept (it may be a password in the wrong
-/// field), and never the password.
+/// field), and never the password. The summary names the address, not the port or the count, so
+/// [`record_unless_repeated`] keeps a client guessing passwords to one line per [`REPEAT_EVERY`].
 pub fn listener_refused_login(peer: std::net::SocketAddr, failed: usize, expected_user: &str) -> NewEvent {
-    let times = if failed == 1 { "a login".to_string() } else { format!("{failed} logins") };
     NewEvent {
         severity: Severity::Warning,
         category: Category::Listener,
-        summary: format!("SMTP listener refused {times} from {peer} (wrong user name or password for '{expected_user}')"),
+        summary: format!("SMTP listener refused logins from {} (wrong user name or password for '{expected_user}')", peer.ip()),
         detail: Some(
             serde_json::json!({ "action": "refused_login", "peer": peer.to_string(), "failed_logins": failed, "user": expected_user }),
         ),

@@ -401,7 +401,7 @@ fn session(shared: &Shared, stream: TcpStream, peer: SocketAddr) {
                 tracing::warn!("listener: {} failed login(s) from {peer}", o.failed_logins);
                 let expected = shared.options.login.as_ref().map(|l| l.username.as_str()).unwrap_or_default();
                 if let Some(j) = shared.journal.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-                    events::record_or_log(j, &events::listener_refused_login(peer, o.failed_logins, expected));
+                    events::record_unless_repeated(j, &events::listener_refused_login(peer, o.failed_logins, expected));
                 }
             }
             if o.timed_out {

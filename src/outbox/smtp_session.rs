@@ -445,7 +445,7 @@ impl<I: Input, O: Write> Session<'_, I, O> {
     /// Writes a 'refused' row (per recipient) to the mail log, for the reply `reply`. A failure
     /// to write it does not change the reply: it is only noted.
     fn log_refusal(&self, intake: &Intake, mut refusal: Refusal, reply: &str) {
-        refusal.server = if self.config.source.contains("listener") { "listener" } else { "sendmail" }.into();
+        refusal.server = self.config.source.into();
         refusal.reply = reply.to_string();
         if let Err(e) = intake.refuse(refusal) {
             tracing::warn!("a refusal could not be written to the mail log: {e}");

@@ -173,7 +173,7 @@ pub struct Refusal {
     pub message_id: String,
     /// Bytes read (or announced with SIZE=); 0 when the message was not read.
     pub size: u64,
-    /// Who refused: "sendmail" or "listener".
+    /// Who refused: the intake source, as on received rows ("sendmail", "sendmail -bs", "smtp listener").
     pub server: String,
     /// The reply (or error) given to the client.
     pub reply: String,
