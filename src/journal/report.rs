@@ -345,13 +345,13 @@ impl Queries<'_> {
     }
 
     fn reasons(&self, result: &str) -> Result<Vec<Reason>, Error> {
-        // Identical replies are grouped in SQL (the bare `recipient` is from the row of max(at)),
+        // Identical replies are grouped in SQL (the bare `recipient` is from the row of max(id), the latest written),
         // then replies that differ only in addresses, ids and numbers are merged here.
         let mut stmt = self
             .store
             .conn()
             .prepare_cached(
-                "SELECT reply, count(*), max(at), recipient FROM mail_log WHERE at >= ?1 AND at < ?2 AND result = ?3 GROUP BY reply",
+                "SELECT reply, count(*), max(id), recipient FROM mail_log WHERE at >= ?1 AND at < ?2 AND result = ?3 GROUP BY reply",
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
@@ -499,10 +499,11 @@ fn problems(r: &Report) -> Vec<Problem> {
             link: Some("log:refused".into()),
         });
     }
-    if r.kept_since.is_some_and(|k| k > r.from) {
+    if let Some(k) = r.kept_since.filter(|k| *k > r.from) {
+        let since = Timestamp::from_millisecond(k).map(|t| t.to_zoned(TimeZone::system()).strftime("%Y-%m-%d %H:%M").to_string());
         p.push(Problem {
             severity: Severity::Info,
-            title: "This range starts before the oldest mail kept".into(),
+            title: format!("This range starts before the oldest mail kept ({})", since.unwrap_or_default()),
             hint: "The report counts only what the mail log keeps; older rows are removed after the retention period (settings).".into(),
             link: Some("settings".into()),
         });

@@ -12,6 +12,7 @@ mod outbox;
 mod output;
 mod password;
 mod probe;
+mod report;
 
 use clap::{Parser, Subcommand};
 use smtp_desk::error::ErrorReport;
@@ -60,6 +61,11 @@ enum Command {
     /// Take mail over SMTP on 127.0.0.1 and ::1 into the outbox (foreground; for systemd or scripts).
     #[command(after_help = listen::LISTEN_HELP)]
     Listen,
+    /// A report of the mail log: today, yesterday or a range of days (problems first, totals,
+    /// traffic per hour, top senders and recipients, reasons, servers, warnings).
+    Report(report::ReportArgs),
+    /// The dashboard: sending mode, last success and failure, the queue, today so far, problems.
+    Status(report::StatusArgs),
 }
 
 /// Exit codes: 0 ok, 1 a runtime failure (file, keyring), 2 bad input (clap's convention);
@@ -84,6 +90,8 @@ fn main() -> ExitCode {
         Command::SendTest { to, values, output } => return probe::send_test(&to, &values, &output),
         Command::Outbox(command) => return outbox::run(command),
         Command::Listen => return listen::run(),
+        Command::Report(args) => report::run(args),
+        Command::Status(args) => report::status(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
