@@ -168,7 +168,7 @@ fn main() {
                 let sent = format!("250 2.0.0 Ok: queued as {:X}", rng.next() & 0xFFFF_FFFF);
                 let mut at = t + delay;
                 match fate {
-                    0..=2 | 3 => {
+                    0..=3 => {
                         // Deferred once (and for 3, twice), then sent.
                         for _ in 0..(if fate == 3 { 2 } else { 1 }) {
                             w.row(at, Some(id), &mid, &sender, r, size, SERVER, "deferred", &greylisted);
@@ -240,6 +240,7 @@ fn main() {
         maillog as f64 / 1e6
     );
 
+    // `target_ms` 0: the issue sets none; the figure is for comparison.
     let time = |name: &str, target_ms: f64, f: &mut dyn FnMut() -> usize| {
         let mut ms: Vec<f64> = (0..runs)
             .map(|_| {
@@ -250,8 +251,12 @@ fn main() {
             .collect();
         ms.sort_by(f64::total_cmp);
         let median = ms[ms.len() / 2];
-        let verdict = if median <= target_ms { "ok" } else { "OVER" };
-        println!("{name:<38} {median:>9.2} ms  (target ≤ {target_ms} ms: {verdict}; min {:.2}, max {:.2})", ms[0], ms[ms.len() - 1]);
+        let verdict = match target_ms {
+            0.0 => "no target".to_string(),
+            t if median <= t => format!("target ≤ {t} ms: ok"),
+            t => format!("target ≤ {t} ms: OVER"),
+        };
+        println!("{name:<38} {median:>9.2} ms  ({verdict}; min {:.2}, max {:.2})", ms[0], ms[ms.len() - 1]);
     };
     let page = |q: mail_log::LogQuery| mail_log::page(&store, &q).expect("page").entries.len();
     time("log: first page (50)", 20.0, &mut || page(mail_log::LogQuery { limit: 50, ..Default::default() }));
@@ -273,7 +278,7 @@ fn main() {
     if !all_today {
         time("report: yesterday (a whole day)", 300.0, &mut || report::build(&store, yf, yt).expect("report").hours.len());
         let week = (yt - 7 * 86_400_000, yt);
-        time("report: the last 7 days", 1000.0, &mut || report::build(&store, week.0, week.1).expect("report").hours.len());
+        time("report: the last 7 days", 0.0, &mut || report::build(&store, week.0, week.1).expect("report").hours.len());
     }
     let mut settings = smtp_desk::settings::Settings::default();
     settings.profile.mode = smtp_desk::settings::Mode::Relay;

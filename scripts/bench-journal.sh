@@ -50,5 +50,3 @@ prun=$(( runs < 3 ? runs : 3 ))
 runs=$prun
 echo "pflogsumm -d today     over the Postfix log: $(median_ms pflogsumm -d today "$work/maillog") ms (median of $runs)"
 [ -z "${ALL_TODAY:-}" ] && echo "pflogsumm -d yesterday over the Postfix log: $(median_ms pflogsumm -d yesterday "$work/maillog") ms (median of $runs)"
-# Its grand totals, to set beside `smtp-desk report --today`.
-pflogsumm -d today --problems-first "$work/maillog" 2>/dev/null | sed -n '/Grand Totals/,/^$/p;/^messages$/,/^$/p' | head -24
