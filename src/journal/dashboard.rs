@@ -56,8 +56,7 @@ pub fn load(store: &Store, settings: &Settings, agent_running: bool, now_ms: i64
     let oldest_waiting = oldest_waiting(store)?;
     let (from, to) = report::today(now_ms);
     let q = Queries { store, from, to };
-    let today = q.totals()?;
-    let today_hours = q.hours(&jiff::tz::TimeZone::system())?;
+    let (today, today_hours) = q.totals_and_hours(&jiff::tz::TimeZone::system())?;
     let latest_events = events::page(store, &events::EventQuery { limit: LATEST_EVENTS, ..Default::default() })?.events;
     let attempts = latest_attempts(store)?;
     let mut d = Dashboard {

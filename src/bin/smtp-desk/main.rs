@@ -13,6 +13,7 @@ mod outbox;
 mod output;
 mod password;
 mod probe;
+mod report;
 
 use clap::{Parser, Subcommand};
 use smtp_desk::error::ErrorReport;
@@ -67,6 +68,11 @@ enum Command {
     /// Show the event log: settings changes, validations, queue actions, agents (newest first).
     #[command(after_help = journal::EVENTS_HELP)]
     Events(journal::EventArgs),
+    /// A report of the mail log: today, yesterday or a range of days (problems first, totals,
+    /// traffic per hour, top senders and recipients, reasons, servers, warnings).
+    Report(report::ReportArgs),
+    /// The dashboard: sending mode, last success and failure, the queue, today so far, problems.
+    Status(report::StatusArgs),
 }
 
 /// Exit codes: 0 ok, 1 a runtime failure (file, keyring), 2 bad input (clap's convention);
@@ -93,6 +99,8 @@ fn main() -> ExitCode {
         Command::Listen => return listen::run(),
         Command::Log(args) => journal::log(args),
         Command::Events(args) => journal::events(args),
+        Command::Report(args) => report::run(args),
+        Command::Status(args) => report::status(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
