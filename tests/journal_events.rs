@@ -81,8 +81,16 @@ fn config_set_of_two_fields_records_one_event_with_both_changes_and_a_no_op_reco
     assert_eq!(events_of(&store, Category::Settings).len(), before + 1);
 }
 
+/// The tests that set or need the default profile's keyring entry (one per session): one at a
+/// time.
+fn default_entry() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 #[test]
 fn password_set_and_clear_are_recorded_as_set_and_cleared_never_the_password() {
+    let _turn = default_entry();
     let desk = Desk::relay(free_port(), &[]);
     ok(&desk.run(&["password", "set"], format!("{PASSWORD}\n").as_bytes()));
     ok(&desk.run(&["password", "clear"], b""));
@@ -345,6 +353,9 @@ fn replacing_a_broken_settings_file_is_recorded_as_a_warning_naming_the_backup()
 fn delivery_without_a_readable_password_warns_once_not_once_per_run() {
     let server = Server::start(&["--user", &login(), "--auth-plaintext"]);
     let desk = Desk::relay(server.port, &["auth.method", "password", "auth.username", USER]);
+    // No password saved (another test of the session may have left one).
+    let _turn = default_entry();
+    ok(&desk.run(&["password", "clear"], b""));
     queue(&mut desk.store(), 1);
     // Each run defers the mail (the login could not be made) and sees the same problem; the flush
     // starts a run of its own too.

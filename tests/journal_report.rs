@@ -163,9 +163,7 @@ fn todays_report_matches_deliveries_counted_by_hand() {
     assert_eq!(d["oldest_waiting"].as_i64().unwrap() / 1000, list[1]["received_at"].as_i64().unwrap());
 }
 
-/// Refusals at intake and holds are written by the mail-log writers of the logcore branch.
 #[test]
-#[ignore = "needs the refused/held mail-log writers (logcore branch); remove once merged"]
 fn refusals_at_intake_and_holds_are_counted() {
     let server = Server::start(&[]);
     let desk = Desk::relay(server.port, &["mode", "off"]);

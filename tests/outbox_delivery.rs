@@ -381,6 +381,17 @@ fn a_refused_recipient_bounces_to_the_sender_once_and_never_for_null_senders_or_
     // The report's own sender is the null sender, so running again creates nothing more.
     ok(&desk.deliver_once());
     assert_eq!(desk.list().len(), 5);
+    // The mail log takes the bounces in like any message: received (from "bounce") and then sent
+    // or bounced in turn, so a report counts them on both sides.
+    let conn = rusqlite::Connection::open(desk.data.path().join("outbox.sqlite3")).unwrap();
+    let taken: Vec<(String, String)> = conn
+        .prepare("SELECT recipient, result FROM mail_log WHERE server = 'bounce' ORDER BY recipient")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(taken, [("alice@example.com".to_string(), "received".to_string()), ("gone@example.com".into(), "received".into())]);
 }
 
 #[test]

@@ -87,8 +87,8 @@ pub struct Report {
     pub from: i64,
     /// ms since the Unix epoch, exclusive.
     pub to: i64,
-    /// The oldest row the journal keeps; when it is after `from`, the range reaches past the data
-    /// kept (the retention setting) and the report says so.
+    /// Rows older than this were removed by retention (`None`: nothing ever was); when it is after
+    /// `from`, the range reaches past the data kept and the report says so.
     pub kept_since: Option<i64>,
     pub problems: Vec<Problem>,
     pub totals: Totals,
@@ -214,7 +214,7 @@ pub fn build_in(store: &Store, tz: &TimeZone, from: i64, to: i64) -> Result<Repo
         },
     )?
     .events;
-    let kept_since = kept_since(store)?;
+    let kept_since = super::retention::kept_since(store)?;
     let mut r = Report {
         from,
         to,
@@ -234,11 +234,6 @@ pub fn build_in(store: &Store, tz: &TimeZone, from: i64, to: i64) -> Result<Repo
     };
     r.problems = problems(&r);
     Ok(r)
-}
-
-/// The oldest row the journal keeps (ms), if any.
-pub fn kept_since(store: &Store) -> Result<Option<i64>, Error> {
-    store.conn().query_row("SELECT min(at) FROM mail_log", [], |r| r.get::<_, Option<i64>>(0)).map_err(|e| Error::storage(store, e))
 }
 
 /// The report's queries over one range.
@@ -584,9 +579,16 @@ mod tests {
         let r = build_in(&store, &tz, from, to).unwrap();
         assert_eq!(r.hours.len(), 23);
         assert_eq!((r.hours[1].received, r.hours[1].delivered, r.hours[2].delivered), (1, 0, 1));
-        assert_eq!(r.kept_since, Some(ms("2026-03-29T00:59:00Z")));
-        assert!(r.problems.iter().any(|p| p.title.contains("before the oldest mail kept")), "{:?}", r.problems);
+        assert_eq!(r.kept_since, None, "nothing was removed: the data is complete");
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
         assert_eq!(r.servers[0].max_delay_ms, 60_000);
+        // Retention removes what is older than 01:00 UTC: a report of the whole day says its
+        // range reaches past the data kept.
+        crate::journal::retention::prune_before(&store, ms("2026-03-29T01:00:00Z")).unwrap();
+        let r = build_in(&store, &tz, from, to).unwrap();
+        assert_eq!(r.kept_since, Some(ms("2026-03-29T01:00:00Z")));
+        assert!(r.problems.iter().any(|p| p.title.contains("before the oldest mail kept")), "{:?}", r.problems);
+        assert_eq!((r.hours[1].received, r.hours[2].delivered), (0, 1), "the pruned row is gone");
         // A range starting after the oldest row does not.
         let r = build_in(&store, &tz, ms("2026-03-29T01:00:00Z"), to).unwrap();
         assert!(r.problems.is_empty(), "{:?}", r.problems);

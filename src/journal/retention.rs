@@ -26,7 +26,14 @@ pub fn prune(store: &Store, days: u32) -> Result<Pruned, Error> {
 
 /// Deletes the rows older than `cutoff` (ms since the epoch), [`BATCH`] per transaction.
 pub fn prune_before(store: &Store, cutoff: i64) -> Result<Pruned, Error> {
-    Ok(Pruned { mail_log: delete_before(store, "mail_log", cutoff)?, events: delete_before(store, "events", cutoff)? })
+    let pruned = Pruned { mail_log: delete_before(store, "mail_log", cutoff)?, events: delete_before(store, "events", cutoff)? };
+    if pruned != Pruned::default() {
+        store
+            .conn()
+            .execute("INSERT INTO pruned (id, before) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET before = max(before, ?1)", [cutoff])
+            .map_err(|e| Error::storage(store, e))?;
+    }
+    Ok(pruned)
 }
 
 fn delete_before(store: &Store, table: &str, cutoff: i64) -> Result<u64, Error> {
@@ -42,13 +49,12 @@ fn delete_before(store: &Store, table: &str, cutoff: i64) -> Result<u64, Error> 
     }
 }
 
-/// The oldest time still kept in the mail log or the event log (ms), `None` when both are empty:
-/// a report whose range starts earlier says its data starts here.
+/// Where the kept data starts (ms): rows older than this were removed by retention. `None` while
+/// nothing was ever removed — a young database is complete, however little it holds. A report
+/// whose range starts earlier says so.
 pub fn kept_since(store: &Store) -> Result<Option<i64>, Error> {
-    store
-        .conn()
-        .query_row("SELECT min((SELECT min(at) FROM mail_log), (SELECT min(at) FROM events))", [], |r| r.get::<_, Option<i64>>(0))
-        .map_err(|e| Error::storage(store, e))
+    use rusqlite::OptionalExtension;
+    store.conn().query_row("SELECT before FROM pruned", [], |r| r.get(0)).optional().map_err(|e| Error::storage(store, e))
 }
 
 #[cfg(test)]
@@ -73,12 +79,13 @@ mod tests {
                  INSERT INTO events (at, severity, category, summary) VALUES ({old}, 'info', 'app', 'old'), ({now}, 'info', 'app', 'new');"
             ))
             .unwrap();
-        assert_eq!(kept_since(&store).unwrap(), Some(old));
-        let pruned = prune(&store, 90).unwrap();
+        assert_eq!(kept_since(&store).unwrap(), None, "nothing removed yet: the data is complete");
+        let pruned = prune_before(&store, now - 90 * DAY_MS).unwrap();
         assert_eq!(pruned, Pruned { mail_log: 12_000, events: 1 });
         let left: i64 = store.conn().query_row("SELECT count(*) FROM mail_log", [], |r| r.get(0)).unwrap();
         assert_eq!(left, 1);
-        assert_eq!(kept_since(&store).unwrap(), Some(now));
+        assert_eq!(kept_since(&store).unwrap(), Some(now - 90 * DAY_MS), "the cutoff of what was removed");
         assert_eq!(prune(&store, 90).unwrap(), Pruned::default(), "nothing more to prune");
+        assert_eq!(kept_since(&store).unwrap(), Some(now - 90 * DAY_MS), "a prune that removed nothing leaves it");
     }
 }

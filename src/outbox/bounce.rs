@@ -133,6 +133,20 @@ pub(crate) fn queue(
     let id = tx.last_insert_rowid();
     tx.prepare_cached("INSERT INTO recipient (message, position, address, state, updated_at) VALUES (?1, 0, ?2, 'queued', ?3)")?
         .execute(rusqlite::params![id, job.sender, now])?;
+    // Taken in like any message, so its delivery is counted as received and delivered alike.
+    tx.prepare_cached(crate::journal::mail_log::INSERT)?.execute(rusqlite::params![
+        now,
+        id,
+        report.message_id,
+        "",
+        job.sender,
+        report.body.len() as i64,
+        SOURCE,
+        None::<&str>,
+        "received",
+        "",
+        0
+    ])?;
     tracing::info!("bounce {id} queued to {} for message {}", job.sender, job.id);
     Ok(1)
 }

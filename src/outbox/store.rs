@@ -136,6 +136,16 @@ CREATE TABLE events (
 );
 CREATE INDEX events_by_time ON events(at);
 ",
+    r"
+-- Issue 9, after measuring 1M rows: a result filter with few or no matches (`log --result
+-- refused`) walked the whole log; and what retention removed, so a report can say its range
+-- reaches past the data kept (one row: the cutoff of the latest prune that removed anything).
+CREATE INDEX mail_log_by_result ON mail_log(result, at);
+CREATE TABLE pruned (
+    id     INTEGER PRIMARY KEY CHECK (id = 1),
+    before INTEGER NOT NULL            -- ms since the Unix epoch: rows older than this were deleted
+);
+",
 ];
 
 /// DSN and body options a caller gave (`-B`, `-N`, `-R`, `-V`), kept for delivery.
