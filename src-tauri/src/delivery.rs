@@ -123,6 +123,12 @@ impl Delivery {
         f(guard.as_mut().expect("opened above"))
     }
 
+    /// The outbox database, for work that opens a connection of its own (a long export must not
+    /// hold the window's while the queue screen waits).
+    pub fn outbox_path(&self) -> PathBuf {
+        self.path.clone()
+    }
+
     /// Records an event on the window's connection; a failure is only logged (never the caller's).
     pub fn record(&self, e: &NewEvent) {
         let recorded = self.with_store(|s| {

@@ -82,12 +82,19 @@ pub async fn export_log_csv(app: AppHandle, query: mail_log::LogQuery) -> Result
     let Some(picked) = rx.await.ok().flatten() else { return Ok(None) };
     let path = picked.into_path().map_err(|e| ErrorReport::new(ErrorKind::BadArguments, format!("that place can't be saved to: {e}")))?;
     let shown = path.display().to_string();
-    let rows = with_journal(app, move |s| {
-        let file = std::fs::File::create(&path).map_err(|e| journal::Error::Export { message: format!("{}: {e}", path.display()) })?;
-        let mut out = std::io::BufWriter::new(file);
-        let rows = journal::export::write_csv(s, &query, &mut out)?;
-        std::io::Write::flush(&mut out).map_err(|e| journal::Error::Export { message: format!("{}: {e}", path.display()) })?;
-        Ok(rows)
+    let outbox = app.state::<Delivery>().outbox_path();
+    let rows = blocking(move || {
+        // A connection of its own: writing a million rows takes seconds, and the window's
+        // connection serves the queue screen and the event log meanwhile.
+        let s = Store::open(&outbox).map_err(|e| ErrorReport::from(&e))?;
+        let write = || -> Result<u64, journal::Error> {
+            let failed = |e: std::io::Error| journal::Error::Export { message: format!("{}: {e}", path.display()) };
+            let mut out = std::io::BufWriter::new(std::fs::File::create(&path).map_err(failed)?);
+            let rows = journal::export::write_csv(&s, &query, &mut out)?;
+            std::io::Write::flush(&mut out).map_err(failed)?;
+            Ok(rows)
+        };
+        write().map_err(|e| ErrorReport::from(&e))
     })
     .await?;
     Ok(Some(Exported { path: shown, rows }))
