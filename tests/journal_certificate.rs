@@ -8,6 +8,7 @@ mod support;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde_json::Value;
+use std::time::{Duration, Instant};
 use support::desk::{ok, Desk};
 use support::Server;
 
@@ -19,13 +20,13 @@ fn json_lines(desk: &Desk, args: &[&str]) -> Vec<Value> {
 
 /// The dashboard's problems about the relay's certificate.
 fn certificate_problems(desk: &Desk) -> Vec<Value> {
-    let o = desk.run(&["status", "--json"], b"");
-    ok(&o);
-    let d: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let d = status(desk);
     d["problems"].as_array().unwrap().iter().filter(|p| p["title"].as_str().unwrap().contains("certificate of")).cloned().collect()
 }
 
-/// A desk delivering over STARTTLS (checking on, the test CA trusted) to a server with `cert`.
+/// A desk delivering over STARTTLS (checking on, the test CA trusted) to a server with `cert`:
+/// each message handed to `sendmail`, whose one-shot delivery run is waited for before the next,
+/// so each goes over a connection of its own.
 fn deliver_through(pki: &support::Pki, cert: &(std::path::PathBuf, std::path::PathBuf), messages: usize) -> (Server, Desk) {
     let server = Server::start_tls("starttls", cert, &[]);
     let ca = pki.ca_pem.to_str().unwrap().to_string();
@@ -33,10 +34,23 @@ fn deliver_through(pki: &support::Pki, cert: &(std::path::PathBuf, std::path::Pa
     for i in 0..messages {
         let msg = format!("From: app@example.com\nTo: ok@example.com\nSubject: cert {i}\n\nbody\n");
         ok(&desk.run(&["sendmail", "-f", "app@example.com", "ok@example.com"], msg.as_bytes()));
-        // One pass per message: each opens its own connection.
-        ok(&desk.run(&["deliver", "--once"], b""));
+        let done = || {
+            let tried = json_lines(&desk, &["log", "--json"]).iter().filter(|r| r["result"] != "received").count();
+            tried == i + 1 && status(&desk)["agent_running"] == false
+        };
+        let end = Instant::now() + Duration::from_secs(20);
+        while !done() {
+            assert!(Instant::now() < end, "message {i} was not tried: {:#?}", json_lines(&desk, &["log", "--json"]));
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
     (server, desk)
+}
+
+fn status(desk: &Desk) -> Value {
+    let o = desk.run(&["status", "--json"], b"");
+    ok(&o);
+    serde_json::from_slice(&o.stdout).unwrap()
 }
 
 /// The UTC day `days` from today, and how the app shows it (the local date of its first moment).

@@ -6,7 +6,7 @@ use super::mail_log::{self, Entry, LogResult};
 use super::report::{self, Hour, Problem, Queries, Totals};
 use super::Error;
 use crate::outbox::{Counts, Store};
-use crate::settings::{Mode, Settings};
+use crate::settings::{Mode, Security, Settings};
 use rusqlite::OptionalExtension;
 use serde::Serialize;
 use ts_rs::TS;
@@ -204,23 +204,28 @@ fn problems(d: &Dashboard, attempts: &[(LogResult, String, String)], now: i64) -
     p
 }
 
+/// How far back the dashboard looks for the relay's certificate: one seen longer ago says little
+/// about the one the server has now (ACME certificates are renewed every 60 days), and the bound
+/// keeps the query's walk short when there is none.
+const CERTIFICATE_SEEN_WITHIN_MS: i64 = 30 * 86_400_000;
+
 /// The relay's certificate ending within [`events::CERTIFICATE_WARN_DAYS`] (a warning) or ended
 /// (an error: delivery fails on it), from the latest certificate event for the relay host. One
 /// query walking `events_by_time` newest first: it stops at the latest delivery's event, at most
-/// a day old while mail goes out.
+/// a day old while mail goes out, and never reads past [`CERTIFICATE_SEEN_WITHIN_MS`].
 fn certificate_problem(store: &Store, settings: &Settings, now: i64) -> Result<Option<Problem>, Error> {
     let p = &settings.profile;
     let host = p.relay.host.trim();
-    if p.mode != Mode::Relay || host.is_empty() {
+    if p.mode != Mode::Relay || host.is_empty() || p.relay.security == Security::None {
         return Ok(None);
     }
     let not_after = store
         .conn()
         .prepare_cached(
             "SELECT json_extract(detail, '$.not_after') FROM events
-             WHERE category = 'certificate' AND json_extract(detail, '$.host') = ?1 ORDER BY at DESC, id DESC LIMIT 1",
+             WHERE at >= ?1 AND category = 'certificate' AND json_extract(detail, '$.host') = ?2 ORDER BY at DESC, id DESC LIMIT 1",
         )
-        .and_then(|mut s| s.query_row([host], |r| r.get::<_, Option<i64>>(0)).optional())
+        .and_then(|mut s| s.query_row(rusqlite::params![now - CERTIFICATE_SEEN_WITHIN_MS, host], |r| r.get::<_, Option<i64>>(0)).optional())
         .map_err(|e| Error::storage(store, e))?
         .flatten();
     let Some(not_after) = not_after else { return Ok(None) };
