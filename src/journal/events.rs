@@ -681,3 +681,48 @@ pub fn record_certificate(store: &Store, seen: &CertificateSeen) {
         Err(err) => tracing::warn!("could not read the event log ({err}) for the certificate of {}", seen.host),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400_000;
+
+    #[test]
+    fn a_certificate_s_end_reads_by_how_far_off_it_is() {
+        // Noon, local time: an hour on is the same day wherever the test runs.
+        let noon = jiff::Zoned::now().date().at(12, 0, 0, 0).to_zoned(jiff::tz::TimeZone::system()).unwrap().timestamp().as_millisecond();
+        assert_eq!(certificate_end(noon, noon).0, Severity::Error);
+        assert_eq!(certificate_end(noon - DAY, noon).2, "ended");
+        assert_eq!(certificate_end(noon + 3_600_000, noon), (Severity::Warning, local_date(noon), "today".into()));
+        assert_eq!(certificate_end(noon + DAY, noon).2, "tomorrow");
+        assert_eq!(certificate_end(noon + 8 * DAY, noon).2, "in 8 days");
+        assert_eq!(certificate_end(noon + CERTIFICATE_WARN_DAYS * DAY, noon).0, Severity::Warning);
+        assert_eq!(certificate_end(noon + CERTIFICATE_WARN_DAYS * DAY + 1, noon).0, Severity::Info);
+    }
+
+    fn local_date(ms: i64) -> String {
+        jiff::Timestamp::from_millisecond(ms).unwrap().to_zoned(jiff::tz::TimeZone::system()).date().to_string()
+    }
+
+    #[test]
+    fn a_certificate_is_recorded_once_a_day_per_host_and_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("outbox.sqlite3")).unwrap();
+        let seen = CertificateSeen {
+            host: "smtp.example.com".into(),
+            not_after: 1_900_000_000_000,
+            subject: "CN=a".into(),
+            issuer: "CN=b".into(),
+        };
+        record_certificate(&store, &seen);
+        record_certificate(&store, &seen);
+        // Renewed: recorded at once; another host: its own line.
+        record_certificate(&store, &CertificateSeen { not_after: seen.not_after + 90 * DAY, ..seen.clone() });
+        record_certificate(&store, &CertificateSeen { host: "other.example.com".into(), ..seen.clone() });
+        let events = page(&store, &EventQuery { category: Some(Category::Certificate), ..Default::default() }).unwrap().events;
+        assert_eq!(events.len(), 3, "{events:#?}");
+        assert_eq!(events[2].detail.as_ref().unwrap()["host"], "smtp.example.com");
+        assert!(events[2].summary.starts_with("The certificate of smtp.example.com ends on "), "{events:#?}");
+    }
+}
