@@ -6,7 +6,7 @@ use super::mail_log::{self, Entry, LogResult};
 use super::report::{self, Hour, Problem, Queries, Totals};
 use super::Error;
 use crate::outbox::{Counts, Store};
-use crate::settings::{Mode, Settings};
+use crate::settings::{Mode, Security, Settings};
 use rusqlite::OptionalExtension;
 use serde::Serialize;
 use ts_rs::TS;
@@ -75,6 +75,7 @@ pub fn load(store: &Store, settings: &Settings, agent_running: bool, now_ms: i64
         problems: Vec::new(),
     };
     d.problems = problems(&d, &attempts, now_ms);
+    d.problems.extend(certificate_problem(store, settings, now_ms)?);
     Ok(d)
 }
 
@@ -201,4 +202,53 @@ fn problems(d: &Dashboard, attempts: &[(LogResult, String, String)], now: i64) -
         });
     }
     p
+}
+
+/// How far back the dashboard looks for the relay's certificate: one seen longer ago says little
+/// about the one the server has now (ACME certificates are renewed every 60 days), and the bound
+/// keeps the query's walk short when there is none.
+const CERTIFICATE_SEEN_WITHIN_MS: i64 = 30 * 86_400_000;
+
+/// The relay's certificate ending within [`events::CERTIFICATE_WARN_DAYS`] (a warning) or ended
+/// (an error: delivery fails on it), from the latest certificate event for the relay host. One
+/// query walking `events_by_time` newest first: it stops at the latest delivery's event, at most
+/// a day old while mail goes out, and never reads past [`CERTIFICATE_SEEN_WITHIN_MS`].
+fn certificate_problem(store: &Store, settings: &Settings, now: i64) -> Result<Option<Problem>, Error> {
+    let p = &settings.profile;
+    let host = p.relay.host.trim();
+    if p.mode != Mode::Relay || host.is_empty() || p.relay.security == Security::None {
+        return Ok(None);
+    }
+    let not_after = store
+        .conn()
+        .prepare_cached(
+            "SELECT json_extract(detail, '$.not_after') FROM events
+             WHERE at >= ?1 AND category = 'certificate' AND json_extract(detail, '$.host') = ?2 ORDER BY at DESC, id DESC LIMIT 1",
+        )
+        .and_then(|mut s| s.query_row(rusqlite::params![now - CERTIFICATE_SEEN_WITHIN_MS, host], |r| r.get::<_, Option<i64>>(0)).optional())
+        .map_err(|e| Error::storage(store, e))?
+        .flatten();
+    let Some(not_after) = not_after else { return Ok(None) };
+    let (severity, date, when) = events::certificate_end(not_after, now);
+    Ok(match severity {
+        Severity::Info => None,
+        Severity::Warning => Some(Problem {
+            severity,
+            title: format!("The certificate of {host} ends on {date} ({when})"),
+            hint: format!(
+                "The certificate of {host} ends on {date} ({when}). Tell the server's administrator; after that date mail will wait \
+                 in the queue until it is renewed."
+            ),
+            link: Some("events:warning".into()),
+        }),
+        Severity::Error => Some(Problem {
+            severity,
+            title: format!("The certificate of {host} ended on {date}"),
+            hint: format!(
+                "Delivery fails on it: mail waits in the queue until the server's administrator renews the certificate of {host}. \
+                 Tell them. If {date} has not come yet, check this machine's clock."
+            ),
+            link: Some("events:error".into()),
+        }),
+    })
 }

@@ -66,10 +66,15 @@ pub enum Category {
     /// `{"failures": [{"message", "recipient", "reply"}], "total"}`. A repeated one is recorded
     /// once per [`REPEAT_EVERY`].
     App,
+    /// The relay's certificate as delivery saw it on connecting: `{"host", "not_after" (ms),
+    /// "subject", "issuer"}`; once a day per host and certificate ([`record_certificate`]). Info
+    /// while it has more than [`CERTIFICATE_WARN_DAYS`] left, a warning within them, an error once
+    /// it has ended; the dashboard reads the latest for the relay host.
+    Certificate,
 }
 
 impl Category {
-    pub const ALL: [Category; 7] = [
+    pub const ALL: [Category; 8] = [
         Category::Settings,
         Category::Validation,
         Category::TestEmail,
@@ -77,6 +82,7 @@ impl Category {
         Category::Agent,
         Category::Listener,
         Category::App,
+        Category::Certificate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -88,6 +94,7 @@ impl Category {
             Category::Agent => "agent",
             Category::Listener => "listener",
             Category::App => "app",
+            Category::Certificate => "certificate",
         }
     }
 
@@ -604,5 +611,118 @@ pub fn listener_refused_login(peer: std::net::SocketAddr, failed: usize, expecte
         detail: Some(
             serde_json::json!({ "action": "refused_login", "peer": peer.to_string(), "failed_logins": failed, "user": expected_user }),
         ),
+    }
+}
+
+/// A certificate ending within this many days is a warning (on the dashboard and in the log).
+pub const CERTIFICATE_WARN_DAYS: i64 = 14;
+
+/// The relay's certificate as a connection saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateSeen {
+    /// The relay host as the settings name it (what the dashboard matches).
+    pub host: String,
+    /// The end of its validity, ms since the Unix epoch.
+    pub not_after: i64,
+    pub subject: String,
+    pub issuer: String,
+}
+
+/// How a certificate's end reads at `now`: its local date, and the severity and words for how far
+/// off it is ("in 8 days", "today", "ended"). Shared by the event and the dashboard's problem.
+pub fn certificate_end(not_after: i64, now: i64) -> (Severity, String, String) {
+    let tz = jiff::tz::TimeZone::system();
+    let day = |ms: i64| jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH).to_zoned(tz.clone()).date();
+    let (end, today) = (day(not_after), day(now));
+    let date = end.strftime("%Y-%m-%d").to_string();
+    if not_after <= now {
+        return (Severity::Error, date, "ended".into());
+    }
+    let days = (end - today).get_days();
+    let when = match days {
+        0 => "today".to_string(),
+        1 => "tomorrow".to_string(),
+        n => format!("in {n} days"),
+    };
+    let soon = not_after - now <= CERTIFICATE_WARN_DAYS * 86_400_000;
+    (if soon { Severity::Warning } else { Severity::Info }, date, when)
+}
+
+/// The event for a certificate seen at `now`: "The certificate of smtp.example.com ends on
+/// 2026-12-01 (in 8 days)".
+pub fn certificate_seen(seen: &CertificateSeen, now: i64) -> NewEvent {
+    let (severity, date, when) = certificate_end(seen.not_after, now);
+    let summary = match severity {
+        Severity::Error => format!("The certificate of {} ended on {date}: delivery fails until it is renewed", seen.host),
+        _ => format!("The certificate of {} ends on {date} ({when})", seen.host),
+    };
+    NewEvent::info(Category::Certificate, summary).with_severity(severity).with_detail(serde_json::json!({
+        "host": seen.host,
+        "not_after": seen.not_after,
+        "subject": seen.subject,
+        "issuer": seen.issuer,
+    }))
+}
+
+/// Records [`certificate_seen`] unless the same certificate of the same host was recorded in the
+/// last day: one line a day, not one per connection. Never fails: problems are logged.
+pub fn record_certificate(store: &Store, seen: &CertificateSeen) {
+    let now = crate::outbox::now_millis();
+    let seen_today = store
+        .conn()
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM events WHERE at > ?1 AND category = 'certificate'
+               AND json_extract(detail, '$.host') = ?2 AND json_extract(detail, '$.not_after') = ?3)",
+        )
+        .and_then(|mut s| s.query_row(rusqlite::params![now - 86_400_000, seen.host, seen.not_after], |r| r.get::<_, bool>(0)));
+    match seen_today {
+        Ok(true) => {}
+        Ok(false) => record_or_log(store, &certificate_seen(seen, now)),
+        Err(err) => tracing::warn!("could not read the event log ({err}) for the certificate of {}", seen.host),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400_000;
+
+    #[test]
+    fn a_certificate_s_end_reads_by_how_far_off_it_is() {
+        // Noon, local time: an hour on is the same day wherever the test runs.
+        let noon = jiff::Zoned::now().date().at(12, 0, 0, 0).to_zoned(jiff::tz::TimeZone::system()).unwrap().timestamp().as_millisecond();
+        assert_eq!(certificate_end(noon, noon).0, Severity::Error);
+        assert_eq!(certificate_end(noon - DAY, noon).2, "ended");
+        assert_eq!(certificate_end(noon + 3_600_000, noon), (Severity::Warning, local_date(noon), "today".into()));
+        assert_eq!(certificate_end(noon + DAY, noon).2, "tomorrow");
+        assert_eq!(certificate_end(noon + 8 * DAY, noon).2, "in 8 days");
+        assert_eq!(certificate_end(noon + CERTIFICATE_WARN_DAYS * DAY, noon).0, Severity::Warning);
+        assert_eq!(certificate_end(noon + CERTIFICATE_WARN_DAYS * DAY + 1, noon).0, Severity::Info);
+    }
+
+    fn local_date(ms: i64) -> String {
+        jiff::Timestamp::from_millisecond(ms).unwrap().to_zoned(jiff::tz::TimeZone::system()).date().to_string()
+    }
+
+    #[test]
+    fn a_certificate_is_recorded_once_a_day_per_host_and_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("outbox.sqlite3")).unwrap();
+        let seen = CertificateSeen {
+            host: "smtp.example.com".into(),
+            not_after: 1_900_000_000_000,
+            subject: "CN=a".into(),
+            issuer: "CN=b".into(),
+        };
+        record_certificate(&store, &seen);
+        record_certificate(&store, &seen);
+        // Renewed: recorded at once; another host: its own line.
+        record_certificate(&store, &CertificateSeen { not_after: seen.not_after + 90 * DAY, ..seen.clone() });
+        record_certificate(&store, &CertificateSeen { host: "other.example.com".into(), ..seen.clone() });
+        let events = page(&store, &EventQuery { category: Some(Category::Certificate), ..Default::default() }).unwrap().events;
+        assert_eq!(events.len(), 3, "{events:#?}");
+        assert_eq!(events[2].detail.as_ref().unwrap()["host"], "smtp.example.com");
+        assert!(events[2].summary.starts_with("The certificate of smtp.example.com ends on "), "{events:#?}");
     }
 }

@@ -34,9 +34,11 @@ use super::pool::Pool;
 use super::relay::{self, Connection, Envelope, Verdict};
 use super::store::Store;
 use super::{now_millis, Error};
+use crate::journal::events::{self, CertificateSeen};
 use crate::secrets::Password;
 use crate::settings::Profile;
 use crate::smtp::CancelToken;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
@@ -83,6 +85,8 @@ enum Request {
     Claim(usize, oneshot::Sender<Result<Vec<Job>, Error>>),
     Record(Box<Attempt>, oneshot::Sender<Result<Tally, Error>>),
     Unclaim(Vec<Job>, oneshot::Sender<Result<(), Error>>),
+    /// The relay's certificate, for the event log (and so the dashboard); no answer.
+    Certificate(CertificateSeen),
 }
 
 fn copy(e: &Error, path: &str) -> Error {
@@ -124,6 +128,7 @@ impl Writer {
                     Request::Unclaim(jobs, reply) => {
                         let _ = reply.send(self.store.unclaim_all(&jobs));
                     }
+                    Request::Certificate(seen) => events::record_certificate(&self.store, &seen),
                 }
             }
             if attempts.is_empty() {
@@ -192,6 +197,9 @@ struct Shared {
     /// Held while the stock is refilled, so workers that find it empty together claim once, not
     /// once each (which marked `connection_limit` × CLAIM messages `sending` at a pass's start).
     refill: tokio::sync::Mutex<()>,
+    /// The relay's certificate went to the writer in this pass: once is enough (the event log
+    /// keeps it once a day), not once per connection.
+    certificate_noted: AtomicBool,
 }
 
 impl Shared {
@@ -247,6 +255,7 @@ pub async fn drain(
         open: Mutex::new(0),
         ready: Mutex::new(Default::default()),
         refill: tokio::sync::Mutex::new(()),
+        certificate_noted: AtomicBool::new(false),
     });
     let workers = profile.limits.connection_limit.max(1) as usize;
     let password = password.map(Arc::new);
@@ -419,7 +428,19 @@ async fn connect(
         // Worn out, or the server dropped it while it rested: close it and try the next.
         kept.conn.quit().await;
     }
-    let c = Connection::open(profile, password, &stop.abort).await?;
+    let (c, cert) = Connection::open(profile, password, &stop.abort).await;
+    if let Some(cert) = cert {
+        if !shared.certificate_noted.swap(true, Ordering::Relaxed) {
+            let seen = CertificateSeen {
+                host: profile.relay.host.trim().to_string(),
+                not_after: cert.not_after_ms,
+                subject: cert.subject,
+                issuer: cert.issuer,
+            };
+            let _ = shared.desk.tx.send(Request::Certificate(seen));
+        }
+    }
+    let c = c?;
     shared.opened();
     Ok((c, 0))
 }

@@ -14,6 +14,7 @@ use crate::settings::Profile;
 use crate::smtp::conn::{Error as Wire, Session};
 use crate::smtp::reply::{Capabilities, Reply};
 use crate::smtp::session::{self, Opened};
+use crate::smtp::tls::CertInfo;
 use crate::smtp::transcript::Transcript;
 use crate::smtp::{address, CancelToken};
 use std::time::Duration;
@@ -144,14 +145,24 @@ fn wire(e: Wire, doing: &str) -> Trouble {
 
 impl Connection {
     /// Opens a ready-to-send connection to the profile's relay (logged in if it asks for a login):
-    /// the validation's own opening steps, any failure of which is temporary here.
-    pub async fn open(profile: &Profile, password: Option<&Password>, cancel: &CancelToken) -> Result<Connection, Trouble> {
-        let Opened { session, transcript: t, caps } = session::open(profile, password, cancel).await.map_err(|e| Trouble(e.to_string()))?;
+    /// the validation's own opening steps, any failure of which is temporary here. Also gives the
+    /// relay's certificate when TLS got that far, whether or not the opening then succeeded (an
+    /// expired one fails it): its end goes to the dashboard.
+    pub async fn open(
+        profile: &Profile,
+        password: Option<&Password>,
+        cancel: &CancelToken,
+    ) -> (Result<Connection, Trouble>, Option<CertInfo>) {
+        let (opened, cert) = session::open(profile, password, cancel).await;
+        let Opened { session, transcript: t, caps } = match opened {
+            Ok(o) => o,
+            Err(e) => return (Err(Trouble(e.to_string())), cert),
+        };
         let tls = match &session.stream {
             crate::smtp::conn::Stream::Tls(s) => Some(crate::smtp::tls::negotiated(s.get_ref().1).0),
             crate::smtp::conn::Stream::Plain(_) => None,
         };
-        Ok(Connection { session, t, caps, timeout: profile.limits.step_timeout(), dirty: false, payload: Vec::new(), tls })
+        (Ok(Connection { session, t, caps, timeout: profile.limits.step_timeout(), dirty: false, payload: Vec::new(), tls }), cert)
     }
 
     /// The TLS version of this connection ("TLS 1.3"), `None` without TLS.

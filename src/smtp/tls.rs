@@ -178,6 +178,8 @@ pub(crate) struct CertInfo {
     pub names: Vec<String>,
     pub not_before: String,
     pub not_after: String,
+    /// The end of its validity in ms since the Unix epoch, for the dashboard's "ends soon".
+    pub not_after_ms: i64,
     pub fingerprint: String,
     pub self_signed: bool,
 }
@@ -210,6 +212,7 @@ impl CertInfo {
             names,
             not_before: date(&cert.validity().not_before),
             not_after: date(&cert.validity().not_after),
+            not_after_ms: cert.validity().not_after.timestamp().saturating_mul(1000),
             fingerprint,
         })
     }

@@ -179,3 +179,20 @@ pub fn assert_no_secret(json: &str, user: &str, password: &str) {
 pub fn category(o: &Outcome) -> String {
     o.failure.as_ref().map(|f| f.category.to_string()).unwrap_or_else(|| "none".into())
 }
+
+impl Pki {
+    /// Like [`CertKind::Good`], but its validity ends at the start of `end` (UTC); returns (cert
+    /// path, key path).
+    pub fn server_cert_ending(&self, end: jiff::civil::Date) -> (PathBuf, PathBuf) {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+        params.distinguished_name.push(DnType::CommonName, "test.smtp.local");
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(end.year().into(), end.month() as u8, end.day() as u8);
+        let cert = params.signed_by(&key, &self.ca).unwrap();
+        let (c, k) = (self.dir.path().join(format!("ending-{end}.crt")), self.dir.path().join(format!("ending-{end}.key")));
+        std::fs::write(&c, cert.pem()).unwrap();
+        std::fs::write(&k, key.serialize_pem()).unwrap();
+        (c, k)
+    }
+}

@@ -58,7 +58,7 @@ pub struct EventArgs {
     /// This severity or worse: info, warning, error.
     #[arg(long, value_name = "S", value_parser = parse_severity)]
     severity: Option<Severity>,
-    /// Only this category: settings, validation, test_email, queue, agent, listener, app.
+    /// Only this category: settings, validation, test_email, queue, agent, listener, app, certificate.
     #[arg(long, value_name = "C", value_parser = parse_category)]
     category: Option<Category>,
     /// How many events (newest first; 0: all). Default 50.

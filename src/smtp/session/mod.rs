@@ -17,7 +17,7 @@ use super::failure::{Failure, Place};
 use super::job::{keyring_failure, Job};
 use super::redact::Redactor;
 use super::reply::{Capabilities, Reply};
-use super::tls::TlsSetup;
+use super::tls::{CertInfo, TlsSetup};
 use super::transcript::Transcript;
 use super::{CancelToken, StepKind, StepStatus};
 use crate::secrets::Password;
@@ -115,17 +115,24 @@ pub(crate) fn steps(profile: &Profile) -> Vec<StepKind> {
     plan
 }
 
-/// Runs every opening step (no overall limit beyond the step timeouts), for delivery.
-pub(crate) async fn open(profile: &Profile, password: Option<&Password>, cancel: &CancelToken) -> Result<Opened, StepFailure> {
+/// Runs every opening step (no overall limit beyond the step timeouts), for delivery. Also gives
+/// the server's certificate when the TLS step got one, even when a later step (or the
+/// certificate's own check) failed: delivery keeps its end for the dashboard.
+pub(crate) async fn open(
+    profile: &Profile,
+    password: Option<&Password>,
+    cancel: &CancelToken,
+) -> (Result<Opened, StepFailure>, Option<CertInfo>) {
     let mut o = Opener::new(profile, Secret::Given(password), cancel, None);
     for step in steps(profile) {
         o.start_step();
         if let Err(Failed { failure, .. }) = o.step(step).await {
-            return Err(StepFailure { step, failure: o.redact(failure) });
+            return (Err(StepFailure { step, failure: o.redact(failure) }), o.cert.take());
         }
     }
     let session = o.session.take().expect("the connect step leaves a session");
-    Ok(Opened { session, transcript: o.t, caps: o.caps })
+    let cert = o.cert.take();
+    (Ok(Opened { session, transcript: o.t, caps: o.caps }), cert)
 }
 
 /// What to scrub from everything shown, once the password is known.
@@ -155,6 +162,8 @@ pub(crate) struct Opener<'a> {
     pub t: Transcript,
     pub caps: Capabilities,
     tls: Option<TlsSetup>,
+    /// The server's certificate, once the TLS step has seen it (whatever its verdict).
+    pub cert: Option<CertInfo>,
     pub last_reply: Option<Reply>,
 }
 
@@ -181,6 +190,7 @@ impl<'a> Opener<'a> {
             t,
             caps: Capabilities::default(),
             tls: None,
+            cert: None,
             last_reply: None,
         }
     }

@@ -77,6 +77,7 @@ impl Opener<'_> {
         if let Some(c) = &cert {
             report.details.extend(c.details());
         }
+        self.cert = cert.clone();
         let verify = self.profile.relay.verify_certificates;
         let verdict = setup.verifier.verdict();
         let custom_ca = setup.custom_cas > 0;

@@ -47,7 +47,7 @@ fn profile(port: u16) -> Profile {
 async fn a_rejected_login_is_the_auth_step_s_failure_without_the_password() {
     let port = server("535 5.7.8 bad credentials for s3cret-pw\r\n").await;
     let pw = Password::new("s3cret-pw").unwrap();
-    let Err(StepFailure { step, failure }) = open(&profile(port), Some(&pw), &CancelToken::new()).await else {
+    let Err(StepFailure { step, failure }) = open(&profile(port), Some(&pw), &CancelToken::new()).await.0 else {
         panic!("the login was refused")
     };
     assert_eq!((step, failure.category), (StepKind::Auth, Category::AuthRejected));
@@ -57,10 +57,10 @@ async fn a_rejected_login_is_the_auth_step_s_failure_without_the_password() {
 #[tokio::test]
 async fn a_missing_password_stops_at_the_login_and_a_good_one_opens() {
     let port = server("235 2.7.0 ok\r\n").await;
-    let Err(StepFailure { step, failure }) = open(&profile(port), None, &CancelToken::new()).await else { panic!("no password") };
+    let Err(StepFailure { step, failure }) = open(&profile(port), None, &CancelToken::new()).await.0 else { panic!("no password") };
     assert_eq!((step, failure.category), (StepKind::Auth, Category::PasswordMissing));
 
     let port = server("235 2.7.0 ok\r\n").await;
-    let opened = open(&profile(port), Some(&Password::new("pw").unwrap()), &CancelToken::new()).await.expect("logged in");
+    let opened = open(&profile(port), Some(&Password::new("pw").unwrap()), &CancelToken::new()).await.0.expect("logged in");
     assert!(opened.caps.offers("PLAIN"));
 }

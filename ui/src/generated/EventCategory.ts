@@ -3,4 +3,4 @@
 /**
  * What an event is about.
  */
-export type EventCategory = "settings" | "validation" | "test_email" | "queue" | "agent" | "listener" | "app";
+export type EventCategory = "settings" | "validation" | "test_email" | "queue" | "agent" | "listener" | "app" | "certificate";

@@ -20,8 +20,8 @@ from: number,
  */
 to: number, 
 /**
- * The oldest row the journal keeps; when it is after `from`, the range reaches past the data
- * kept (the retention setting) and the report says so.
+ * Rows older than this were removed by retention (`None`: nothing ever was); when it is after
+ * `from`, the range reaches past the data kept and the report says so.
  */
 kept_since: number | null, problems: Array<Problem>, totals: Totals, 
 /**

@@ -18,6 +18,7 @@ const CATEGORY_WORD: Record<EventCategory, string> = {
   agent: "Delivery agent",
   listener: "Listener",
   app: "App",
+  certificate: "Certificate",
 };
 
 const MARKUP = `
