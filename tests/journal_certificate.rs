@@ -120,4 +120,11 @@ fn an_expired_certificate_fails_delivery_and_the_dashboard_says_so() {
         "{p:#}"
     );
     assert!(p["hint"].as_str().unwrap().contains("renews the certificate"), "{p:#}");
+
+    // With certificate checking turned off the mail goes out: the dashboard must not say it
+    // fails, but still that the connection can't be trusted.
+    ok(&desk.run(&["config", "set", "relay.verify_certificates", "false"], b""));
+    let problems = certificate_problems(&desk);
+    assert_eq!((problems.len(), problems[0]["severity"].as_str()), (1, Some("warning")), "{problems:#?}");
+    assert!(problems[0]["hint"].as_str().unwrap().contains("checking is off"), "{problems:#?}");
 }

@@ -241,6 +241,15 @@ fn certificate_problem(store: &Store, settings: &Settings, now: i64) -> Result<O
             ),
             link: Some("events:warning".into()),
         }),
+        Severity::Error if !p.relay.verify_certificates => Some(Problem {
+            severity: Severity::Warning,
+            title: format!("The certificate of {host} ended on {date}"),
+            hint: format!(
+                "Mail still goes out because certificate checking is off, but nothing proves the connection reaches {host}. \
+                 Ask the server's administrator to renew the certificate, then turn checking back on."
+            ),
+            link: Some("settings".into()),
+        }),
         Severity::Error => Some(Problem {
             severity,
             title: format!("The certificate of {host} ended on {date}"),
