@@ -1065,6 +1065,9 @@ async fn the_dashboard_mail_log_and_report_show_mail_sent_through_a_real_server(
     assert_eq!(server.received().len(), 1);
     let facts = text_when(&c, "dashboard-facts", "the last delivery", |t| t.contains("alice@example.org")).await;
     assert!(facts.contains(&format!("127.0.0.1:{port}")) && facts.contains("Running"), "{facts}");
+    // The time as the clock read it, then how long ago: nothing redraws an idle screen, so "just now" alone would lie.
+    let when = facts.split("Last delivery").nth(1).and_then(|t| t.split("(just now) to alice@example.org").next()).unwrap_or_default().trim();
+    assert!(when.contains(':') && when.len() <= 8, "the last delivery's time: {when:?} in {facts}");
     let chart = el(&c, "dashboard-chart").await.find(Locator::Css("svg")).await.unwrap().attr("aria-label").await.unwrap().unwrap();
     assert!(chart.contains("1 sent"), "{chart}");
     screenshot(&c, "window-dashboard-light.png").await;
@@ -1072,14 +1075,31 @@ async fn the_dashboard_mail_log_and_report_show_mail_sent_through_a_real_server(
     screenshot(&c, "window-dashboard-dark.png").await;
     select(&c, "theme", "light").await;
 
-    el(&c, "nav-log").await.click().await.unwrap();
-    let rows = text_when(&c, "log-rows", "the sent row", |t| t.contains("Sent")).await;
-    assert!(rows.contains("alice@example.org") && rows.contains("desk@example.com") && rows.contains("250"), "{rows}");
-    assert!(rows.contains("Received"), "intake is logged too: {rows}");
-    select(&c, "log-result", "sent").await;
+    // Today's "1 sent" opens the mail log on today's sent rows.
+    c.find(Locator::Css("#dashboard-today button[data-go='log:sent:today']")).await.unwrap().click().await.unwrap();
     let sent = text_when(&c, "log-rows", "only the sent row", |t| !t.contains("Received") && t.contains("Sent")).await;
-    assert!(sent.contains(&format!("127.0.0.1:{port}")), "{sent}");
+    assert!(sent.contains("alice@example.org") && sent.contains("desk@example.com") && sent.contains("250"), "{sent}");
+    assert_eq!(el(&c, "log-result").await.prop("value").await.unwrap().as_deref(), Some("sent"));
+    assert!(!el(&c, "log-since").await.prop("value").await.unwrap().unwrap_or_default().is_empty(), "from today");
+    select(&c, "log-result", "").await;
+    let rows = text_when(&c, "log-rows", "every row", |t| t.contains("Received") && t.contains("Sent")).await;
+    assert!(rows.contains("alice@example.org"), "{rows}");
+    select(&c, "log-result", "sent").await;
+    text_when(&c, "log-rows", "only the sent row", |t| !t.contains("Received") && t.contains("Sent")).await;
+    // The server, TLS, size, time taken and Message-ID open under the row (its button, by keyboard too).
+    c.find(Locator::Css("#log-rows tr[data-result='sent'] button.log-toggle")).await.unwrap().click().await.unwrap();
+    let detail = wait_for(&c, "#log-rows tr.log-detail:not([hidden])").await.text().await.unwrap();
+    assert!(detail.contains(&format!("127.0.0.1:{port}")) && detail.contains("Message-ID") && detail.contains("250"), "{detail}");
+    // At the window's default size the log fits its width: nothing scrolls sideways.
+    let (scroll, client) = (
+        el(&c, "log-table").await.prop("scrollWidth").await.unwrap().unwrap_or_default(),
+        c.find(Locator::Css(".journal-table-wrap")).await.unwrap().prop("clientWidth").await.unwrap().unwrap_or_default(),
+    );
+    assert!(scroll.parse::<u32>().unwrap() <= client.parse::<u32>().unwrap(), "the log is {scroll} px wide in {client} px");
     screenshot(&c, "window-log-light.png").await;
+    select(&c, "theme", "dark").await;
+    screenshot(&c, "window-log-dark.png").await;
+    select(&c, "theme", "light").await;
 
     el(&c, "nav-report").await.click().await.unwrap();
     let title = text_when(&c, "report-title", "today's totals", |t| t.starts_with("Today: 1 sent")).await;
@@ -1095,14 +1115,32 @@ async fn the_dashboard_mail_log_and_report_show_mail_sent_through_a_real_server(
     screenshot(&c, "window-report-light.png").await;
     select(&c, "theme", "dark").await;
     screenshot(&c, "window-report-dark.png").await;
+    select(&c, "theme", "light").await;
 
     // The queue id in the log opens the message in the Queue screen.
     el(&c, "nav-log").await.click().await.unwrap();
-    c.find(Locator::Css("#log-rows button[data-go^='message:']")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("#log-rows td.num button[data-go^='message:']")).await.unwrap().click().await.unwrap();
     let detail = text_when(&c, "queue-detail", "the message", |t| t.contains("e2e journal")).await;
     assert!(detail.contains("alice@example.org"), "{detail}");
+
+    // A validation run from the window, then the event log: the window's agent started, the
+    // settings the command line changed, and the validation, which opens with its steps and transcript.
+    el(&c, "nav-diagnose").await.click().await.unwrap();
+    el(&c, "validate").await.click().await.unwrap();
+    wait_for(&c, "#validate-result.ok").await;
     el(&c, "nav-events").await.click().await.unwrap();
-    wait_for(&c, "#screen-events:not([hidden])").await;
+    let events = text_when(&c, "events-rows", "the validation", |t| t.contains("Validation passed")).await;
+    assert!(events.contains("Delivery agent started (the window)"), "{events}");
+    assert!(events.contains("Settings changed from the command line"), "{events}");
+    c.find(Locator::Css("#events-rows tr[data-category='validation'] button[data-open]")).await.unwrap().click().await.unwrap();
+    wait_for(&c, "#events-detail ol.steps li.ok[data-step='connect']").await;
+    let transcript = c.find(Locator::Css("#events-detail pre")).await.unwrap().text().await.unwrap();
+    assert!(transcript.contains("EHLO"), "{transcript}");
+    screenshot(&c, "window-events-validation-light.png").await;
+    c.find(Locator::Css("#events-rows tr[data-category='settings'] button[data-open]")).await.unwrap().click().await.unwrap();
+    let change = text_when(&c, "events-detail", "the settings change", |t| t.contains("Before")).await;
+    assert!(change.contains(&port) && change.contains("The command line"), "{change}");
+    select(&c, "theme", "dark").await;
     screenshot(&c, "window-events-dark.png").await;
     select(&c, "theme", "system").await;
     // Nothing polls: the journal screens refresh on the database's changes only.
