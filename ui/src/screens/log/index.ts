@@ -43,9 +43,12 @@ const MARKUP = `
   <div class="journal-table-wrap">
     <table id="log-table" class="journal-table log-table" aria-describedby="log-range">
       <caption class="visually-hidden">The mail log, newest first, under a heading for each day; each row's button shows the rest of it</caption>
+      <colgroup>
+        <col class="col-toggle"><col class="col-time"><col class="col-queue"><col class="col-addr"><col class="col-addr"><col class="col-result"><col>
+      </colgroup>
       <thead>
         <tr>
-          <th scope="col"><span class="visually-hidden">Details</span></th><th scope="col">Time</th><th scope="col">Queue id</th>
+          <th scope="col"><span class="visually-hidden">Details</span></th><th scope="col">Time</th><th scope="col" class="num">Queue id</th>
           <th scope="col">From</th><th scope="col">To</th><th scope="col">Result</th><th scope="col">Server's reply</th>
         </tr>
       </thead>
