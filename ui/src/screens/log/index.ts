@@ -1,7 +1,7 @@
 /** The Mail log screen: one row per recipient per attempt, newest first, page by page (Next / Prev, jump to a date), filtered by result, date range and address; a row's queue id opens the message; Export CSV. */
 
 import "./log.css";
-import { byId, formatDuration, make, show } from "../../dom";
+import { breakable, byId, formatDuration, make, show } from "../../dom";
 import { toErrorReport, type Ipc } from "../../ipc";
 import { Lifetime } from "../../lifecycle";
 import type { LogCursor, LogEntry, LogPage, LogQuery, LogResult } from "../../model";
@@ -247,8 +247,9 @@ class Log implements LogScreen {
   }
 }
 
-/** "2:03:09 PM to 2:05:00 PM" within a day, the full times across days. */
+/** "2:03:09 PM to 2:05:00 PM" within a day (one time when they are the same), the full times across days. */
 function span(from: number, to: number): string {
+  if (from === to) return formatTime(from);
   return startOfDay(from) === startOfDay(to) ? `${formatTime(from)} to ${formatTime(to)}` : `${formatMs(from)} to ${formatMs(to)}`;
 }
 
@@ -277,16 +278,6 @@ function queueLink(e: LogEntry, text: string): HTMLElement {
   return b;
 }
 
-/** An address that wraps before its @ and its dots, never in the middle of a word. */
-function address(text: string): DocumentFragment {
-  const f = document.createDocumentFragment();
-  text.split(/(?=[@.])/).forEach((part, i) => {
-    if (i > 0) f.append(document.createElement("wbr"));
-    f.append(part);
-  });
-  return f;
-}
-
 function logRow(e: LogEntry): HTMLTableRowElement {
   const tr = make("tr", "log-row");
   tr.dataset.id = String(e.id);
@@ -306,8 +297,8 @@ function logRow(e: LogEntry): HTMLTableRowElement {
     [toggle, "toggle"],
     [time, "time"],
     [queueLink(e, String(e.message)), "num"],
-    [address(senderText(e.sender)), "addr"],
-    [address(e.recipient), "addr"],
+    [breakable(senderText(e.sender)), "addr"],
+    [breakable(e.recipient), "addr"],
     [make("span", `journal-result ${e.result}`, resultWord(e.result)), "state"],
     [reply, "reply"],
   ];

@@ -102,6 +102,9 @@ describe("the mail log", () => {
     ipc.log = [logEntry(2, "sent", day - 60_000), logEntry(3, "sent", day)];
     await screen.load();
     expect($("log-range").textContent).toBe(`2 rows, ${formatTime(day - 60_000)} to ${formatTime(day)}`);
+    ipc.log = [logEntry(3, "sent", day)];
+    await screen.load();
+    expect($("log-range").textContent).toBe(`1 row, ${formatTime(day)}`);
   });
 
   it("filters today's rows of a result for the dashboard's figures", async () => {
