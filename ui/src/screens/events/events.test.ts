@@ -85,8 +85,10 @@ describe("the event log", () => {
     expect(detail.querySelector(".failure-message")!.textContent).toBe("The server refused the login");
     expect(detail.querySelector("li.step.failed .step-title")!.textContent).toBe("Login");
     expect(detail.querySelector("pre")!.textContent).toBe("<- 220 hi\n~> AUTH PLAIN [redacted]");
+    expect(document.activeElement).toBe(detail);
     detail.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true }));
     expect(detail.hidden).toBe(true);
+    expect(document.activeElement).toBe(open);
   });
 
   it("shows the time of day under a heading for each day", async () => {

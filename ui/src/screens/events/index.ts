@@ -81,6 +81,8 @@ class Events implements EventsScreen {
   private readonly detail: HTMLElement;
   private position: Position = { before: null, after: null };
   private page: EventPage | null = null;
+  /** The event whose detail is open (its button gets the focus back on Close). */
+  private opener: number | null = null;
   private visible = false;
   private stale = true;
   private request = 0;
@@ -186,6 +188,7 @@ class Events implements EventsScreen {
   }
 
   private openDetail(e: JournalEvent): void {
+    this.opener = e.id;
     this.detail.replaceChildren(...eventDetail(e));
     show(this.detail, true);
     this.detail.focus();
@@ -194,6 +197,8 @@ class Events implements EventsScreen {
   private closeDetail(): void {
     show(this.detail, false);
     this.detail.replaceChildren();
+    // Back to the row it was opened from, so the keyboard carries on where it was.
+    this.rows.querySelector<HTMLButtonElement>(`button[data-open="${this.opener}"]`)?.focus();
   }
 }
 
