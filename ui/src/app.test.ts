@@ -142,7 +142,13 @@ describe("the journal screens", () => {
     await settle();
     expect($("screen-log").hidden).toBe(false);
     expect($<HTMLSelectElement>("log-result").value).toBe("bounced");
-    expect(ipc.callsOf("log_page").at(-1)?.args).toMatchObject({ query: { result: "bounced" } });
+    expect(ipc.callsOf("log_page").at(-1)?.args).toMatchObject({ query: { result: "bounced", since: null } });
+    // The dashboard's "today so far" figures: that result, from today's local midnight.
+    app.go("log:sent:today");
+    await settle();
+    const midnight = new Date();
+    midnight.setHours(0, 0, 0, 0);
+    expect(ipc.callsOf("log_page").at(-1)?.args).toMatchObject({ query: { result: "sent", since: midnight.getTime(), until: null } });
     app.go("events:warning");
     await settle();
     expect($("screen-events").hidden).toBe(false);

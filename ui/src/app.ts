@@ -146,7 +146,7 @@ export async function startApp(ipc: Ipc, doc: Document = document): Promise<App>
     }
     if (target.screen === "log" && filter !== null) {
       showScreen("log");
-      void log.filter({ result: filter as LogResult });
+      void log.filter({ result: filter as LogResult, today: target.today });
       return;
     }
     if (target.screen === "events" && filter !== null) {

@@ -19,6 +19,16 @@ export function make<K extends keyof HTMLElementTagNameMap>(
   return el;
 }
 
+/** Addresses that wrap before their @ and dots (a <wbr> there), never in the middle of a word. */
+export function breakable(text: string): DocumentFragment {
+  const f = document.createDocumentFragment();
+  text.split(/(?=[@.])/).forEach((part, i) => {
+    if (i > 0) f.append(document.createElement("wbr"));
+    f.append(part);
+  });
+  return f;
+}
+
 export function show(el: HTMLElement, visible: boolean): void {
   el.hidden = !visible;
 }

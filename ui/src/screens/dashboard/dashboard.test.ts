@@ -2,6 +2,7 @@
 
 import { beforeEach, describe, expect, it } from "vitest";
 import { emptyDashboard, FakeIpc, journalEvent, logEntry, settle } from "../../fake-ipc";
+import { formatWhen, whenAgo } from "../log/format";
 import { mountDashboard, type DashboardScreen } from "./index";
 
 let ipc: FakeIpc;
@@ -73,6 +74,34 @@ describe("the dashboard", () => {
     expect(chart.querySelectorAll("rect")).toHaveLength(5);
     expect(document.querySelectorAll("#dashboard-chart table tbody tr")).toHaveLength(2);
     expect($("dashboard-events").textContent).toContain("event 9");
+  });
+
+  it("writes times as the clock read them and how long ago, so an idle screen never lies", async () => {
+    await mount();
+    const sent = logEntry(3, "sent").at;
+    const facts = $("dashboard-facts").textContent!;
+    expect(formatWhen(sent, NOW)).toBe(new Date(sent).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" }));
+    expect(facts).toContain(`${formatWhen(sent, NOW)} (7 min ago) to to3@example.org`);
+    expect(facts).toContain(`${formatWhen(logEntry(4).at, NOW)} (6 min ago), to4@example.org`);
+    expect($("dashboard-oldest").textContent).toBe(`The oldest waiting message came in at ${formatWhen(NOW - 2 * 3_600_000, NOW)} (2 h ago).`);
+    expect($("dashboard-events").querySelector("time")!.textContent).toBe(`${formatWhen(journalEvent(9).at, NOW)} (1 min ago)`);
+    // Another day names the day; another year the year too.
+    const day = 86_400_000;
+    expect(formatWhen(NOW - 2 * day, NOW)).toContain(new Date(NOW - 2 * day).toLocaleDateString(undefined, { month: "short", day: "numeric" }));
+    expect(formatWhen(NOW - 400 * day, NOW)).toContain(String(new Date(NOW - 400 * day).getFullYear()));
+    expect(whenAgo(NOW - 2 * day, NOW)).toMatch(/\(2 d ago\)$/);
+  });
+
+  it("links today's figures to the mail log, filtered by result and today", async () => {
+    await mount();
+    const buttons = [...document.querySelectorAll<HTMLButtonElement>("#dashboard-today button[data-go]")];
+    for (const b of buttons) b.click();
+    expect(followed).toEqual(["log:sent:today", "log:deferred:today", "log:bounced:today", "log:refused:today"]);
+    expect(buttons[0]!.getAttribute("aria-label")).toBe("5 sent today: show them in the mail log");
+    // Every queue state links to the queue filtered by it.
+    followed = [];
+    for (const b of document.querySelectorAll<HTMLButtonElement>("#dashboard-queue button[data-go]")) b.click();
+    expect(followed).toEqual(["queue:queued", "queue:sending", "queue:deferred", "queue:held", "queue:failed", "queue:sent"]);
   });
 
   it("hides the problems box when there are none, and reloads on changes while shown", async () => {

@@ -7,7 +7,7 @@ import { toErrorReport, type Ipc } from "../../ipc";
 import { Lifetime } from "../../lifecycle";
 import type { Dashboard, Problem, QueueState } from "../../model";
 import { trafficChart } from "../chart";
-import { agoMs, count, formatMs, linkButton, SEVERITY_WORD, type Go } from "../log/format";
+import { count, linkButton, SEVERITY_WORD, whenAgo, type Go } from "../log/format";
 
 const MARKUP = `
 <div class="journal dashboard">
@@ -113,10 +113,10 @@ class DashboardView implements DashboardScreen {
     };
     fact("Sending", MODE_WORD[d.mode]);
     if (d.server) fact("Server", d.server);
-    fact("Last delivery", d.last_sent ? `${agoMs(d.last_sent.at, now)} to ${d.last_sent.recipient}` : "None yet");
+    fact("Last delivery", d.last_sent ? `${whenAgo(d.last_sent.at, now)} to ${d.last_sent.recipient}` : "None yet");
     if (d.last_failure) {
       const f = d.last_failure;
-      const what = make("span", "", `${agoMs(f.at, now)}, ${f.recipient}: ${f.reply}`);
+      const what = make("span", "", `${whenAgo(f.at, now)}, ${f.recipient}: ${f.reply}`);
       const parts: (string | HTMLElement)[] = [what];
       if (d.last_failure_hint) parts.push(make("span", "hint dash-hint", d.last_failure_hint));
       parts.push(linkButton("See in the mail log", `log:${f.result}`, `See ${f.result} mail in the mail log`));
@@ -143,21 +143,21 @@ class DashboardView implements DashboardScreen {
       }),
     );
     byId(this.root, "dashboard-oldest").textContent =
-      d.oldest_waiting === null ? "Nothing is waiting." : `The oldest waiting message came in ${agoMs(d.oldest_waiting, now)} (${formatMs(d.oldest_waiting)}).`;
+      d.oldest_waiting === null ? "Nothing is waiting." : `The oldest waiting message came in at ${whenAgo(d.oldest_waiting, now)}.`;
 
     const today = byId(this.root, "dashboard-today");
     const t = d.today;
     const figures: [string, number, string][] = [
-      ["sent", t.delivered, "log:sent"],
-      ["deferred", t.deferred, "log:deferred"],
-      ["failed (bounced)", t.bounced, "log:bounced"],
-      ["refused", t.refused, "log:refused"],
+      ["sent", t.delivered, "log:sent:today"],
+      ["deferred", t.deferred, "log:deferred:today"],
+      ["failed (bounced)", t.bounced, "log:bounced:today"],
+      ["refused", t.refused, "log:refused:today"],
     ];
     today.replaceChildren(
       ...figures.map(([word, n, link]) => {
         const li = make("li", "dash-count");
         li.dataset.figure = word.split(" ")[0] ?? word;
-        li.append(linkButton(`${count(n)} ${word}`, link));
+        li.append(linkButton(`${count(n)} ${word}`, link, `${count(n)} ${word} today: show them in the mail log`));
         return li;
       }),
     );
@@ -169,7 +169,9 @@ class DashboardView implements DashboardScreen {
         ? d.latest_events.map((e) => {
             const li = make("li", `dash-event ${e.severity}`);
             li.append(make("span", `journal-severity ${e.severity}`, SEVERITY_WORD[e.severity]), " ", make("span", "", e.summary), " ");
-            li.append(make("span", "journal-muted", agoMs(e.at, now)));
+            const when = make("time", "journal-muted", whenAgo(e.at, now));
+            when.dateTime = new Date(e.at).toISOString();
+            li.append(when);
             return li;
           })
         : [make("li", "journal-muted", "No events yet.")]),

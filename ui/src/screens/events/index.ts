@@ -6,7 +6,7 @@ import { toErrorReport, type Ipc } from "../../ipc";
 import { Lifetime } from "../../lifecycle";
 import type { EventCategory, EventPage, EventQuery, JournalEvent, LogCursor, Outcome, Severity, Step, TranscriptLine } from "../../model";
 import { formatTranscript, renderStep } from "../diagnose";
-import { formatMs, SEVERITY_WORD } from "../log/format";
+import { byDay, formatMs, SEVERITY_WORD, timeOfDay } from "../log/format";
 
 export const PAGE_SIZE = 50;
 
@@ -44,7 +44,7 @@ const MARKUP = `
   <p id="events-status" class="run-status" role="status"></p>
   <div class="journal-table-wrap">
     <table id="events-table" class="journal-table">
-      <caption class="visually-hidden">The event log, newest first</caption>
+      <caption class="visually-hidden">The event log, newest first, under a heading for each day</caption>
       <thead>
         <tr><th scope="col">Time</th><th scope="col">Severity</th><th scope="col">Category</th><th scope="col">What happened</th></tr>
       </thead>
@@ -82,6 +82,8 @@ class Events implements EventsScreen {
   private readonly detail: HTMLElement;
   private position: Position = { before: null, after: null };
   private page: EventPage | null = null;
+  /** The event whose detail is open (its button gets the focus back on Close). */
+  private opener: number | null = null;
   private visible = false;
   private stale = true;
   private request = 0;
@@ -178,7 +180,7 @@ class Events implements EventsScreen {
 
   private render(page: EventPage): void {
     this.page = page;
-    this.rows.replaceChildren(...page.events.map(eventRow));
+    this.rows.replaceChildren(...byDay(page.events, 4, (e) => [eventRow(e)]));
     const empty = byId(this.root, "events-empty");
     empty.textContent = this.severity.value || this.category.value ? "No events match." : "No events yet.";
     show(empty, page.events.length === 0);
@@ -187,6 +189,7 @@ class Events implements EventsScreen {
   }
 
   private openDetail(e: JournalEvent): void {
+    this.opener = e.id;
     this.detail.replaceChildren(...eventDetail(e));
     show(this.detail, true);
     this.detail.focus();
@@ -195,6 +198,8 @@ class Events implements EventsScreen {
   private closeDetail(): void {
     show(this.detail, false);
     this.detail.replaceChildren();
+    // Back to the row it was opened from, so the keyboard carries on where it was.
+    this.rows.querySelector<HTMLButtonElement>(`button[data-open="${this.opener}"]`)?.focus();
   }
 }
 
@@ -209,9 +214,10 @@ function eventRow(e: JournalEvent): HTMLTableRowElement {
   const tr = make("tr");
   tr.dataset.id = String(e.id);
   tr.dataset.severity = e.severity;
+  tr.dataset.category = e.category;
   const what = make("td", "reply");
   what.append(make("span", "", e.summary));
-  if (outcomeOf(e) || (e.detail !== null && e.detail !== undefined)) {
+  if (e.detail !== null && e.detail !== undefined) {
     const open = make("button", "link-button journal-open", outcomeOf(e) ? "Steps and transcript" : "Details");
     open.type = "button";
     open.dataset.open = String(e.id);
@@ -219,7 +225,11 @@ function eventRow(e: JournalEvent): HTMLTableRowElement {
     what.append(" ", open);
   }
   tr.append(
-    make("td", "time", formatMs(e.at)),
+    (() => {
+      const td = make("td", "time");
+      td.append(timeOfDay(e.at));
+      return td;
+    })(),
     (() => {
       const td = make("td", "state");
       td.append(make("span", `journal-severity ${e.severity}`, SEVERITY_WORD[e.severity]));
@@ -264,11 +274,79 @@ function eventDetail(e: JournalEvent): HTMLElement[] {
       pre.setAttribute("aria-label", "Transcript");
       out.push(pre);
     }
-  } else {
-    const pre = make("pre", "", JSON.stringify(e.detail, null, 2));
-    pre.tabIndex = 0;
-    pre.setAttribute("aria-label", "Details");
-    out.push(pre);
+  } else out.push(...plainDetail(e.detail));
+  return out;
+}
+
+/** Who did it, as the core records it (`by`). */
+const BY_WORD: Record<string, string> = { window: "The window", command_line: "The command line" };
+
+type Change = { field: string; label?: string; old: unknown; new: unknown };
+
+/** A value as the event log shows it: text as is, nothing as "—", the rest as JSON. */
+function shown(v: unknown): string {
+  if (v === null || v === undefined || v === "") return "—";
+  return typeof v === "string" ? v : JSON.stringify(v);
+}
+
+/** Any other detail: a settings change as a table of old → new, a run that did not start as its error, a flat record as a list, the rest as JSON. */
+function plainDetail(detail: unknown): HTMLElement[] {
+  const out: HTMLElement[] = [];
+  const d = (detail && typeof detail === "object" && !Array.isArray(detail) ? detail : null) as Record<string, unknown> | null;
+  if (!d) {
+    out.push(json(detail));
+    return out;
+  }
+  const rest: [string, unknown][] = [];
+  for (const [key, value] of Object.entries(d)) {
+    if (key === "changes" && Array.isArray(value)) out.push(changesTable(value as Change[]));
+    else if (key === "error" && value && typeof value === "object" && typeof (value as { message?: unknown }).message === "string") {
+      const err = value as { message: string; hint?: string | null };
+      const f = make("div", "failure");
+      f.append(make("p", "failure-message", err.message));
+      if (err.hint) f.append(make("p", "hint", err.hint));
+      out.unshift(f);
+    } else if (key !== "ok") rest.push([key, value]);
+  }
+  if (rest.length) {
+    const dl = make("dl", "log-facts");
+    for (const [key, value] of rest) {
+      const dd = make("dd");
+      if (value && typeof value === "object") dd.append(json(value));
+      else dd.textContent = key === "by" && typeof value === "string" ? (BY_WORD[value] ?? value) : shown(value);
+      dl.append(make("dt", "", key === "by" ? "By" : key.replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase())), dd);
+    }
+    out.push(dl);
   }
   return out;
+}
+
+function changesTable(changes: Change[]): HTMLElement {
+  const table = make("table", "journal-table");
+  const caption = make("caption", "visually-hidden", "Settings changed, old and new values");
+  const head = make("thead");
+  const hr = make("tr");
+  for (const h of ["Setting", "Before", "After"]) {
+    const th = make("th", "", h);
+    th.scope = "col";
+    hr.append(th);
+  }
+  head.append(hr);
+  const body = make("tbody");
+  for (const c of changes) {
+    const tr = make("tr");
+    const th = make("th", "", c.label ?? c.field);
+    th.scope = "row";
+    tr.append(th, make("td", "", shown(c.old)), make("td", "", shown(c.new)));
+    body.append(tr);
+  }
+  table.append(caption, head, body);
+  return table;
+}
+
+function json(value: unknown): HTMLElement {
+  const pre = make("pre", "", JSON.stringify(value, null, 2));
+  pre.tabIndex = 0;
+  pre.setAttribute("aria-label", "Details");
+  return pre;
 }

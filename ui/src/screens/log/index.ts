@@ -1,18 +1,21 @@
 /** The Mail log screen: one row per recipient per attempt, newest first, page by page (Next / Prev, jump to a date), filtered by result, date range and address; a row's queue id opens the message; Export CSV. */
 
 import "./log.css";
-import { byId, formatDuration, make, show } from "../../dom";
+import { breakable, byId, formatDuration, make, show } from "../../dom";
 import { toErrorReport, type Ipc } from "../../ipc";
 import { Lifetime } from "../../lifecycle";
 import type { LogCursor, LogEntry, LogPage, LogQuery, LogResult } from "../../model";
 import { senderText } from "../queue/format";
-import { addDays, formatMs, formatSize, parseDay, RESULTS, resultWord, type Go } from "./format";
+import { addDays, byDay, dayValue, formatMs, formatSize, formatTime, parseDay, RESULTS, resultWord, startOfDay, timeOfDay, type Go } from "./format";
 
 /** Rows per page. */
 export const PAGE_SIZE = 50;
 
 /** Quiet after typing an address before the page is asked for. */
 export const SEARCH_DELAY_MS = 250;
+
+/** The row's columns; the rest of a row (server, TLS, size, time taken, Message-ID, the whole reply) opens under it. */
+const COLUMNS = 7;
 
 const MARKUP = `
 <div class="journal log">
@@ -33,21 +36,20 @@ const MARKUP = `
     <label for="log-address">Address
       <input type="search" id="log-address" placeholder="sender or recipient" spellcheck="false" autocomplete="off">
     </label>
-    <label for="log-jump">Jump to date
-      <input type="date" id="log-jump">
-    </label>
     <span class="spacer"></span>
     <button type="button" id="log-export">Export CSV…</button>
   </div>
   <p id="log-status" class="run-status" role="status"></p>
   <div class="journal-table-wrap">
-    <table id="log-table" class="journal-table" aria-describedby="log-range">
-      <caption class="visually-hidden">The mail log, newest first</caption>
+    <table id="log-table" class="journal-table log-table" aria-describedby="log-range">
+      <caption class="visually-hidden">The mail log, newest first, under a heading for each day; each row's button shows the rest of it</caption>
+      <colgroup>
+        <col class="col-toggle"><col class="col-time"><col class="col-queue"><col class="col-addr"><col class="col-addr"><col class="col-result"><col>
+      </colgroup>
       <thead>
         <tr>
-          <th scope="col">Time</th><th scope="col">Queue id</th><th scope="col">From</th><th scope="col">To</th>
-          <th scope="col">Result</th><th scope="col">Server's reply</th><th scope="col">Server</th><th scope="col">TLS</th>
-          <th scope="col">Size</th><th scope="col">Took</th><th scope="col">Message-ID</th>
+          <th scope="col"><span class="visually-hidden">Details</span></th><th scope="col">Time</th><th scope="col" class="num">Queue id</th>
+          <th scope="col">From</th><th scope="col">To</th><th scope="col">Result</th><th scope="col">Server's reply</th>
         </tr>
       </thead>
       <tbody id="log-rows"></tbody>
@@ -58,12 +60,18 @@ const MARKUP = `
     <button type="button" id="log-newer" disabled>← Newer</button>
     <span id="log-range"></span>
     <button type="button" id="log-older" disabled>Older →</button>
+    <span class="spacer"></span>
+    <label for="log-jump" class="log-jump">Jump to date
+      <input type="date" id="log-jump">
+    </label>
   </nav>
 </div>`;
 
 export interface LogFilter {
   result?: LogResult | null;
   address?: string | null;
+  /** Only today's rows (from local midnight). */
+  today?: boolean;
 }
 
 export interface LogScreen {
@@ -122,8 +130,12 @@ class Log implements LogScreen {
     on(byId(root, "log-older"), "click", () => void this.turn("older"));
     on(byId(root, "log-export"), "click", () => void this.exportCsv());
     on(this.rows, "click", (e) => {
-      const link = (e.target as HTMLElement).closest<HTMLButtonElement>("button[data-go]");
-      if (link?.dataset.go) go(link.dataset.go);
+      const target = e.target as HTMLElement;
+      const link = target.closest<HTMLButtonElement>("button[data-go]");
+      if (link?.dataset.go) return go(link.dataset.go);
+      // The row's button, or a click anywhere on the row that is not selecting its text.
+      const row = target.closest<HTMLTableRowElement>("tr[data-id]");
+      if (row && (target.closest("button.log-toggle") || !window.getSelection()?.toString())) toggleDetail(row);
     });
     // Every commit to the outbox's database (mail log rows included) sends this.
     this.life.subscribe(
@@ -146,7 +158,7 @@ class Log implements LogScreen {
   async filter(f: LogFilter): Promise<void> {
     this.result.value = f.result ?? "";
     this.address.value = f.address ?? "";
-    this.since.value = "";
+    this.since.value = f.today ? dayValue(Date.now()) : "";
     this.until.value = "";
     this.jump.value = "";
     await this.firstPage();
@@ -207,7 +219,7 @@ class Log implements LogScreen {
 
   private render(page: LogPage): void {
     this.page = page;
-    this.rows.replaceChildren(...page.entries.map(logRow));
+    this.rows.replaceChildren(...logRows(page.entries));
     const filtered = this.result.value || this.address.value.trim() || this.since.value || this.until.value || this.jump.value;
     const empty = byId(this.root, "log-empty");
     empty.textContent = filtered ? "No rows match." : "Nothing in the mail log yet.";
@@ -217,7 +229,7 @@ class Log implements LogScreen {
     const first = page.entries[0];
     const last = page.entries[page.entries.length - 1];
     byId(this.root, "log-range").textContent =
-      first && last ? `${page.entries.length} row${page.entries.length === 1 ? "" : "s"}, ${formatMs(last.at)} to ${formatMs(first.at)}, newest first` : "";
+      first && last ? `${page.entries.length} row${page.entries.length === 1 ? "" : "s"}, ${span(last.at, first.at)}` : "";
   }
 
   private say(text: string): void {
@@ -235,35 +247,91 @@ class Log implements LogScreen {
   }
 }
 
+/** "2:03:09 PM to 2:05:00 PM" within a day (one time when they are the same), the full times across days. */
+function span(from: number, to: number): string {
+  if (from === to) return formatTime(from);
+  return startOfDay(from) === startOfDay(to) ? `${formatTime(from)} to ${formatTime(to)}` : `${formatMs(from)} to ${formatMs(to)}`;
+}
+
+/** The page's rows, a day heading before each day's first, each row followed by its (hidden) detail. */
+export function logRows(entries: LogEntry[]): HTMLTableRowElement[] {
+  return byDay(entries, COLUMNS, (e) => [logRow(e), detailRow(e)]);
+}
+
+/** Shows or hides the detail under a row. */
+function toggleDetail(row: HTMLTableRowElement): void {
+  const button = row.querySelector<HTMLButtonElement>("button.log-toggle");
+  const detail = row.nextElementSibling as HTMLTableRowElement | null;
+  if (!button || !detail?.classList.contains("log-detail")) return;
+  const open = button.getAttribute("aria-expanded") !== "true";
+  button.setAttribute("aria-expanded", String(open));
+  detail.hidden = !open;
+  row.classList.toggle("open", open);
+}
+
+function queueLink(e: LogEntry, text: string): HTMLElement {
+  if (e.message === null) return make("span", "", "—");
+  const b = make("button", "link-button", text);
+  b.type = "button";
+  b.dataset.go = `message:${e.message}`;
+  b.setAttribute("aria-label", `Open message ${e.message} in the queue`);
+  return b;
+}
+
 function logRow(e: LogEntry): HTMLTableRowElement {
-  const tr = make("tr");
+  const tr = make("tr", "log-row");
   tr.dataset.id = String(e.id);
   tr.dataset.result = e.result;
-  const id = e.message === null ? make("span", "", "—") : make("button", "link-button", String(e.message));
-  if (e.message !== null) {
-    const b = id as HTMLButtonElement;
-    b.type = "button";
-    b.dataset.go = `message:${e.message}`;
-    b.setAttribute("aria-label", `Open message ${e.message} in the queue`);
-  }
-  const cells: [HTMLElement | string, string][] = [
-    [formatMs(e.at), "time"],
-    [id, "num"],
-    [senderText(e.sender), "addr"],
-    [e.recipient, "addr"],
+  const toggle = make("button", "log-toggle");
+  toggle.type = "button";
+  const arrow = make("span", "log-arrow", "▸");
+  arrow.setAttribute("aria-hidden", "true");
+  toggle.append(arrow);
+  toggle.setAttribute("aria-expanded", "false");
+  toggle.setAttribute("aria-controls", `log-detail-${e.id}`);
+  toggle.setAttribute("aria-label", `Details: ${resultWord(e.result).toLowerCase()}, ${e.recipient}, ${formatTime(e.at)}`);
+  const time = timeOfDay(e.at);
+  const reply = make("span", "log-reply", e.reply);
+  if (e.reply) reply.title = e.reply;
+  const cells: [Node, string][] = [
+    [toggle, "toggle"],
+    [time, "time"],
+    [queueLink(e, String(e.message)), "num"],
+    [breakable(senderText(e.sender)), "addr"],
+    [breakable(e.recipient), "addr"],
     [make("span", `journal-result ${e.result}`, resultWord(e.result)), "state"],
-    [e.reply, "reply"],
-    [e.server, "addr"],
-    [e.tls ?? "", ""],
-    [formatSize(e.size), "num"],
-    [e.result === "received" || e.result === "refused" ? "" : formatDuration(e.duration_ms), "num"],
-    [e.message_id, "msgid"],
+    [reply, "reply"],
   ];
   for (const [content, cls] of cells) {
     const td = make("td", cls);
-    if (typeof content === "string") td.textContent = content;
-    else td.append(content);
+    td.append(content);
     tr.append(td);
   }
+  return tr;
+}
+
+/** The rest of a row: the whole reply, the server, TLS, size, how long it took, the Message-ID, the link to the queue. */
+function detailRow(e: LogEntry): HTMLTableRowElement {
+  const tr = make("tr", "log-detail");
+  tr.id = `log-detail-${e.id}`;
+  tr.hidden = true;
+  const td = make("td");
+  td.colSpan = COLUMNS;
+  const facts = make("dl", "log-facts");
+  const fact = (label: string, value: Node | string, cls = "") => {
+    const dd = make("dd", cls);
+    dd.append(value);
+    facts.append(make("dt", "", label), dd);
+  };
+  fact("When", formatMs(e.at));
+  if (e.reply) fact("Server's reply", e.reply, "log-full-reply");
+  fact("Server", e.server || "—");
+  fact("TLS", e.tls ?? (e.result === "received" || e.result === "refused" ? "—" : "None"));
+  fact("Size", formatSize(e.size));
+  if (e.result !== "received" && e.result !== "refused") fact("Took", formatDuration(e.duration_ms));
+  fact("Message-ID", e.message_id || "—", "msgid");
+  if (e.message !== null) fact("Queue", queueLink(e, `Open message ${e.message} in the queue`));
+  td.append(facts);
+  tr.append(td);
   return tr;
 }

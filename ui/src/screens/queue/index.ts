@@ -1,7 +1,7 @@
 /** The Queue screen: the outbox page by page (newest first, filter by state, search by address), live counts, the sending-off banner, a message's details, and the actions (flush, retry, hold, release, delete with confirmation). */
 
 import "./queue.css";
-import { byId, make, show } from "../../dom";
+import { breakable, byId, make, show } from "../../dom";
 import { toErrorReport, type Ipc } from "../../ipc";
 import { Lifetime } from "../../lifecycle";
 import type { MessageDetail, MessageSummary, Overview, Page, PageQuery, QueueState } from "../../model";
@@ -298,11 +298,11 @@ class Queue implements QueueScreen {
     open.dataset.open = String(m.id);
     open.setAttribute("aria-label", `Details of message ${m.id}`);
     const state = make("span", `queue-state ${m.state}`, m.state);
-    const cells: [HTMLElement | string, string][] = [
+    const cells: [Node | string, string][] = [
       [check, ""],
       [open, "num"],
-      [senderText(m.sender), "addr"],
-      [recipientsText(m), "addr"],
+      [breakable(senderText(m.sender)), "addr"],
+      [breakable(recipientsText(m)), "addr"],
       [m.subject, "subject"],
       [formatSize(m.size), "num"],
       [formatAge(m.received_at, now), "num"],
@@ -312,8 +312,7 @@ class Queue implements QueueScreen {
     ];
     for (const [content, cls] of cells) {
       const td = make("td", cls);
-      if (typeof content === "string") td.textContent = content;
-      else td.append(content);
+      td.append(content);
       tr.append(td);
     }
     const age = tr.cells[6];
@@ -472,7 +471,7 @@ function detailContent(d: MessageDetail): HTMLElement[] {
     ? table(
         "Attempts",
         ["When", "Recipient", "Server", "Result", "Server's reply", "Took"],
-        d.attempts.map((a) => [formatTime(a.at), a.recipient, a.server, a.result, a.reply, `${a.duration_ms} ms`]),
+        d.attempts.map((a) => [formatTime(a.at), a.recipient, a.server, a.result, a.reply, `${a.duration_ms}\u00a0ms`]),
       )
     : [make("h3", "", "Attempts"), make("p", "", "Not tried yet.")];
   const headers = make("pre", "", d.headers);

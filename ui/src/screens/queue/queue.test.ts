@@ -51,6 +51,8 @@ describe("the table", () => {
       "deferred",
       "451 4.3.0 try again later",
     ]);
+    // Addresses wrap before their @ and dots only, never mid-word.
+    expect(row(2).cells[2]!.innerHTML).toBe("cron<wbr>@example<wbr>.com");
     expect($("queue-counts").textContent).toBe("3 messages in the queue · recipients: 2 queued, 3 deferred");
     expect($("queue-range").textContent).toBe("Showing 3 of 3 messages, newest first");
     expect($("queue-off").hidden).toBe(true);

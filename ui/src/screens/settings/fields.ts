@@ -76,6 +76,7 @@ export function unreadableNumbers(settings: Settings): string[] {
   for (const [key, n] of Object.entries(p.limits)) if (!fits(n, 4_294_967_295)) bad.push(`limits.${key}`);
   if (!fits(p.listener.port, 65_535)) bad.push("listener.port");
   if (!fits(p.bounces.max_per_hour, 4_294_967_295)) bad.push("bounces.max_per_hour");
+  if (!fits(p.logs.retention_days, 4_294_967_295)) bad.push("logs.retention_days");
   return bad;
 }
 
@@ -89,8 +90,6 @@ export function unreadableMessage(key: string): string {
 /** Reads and fills the form's controls; ids come from the keys (`relay.host` → `#relay-host`). */
 export class FormFields {
   schema = 1;
-  /** Settings the form has no control for yet: kept as filled, so saving the form keeps them. */
-  logs: Settings["profile"]["logs"] = { retention_days: 90 };
   constructor(private readonly root: HTMLElement) {}
 
   control<T extends HTMLInputElement | HTMLSelectElement = HTMLInputElement>(key: string): T {
@@ -150,7 +149,7 @@ export class FormFields {
           username: this.text("listener.username"),
         },
         bounces: { send: this.control("bounces.send").checked, max_per_hour: this.number("bounces.max_per_hour") },
-        logs: { ...this.logs },
+        logs: { retention_days: this.number("logs.retention_days") },
       },
     });
   }
@@ -158,7 +157,6 @@ export class FormFields {
   fill(s: Settings): void {
     const p = s.profile;
     this.schema = s.schema;
-    this.logs = { ...p.logs };
     for (const radio of this.root.querySelectorAll<HTMLInputElement>('input[name="mode"]')) {
       radio.checked = radio.value === p.mode;
     }
@@ -188,5 +186,6 @@ export class FormFields {
     this.control("listener.enabled").checked = p.listener.enabled;
     set("listener.port", p.listener.port);
     set("listener.username", p.listener.username);
+    set("logs.retention_days", p.logs.retention_days);
   }
 }

@@ -62,11 +62,12 @@ function textField(key: string, attrs: Attrs = {}, opts: FieldOptions = {}): HTM
 }
 
 /** A number field whose range and help come from the registry. */
-function numberField(key: string, note: string): HTMLElement {
+function numberField(key: string, note: string, more = ""): HTMLElement {
   const info = fieldInfo(key);
   const [min, max] = info?.range ?? [0, 0];
   const input = h("input", { type: "number", inputmode: "numeric", min: String(min), max: String(max), step: "1", required: true });
-  return field(key, input, { note, className: "field-number", help: `${info?.help ?? ""} ${min}\u2060–\u2060${max}.` });
+  const help = `${info?.help ?? ""} ${min}\u2060–\u2060${max}.${more ? ` ${more}` : ""}`;
+  return field(key, input, { note, className: "field-number", help });
 }
 
 function banner(id: string, className: string, attrs: Attrs, ...children: Child[]): HTMLElement {
@@ -261,6 +262,24 @@ function localSection(): HTMLElement {
   );
 }
 
+/** Logs: how long the mail log and the event log keep their rows. */
+function logsSection(): HTMLElement {
+  return h(
+    "fieldset",
+    { class: "section", id: "section-logs" },
+    h("legend", {}, "Logs"),
+    h(
+      "div",
+      { class: "grid grid-2" },
+      numberField(
+        "logs.retention_days",
+        "days",
+        "The delivery agent deletes them when it starts and once a day; the queue's messages are not touched. Reports reaching further back say so.",
+      ),
+    ),
+  );
+}
+
 function authSection(): HTMLElement {
   return h(
     "fieldset",
@@ -364,6 +383,7 @@ export function buildSettingsForm(): HTMLFormElement {
     senderSection(),
     limitsSection(),
     localSection(),
+    logsSection(),
     trySection(),
     footer(),
   );

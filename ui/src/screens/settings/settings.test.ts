@@ -600,6 +600,36 @@ async function savedArgs(): Promise<{ settings: Settings; listener_password: unk
   return calls[calls.length - 1]?.args as { settings: Settings; listener_password: unknown; password: unknown };
 }
 
+describe("logs", () => {
+  it("shows how long logs are kept, with the registry's label, range and what is pruned when, and saves a change", async () => {
+    const s = relaySettings();
+    s.profile.logs = { retention_days: 30 };
+    await mount(s);
+    const input = $("logs-retention_days");
+    expect(input.value).toBe("30");
+    expect([input.type, input.min, input.max]).toEqual(["number", "1", "3650"]);
+    expect(document.querySelector('label[for="logs-retention_days"]')?.textContent).toBe("Keep logs for (days)");
+    expect($("section-logs").querySelector("legend")?.textContent).toBe("Logs");
+    expect(input.getAttribute("aria-describedby")).toContain("logs-retention_days-help");
+    const help = $("logs-retention_days-help").textContent ?? "";
+    expect(help).toContain("Mail-log and event-log entries older than this are deleted");
+    expect(help).toContain("1\u2060–\u20603650");
+    expect(help).toContain("when it starts and once a day");
+
+    enter("logs-retention_days", "365");
+    expect((await savedArgs()).settings.profile.logs).toEqual({ retention_days: 365 });
+  });
+
+  it("refuses a number of days the core cannot read, naming the field and its range", async () => {
+    await mount();
+    enter("logs-retention_days", "7.5");
+    await clickSave();
+    expect($("logs-retention_days-error").textContent).toContain("Keep logs for must be a whole number between 1 and 3650 days");
+    expect($("logs-retention_days").getAttribute("aria-invalid")).toBe("true");
+    expect(ipc.callsOf("save_settings")).toEqual([]);
+  });
+});
+
 describe("mail from this machine", () => {
   it("fills and saves the local recipient, bounces and the SMTP listener", async () => {
     const s = relaySettings();
