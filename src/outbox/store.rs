@@ -154,10 +154,13 @@ CREATE TABLE pruned (
 -- edges). Deletes (retention) subtract; the one partly pruned bucket's maximum delay is worked
 -- out again by the prune (a maximum can't be subtracted).
 --
+-- The triggers' look-ups of a message's rows say `+result`: by the message's index (a few rows),
+-- not by mail_log_by_result (every 'received' row), which SQLite picks without statistics.
+--
 -- `delay_ms` of a 'sent' row: from the message's 'received' row (the first) to this delivery,
 -- fixed when the delivery is written (NULL when the message has no 'received' row).
 ALTER TABLE mail_log ADD COLUMN delay_ms INTEGER;
-UPDATE mail_log SET delay_ms = at - (SELECT min(r.at) FROM mail_log r WHERE r.message = mail_log.message AND r.result = 'received')
+UPDATE mail_log SET delay_ms = at - (SELECT min(r.at) FROM mail_log r WHERE r.message = mail_log.message AND +r.result = 'received')
     WHERE result = 'sent';
 -- Rows and bytes per result; `messages`, `message_bytes`: messages taken in, each counted once
 -- (at its first 'received' row, until its last one is deleted).
@@ -220,7 +223,7 @@ CREATE TRIGGER rollup_insert AFTER INSERT ON mail_log BEGIN
 END;
 CREATE TRIGGER rollup_insert_message AFTER INSERT ON mail_log
     WHEN NEW.result = 'received'
-     AND NOT EXISTS (SELECT 1 FROM mail_log WHERE message IS NEW.message AND result = 'received' AND id <> NEW.id) BEGIN
+     AND NOT EXISTS (SELECT 1 FROM mail_log WHERE message IS NEW.message AND +result = 'received' AND id <> NEW.id) BEGIN
     -- An upsert: the order triggers fire in is not defined, so the row may not be there yet.
     INSERT INTO rollup_total (bucket, result, n, bytes, messages, message_bytes)
         VALUES (NEW.at - NEW.at % 900000, 'received', 0, 0, 1, NEW.size)
@@ -229,7 +232,7 @@ CREATE TRIGGER rollup_insert_message AFTER INSERT ON mail_log
         ON CONFLICT (bucket, sender) DO UPDATE SET messages = messages + 1, bytes = bytes + excluded.bytes;
 END;
 CREATE TRIGGER rollup_insert_sent AFTER INSERT ON mail_log WHEN NEW.result = 'sent' BEGIN
-    UPDATE mail_log SET delay_ms = NEW.at - (SELECT min(at) FROM mail_log WHERE message = NEW.message AND result = 'received')
+    UPDATE mail_log SET delay_ms = NEW.at - (SELECT min(at) FROM mail_log WHERE message = NEW.message AND +result = 'received')
         WHERE id = NEW.id;
     INSERT INTO rollup_recipient (bucket, recipient, n, bytes) VALUES (NEW.at - NEW.at % 900000, NEW.recipient, 1, NEW.size)
         ON CONFLICT (bucket, recipient) DO UPDATE SET n = n + 1, bytes = bytes + excluded.bytes;
@@ -243,7 +246,7 @@ CREATE TRIGGER rollup_delete AFTER DELETE ON mail_log BEGIN
     DELETE FROM rollup_total WHERE bucket = OLD.at - OLD.at % 900000 AND result = OLD.result AND n = 0;
 END;
 CREATE TRIGGER rollup_delete_message AFTER DELETE ON mail_log
-    WHEN OLD.result = 'received' AND NOT EXISTS (SELECT 1 FROM mail_log WHERE message IS OLD.message AND result = 'received') BEGIN
+    WHEN OLD.result = 'received' AND NOT EXISTS (SELECT 1 FROM mail_log WHERE message IS OLD.message AND +result = 'received') BEGIN
     UPDATE rollup_total SET messages = messages - 1, message_bytes = message_bytes - OLD.size
         WHERE bucket = OLD.at - OLD.at % 900000 AND result = 'received';
     UPDATE rollup_sender SET messages = messages - 1, bytes = bytes - OLD.size WHERE bucket = OLD.at - OLD.at % 900000 AND sender = OLD.sender;
