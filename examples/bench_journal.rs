@@ -2,7 +2,8 @@
 //! log ≤ 20 ms, today's report ≤ 300 ms, the dashboard's data ≤ 50 ms): fills an outbox's mail log
 //! with `ROWS` rows of realistic traffic over `DAYS` days up to now (or all of them today), writes
 //! the same deliveries as a Postfix mail log (for pflogsumm, compared by scripts/bench-journal.sh),
-//! then times the reads through the core, median of `RUNS`.
+//! then times the reads through the core, median of `RUNS`. The database line counts the
+//! rollup rows (migration 7) a report reads instead of the mail log's.
 //!
 //!   cargo run --release --example bench_journal -- DIR [ROWS] [DAYS] [RUNS] [--all-today]
 //!
