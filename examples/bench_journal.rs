@@ -2,7 +2,8 @@
 //! log ≤ 20 ms, today's report ≤ 300 ms, the dashboard's data ≤ 50 ms): fills an outbox's mail log
 //! with `ROWS` rows of realistic traffic over `DAYS` days up to now (or all of them today), writes
 //! the same deliveries as a Postfix mail log (for pflogsumm, compared by scripts/bench-journal.sh),
-//! then times the reads through the core, median of `RUNS`.
+//! then times the reads through the core, median of `RUNS`. The database line counts the
+//! rollup rows (migration 7) a report reads instead of the mail log's.
 //!
 //!   cargo run --release --example bench_journal -- DIR [ROWS] [DAYS] [RUNS] [--all-today]
 //!
@@ -234,9 +235,10 @@ fn main() {
     let maillog = std::fs::metadata(dir.join("maillog")).map(|m| m.len()).unwrap_or(0);
     let today_rows = mail_log_count(&store, today);
     println!(
-        "database: {:.1} MB ({} rows; {today_rows} of them today); Postfix log of the same: {:.1} MB",
+        "database: {:.1} MB ({} rows; {today_rows} of them today; {} rollup rows); Postfix log of the same: {:.1} MB",
         size as f64 / 1e6,
         count(&store),
+        rollup_rows(&store),
         maillog as f64 / 1e6
     );
 
@@ -298,4 +300,17 @@ fn count(store: &Store) -> u64 {
 fn mail_log_count(store: &Store, since: i64) -> u64 {
     let conn = rusqlite::Connection::open(store.path()).unwrap();
     conn.query_row("SELECT count(*) FROM mail_log WHERE at >= ?1", [since], |r| r.get::<_, i64>(0)).unwrap() as u64
+}
+
+/// Rows of the report's rollups (migration 7: per 15 minutes, totals by result, senders,
+/// recipients, servers): what a report reads instead of the mail log's rows.
+fn rollup_rows(store: &Store) -> u64 {
+    let conn = rusqlite::Connection::open(store.path()).unwrap();
+    conn.query_row(
+        "SELECT (SELECT count(*) FROM rollup_total) + (SELECT count(*) FROM rollup_sender)
+              + (SELECT count(*) FROM rollup_recipient) + (SELECT count(*) FROM rollup_server)",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .unwrap() as u64
 }

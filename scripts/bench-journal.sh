@@ -13,6 +13,10 @@
 # through the core, median of RUNS: a log page (first, deep, by address, by result), today's and
 # yesterday's report, the last 7 days, and the dashboard. Then `pflogsumm -d today` (and
 # `-d yesterday`) over the Postfix log: it reads the whole file, as it must.
+# Measured here (1M rows): over 30 days, today's report 0.6 ms, yesterday's 9 ms, the last 7 days 52 ms,
+# the dashboard 0.1 ms, a log page 0.07 ms; with ALL_TODAY=1, today's report 102 ms and the dashboard
+# 0.1 ms, where pflogsumm -d today takes 13.5 s. Reports read whole 15-minute buckets from the rollups
+# (migration 7) and only a range's unaligned edges row by row.
 # The database lives under target/ (a real disk). Needs: cargo, pflogsumm (scripts/setup.sh test).
 # Not part of the test command.
 set -euo pipefail

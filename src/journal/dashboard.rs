@@ -55,7 +55,7 @@ pub fn load(store: &Store, settings: &Settings, agent_running: bool, now_ms: i64
     let queue = store.counts()?;
     let oldest_waiting = oldest_waiting(store)?;
     let (from, to) = report::today(now_ms);
-    let q = Queries { store, from, to };
+    let q = Queries::new(store, from, to);
     let (today, today_hours) = q.totals_and_hours(&jiff::tz::TimeZone::system())?;
     let latest_events = events::page(store, &events::EventQuery { limit: LATEST_EVENTS, ..Default::default() })?.events;
     let attempts = latest_attempts(store)?;

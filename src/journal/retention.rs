@@ -7,7 +7,8 @@ use crate::outbox::Store;
 
 /// Rows deleted per transaction: at ~100 bytes an index entry this is a few ms of work, short
 /// enough that `sendmail` (waiting up to its busy timeout) never notices.
-const BATCH: u32 = 5_000;
+/// (Small in tests, so that tests with a few hundred rows prune in several batches.)
+const BATCH: u32 = if cfg!(test) { 64 } else { 5_000 };
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -37,16 +38,34 @@ pub fn prune_before(store: &Store, cutoff: i64) -> Result<Pruned, Error> {
 }
 
 fn delete_before(store: &Store, table: &str, cutoff: i64) -> Result<u64, Error> {
-    // Each statement is its own (autocommit) transaction; the inner select walks the time index.
-    let sql = format!("DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE at < ?1 LIMIT {BATCH})");
+    // Each batch is its own transaction; the inner select walks the time index, oldest first.
+    let sql = format!("DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE at < ?1 ORDER BY at LIMIT {BATCH})");
     let mut total = 0u64;
     loop {
-        let n = store.conn().prepare_cached(&sql).and_then(|mut s| s.execute([cutoff])).map_err(|e| Error::storage(store, e))?;
+        let n = batch(store, table, &sql, cutoff).map_err(|e| Error::storage(store, e))?;
         total += n as u64;
         if n < BATCH as usize {
             return Ok(total);
         }
     }
+}
+
+fn batch(store: &Store, table: &str, sql: &str, cutoff: i64) -> rusqlite::Result<usize> {
+    let tx = rusqlite::Transaction::new_unchecked(store.conn(), rusqlite::TransactionBehavior::Immediate)?;
+    let n = tx.prepare_cached(sql)?.execute([cutoff])?;
+    if table == "mail_log" && n > 0 {
+        // The mail log's triggers subtracted the deleted rows from the rollups (migration 7), all
+        // but a maximum: the oldest bucket left is the only one that can have lost some of its
+        // rows (older ones lost all and are gone), so its maximum delay is worked out again.
+        tx.prepare_cached(
+            "UPDATE rollup_server SET delay_max = (SELECT max(delay_ms) FROM mail_log
+               WHERE result = 'sent' AND at >= rollup_server.bucket AND at < rollup_server.bucket + 900000 AND server = rollup_server.server)
+             WHERE bucket = (SELECT min(bucket) FROM rollup_server)",
+        )?
+        .execute([])?;
+    }
+    tx.commit()?;
+    Ok(n)
 }
 
 /// Where the kept data starts (ms): rows older than this were removed by retention. `None` while

@@ -146,7 +146,136 @@ CREATE TABLE pruned (
     before INTEGER NOT NULL            -- ms since the Unix epoch: rows older than this were deleted
 );
 ",
+    r"
+-- Issue 9, reports at 1M rows in one day: what a report and the dashboard count, summed per
+-- 15-minute bucket (`at - at % 900000`; every time zone's hours and midnights fall on one) by
+-- triggers in the writer's own transaction, so a report reads a few rows per bucket instead of
+-- every mail-log row (src/journal/report.rs reads them, and the raw rows for a range's unaligned
+-- edges). Deletes (retention) subtract; the one partly pruned bucket's maximum delay is worked
+-- out again by the prune (a maximum can't be subtracted).
+--
+-- The triggers' look-ups of a message's rows say `+result`: by the message's index (a few rows),
+-- not by mail_log_by_result (every 'received' row), which SQLite picks without statistics.
+--
+-- `delay_ms` of a 'sent' row: from the message's 'received' row (the first) to this delivery,
+-- fixed when the delivery is written (NULL when the message has no 'received' row).
+ALTER TABLE mail_log ADD COLUMN delay_ms INTEGER;
+UPDATE mail_log SET delay_ms = at - (SELECT min(r.at) FROM mail_log r WHERE r.message = mail_log.message AND +r.result = 'received')
+    WHERE result = 'sent';
+-- Rows and bytes per result; `messages`, `message_bytes`: messages taken in, each counted once
+-- (at its first 'received' row, until its last one is deleted).
+CREATE TABLE rollup_total (
+    bucket        INTEGER NOT NULL,
+    result        TEXT NOT NULL,
+    n             INTEGER NOT NULL,
+    bytes         INTEGER NOT NULL,
+    messages      INTEGER NOT NULL,
+    message_bytes INTEGER NOT NULL,
+    PRIMARY KEY (bucket, result)
+) WITHOUT ROWID;
+-- Messages taken in per sender (top senders), counted as `messages` above.
+CREATE TABLE rollup_sender (
+    bucket   INTEGER NOT NULL,
+    sender   TEXT NOT NULL,
+    messages INTEGER NOT NULL,
+    bytes    INTEGER NOT NULL,
+    PRIMARY KEY (bucket, sender)
+) WITHOUT ROWID;
+-- Deliveries ('sent' rows) per recipient (top recipients).
+CREATE TABLE rollup_recipient (
+    bucket    INTEGER NOT NULL,
+    recipient TEXT NOT NULL,
+    n         INTEGER NOT NULL,
+    bytes     INTEGER NOT NULL,
+    PRIMARY KEY (bucket, recipient)
+) WITHOUT ROWID;
+-- Deliveries per server with their delays (`delayed`: how many have one).
+CREATE TABLE rollup_server (
+    bucket    INTEGER NOT NULL,
+    server    TEXT NOT NULL,
+    n         INTEGER NOT NULL,
+    delayed   INTEGER NOT NULL,
+    delay_sum INTEGER NOT NULL,
+    delay_max INTEGER,
+    PRIMARY KEY (bucket, server)
+) WITHOUT ROWID;
+INSERT INTO rollup_total (bucket, result, n, bytes, messages, message_bytes)
+    SELECT at - at % 900000, result, count(*), sum(size), 0, 0 FROM mail_log GROUP BY 1, 2;
+-- The first 'received' row of each message (a message's rows share their time).
+CREATE TEMP TABLE first_received AS
+    SELECT at - at % 900000 AS bucket, sender, size FROM mail_log
+    WHERE id IN (SELECT min(id) FROM mail_log WHERE result = 'received' GROUP BY message);
+UPDATE rollup_total SET (messages, message_bytes) =
+    (SELECT count(*), coalesce(sum(size), 0) FROM first_received f WHERE f.bucket = rollup_total.bucket)
+    WHERE result = 'received';
+INSERT INTO rollup_sender (bucket, sender, messages, bytes) SELECT bucket, sender, count(*), sum(size) FROM first_received GROUP BY 1, 2;
+DROP TABLE first_received;
+INSERT INTO rollup_recipient (bucket, recipient, n, bytes)
+    SELECT at - at % 900000, recipient, count(*), sum(size) FROM mail_log WHERE result = 'sent' GROUP BY 1, 2;
+INSERT INTO rollup_server (bucket, server, n, delayed, delay_sum, delay_max)
+    SELECT at - at % 900000, server, count(*), count(delay_ms), coalesce(sum(delay_ms), 0), max(delay_ms)
+    FROM mail_log WHERE result = 'sent' GROUP BY 1, 2;
+
+CREATE TRIGGER rollup_insert AFTER INSERT ON mail_log BEGIN
+    INSERT INTO rollup_total (bucket, result, n, bytes, messages, message_bytes)
+        VALUES (NEW.at - NEW.at % 900000, NEW.result, 1, NEW.size, 0, 0)
+        ON CONFLICT (bucket, result) DO UPDATE SET n = n + 1, bytes = bytes + excluded.bytes;
+END;
+CREATE TRIGGER rollup_insert_message AFTER INSERT ON mail_log
+    WHEN NEW.result = 'received'
+     AND NOT EXISTS (SELECT 1 FROM mail_log WHERE message IS NEW.message AND +result = 'received' AND id <> NEW.id) BEGIN
+    -- An upsert: the order triggers fire in is not defined, so the row may not be there yet.
+    INSERT INTO rollup_total (bucket, result, n, bytes, messages, message_bytes)
+        VALUES (NEW.at - NEW.at % 900000, 'received', 0, 0, 1, NEW.size)
+        ON CONFLICT (bucket, result) DO UPDATE SET messages = messages + 1, message_bytes = message_bytes + excluded.message_bytes;
+    INSERT INTO rollup_sender (bucket, sender, messages, bytes) VALUES (NEW.at - NEW.at % 900000, NEW.sender, 1, NEW.size)
+        ON CONFLICT (bucket, sender) DO UPDATE SET messages = messages + 1, bytes = bytes + excluded.bytes;
+END;
+CREATE TRIGGER rollup_insert_sent AFTER INSERT ON mail_log WHEN NEW.result = 'sent' BEGIN
+    UPDATE mail_log SET delay_ms = NEW.at - (SELECT min(at) FROM mail_log WHERE message = NEW.message AND +result = 'received')
+        WHERE id = NEW.id;
+    INSERT INTO rollup_recipient (bucket, recipient, n, bytes) VALUES (NEW.at - NEW.at % 900000, NEW.recipient, 1, NEW.size)
+        ON CONFLICT (bucket, recipient) DO UPDATE SET n = n + 1, bytes = bytes + excluded.bytes;
+    INSERT INTO rollup_server (bucket, server, n, delayed, delay_sum, delay_max)
+        SELECT NEW.at - NEW.at % 900000, NEW.server, 1, delay_ms IS NOT NULL, coalesce(delay_ms, 0), delay_ms FROM mail_log WHERE id = NEW.id
+        ON CONFLICT (bucket, server) DO UPDATE SET n = n + 1, delayed = delayed + excluded.delayed,
+            delay_sum = delay_sum + excluded.delay_sum, delay_max = max(coalesce(delay_max, excluded.delay_max), coalesce(excluded.delay_max, delay_max));
+END;
+CREATE TRIGGER rollup_delete AFTER DELETE ON mail_log BEGIN
+    UPDATE rollup_total SET n = n - 1, bytes = bytes - OLD.size WHERE bucket = OLD.at - OLD.at % 900000 AND result = OLD.result;
+    DELETE FROM rollup_total WHERE bucket = OLD.at - OLD.at % 900000 AND result = OLD.result AND n = 0;
+END;
+CREATE TRIGGER rollup_delete_message AFTER DELETE ON mail_log
+    WHEN OLD.result = 'received' AND NOT EXISTS (SELECT 1 FROM mail_log WHERE message IS OLD.message AND +result = 'received') BEGIN
+    UPDATE rollup_total SET messages = messages - 1, message_bytes = message_bytes - OLD.size
+        WHERE bucket = OLD.at - OLD.at % 900000 AND result = 'received';
+    UPDATE rollup_sender SET messages = messages - 1, bytes = bytes - OLD.size WHERE bucket = OLD.at - OLD.at % 900000 AND sender = OLD.sender;
+    DELETE FROM rollup_sender WHERE bucket = OLD.at - OLD.at % 900000 AND sender = OLD.sender AND messages = 0;
+END;
+CREATE TRIGGER rollup_delete_sent AFTER DELETE ON mail_log WHEN OLD.result = 'sent' BEGIN
+    UPDATE rollup_recipient SET n = n - 1, bytes = bytes - OLD.size WHERE bucket = OLD.at - OLD.at % 900000 AND recipient = OLD.recipient;
+    DELETE FROM rollup_recipient WHERE bucket = OLD.at - OLD.at % 900000 AND recipient = OLD.recipient AND n = 0;
+    UPDATE rollup_server SET n = n - 1, delayed = delayed - (OLD.delay_ms IS NOT NULL), delay_sum = delay_sum - coalesce(OLD.delay_ms, 0)
+        WHERE bucket = OLD.at - OLD.at % 900000 AND server = OLD.server;
+    DELETE FROM rollup_server WHERE bucket = OLD.at - OLD.at % 900000 AND server = OLD.server AND n = 0;
+END;
+",
 ];
+
+/// The schema version [`Store::open`] brings a database to.
+#[cfg(test)]
+pub(crate) const VERSION: usize = MIGRATIONS.len();
+
+/// Creates a database at schema `version` (older than the current), for tests of a migration.
+#[cfg(test)]
+pub(crate) fn create_at_version(path: &Path, version: usize) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().take(version) {
+        conn.execute_batch(sql)?;
+        conn.pragma_update(None, "user_version", (i + 1) as i64)?;
+    }
+    Ok(conn)
+}
 
 /// DSN and body options a caller gave (`-B`, `-N`, `-R`, `-V`), kept for delivery.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
