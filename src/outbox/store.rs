@@ -260,6 +260,11 @@ CREATE TRIGGER rollup_delete_sent AFTER DELETE ON mail_log WHEN OLD.result = 'se
     DELETE FROM rollup_server WHERE bucket = OLD.at - OLD.at % 900000 AND server = OLD.server AND n = 0;
 END;
 ",
+    r"
+-- The event log by category (issue 9): `events --category`, and the dashboard's look-up of the
+-- latest certificate seen, walk their own category newest first instead of every event.
+CREATE INDEX events_by_category ON events(category, at);
+",
 ];
 
 /// The schema version [`Store::open`] brings a database to.
