@@ -53,4 +53,7 @@ median_ms() {
 prun=$(( runs < 3 ? runs : 3 ))
 runs=$prun
 echo "pflogsumm -d today     over the Postfix log: $(median_ms pflogsumm -d today "$work/maillog") ms (median of $runs)"
-[ -z "${ALL_TODAY:-}" ] && echo "pflogsumm -d yesterday over the Postfix log: $(median_ms pflogsumm -d yesterday "$work/maillog") ms (median of $runs)"
+# (With ALL_TODAY there is no yesterday to compare.)
+if [ -z "${ALL_TODAY:-}" ]; then
+    echo "pflogsumm -d yesterday over the Postfix log: $(median_ms pflogsumm -d yesterday "$work/maillog") ms (median of $runs)"
+fi
