@@ -311,7 +311,11 @@ fn sendmail_inner(args: &[String]) -> Result<(), Error> {
             let mut store = Store::open_default()?;
             store.record_flush_request()?;
             let n = store.retry_all_now()?;
-            acted(&store, QueueAction::Flush, None, n);
+            // `sendmail -q` is what cron runs every few minutes: only a flush that moved mail is
+            // worth a line in the event log.
+            if n > 0 {
+                acted(&store, QueueAction::Flush, None, n);
+            }
             outbox::wake_delivery(&store)?;
             Ok(())
         }
