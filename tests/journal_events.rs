@@ -17,7 +17,7 @@ use std::net::TcpStream;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use support::desk::{ok, Desk};
-use support::{assert_no_secret, login, Server, PASSWORD, USER};
+use support::{assert_no_secret, free_port, login, wait_until, Server, PASSWORD, USER};
 
 /// The events of `category`, oldest first.
 fn events_of(store: &Store, category: Category) -> Vec<Event> {
@@ -35,22 +35,6 @@ fn data_dir_text(desk: &Desk) -> String {
         }
     }
     String::from_utf8_lossy(&all).into_owned()
-}
-
-fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    f()
-}
-
-/// A port with nothing listening.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 #[test]

@@ -6,20 +6,10 @@
 mod support;
 
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::desk::{ok, Desk};
+use support::wait_until;
 use support::Server;
-
-fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    f()
-}
 
 fn json_of(desk: &Desk, args: &[&str]) -> Value {
     let o = desk.run(args, b"");

@@ -13,6 +13,7 @@ use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 use support::desk::{ok, Desk};
 use support::Server;
+use support::{free_port, wait_until};
 
 impl Desk {
     /// Queues `n` messages directly (one transaction), as intake would.
@@ -63,22 +64,6 @@ fn message_ids(server: &Server) -> Vec<String> {
             c.lines().find_map(|l| l.strip_prefix("Message-ID: ")).unwrap_or("").trim().to_string()
         })
         .collect()
-}
-
-fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    f()
-}
-
-/// A port with nothing listening (bound, then released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 #[test]

@@ -15,6 +15,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::desk::{ok, Desk};
+use support::free_port;
 use support::Server;
 
 async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
@@ -64,10 +65,6 @@ async fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     f()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A child killed when the test ends, even by a failed assertion.

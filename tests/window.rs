@@ -3,6 +3,7 @@
 //! which builds the app and sets SMTP_DESK_APP.
 
 mod support;
+use support::free_port;
 
 use fantoccini::{elements::Element, Client, Locator};
 use smtp_desk::secrets::{self, DEFAULT_PROFILE};
@@ -22,10 +23,6 @@ fn app_binary() -> PathBuf {
         .expect("SMTP_DESK_APP is not set: the window tests need the built app. Run scripts/test.sh, which builds it and sets this.");
     assert!(bin.is_file(), "SMTP_DESK_APP={} does not exist", bin.display());
     bin
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// The port of the tauri-driver now running (one window at a time), for screenshots taken on a
