@@ -47,6 +47,8 @@ pub fn export_core(dir: &Path) -> Result<(), ExportError> {
     )?;
     TranscriptLine::export_all(&cfg)?;
     settings::fields::Kind::export_all(&cfg)?;
+    // Profiles and the admin policy (src/settings/profiles.rs, src/policy.rs).
+    crate::policy::Lock::export_all(&cfg)?;
     // The queue screen's (src/outbox/queue.rs).
     crate::outbox::PageQuery::export_all(&cfg)?;
     crate::outbox::Page::export_all(&cfg)?;
@@ -102,7 +104,7 @@ fn fields_ts() -> String {
          import type {{ Mode }} from \"./Mode\";\n\
          \n\
          /** One setting: its key, label, help, kind, accepted range (numbers), unit and the modes that show it. */\n\
-         export interface Field {{\n  name: string;\n  label: string;\n  help: string;\n  takes: string;\n  kind: FieldKind;\n  range: readonly [number, number] | null;\n  unit: string;\n  modes: readonly Mode[];\n}}\n\
+         export interface Field {{\n  name: string;\n  label: string;\n  help: string;\n  takes: string;\n  kind: FieldKind;\n  range: readonly [number, number] | null;\n  unit: string;\n  modes: readonly Mode[];\n  per_profile: boolean;\n}}\n\
          \n\
          export const FIELDS = {fields} as const satisfies readonly Field[];\n\
          \n\

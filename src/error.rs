@@ -28,6 +28,20 @@ pub enum ErrorKind {
     SettingsUnsafeDir,
     /// There is no home directory, so no place for the settings.
     NoConfigDir,
+    /// No profile has that name.
+    UnknownProfile,
+    /// A profile with that name exists already.
+    ProfileExists,
+    /// A profile name can't be used (characters, length, reserved), or Global can't be renamed or deleted.
+    BadProfileName,
+    /// A machine-wide field was set on a named profile.
+    GlobalOnlyField,
+    /// The admin policy file exists but can't be used: nothing is sent until it is fixed.
+    PolicyInvalid,
+    /// The settings break the admin policy (a locked field, certificate checks, TLS, relay host, sender domain, listener).
+    PolicyViolated,
+    /// A configuration file given to import can't be used; `issues` lists every problem.
+    ImportInvalid,
     /// The test email's recipient is not an email address.
     InvalidRecipient,
     /// An empty password was given to save.

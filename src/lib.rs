@@ -11,6 +11,7 @@ pub mod log;
 pub mod machine;
 pub mod outbox;
 pub mod paths;
+pub mod policy;
 pub mod secrets;
 pub mod settings;
 pub mod smtp;

@@ -218,7 +218,7 @@ fn file_round_trip_is_atomic_and_refuses_invalid() {
     assert_eq!(loaded.settings, s);
     assert!(loaded.notice.is_none());
     let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.contains("\"schema\": 1"), "{text}");
+    assert!(text.contains("\"schema\": 2"), "{text}");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -332,12 +332,12 @@ fn reading_an_unusable_file_changes_nothing_and_says_where() {
 fn a_newer_schema_is_read_only_and_never_moved() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("settings.json");
-    for content in ["{\"schema\": 7, \"profile\": {\"mode\": \"relay\"}}", "{\"schema\": 7, \"profiles\": {}}"] {
+    for content in ["{\"schema\": 7, \"profile\": {\"mode\": \"relay\"}}", "{\"schema\": 7, \"future_field\": {}}"] {
         std::fs::write(&path, content).unwrap();
         let loaded = settings::load_from(&path).unwrap();
         let r = loaded.read_only.expect("read-only");
         assert_eq!(r.reason, settings::Reason::Newer { schema: 7 });
-        assert!(r.message().contains("schema 7") && r.message().contains("knows schema 1"), "{}", r.message());
+        assert!(r.message().contains("schema 7") && r.message().contains("knows schema 2"), "{}", r.message());
         let out = cli(dir.path(), &["config", "set", "limits.timeout_secs", "9"]);
         assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
         assert!(stderr(&out).contains("schema 7"), "{}", stderr(&out));

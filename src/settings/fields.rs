@@ -41,6 +41,14 @@ pub struct Field {
     pub unit: &'static str,
     /// The modes in which the field matters (the window hides it in the others).
     pub modes: &'static [Mode],
+    /// Whether a named profile may override it. Fields of the machine as a whole (the listener's
+    /// port, how long logs are kept) are set in Global only.
+    pub per_profile: bool,
+}
+
+/// Marks a field as the machine's: set in Global only, never overridden by a named profile.
+const fn machine_wide(f: Field) -> Field {
+    Field { per_profile: false, ..f }
 }
 
 const ALL: &[Mode] = &[Mode::Off, Mode::Relay, Mode::Direct];
@@ -54,7 +62,7 @@ const fn field(
     help: &'static str,
     modes: &'static [Mode],
 ) -> Field {
-    Field { name, label, help, takes, kind, range: None, unit: "", modes }
+    Field { name, label, help, takes, kind, range: None, unit: "", modes, per_profile: true }
 }
 
 /// A numeric field; its range is written once and gives both the check and the CLI's help text.
@@ -69,6 +77,7 @@ macro_rules! number {
             range: Some(($min, $max)),
             unit: $unit,
             modes: $modes,
+            per_profile: true,
         }
     };
 }
@@ -143,15 +152,15 @@ pub const FIELDS: &[Field] = &[
         ALL,
         "Mail that still cannot be delivered fails after this long;"
     ),
-    field(
+    machine_wide(field(
         "listener.enabled",
         "SMTP listener",
         Kind::Switch,
         "true | false",
         "Take mail over SMTP on 127.0.0.1 and ::1 (for root's cron and daemons). Off by default.",
         ALL,
-    ),
-    number!("listener.port", "Listener port", 1..=65535, "", ALL, "Loopback only; 2525 unless something else uses it."),
+    )),
+    machine_wide(number!("listener.port", "Listener port", 1..=65535, "", ALL, "Loopback only; 2525 unless something else uses it.")),
     field(
         "listener.username",
         "Listener login",
@@ -168,8 +177,15 @@ pub const FIELDS: &[Field] = &[
         "Tell the sender when a message can't be delivered (never for a bounce or a null sender).",
         ALL,
     ),
-    number!("bounces.max_per_hour", "Bounces an hour", 1..=10000, "bounces", ALL, "At most this many are sent;"),
-    number!("logs.retention_days", "Keep logs for", 1..=3650, "days", ALL, "Mail-log and event-log entries older than this are deleted;"),
+    machine_wide(number!("bounces.max_per_hour", "Bounces an hour", 1..=10000, "bounces", ALL, "At most this many are sent;")),
+    machine_wide(number!(
+        "logs.retention_days",
+        "Keep logs for",
+        1..=3650,
+        "days",
+        ALL,
+        "Mail-log and event-log entries older than this are deleted;"
+    )),
 ];
 
 /// The field with this key, if there is one.

@@ -22,55 +22,102 @@ pub struct Conflict {
 /// Applies the fields that differ between `base` and `edited` onto `current`. A field that
 /// `current` also changed, to another value, is a conflict unless it is listed in `keep_mine`
 /// (the user saw that conflict and chose their own value). Nothing is applied if any conflict remains.
+///
+/// A named profile's override that the edit added or removed is applied as such, so resetting a
+/// field to "inherited" or deleting a profile in one place survives a save made in the other.
 pub fn merge(base: &Settings, edited: &Settings, current: &Settings, keep_mine: &[String]) -> Result<Settings, Vec<Conflict>> {
     let (base, edited) = (flatten(base), flatten(edited));
-    let mut doc = serde_json::to_value(current).expect("settings always serialise");
-    let now = flatten(current);
+    let mut now = flatten(current);
     let mut conflicts = Vec::new();
-    for (field, mine) in &edited {
-        let was = base.get(field).unwrap_or(&Value::Null);
+    let keys: std::collections::BTreeSet<&Path> = base.keys().chain(edited.keys()).collect();
+    for path in keys {
+        let (was, mine) = (base.get(path), edited.get(path));
         // The schema number is the file's layout, not a setting anyone edits.
-        if mine == was || field == "schema" {
+        if mine == was || path.first().map(String::as_str) == Some("schema") {
             continue;
         }
-        let theirs = now.get(field).unwrap_or(&Value::Null);
-        let name = field_name(field);
-        if theirs != was && theirs != mine && !keep_mine.iter().any(|k| k == name) {
-            conflicts.push(Conflict { field: name.to_string(), base: was.clone(), mine: mine.clone(), theirs: theirs.clone() });
+        let theirs = now.get(path);
+        let name = field_name(path);
+        if theirs != was && theirs != mine && !keep_mine.contains(&name) {
+            let value = |v: Option<&Value>| v.cloned().unwrap_or(Value::Null);
+            conflicts.push(Conflict { field: name, base: value(was), mine: value(mine), theirs: value(theirs) });
             continue;
         }
-        let pointer = format!("/{}", field.replace('.', "/"));
-        if let Some(slot) = doc.pointer_mut(&pointer) {
-            *slot = mine.clone();
-        }
+        match mine {
+            Some(v) => now.insert(path.clone(), v.clone()),
+            None => now.remove(path),
+        };
     }
     if !conflicts.is_empty() {
         return Err(conflicts);
     }
-    Ok(serde_json::from_value(doc).expect("a merge of three valid settings has the settings' shape"))
+    Ok(serde_json::from_value(unflatten(now)).expect("a merge of three valid settings has the settings' shape"))
 }
 
-/// Every leaf of the settings as `dotted.key → value`; objects are walked, anything else is a leaf.
-fn flatten(settings: &Settings) -> BTreeMap<String, Value> {
-    fn walk(prefix: &str, v: Value, out: &mut BTreeMap<String, Value>) {
+/// A leaf's place in the settings document: object keys from the top. A named profile's
+/// override key (`relay.host`) is one segment, as it is one key in the file.
+type Path = Vec<String>;
+
+/// Every leaf of the settings by path. Objects are walked except the overrides; an empty object
+/// is a leaf of its own, so a profile that overrides nothing is still there.
+fn flatten(settings: &Settings) -> BTreeMap<Path, Value> {
+    fn walk(path: &mut Path, v: Value, out: &mut BTreeMap<Path, Value>) {
+        let is_overrides = path.len() == 2 && path[0] == "profiles";
         match v {
-            Value::Object(map) => {
+            Value::Object(map) if !map.is_empty() && !is_overrides => {
                 for (k, v) in map {
-                    let key = if prefix.is_empty() { k } else { format!("{prefix}.{k}") };
-                    walk(&key, v, out);
+                    path.push(k);
+                    walk(path, v, out);
+                    path.pop();
                 }
             }
+            Value::Object(map) if is_overrides && !map.is_empty() => {
+                for (k, v) in map {
+                    let mut p = path.clone();
+                    p.push(k);
+                    out.insert(p, v);
+                }
+                // The profile itself, so removing its last override does not remove it.
+                out.insert(path.clone(), Value::Object(Default::default()));
+            }
             leaf => {
-                out.insert(prefix.to_string(), leaf);
+                out.insert(path.clone(), leaf);
             }
         }
     }
     let mut out = BTreeMap::new();
-    walk("", serde_json::to_value(settings).expect("settings always serialise"), &mut out);
+    walk(&mut Vec::new(), serde_json::to_value(settings).expect("settings always serialise"), &mut out);
     out
 }
 
-/// The profile's dotted keys drop their `profile.` prefix: the names people use.
-fn field_name(key: &str) -> &str {
-    key.strip_prefix("profile.").unwrap_or(key)
+/// The document [`flatten`] took apart, with the paths as they are now.
+fn unflatten(leaves: BTreeMap<Path, Value>) -> Value {
+    let mut doc = Value::Object(Default::default());
+    for (path, value) in leaves {
+        let Some((last, parents)) = path.split_last() else { continue };
+        let mut node = &mut doc;
+        for part in parents {
+            node = node
+                .as_object_mut()
+                .expect("a path's parents are objects")
+                .entry(part.clone())
+                .or_insert_with(|| Value::Object(Default::default()));
+        }
+        let map = node.as_object_mut().expect("a path's parents are objects");
+        // An empty-object leaf (a profile) must not wipe overrides placed before it.
+        let keep = value.as_object().is_some_and(|m| m.is_empty()) && map.get(last).is_some_and(Value::is_object);
+        if !keep {
+            map.insert(last.clone(), value);
+        }
+    }
+    doc
+}
+
+/// The name people use for a path: a Global field's dotted key (`relay.host`, without `profile.`),
+/// a named profile's as `profiles.NAME.KEY`.
+fn field_name(path: &Path) -> String {
+    match path.first().map(String::as_str) {
+        Some("profile") => path[1..].join("."),
+        _ => path.join("."),
+    }
 }

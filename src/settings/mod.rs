@@ -4,6 +4,7 @@ pub mod fields;
 mod keys;
 mod merge;
 mod model;
+pub mod profiles;
 mod store;
 mod validate;
 
@@ -43,6 +44,16 @@ pub enum Error {
     UnsafeDir { dir: PathBuf, mode: u32 },
     #[error("there is no home directory to keep the settings in")]
     NoConfigDir,
+    #[error("there is no profile '{name}'")]
+    UnknownProfile { name: String, known: Vec<String> },
+    #[error("there is already a profile named '{0}'")]
+    ProfileExists(String),
+    #[error("profile name {name:?}: {problem}")]
+    BadProfileName { name: String, problem: String },
+    #[error("{key} is set for the whole machine, in Global only; a profile can't override it")]
+    GlobalOnly { key: String },
+    #[error(transparent)]
+    Policy(#[from] crate::policy::Error),
 }
 
 fn conflict_fields(conflicts: &[Conflict]) -> String {
@@ -86,6 +97,22 @@ impl From<&Error> for ErrorReport {
                 .hint(format!("Make it private: chmod go-w '{}' (or chmod 700).", dir.display())),
             Error::NoConfigDir => ErrorReport::new(ErrorKind::NoConfigDir, e.to_string())
                 .hint("Set HOME, or set SMTP_DESK_CONFIG_DIR to a private directory for the settings."),
+            Error::UnknownProfile { known, .. } => ErrorReport::new(ErrorKind::UnknownProfile, e.to_string())
+                .hint(format!("Profiles: {}. Create one with `smtp-desk profile create NAME`.", known.join(", "))),
+            Error::ProfileExists(_) => ErrorReport::new(ErrorKind::ProfileExists, e.to_string())
+                .hint("Choose another name, or rename or delete that profile first."),
+            Error::BadProfileName { .. } => {
+                let mut r = ErrorReport::new(ErrorKind::BadProfileName, e.to_string());
+                r.field = Some("profile".into());
+                r
+            }
+            Error::GlobalOnly { key } => {
+                let mut r = ErrorReport::new(ErrorKind::GlobalOnlyField, e.to_string())
+                    .hint("Set it in Global (`--profile global`); every profile uses it.");
+                r.field = Some(key.clone());
+                r
+            }
+            Error::Policy(p) => p.into(),
         }
     }
 }

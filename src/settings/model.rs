@@ -3,24 +3,34 @@
 //! Defaults are chosen so that an empty or partial file still loads (`#[serde(default)]`).
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use ts_rs::TS;
 
-/// The version of the settings file layout this build writes.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The version of the settings file layout this build writes. Schema 1 (before named profiles)
+/// reads as schema 2 with none: it had only `profile`, which is still the Global profile.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The whole settings file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     pub schema: u32,
-    /// The global profile. Named profiles that override it come later; they will sit beside it.
+    /// The Global profile: every named profile inherits each field it does not override.
     pub profile: Profile,
+    /// Named profiles ("alerts", "marketing-site") by name: each holds only what it overrides.
+    pub profiles: BTreeMap<String, Overrides>,
+    /// The profile used when none is named; unset: Global.
+    pub default_profile: Option<String>,
 }
+
+/// A named profile's own values, by dotted field key (`relay.host`), each in the JSON type the
+/// Global field has. A key that is absent is inherited from Global.
+pub type Overrides = BTreeMap<String, serde_json::Value>;
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { schema: SCHEMA_VERSION, profile: Profile::default() }
+        Self { schema: SCHEMA_VERSION, profile: Profile::default(), profiles: BTreeMap::new(), default_profile: None }
     }
 }
 

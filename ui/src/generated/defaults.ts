@@ -3,11 +3,11 @@ import type { Security } from "./Security";
 import type { Settings } from "./Settings";
 
 /** The settings file layout this build writes (`settings::SCHEMA_VERSION`). */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** The settings as `Settings::default()` makes them. Read-only: copy before changing. */
 export const DEFAULT_SETTINGS: Readonly<Settings> = {
-  "schema": 1,
+  "schema": 2,
   "profile": {
     "mode": "off",
     "relay": {
@@ -48,7 +48,9 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = {
     "logs": {
       "retention_days": 90
     }
-  }
+  },
+  "profiles": {},
+  "default_profile": null
 };
 
 /** The port each security mode is normally used on (`Security::usual_port`). */

@@ -12,6 +12,7 @@ export interface Field {
   range: readonly [number, number] | null;
   unit: string;
   modes: readonly Mode[];
+  per_profile: boolean;
 }
 
 export const FIELDS = [
@@ -27,7 +28,8 @@ export const FIELDS = [
       "off",
       "relay",
       "direct"
-    ]
+    ],
+    "per_profile": true
   },
   {
     "name": "relay.host",
@@ -39,7 +41,8 @@ export const FIELDS = [
     "unit": "",
     "modes": [
       "relay"
-    ]
+    ],
+    "per_profile": true
   },
   {
     "name": "relay.port",
@@ -54,7 +57,8 @@ export const FIELDS = [
     "unit": "",
     "modes": [
       "relay"
-    ]
+    ],
+    "per_profile": true
   },
   {
     "name": "relay.security",
@@ -66,7 +70,8 @@ export const FIELDS = [
     "unit": "",
     "modes": [
       "relay"
-    ]
+    ],
+    "per_profile": true
   },
   {
     "name": "relay.verify_certificates",
@@ -78,7 +83,8 @@ export const FIELDS = [
     "unit": "",
     "modes": [
       "relay"
-    ]
+    ],
+    "per_profile": true
   },
   {
     "name": "relay.ca_file",
@@ -90,7 +96,8 @@ export const FIELDS = [
     "unit": "",
     "modes": [
       "relay"
-    ]
+    ],
+    "per_profile": true
   },
   {
     "name": "ehlo_name",
@@ -102,7 +109,8 @@ export const FIELDS = [
     "unit": "",
     "modes": [
       "relay"
-    ]
+    ],
+    "per_profile": true
   },
   {
     "name": "auth.method",
@@ -114,7 +122,8 @@ export const FIELDS = [
     "unit": "",
     "modes": [
       "relay"
-    ]
+    ],
+    "per_profile": true
   },
   {
     "name": "auth.username",
@@ -126,7 +135,8 @@ export const FIELDS = [
     "unit": "",
     "modes": [
       "relay"
-    ]
+    ],
+    "per_profile": true
   },
   {
     "name": "auth.mechanism",
@@ -138,7 +148,8 @@ export const FIELDS = [
     "unit": "",
     "modes": [
       "relay"
-    ]
+    ],
+    "per_profile": true
   },
   {
     "name": "sender.from_name",
@@ -152,7 +163,8 @@ export const FIELDS = [
       "off",
       "relay",
       "direct"
-    ]
+    ],
+    "per_profile": true
   },
   {
     "name": "sender.from_address",
@@ -166,7 +178,8 @@ export const FIELDS = [
       "off",
       "relay",
       "direct"
-    ]
+    ],
+    "per_profile": true
   },
   {
     "name": "sender.reply_to",
@@ -180,7 +193,8 @@ export const FIELDS = [
       "off",
       "relay",
       "direct"
-    ]
+    ],
+    "per_profile": true
   },
   {
     "name": "local_recipient",
@@ -194,7 +208,8 @@ export const FIELDS = [
       "off",
       "relay",
       "direct"
-    ]
+    ],
+    "per_profile": true
   },
   {
     "name": "limits.timeout_secs",
@@ -211,7 +226,8 @@ export const FIELDS = [
       "off",
       "relay",
       "direct"
-    ]
+    ],
+    "per_profile": true
   },
   {
     "name": "limits.connection_limit",
@@ -228,7 +244,8 @@ export const FIELDS = [
       "off",
       "relay",
       "direct"
-    ]
+    ],
+    "per_profile": true
   },
   {
     "name": "limits.max_idle_secs",
@@ -245,7 +262,8 @@ export const FIELDS = [
       "off",
       "relay",
       "direct"
-    ]
+    ],
+    "per_profile": true
   },
   {
     "name": "limits.batch_size",
@@ -262,7 +280,8 @@ export const FIELDS = [
       "off",
       "relay",
       "direct"
-    ]
+    ],
+    "per_profile": true
   },
   {
     "name": "limits.max_queue_age_hours",
@@ -279,7 +298,8 @@ export const FIELDS = [
       "off",
       "relay",
       "direct"
-    ]
+    ],
+    "per_profile": true
   },
   {
     "name": "listener.enabled",
@@ -293,7 +313,8 @@ export const FIELDS = [
       "off",
       "relay",
       "direct"
-    ]
+    ],
+    "per_profile": false
   },
   {
     "name": "listener.port",
@@ -310,7 +331,8 @@ export const FIELDS = [
       "off",
       "relay",
       "direct"
-    ]
+    ],
+    "per_profile": false
   },
   {
     "name": "listener.username",
@@ -324,7 +346,8 @@ export const FIELDS = [
       "off",
       "relay",
       "direct"
-    ]
+    ],
+    "per_profile": true
   },
   {
     "name": "bounces.send",
@@ -338,7 +361,8 @@ export const FIELDS = [
       "off",
       "relay",
       "direct"
-    ]
+    ],
+    "per_profile": true
   },
   {
     "name": "bounces.max_per_hour",
@@ -355,7 +379,8 @@ export const FIELDS = [
       "off",
       "relay",
       "direct"
-    ]
+    ],
+    "per_profile": false
   },
   {
     "name": "logs.retention_days",
@@ -372,7 +397,8 @@ export const FIELDS = [
       "off",
       "relay",
       "direct"
-    ]
+    ],
+    "per_profile": false
   }
 ] as const satisfies readonly Field[];
 

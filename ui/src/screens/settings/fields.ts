@@ -35,6 +35,8 @@ export function normalise(s: Settings): Settings {
   const p = s.profile;
   return {
     schema: s.schema,
+    profiles: s.profiles ?? {},
+    default_profile: s.default_profile ?? null,
     profile: {
       mode: p.mode,
       relay: {
@@ -90,6 +92,9 @@ export function unreadableMessage(key: string): string {
 /** Reads and fills the form's controls; ids come from the keys (`relay.host` → `#relay-host`). */
 export class FormFields {
   schema = 1;
+  /** The parts of the settings this form does not show (named profiles), carried through a save. */
+  profiles: Settings["profiles"] = {};
+  defaultProfile: string | null = null;
   constructor(private readonly root: HTMLElement) {}
 
   control<T extends HTMLInputElement | HTMLSelectElement = HTMLInputElement>(key: string): T {
@@ -115,6 +120,8 @@ export class FormFields {
     const checked = this.root.querySelector<HTMLInputElement>('input[name="mode"]:checked');
     return normalise({
       schema: this.schema,
+      profiles: this.profiles,
+      default_profile: this.defaultProfile,
       profile: {
         mode: (checked?.value ?? "off") as Mode,
         relay: {
@@ -157,6 +164,8 @@ export class FormFields {
   fill(s: Settings): void {
     const p = s.profile;
     this.schema = s.schema;
+    this.profiles = s.profiles ?? {};
+    this.defaultProfile = s.default_profile ?? null;
     for (const radio of this.root.querySelectorAll<HTMLInputElement>('input[name="mode"]')) {
       radio.checked = radio.value === p.mode;
     }

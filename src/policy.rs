@@ -1,0 +1,340 @@
+//! The admin policy: a read-only file in the system location that locks fields and forbids weak
+//! settings for every profile and every user of the machine.
+//!
+//! An invalid policy file is never ignored: while it is broken, nothing is sent.
+
+use crate::error::{ErrorKind, ErrorReport};
+use crate::settings::{fields, profiles, Issue, Profile, Settings};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use ts_rs::TS;
+
+/// The environment variable naming another policy file (documented; for packagers and tests).
+pub const PATH_VAR: &str = "SMTP_DESK_POLICY";
+/// The policy file layout this build reads.
+pub const SCHEMA_VERSION: u32 = 1;
+/// The largest policy file read.
+const MAX_FILE_BYTES: u64 = 256 * 1024;
+
+/// The policy file's contents.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(default, deny_unknown_fields)]
+pub struct Policy {
+    pub schema: u32,
+    /// Shown to users beside everything the policy decides, e.g. "Set by IT (it@example.com)".
+    pub reason: String,
+    /// Fields fixed to a value, by dotted key (`relay.host`): every profile gets this value and
+    /// no one can change it.
+    pub lock: BTreeMap<String, Value>,
+    /// Certificate checking can't be turned off (locks `relay.verify_certificates` to true).
+    pub require_certificate_verification: bool,
+    /// Mail leaves only over TLS: security `none` is refused.
+    pub require_tls: bool,
+    /// The only relay hosts allowed (`smtp.example.com`, or `*.example.com` for its subdomains);
+    /// empty: any.
+    pub allowed_relay_hosts: Vec<String>,
+    /// Mail is sent only from this domain: the From address (and envelope senders at intake).
+    pub sender_domain: Option<String>,
+    /// The SMTP listener can't be turned on (locks `listener.enabled` to false).
+    pub disable_listener: bool,
+}
+
+/// The policy as found on this machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    /// No policy file: nothing is enforced.
+    Absent,
+    Active {
+        path: PathBuf,
+        policy: Policy,
+    },
+    /// The file exists but can't be used: nothing is sent until it is fixed.
+    Invalid {
+        path: PathBuf,
+        problem: String,
+    },
+}
+
+/// A field the policy decides, as the window shows it (disabled, with the reason).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct Lock {
+    pub field: String,
+    pub value: Value,
+    /// Why, in words: the rule and the policy's own reason.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    #[error("the admin policy {path} can't be used: {problem}")]
+    Invalid { path: PathBuf, problem: String },
+    #[error("the admin policy {path} forbids this: {}", summary(.issues))]
+    Violated { path: PathBuf, issues: Vec<Issue> },
+}
+
+fn summary(issues: &[Issue]) -> String {
+    issues.iter().map(|i| format!("{}: {}", i.field, i.message)).collect::<Vec<_>>().join("; ")
+}
+
+impl From<&Error> for ErrorReport {
+    fn from(e: &Error) -> Self {
+        match e {
+            Error::Invalid { path, .. } => ErrorReport::new(ErrorKind::PolicyInvalid, e.to_string()).hint(format!(
+                "Nothing is sent until the policy is fixed. Ask whoever manages this machine to correct {} (or remove it).",
+                path.display()
+            )),
+            Error::Violated { issues, .. } => {
+                let mut r = ErrorReport::new(ErrorKind::PolicyViolated, e.to_string())
+                    .hint("The admin policy decides these fields; choose values it allows. Nothing was changed.");
+                r.field = issues.first().map(|i| i.field.clone());
+                r.issues = issues.clone();
+                r
+            }
+        }
+    }
+}
+
+/// Where the policy file is: `SMTP_DESK_POLICY` if set, else the system location
+/// (Linux `/etc/smtp-desk/policy.json`, macOS `/Library/Application Support/SMTP Desk/policy.json`,
+/// Windows `%ProgramData%\SMTP Desk\policy.json`).
+pub fn path() -> PathBuf {
+    if let Some(p) = std::env::var_os(PATH_VAR).filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    system_path()
+}
+
+#[cfg(target_os = "windows")]
+fn system_path() -> PathBuf {
+    let base = std::env::var_os("ProgramData").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(r"C:\ProgramData"));
+    base.join("SMTP Desk").join("policy.json")
+}
+
+#[cfg(target_os = "macos")]
+fn system_path() -> PathBuf {
+    PathBuf::from("/Library/Application Support/SMTP Desk/policy.json")
+}
+
+#[cfg(not(any(target_os = "windows", target_os = "macos")))]
+fn system_path() -> PathBuf {
+    PathBuf::from("/etc/smtp-desk/policy.json")
+}
+
+/// Reads the policy from its usual place.
+pub fn load() -> State {
+    load_from(&path())
+}
+
+/// Reads the policy file at `path`: absent, active, or invalid (never an error: an invalid
+/// policy is a state that stops sending).
+pub fn load_from(path: &Path) -> State {
+    let invalid = |problem: String| State::Invalid { path: path.to_path_buf(), problem };
+    let bytes = match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return State::Absent,
+        Err(e) => return invalid(format!("it could not be read ({e})")),
+        Ok(m) if m.len() > MAX_FILE_BYTES => return invalid(format!("it is {} bytes, more than a policy can be", m.len())),
+        Ok(_) => match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) => return invalid(format!("it could not be read ({e})")),
+        },
+    };
+    match parse(&bytes) {
+        Ok(policy) => State::Active { path: path.to_path_buf(), policy },
+        Err(problems) => invalid(problems.join("; ")),
+    }
+}
+
+/// Parses and checks a policy document: every problem found, in words naming where it is.
+pub fn parse(bytes: &[u8]) -> Result<Policy, Vec<String>> {
+    let policy: Policy = serde_json::from_slice(bytes).map_err(|e| vec![format!("line {}, column {}: {e}", e.line(), e.column())])?;
+    let mut problems = Vec::new();
+    if policy.schema != SCHEMA_VERSION {
+        problems.push(format!("schema {} is not one this SMTP Desk knows (it reads schema {SCHEMA_VERSION})", policy.schema));
+    }
+    for (key, value) in &policy.lock {
+        let Some(field) = fields::find(key) else {
+            problems.push(format!("lock: '{key}' is not a setting"));
+            continue;
+        };
+        let mut profile = Settings::default();
+        if let Err(e) = profiles::set_override(&mut profile, profiles::GLOBAL, field.name, value.clone()) {
+            problems.push(format!("lock: {key}: {e}"));
+        }
+    }
+    for host in &policy.allowed_relay_hosts {
+        let name = host.strip_prefix("*.").unwrap_or(host);
+        if crate::settings::host_name_problem(name).is_err() && name.parse::<std::net::IpAddr>().is_err() {
+            problems.push(format!("allowed_relay_hosts: '{host}' is not a host name, *.domain or IP address"));
+        }
+    }
+    if let Some(domain) = &policy.sender_domain {
+        if crate::settings::host_name_problem(domain).is_err() {
+            problems.push(format!("sender_domain: '{domain}' is not a domain name"));
+        }
+    }
+    if problems.is_empty() {
+        Ok(policy)
+    } else {
+        Err(problems)
+    }
+}
+
+impl State {
+    /// Whether mail may be sent at all: not while the policy file is invalid.
+    pub fn ready(&self) -> Result<(), Error> {
+        match self {
+            State::Invalid { path, problem } => Err(Error::Invalid { path: path.clone(), problem: problem.clone() }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The policy in force, if any.
+    pub fn policy(&self) -> Option<&Policy> {
+        match self {
+            State::Active { policy, .. } => Some(policy),
+            _ => None,
+        }
+    }
+
+    fn path(&self) -> PathBuf {
+        match self {
+            State::Active { path, .. } | State::Invalid { path, .. } => path.clone(),
+            State::Absent => path(),
+        }
+    }
+
+    /// Every field the policy fixes, with its value and why.
+    pub fn locks(&self) -> Vec<Lock> {
+        let Some(p) = self.policy() else { return Vec::new() };
+        let because = |rule: &str| if p.reason.is_empty() { rule.to_string() } else { format!("{rule} ({})", p.reason) };
+        let mut out: Vec<Lock> = p
+            .lock
+            .iter()
+            .map(|(k, v)| Lock { field: k.clone(), value: v.clone(), reason: because("Locked by the admin policy") })
+            .collect();
+        let mut implied = |field: &str, value: Value, rule: &str| {
+            if !out.iter().any(|l| l.field == field) {
+                out.push(Lock { field: field.into(), value, reason: because(rule) });
+            }
+        };
+        if p.require_certificate_verification {
+            implied("relay.verify_certificates", Value::Bool(true), "The admin policy requires certificate checking");
+        }
+        if p.disable_listener {
+            implied("listener.enabled", Value::Bool(false), "The admin policy turns the SMTP listener off");
+        }
+        out
+    }
+
+    /// Makes `settings` follow the locks: each locked field takes its value in Global, and no
+    /// named profile overrides it. Used before every save, so the file never contradicts the policy.
+    pub fn enforce(&self, settings: &mut Settings) {
+        for lock in self.locks() {
+            // The value was checked when the policy was parsed.
+            let _ = profiles::set_override(settings, profiles::GLOBAL, &lock.field, lock.value.clone());
+            for own in settings.profiles.values_mut() {
+                own.remove(&lock.field);
+            }
+        }
+    }
+
+    /// What in `profile` breaks the rules that are not locks (TLS, relay hosts, sender domain),
+    /// by plain field key.
+    pub fn violations(&self, profile: &Profile) -> Vec<Issue> {
+        let Some(p) = self.policy() else { return Vec::new() };
+        let mut out = Vec::new();
+        let because = |text: String| Issue {
+            field: String::new(),
+            message: if p.reason.is_empty() { text } else { format!("{text} ({})", p.reason) },
+        };
+        let relay = profile.mode == crate::settings::Mode::Relay;
+        if p.require_tls && relay && profile.relay.security == crate::settings::Security::None {
+            out.push(Issue {
+                field: "relay.security".into(),
+                ..because("the admin policy requires TLS — choose STARTTLS or Implicit TLS".into())
+            });
+        }
+        if relay && !p.allowed_relay_hosts.is_empty() && !host_allowed(&p.allowed_relay_hosts, &profile.relay.host) {
+            out.push(Issue {
+                field: "relay.host".into(),
+                ..because(format!("the admin policy allows only these servers: {}", p.allowed_relay_hosts.join(", ")))
+            });
+        }
+        if let Some(domain) = &p.sender_domain {
+            let from = profile.sender.from_address.trim();
+            if !from.is_empty() && !address_in(from, domain) {
+                out.push(Issue {
+                    field: "sender.from_address".into(),
+                    ..because(format!("the admin policy allows only addresses @{domain} — use one of those"))
+                });
+            }
+        }
+        for lock in self.locks() {
+            let doc = serde_json::to_value(profile).expect("a profile always serialises");
+            if fields::value_of(&doc, &lock.field) != Some(&lock.value) {
+                out.push(Issue { field: lock.field.clone(), message: format!("must be {}: {}", lock.value, lock.reason) });
+            }
+        }
+        out
+    }
+
+    /// Every violation in the whole settings: Global's fields by plain key, a named profile's as
+    /// `profiles.NAME.KEY`.
+    pub fn check_settings(&self, settings: &Settings) -> Vec<Issue> {
+        let mut out = Vec::new();
+        for name in profiles::names(settings) {
+            let Ok(profile) = profiles::resolve(settings, Some(&name)) else { continue };
+            for mut issue in self.violations(&profile) {
+                if name != profiles::GLOBAL {
+                    issue.field = format!("profiles.{name}.{}", issue.field);
+                }
+                if !out.contains(&issue) {
+                    out.push(issue);
+                }
+            }
+        }
+        out
+    }
+
+    /// The profile `name` (the default when `None`) as mail is sent with it: resolved, locks
+    /// applied, and refused while the policy is invalid or the profile breaks it.
+    pub fn effective(&self, settings: &Settings, name: Option<&str>) -> Result<Profile, crate::settings::Error> {
+        self.ready()?;
+        let mut enforced = settings.clone();
+        self.enforce(&mut enforced);
+        let profile = profiles::resolve(&enforced, name)?;
+        let issues = self.violations(&profile);
+        if !issues.is_empty() {
+            return Err(Error::Violated { path: self.path(), issues }.into());
+        }
+        Ok(profile)
+    }
+
+    /// Refuses an envelope sender outside the policy's sender domain (intake).
+    pub fn check_sender(&self, address: &str) -> Result<(), Error> {
+        match self.policy().and_then(|p| p.sender_domain.as_deref()) {
+            Some(domain) if !address.is_empty() && !address_in(address, domain) => Err(Error::Violated {
+                path: self.path(),
+                issues: vec![Issue {
+                    field: "sender".into(),
+                    message: format!("{address} is not @{domain}, the only sender domain the admin policy allows"),
+                }],
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn address_in(address: &str, domain: &str) -> bool {
+    address.rsplit_once('@').is_some_and(|(_, d)| d.trim_end_matches('>').eq_ignore_ascii_case(domain))
+}
+
+fn host_allowed(allowed: &[String], host: &str) -> bool {
+    let host = host.trim().trim_end_matches('.');
+    allowed.iter().any(|a| match a.strip_prefix("*.") {
+        Some(parent) => host.len() > parent.len() + 1 && host.to_ascii_lowercase().ends_with(&format!(".{}", parent.to_ascii_lowercase())),
+        None => a.eq_ignore_ascii_case(host),
+    })
+}
