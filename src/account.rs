@@ -144,6 +144,69 @@ pub fn save_all_with(
     Ok(Saved { password_saved: saved(&changes.password), listener_password_saved: saved(&changes.listener_password), written })
 }
 
+/// Renames profile `old` to `new` in the settings file at `path` and moves its keyring entries
+/// (the SMTP password and the listener password) with it: the new entries are written first, the
+/// file next, the old entries removed last, so a failure at any step leaves a working profile.
+pub fn rename_profile(path: &Path, old: &str, new: &str) -> Result<Written, ErrorReport> {
+    let report = |e: settings::Error| ErrorReport::from(&e);
+    let current = settings::load_from(path).map_err(report)?.settings;
+    let old_entry = settings::profiles::password_entry(&current, Some(old)).map_err(report)?;
+    // Checked before the keyring is touched; the write below checks again under the lock.
+    settings::profiles::rename(&mut current.clone(), old, new).map_err(report)?;
+    let failed = |e: secrets::Error| ErrorReport::from(&e);
+    let password = secrets::get(&old_entry).map_err(failed)?;
+    let listener = secrets::get_listener_of(&old_entry).map_err(failed)?;
+    let put = |p: &Option<Password>, set: fn(&str, &Password) -> Result<(), secrets::Error>| match p {
+        Some(p) => set(new, p),
+        None => Ok(()),
+    };
+    put(&password, secrets::set).and_then(|()| put(&listener, secrets::set_listener_of)).map_err(failed)?;
+    let written = match settings::modify(path, settings::WriteOptions::default(), |s| settings::profiles::rename(s, old, new)) {
+        Ok(w) => w,
+        Err(e) => {
+            // The new name's entries were empty (the name was free): removing them restores that.
+            let _ = secrets::clear(new);
+            let _ = secrets::clear_listener_of(new);
+            return Err(report(e));
+        }
+    };
+    for result in [secrets::clear(&old_entry), secrets::clear_listener_of(&old_entry)] {
+        if let Err(e) = result {
+            tracing::warn!(profile = old, "the renamed profile's old keyring entry could not be removed: {e}");
+        }
+    }
+    Ok(written)
+}
+
+/// Deletes profile `name` from the settings file at `path`, then its keyring entries.
+pub fn delete_profile(path: &Path, name: &str) -> Result<Written, ErrorReport> {
+    let report = |e: settings::Error| ErrorReport::from(&e);
+    let current = settings::load_from(path).map_err(report)?.settings;
+    let entry = settings::profiles::password_entry(&current, Some(name)).map_err(report)?;
+    let written = settings::modify(path, settings::WriteOptions::default(), |s| settings::profiles::delete(s, name)).map_err(report)?;
+    for result in [secrets::clear(&entry), secrets::clear_listener_of(&entry)] {
+        result.map_err(|e| {
+            ErrorReport::from(&e).hint(format!(
+                "The profile was deleted, but its password is still in the keyring under 'profile:{entry}'. Remove it there, \
+                 or create a profile named {name} again and clear its password."
+            ))
+        })?;
+    }
+    Ok(written)
+}
+
+/// The SMTP password profile `name` (the default when `None`) logs in with: its own entry, else
+/// Global's when it logs in to Global's server as Global's user (`profiles::password_entries`).
+pub fn password_for(settings: &Settings, name: Option<&str>) -> Result<Option<Password>, ErrorReport> {
+    let entries = settings::profiles::password_entries(settings, name).map_err(|e| ErrorReport::from(&e))?;
+    for entry in entries {
+        if let Some(p) = secrets::get(&entry).map_err(|e| ErrorReport::from(&e))? {
+            return Ok(Some(p));
+        }
+    }
+    Ok(None)
+}
+
 /// Puts back the keyring entries `made` changed (newest first) after `report`'s failure.
 fn undo(keyring: &dyn Keyring, made: &[Made], mut report: ErrorReport) -> ErrorReport {
     for m in made.iter().rev() {

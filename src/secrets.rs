@@ -326,6 +326,31 @@ pub fn get_listener() -> Result<Option<Password>, Error> {
     get_account(LISTENER_ACCOUNT)
 }
 
+/// The keyring account of the listener password of a profile's entry (as [`get`] takes it):
+/// Global's is [`LISTENER_ACCOUNT`], as it always was; a named profile's is `listener:NAME`.
+pub fn listener_account(profile: &str) -> String {
+    if profile == DEFAULT_PROFILE {
+        LISTENER_ACCOUNT.to_string()
+    } else {
+        format!("{LISTENER_ACCOUNT}:{profile}")
+    }
+}
+
+/// The listener password of a profile's entry (see [`listener_account`]).
+pub fn get_listener_of(profile: &str) -> Result<Option<Password>, Error> {
+    get_account(&listener_account(profile))
+}
+
+/// Stores the listener password of a profile's entry; an error means no change.
+pub fn set_listener_of(profile: &str, password: &Password) -> Result<(), Error> {
+    change(&listener_account(profile), Some(password.expose().as_bytes().to_vec()))
+}
+
+/// Removes the listener password of a profile's entry; a missing one is not an error.
+pub fn clear_listener_of(profile: &str) -> Result<(), Error> {
+    change(&listener_account(profile), None)
+}
+
 /// Stores (or replaces) the SMTP listener's local password; like [`set`], an error means no change.
 pub fn set_listener(password: &Password) -> Result<(), Error> {
     change(LISTENER_ACCOUNT, Some(password.expose().as_bytes().to_vec()))
