@@ -67,14 +67,15 @@ pub fn save_all(path: &Path, profile: &str, edit: Edit, changes: PasswordChanges
 #[derive(Debug, Clone, Copy)]
 enum Entry<'a> {
     Server(&'a str),
-    Listener,
+    /// The listener password of this profile entry (`secrets::listener_account`).
+    Listener(&'a str),
 }
 
 impl Entry<'_> {
     fn get(self, k: &dyn Keyring) -> Result<Option<Password>, secrets::Error> {
         match self {
             Entry::Server(profile) => k.get(profile),
-            Entry::Listener => k.get_listener(),
+            Entry::Listener(profile) => k.get_listener(profile),
         }
     }
 
@@ -83,15 +84,15 @@ impl Entry<'_> {
         match (self, value) {
             (Entry::Server(profile), Some(p)) => k.set(profile, p),
             (Entry::Server(profile), None) => k.clear(profile),
-            (Entry::Listener, Some(p)) => k.set_listener(p),
-            (Entry::Listener, None) => k.clear_listener(),
+            (Entry::Listener(profile), Some(p)) => k.set_listener(profile, p),
+            (Entry::Listener(profile), None) => k.clear_listener(profile),
         }
     }
 
     fn name(self) -> &'static str {
         match self {
             Entry::Server(_) => "password",
-            Entry::Listener => "listener password",
+            Entry::Listener(_) => "listener password",
         }
     }
 }
@@ -120,7 +121,7 @@ pub fn save_all_with(
     // Every keyring call happens before the file is written, so a keyring failure leaves the file
     // untouched (and the changes already made are put back). Keeping a password needs no keyring.
     let mut made: Vec<Made> = Vec::new();
-    for (entry, change) in [(Entry::Server(profile), &changes.password), (Entry::Listener, &changes.listener_password)] {
+    for (entry, change) in [(Entry::Server(profile), &changes.password), (Entry::Listener(profile), &changes.listener_password)] {
         let value = match change {
             PasswordChange::Keep => continue,
             PasswordChange::Set(p) => Some(p),
@@ -151,20 +152,34 @@ pub fn rename_profile(path: &Path, old: &str, new: &str) -> Result<Written, Erro
     let report = |e: settings::Error| ErrorReport::from(&e);
     let current = settings::load_from(path).map_err(report)?.settings;
     let old_entry = settings::profiles::password_entry(&current, Some(old)).map_err(report)?;
+    // Onto itself would copy the entries onto themselves and then remove them.
+    if old_entry == new {
+        return Err(report(settings::Error::ProfileExists(new.to_string())));
+    }
     // Checked before the keyring is touched; the write below checks again under the lock.
     settings::profiles::rename(&mut current.clone(), old, new).map_err(report)?;
     let failed = |e: secrets::Error| ErrorReport::from(&e);
     let password = secrets::get(&old_entry).map_err(failed)?;
     let listener = secrets::get_listener_of(&old_entry).map_err(failed)?;
-    let put = |p: &Option<Password>, set: fn(&str, &Password) -> Result<(), secrets::Error>| match p {
-        Some(p) => set(new, p),
-        None => Ok(()),
-    };
-    put(&password, secrets::set).and_then(|()| put(&listener, secrets::set_listener_of)).map_err(failed)?;
+    // The new name's entries are made to hold exactly the old ones: an entry left under that name
+    // (a profile of that name deleted while the keyring was locked) must not become this profile's.
+    let copied = match &password {
+        Some(p) => secrets::set(new, p),
+        None => secrets::clear(new),
+    }
+    .and_then(|()| match &listener {
+        Some(p) => secrets::set_listener_of(new, p),
+        None => secrets::clear_listener_of(new),
+    });
+    if let Err(e) = copied {
+        let _ = secrets::clear(new);
+        let _ = secrets::clear_listener_of(new);
+        return Err(failed(e));
+    }
     let written = match settings::modify(path, settings::WriteOptions::default(), |s| settings::profiles::rename(s, old, new)) {
         Ok(w) => w,
         Err(e) => {
-            // The new name's entries were empty (the name was free): removing them restores that.
+            // The name is still free in the file: its entries belong to no profile.
             let _ = secrets::clear(new);
             let _ = secrets::clear_listener_of(new);
             return Err(report(e));

@@ -368,16 +368,16 @@ pub trait Keyring {
     fn get(&self, profile: &str) -> Result<Option<Password>, Error>;
     fn set(&self, profile: &str, password: &Password) -> Result<(), Error>;
     fn clear(&self, profile: &str) -> Result<(), Error>;
-    /// The SMTP listener's entry. The OS keyring's by default: a wrapper that means to step in
-    /// on listener changes overrides these too.
-    fn get_listener(&self) -> Result<Option<Password>, Error> {
-        get_listener()
+    /// The SMTP listener's entry of a profile's entry (see [`listener_account`]). The OS
+    /// keyring's by default: a wrapper that means to step in on listener changes overrides these too.
+    fn get_listener(&self, profile: &str) -> Result<Option<Password>, Error> {
+        get_listener_of(profile)
     }
-    fn set_listener(&self, password: &Password) -> Result<(), Error> {
-        set_listener(password)
+    fn set_listener(&self, profile: &str, password: &Password) -> Result<(), Error> {
+        set_listener_of(profile, password)
     }
-    fn clear_listener(&self) -> Result<(), Error> {
-        clear_listener()
+    fn clear_listener(&self, profile: &str) -> Result<(), Error> {
+        clear_listener_of(profile)
     }
 }
 

@@ -354,6 +354,7 @@ pub fn settings_saved(
             changes.push(serde_json::json!({ "field": f.name, "label": f.label, "old": o, "new": n }));
         }
     }
+    profile_changes(old, new, &mut parts, &mut changes);
     for (secret, saved) in passwords {
         let Some(saved) = saved else { continue };
         let (field, label) = secret.field();
@@ -370,6 +371,102 @@ pub fn settings_saved(
         summary: format!("Settings changed {}: {}", by.phrase(), listed(&parts)),
         detail: Some(serde_json::json!({ "changes": changes, "by": by.as_str() })),
     })
+}
+
+/// The named profiles' part of a settings diff: each profile created or deleted
+/// (`profiles.NAME`: "created" / "deleted"), each override added, changed or removed
+/// (`profiles.NAME.KEY`, null = inherited from Global), and the default profile.
+fn profile_changes(
+    old: &crate::settings::Settings,
+    new: &crate::settings::Settings,
+    parts: &mut Vec<String>,
+    changes: &mut Vec<serde_json::Value>,
+) {
+    use crate::settings::fields;
+    let names: std::collections::BTreeSet<&String> = old.profiles.keys().chain(new.profiles.keys()).collect();
+    let inherited = |v: Option<&serde_json::Value>| v.map(shown).unwrap_or_else(|| "(inherited)".into());
+    for name in names {
+        let (o, n) = (old.profiles.get(name), new.profiles.get(name));
+        let field = format!("profiles.{name}");
+        let label = format!("Profile {name}");
+        match (o, n) {
+            (None, Some(_)) | (Some(_), None) => {
+                let word = if n.is_some() { "created" } else { "deleted" };
+                parts.push(format!("{label} {word}"));
+                changes.push(serde_json::json!({ "field": field, "label": label, "old": null, "new": word }));
+            }
+            (Some(o), Some(n)) => {
+                let keys: std::collections::BTreeSet<&String> = o.keys().chain(n.keys()).collect();
+                for key in keys {
+                    let (was, now) = (o.get(key), n.get(key));
+                    if was == now {
+                        continue;
+                    }
+                    let label = format!("{name}: {}", fields::find(key).map(|f| f.label).unwrap_or(key.as_str()));
+                    parts.push(format!("{label} {} → {}", inherited(was), inherited(now)));
+                    changes.push(serde_json::json!({ "field": format!("{field}.{key}"), "label": label, "old": was, "new": now }));
+                }
+            }
+            (None, None) => {}
+        }
+    }
+    if old.default_profile != new.default_profile {
+        let name = |d: &Option<String>| d.clone().unwrap_or_else(|| crate::settings::profiles::GLOBAL.to_string());
+        let (o, n) = (name(&old.default_profile), name(&new.default_profile));
+        parts.push(format!("Default profile {o} → {n}"));
+        changes.push(serde_json::json!({ "field": "default_profile", "label": "Default profile", "old": o, "new": n }));
+    }
+}
+
+/// What was done to a named profile (`smtp-desk profile ...`, the window's profile menu).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProfileAction {
+    /// Created, inheriting everything or copying `copy_of`'s overrides.
+    Created { copy_of: Option<String> },
+    /// Renamed from `from` (its keyring entries moved with it).
+    Renamed { from: String },
+    /// Deleted with its keyring entries.
+    Deleted,
+    /// Made the profile used when none is named.
+    MadeDefault,
+}
+
+/// A profile created, renamed, deleted or made the default: one settings event whose detail is
+/// `{"action": "create" | "rename" | "delete" | "default", "profile", "from"?, "copy_of"?, "by"}`.
+pub fn profile_changed(action: &ProfileAction, profile: &str, by: Actor) -> NewEvent {
+    let mut detail = serde_json::json!({ "profile": profile, "by": by.as_str() });
+    let (word, summary) = match action {
+        ProfileAction::Created { copy_of: None } => ("create", format!("Profile {profile} created")),
+        ProfileAction::Created { copy_of: Some(from) } => {
+            detail["copy_of"] = from.as_str().into();
+            ("create", format!("Profile {profile} created as a copy of {from}"))
+        }
+        ProfileAction::Renamed { from } => {
+            detail["from"] = from.as_str().into();
+            ("rename", format!("Profile {from} renamed to {profile}"))
+        }
+        ProfileAction::Deleted => ("delete", format!("Profile {profile} deleted")),
+        ProfileAction::MadeDefault => ("default", format!("Profile {profile} made the default")),
+    };
+    detail["action"] = word.into();
+    NewEvent { severity: Severity::Info, category: Category::Settings, summary: format!("{summary} {}", by.phrase()), detail: Some(detail) }
+}
+
+/// A password of profile `profile` saved or removed on its own (`password set|clear --profile`):
+/// as [`password_changed`], its field named `profiles.NAME.password` for a named profile.
+pub fn profile_password_changed(secret: Secret, profile: &str, saved: bool, by: Actor) -> NewEvent {
+    let mut e = password_changed(secret, saved, by);
+    if crate::settings::profiles::is_global(profile) {
+        return e;
+    }
+    let (field, label) = secret.field();
+    let word = if saved { "set" } else { "cleared" };
+    e.summary = format!("Settings changed {}: {profile}: {label} {word}", by.phrase());
+    e.detail = Some(serde_json::json!({
+        "changes": [{ "field": format!("profiles.{profile}.{field}"), "label": format!("{profile}: {label}"), "old": null, "new": word }],
+        "by": by.as_str(),
+    }));
+    e
 }
 
 /// The settings diff alone (no password change), as [`settings_saved`].

@@ -2,7 +2,7 @@
 //! window uses for its fields and errors.
 
 use super::fields::{Field, Kind, FIELDS};
-use super::{Error, Settings};
+use super::{profiles, Error, Settings};
 use serde_json::Value;
 
 /// A settable key and what it takes: a field of the registry.
@@ -57,6 +57,61 @@ pub fn set_key(settings: &mut Settings, key: &str, value: &str) -> Result<(), Er
     let profile = serde_json::from_value(doc).map_err(|e| bad(format!("{e} (expected {})", known.takes)))?;
     settings.profile = profile;
     Ok(())
+}
+
+/// Sets one key of profile `profile` (`None` or Global: Global's field, as [`set_key`]) from its
+/// text form. For a named profile the value becomes an override, kept even if it equals Global's;
+/// a pasted `host:port` overrides both the host and the port.
+pub fn set_key_in(settings: &mut Settings, profile: Option<&str>, key: &str, value: &str) -> Result<(), Error> {
+    let name = match profile {
+        None => return set_key(settings, key, value),
+        Some(name) => profiles::canonical(settings, Some(name))?.to_string(),
+    };
+    if name == profiles::GLOBAL {
+        return set_key(settings, key, value);
+    }
+    let known = KEYS.iter().find(|k| k.name == key).ok_or_else(|| Error::UnknownKey(key.to_string()))?;
+    if !known.per_profile {
+        return Err(Error::GlobalOnly { key: key.to_string() });
+    }
+    let mut updates = vec![(key.to_string(), value.to_string())];
+    if key == "relay.host" {
+        let (host, port) = split_host_port(value);
+        updates = vec![(key.to_string(), host)];
+        if let Some(port) = port {
+            updates.push(("relay.port".into(), port.to_string()));
+        }
+    }
+    // Typed like Global's field: the type of a field is the same in every profile.
+    let doc = serde_json::to_value(&settings.profile).expect("settings always serialise");
+    let mut edited = settings.clone();
+    for (k, v) in updates {
+        let field = super::fields::find(&k).expect("a listed key");
+        let slot = super::fields::value_of(&doc, &k).expect("every listed key exists");
+        let typed = if v.is_empty() && field.kind == Kind::OptionalText {
+            Value::Null
+        } else {
+            typed_value(slot, &v).map_err(|m| Error::BadValue { key: k.clone(), message: format!("{m} (expected {})", field.takes) })?
+        };
+        profiles::set_override(&mut edited, &name, &k, typed).map_err(|e| match e {
+            Error::BadValue { message, .. } => Error::BadValue { key: k.clone(), message: format!("{message} (expected {})", field.takes) },
+            other => other,
+        })?;
+    }
+    *settings = edited;
+    Ok(())
+}
+
+/// Makes `key` of the named profile `profile` inherit Global's value again. A key the profile
+/// holds is removed even when it is not a setting (a hand-edited file), so the fix `check` names works.
+pub fn unset_key(settings: &mut Settings, profile: &str, key: &str) -> Result<(), Error> {
+    let name = profiles::canonical(settings, Some(profile))?.to_string();
+    if let Some(own) = settings.profiles.get_mut(&name) {
+        if own.remove(key).is_some() {
+            return Ok(());
+        }
+    }
+    profiles::reset(settings, &name, key)
 }
 
 /// Turns text into the JSON type the slot already holds.

@@ -8,7 +8,7 @@ pub mod profiles;
 mod store;
 mod validate;
 
-pub use keys::{set_key, split_host_port, Key, KEYS};
+pub use keys::{set_key, set_key_in, split_host_port, unset_key, Key, KEYS};
 pub use merge::{merge, Conflict};
 pub use model::*;
 pub use store::{
@@ -16,7 +16,7 @@ pub use store::{
     MAX_FILE_BYTES,
 };
 pub(crate) use validate::host_name_problem;
-pub use validate::{check, is_loopback_host, Issue, Report};
+pub use validate::{check, check_profile, is_loopback_host, Issue, Report};
 
 use crate::error::{ErrorKind, ErrorReport};
 use std::path::PathBuf;

@@ -3,8 +3,9 @@
 //! The one set of rules: the window asks for this verdict over IPC (`check_settings`), and the
 //! CLI and the settings file loader come through here too.
 
-use super::fields::{value_of, Kind, FIELDS};
+use super::fields::{self, value_of, Kind, FIELDS};
 use super::model::*;
+use super::profiles;
 use serde::Serialize;
 use serde_json::Value;
 use std::net::IpAddr;
@@ -42,9 +43,99 @@ impl Report {
     }
 }
 
-/// Checks every field of the settings.
+/// Checks the whole settings: Global's fields (keyed `relay.host`), every named profile as it
+/// resolves (keyed `profiles.NAME.relay.host`), the profiles' names and overrides, and the default.
+/// A named profile's issue that Global already has, on a field it inherits, is reported once, at Global.
 pub fn check(settings: &Settings) -> Report {
-    let p = &settings.profile;
+    let mut r = check_fields(&settings.profile);
+    let global = r.clone();
+    for (name, own) in &settings.profiles {
+        let prefix = format!("profiles.{name}");
+        if let Some(problem) = profiles::name_problem(name) {
+            r.error(
+                &prefix,
+                format!("the profile name {problem} — rename it: smtp-desk profile rename '{name}' NEW-NAME"),
+            );
+        }
+        let (resolved, bad) = resolve_tolerant(&settings.profile, name, own);
+        for issue in bad {
+            r.error(&format!("{prefix}.{}", issue.field), issue.message);
+        }
+        let mine = check_fields(&resolved);
+        let inherited = |i: &Issue, of: &[Issue]| !own.contains_key(&i.field) && of.contains(i);
+        for i in mine.errors.iter().filter(|i| !inherited(i, &global.errors)) {
+            r.error(&format!("{prefix}.{}", i.field), i.message.clone());
+        }
+        for i in mine.warnings.iter().filter(|i| !inherited(i, &global.warnings)) {
+            r.warn(&format!("{prefix}.{}", i.field), i.message.clone());
+        }
+    }
+    if let Some(default) = &settings.default_profile {
+        if !profiles::is_global(default) && !settings.profiles.contains_key(default) {
+            r.error(
+                "default_profile",
+                format!(
+                    "names no profile ('{default}') — choose one of {} with: smtp-desk profile default NAME",
+                    profiles::names(settings).join(", ")
+                ),
+            );
+        }
+    }
+    r
+}
+
+/// Checks one profile as it resolves, keyed by plain field keys (`relay.host`): what the window's
+/// form for that profile shows. An override that can't apply is reported on its key.
+pub fn check_profile(settings: &Settings, name: &str) -> Report {
+    let name = match profiles::canonical(settings, Some(name)) {
+        Ok(n) => n,
+        Err(e) => {
+            let mut r = Report::default();
+            r.error("profile", format!("{e} — profiles: {}", profiles::names(settings).join(", ")));
+            return r;
+        }
+    };
+    let Some(own) = settings.profiles.get(name) else {
+        return check_fields(&settings.profile);
+    };
+    let (resolved, bad) = resolve_tolerant(&settings.profile, name, own);
+    let mut r = check_fields(&resolved);
+    for issue in bad {
+        r.error(&issue.field, issue.message);
+    }
+    r
+}
+
+/// `base` with each override of profile `name` that applies laid on top, and an issue (keyed by
+/// the plain override key) for each that doesn't: unknown, Global-only or of the wrong type.
+fn resolve_tolerant(base: &Profile, name: &str, own: &Overrides) -> (Profile, Vec<Issue>) {
+    let mut resolved = base.clone();
+    let mut bad = Vec::new();
+    for (key, value) in own {
+        let one = Overrides::from([(key.clone(), value.clone())]);
+        match profiles::overlay(&resolved, name, &one) {
+            Ok(p) => resolved = p,
+            Err(e) => {
+                let message = match e {
+                    super::Error::BadValue { message, .. } => message,
+                    other => other.to_string(),
+                };
+                let fix = match fields::find(key) {
+                    Some(f) if f.per_profile => format!(
+                        " (expected {}) — set it with: smtp-desk config set {key} VALUE --profile {name}, or inherit Global's with: smtp-desk config unset {key} --profile {name}",
+                        f.takes
+                    ),
+                    _ => format!(": smtp-desk config unset {key} --profile {name}"),
+                };
+                bad.push(Issue { field: key.clone(), message: format!("{message}{fix}") });
+            }
+        }
+    }
+    (resolved, bad)
+}
+
+/// Checks every field of one profile.
+fn check_fields(p: &Profile) -> Report {
     let mut r = Report::default();
 
     // A path that is not UTF-8 cannot come from the settings file (JSON) or the form; it reads as unset here.
