@@ -14,6 +14,9 @@ pub enum ConfigCommand {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+        /// Show this profile as it resolves (each field marked as its own or inherited).
+        #[arg(long, value_name = "NAME")]
+        profile: Option<String>,
     },
     /// Change settings: one or more KEY VALUE pairs, validated together and saved at once.
     #[command(after_help = keys_help())]
@@ -24,6 +27,16 @@ pub enum ConfigCommand {
         /// SMTP Desk), keep it as a backup beside itself and start from defaults.
         #[arg(long)]
         replace_broken_file: bool,
+        /// Set the keys in this profile (as its own values, overriding Global's); default: Global.
+        #[arg(long, value_name = "NAME")]
+        profile: Option<String>,
+    },
+    /// Make a key of a named profile inherit Global's value again.
+    Unset {
+        key: String,
+        /// The named profile.
+        #[arg(long, value_name = "NAME", required = true)]
+        profile: String,
     },
     /// Print where the settings file is.
     Path,
@@ -31,8 +44,10 @@ pub enum ConfigCommand {
 
 pub fn run(command: ConfigCommand) -> Outcome {
     match command {
-        ConfigCommand::Show { json } => show(json),
-        ConfigCommand::Set { pairs, replace_broken_file } => set(&pairs, replace_broken_file),
+        ConfigCommand::Show { json, profile: None } => show(json),
+        ConfigCommand::Show { json, profile: Some(name) } => show_profile(&name, json),
+        ConfigCommand::Set { pairs, replace_broken_file, profile } => set(&pairs, replace_broken_file, profile.as_deref()),
+        ConfigCommand::Unset { key, profile } => unset(&key, &profile),
         ConfigCommand::Path => settings_file().map(|path| println!("{}", path.display())),
     }
 }
@@ -43,6 +58,11 @@ fn keys_help() -> String {
         s.push_str(&format!("  {:<26} {}\n", k.name, k.takes));
     }
     s
+}
+
+/// The settings file's path, or the error that there is none.
+pub fn settings_path() -> Result<std::path::PathBuf, (u8, ErrorReport)> {
+    settings_file()
 }
 
 fn settings_file() -> Result<std::path::PathBuf, (u8, ErrorReport)> {
@@ -109,7 +129,7 @@ fn show(json: bool) -> Outcome {
     Ok(())
 }
 
-fn set(pairs: &[String], replace_broken_file: bool) -> Outcome {
+fn set(pairs: &[String], replace_broken_file: bool, profile: Option<&str>) -> Outcome {
     check_pairs(pairs, "smtp-desk config set mode relay relay.host smtp.example.com")?;
     let path = settings_file()?;
     // The keys are applied to the file as it is under the lock, so a concurrent writer's change
@@ -117,15 +137,12 @@ fn set(pairs: &[String], replace_broken_file: bool) -> Outcome {
     let options = settings::WriteOptions { replace_broken_file };
     let written = settings::modify(&path, options, |s| {
         for pair in pairs.chunks(2) {
-            settings::set_key(s, &pair[0], &pair[1])?;
+            settings::set_key_in(s, profile, &pair[0], &pair[1])?;
         }
         Ok(())
     })
     .map_err(|e| {
-        let code = match e {
-            settings::Error::Invalid(_) | settings::Error::UnknownKey(_) | settings::Error::BadValue { .. } => EXIT_BAD_INPUT,
-            _ => EXIT_FAILURE,
-        };
+        let code = crate::profile::code_of(&e);
         let mut report = ErrorReport::from(&e);
         if matches!(e, settings::Error::Invalid(_)) {
             report.hint = Some("Nothing was saved. Settings that depend on each other can be set in one call: smtp-desk config set mode relay relay.host smtp.example.com sender.from_address you@example.com".into());
@@ -140,6 +157,19 @@ fn set(pairs: &[String], replace_broken_file: bool) -> Outcome {
         }
         (code, report)
     })?;
+    after_write(&written)
+}
+
+/// `config unset KEY --profile NAME`.
+fn unset(key: &str, profile: &str) -> Outcome {
+    let path = settings_file()?;
+    let written = settings::modify(&path, settings::WriteOptions::default(), |s| settings::unset_key(s, profile, key))
+        .map_err(|e| (crate::profile::code_of(&e), (&e).into()))?;
+    after_write(&written)
+}
+
+/// After a saved change: its event, warnings, and delivery woken if mail may now go.
+fn after_write(written: &settings::Written) -> Outcome {
     let replaced = written.backup.as_deref().map(|b| events::settings_replaced(b, Actor::CommandLine));
     let changed = events::settings_changed(&written.previous, &written.settings, Actor::CommandLine);
     if replaced.is_some() || changed.is_some() {
@@ -160,6 +190,70 @@ fn set(pairs: &[String], replace_broken_file: bool) -> Outcome {
         if let Err(e) = smtp_desk::outbox::wake_if_waiting() {
             eprintln!("warning: the settings are saved, but delivery could not be woken: {e}");
         }
+    }
+    Ok(())
+}
+
+/// `config show --profile NAME`: the profile as it resolves, each field marked own or inherited,
+/// its password's status (its own entry, or Global's it may fall back to) and its issues.
+fn show_profile(name: &str, json: bool) -> Outcome {
+    let path = settings_file()?;
+    let loaded = settings::load_from(&path).map_err(|e| (EXIT_FAILURE, (&e).into()))?;
+    if let Some(n) = &loaded.notice {
+        eprintln!("warning: {n}");
+    }
+    let s = &loaded.settings;
+    let name = settings::profiles::canonical(s, Some(name)).map_err(|e| (crate::profile::code_of(&e), (&e).into()))?.to_string();
+    let resolved = settings::profiles::resolve(s, Some(&name)).unwrap_or_else(|_| s.profile.clone());
+    let own = s.profiles.get(&name);
+    let report = settings::check_profile(s, &name);
+    let password = if resolved.auth.method == settings::AuthMethod::Password {
+        Some(smtp_desk::account::password_for(s, Some(&name)).map(|p| p.is_some()))
+    } else {
+        None
+    };
+    if json {
+        let out = serde_json::json!({
+            "file": path,
+            "profile": name,
+            "resolved": resolved,
+            "overrides": own,
+            "password_saved": password.as_ref().map(|p| p.as_ref().ok().copied()),
+            "password_error": password.as_ref().and_then(|p| p.as_ref().err()),
+            "errors": report.errors,
+            "warnings": report.warnings,
+        });
+        println!("{}", serde_json::to_string_pretty(&out).expect("serialisable"));
+        return Ok(());
+    }
+    let doc = serde_json::to_value(&resolved).expect("serialisable");
+    println!("profile                    {name}");
+    for key in KEYS {
+        let v = settings::fields::value_of(&doc, key.name).cloned().unwrap_or_default();
+        let text = match v {
+            serde_json::Value::String(t) => t,
+            serde_json::Value::Null => "(not set)".into(),
+            other => other.to_string(),
+        };
+        let origin = match own {
+            Some(o) if o.contains_key(key.name) => "  (own)",
+            Some(_) => "  (inherited)",
+            None => "",
+        };
+        println!("{:<26} {text}{origin}", key.name);
+    }
+    let status = match &password {
+        None => "(not used)".to_string(),
+        Some(Ok(true)) => "saved in the OS keyring".into(),
+        Some(Ok(false)) => format!("NOT SAVED — run: smtp-desk password set --profile {name}"),
+        Some(Err(e)) => format!("unknown: {}", e.message),
+    };
+    println!("{:<26} {status}", "password");
+    for i in &report.errors {
+        println!("error: {}: {}", i.field, i.message);
+    }
+    for i in &report.warnings {
+        println!("warning: {}: {}", i.field, i.message);
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ mod outbox;
 mod output;
 mod password;
 mod probe;
+mod profile;
 mod report;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +35,9 @@ enum Command {
     /// Save or remove the SMTP password in the OS keyring.
     #[command(subcommand)]
     Password(password::PasswordCommand),
+    /// Named profiles: list, show, create, rename, delete, and choose the default.
+    #[command(subcommand)]
+    Profile(profile::ProfileCommand),
     /// Check the settings against the server step by step: DNS, connect, greeting, EHLO, TLS,
     /// login, sender and recipient. No message is sent.
     #[command(after_help = output::exit_codes_help())]
@@ -93,6 +97,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Config(command) => config::run(command),
         Command::Password(command) => password::run(command),
+        Command::Profile(command) => profile::run(command),
         Command::Validate { to, values, output } => return probe::validate(to.as_deref(), &values, &output),
         Command::SendTest { to, values, output } => return probe::send_test(&to, &values, &output),
         Command::Outbox(command) => return outbox::run(command),

@@ -6,8 +6,9 @@ use crate::output::{self, print_error};
 use crate::{password, EXIT_BAD_INPUT};
 use smtp_desk::error::ErrorReport;
 use smtp_desk::journal::events::{self, Actor, Probe};
-use smtp_desk::secrets::DEFAULT_PROFILE;
-use smtp_desk::settings;
+use smtp_desk::policy;
+use smtp_desk::secrets;
+use smtp_desk::settings::{self, profiles};
 use smtp_desk::smtp::{self, CancelToken, Job, Step};
 use std::process::ExitCode;
 
@@ -30,6 +31,10 @@ pub struct TryValues {
     /// Read the password from standard input instead of the keyring (nothing is saved).
     #[arg(long)]
     password_stdin: bool,
+    /// Use this profile (as it resolves from Global and its overrides, under the admin policy);
+    /// default: the default profile.
+    #[arg(long, value_name = "NAME")]
+    profile: Option<String>,
 }
 
 pub fn validate(to: Option<&str>, values: &TryValues, out: &ProbeOutput) -> ExitCode {
@@ -103,16 +108,31 @@ fn prepare(to: Option<&str>, values: &TryValues, out: &ProbeOutput) -> Result<Jo
         eprintln!("warning: {n}");
     }
     let mut tried = loaded.settings;
+    let name = profiles::canonical(&tried, values.profile.as_deref()).map_err(|e| refuse(EXIT_BAD_INPUT, (&e).into()))?.to_string();
     for pair in values.set.chunks(2) {
-        settings::set_key(&mut tried, &pair[0], &pair[1]).map_err(|e| refuse(EXIT_BAD_INPUT, (&e).into()))?;
+        settings::set_key_in(&mut tried, Some(&name), &pair[0], &pair[1]).map_err(|e| refuse(EXIT_BAD_INPUT, (&e).into()))?;
     }
-    let profile = tried.profile;
+    // What sending would use: a broken admin policy, or a profile that breaks it, is refused here too.
+    let profile = policy::load().effective(&tried, Some(&name)).map_err(|e| refuse(EXIT_BAD_INPUT, (&e).into()))?;
     smtp::check_ready(&profile, to).map_err(|r| refuse(EXIT_BAD_INPUT, r))?;
     if values.password_stdin {
         let password = password::from_stdin().map_err(|(code, r)| refuse(code, r))?;
         return Ok(Job::from_values(profile, Some(password)));
     }
-    Job::with_saved_password(profile, DEFAULT_PROFILE).map_err(|r| refuse(EXIT_BAD_INPUT, r))
+    if profile.auth.method != settings::AuthMethod::Password {
+        return Ok(Job::from_values(profile, None));
+    }
+    // The profile's own entry, else Global's while it logs in as Global does (`account::password_for`).
+    let entries = profiles::password_entries(&tried, Some(&name)).map_err(|e| refuse(EXIT_BAD_INPUT, (&e).into()))?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let found = entries.iter().try_fold(None, |found, entry| match found {
+            Some(p) => Ok(Some(p)),
+            None => secrets::get(entry),
+        });
+        let _ = tx.send(found);
+    });
+    Ok(Job::with_password_read(profile, rx))
 }
 
 fn bad_input(report: &ErrorReport, out: &ProbeOutput) -> ExitCode {
