@@ -237,7 +237,7 @@ fn the_cli_logs_keyring_changes_without_the_password_and_runs_without_a_log() {
 }
 
 /// The window's save with the SMTP listener's password: its own keyring entry, set, kept and
-/// cleared with the file; never in the file; both entries put back when the file can't be written.
+/// cleared with the file, in the saved profile's own listener entry; never in the file; both entries put back when the file can't be written.
 #[test]
 fn saving_the_listener_password_alongside_the_settings() {
     use smtp_desk::account::PasswordChanges;
@@ -250,12 +250,12 @@ fn saving_the_listener_password_alongside_the_settings() {
     s.profile.listener.username = "cron".into();
     let set = |p: &str| PasswordChange::Set(Password::new(p).unwrap());
 
-    secrets::clear_listener().unwrap();
+    secrets::clear_listener_of(profile).unwrap();
     let saved =
         account::save_all(&path, profile, from_defaults(&s), PasswordChanges { password: set(server), listener_password: set(local) })
             .unwrap();
     assert_eq!((saved.password_saved, saved.listener_password_saved), (Some(true), Some(true)));
-    assert_eq!(secrets::get_listener().unwrap().unwrap().expose(), local);
+    assert_eq!(secrets::get_listener_of(profile).unwrap().unwrap().expose(), local);
     assert_eq!(secrets::get(profile).unwrap().unwrap().expose(), server, "each password in its own entry");
     let file = std::fs::read_to_string(&path).unwrap();
     assert!(!file.contains(local) && !file.contains(server), "a password reached the settings file: {file}");
@@ -264,7 +264,7 @@ fn saving_the_listener_password_alongside_the_settings() {
     // Keep asks nothing; the relay's Keep leaves the listener's change alone and the other way round.
     let saved = account::save_all(&path, profile, from_defaults(&s), PasswordChanges::default()).unwrap();
     assert_eq!((saved.password_saved, saved.listener_password_saved), (None, None));
-    assert_eq!(secrets::get_listener().unwrap().unwrap().expose(), local);
+    assert_eq!(secrets::get_listener_of(profile).unwrap().unwrap().expose(), local);
 
     // The file cannot be written: both entries are put back as they were.
     let blocker = dir.path().join("not-a-dir");
@@ -272,13 +272,13 @@ fn saving_the_listener_password_alongside_the_settings() {
     let changes = PasswordChanges { password: set("Other-Server-1"), listener_password: PasswordChange::Clear };
     let e = account::save_all(&blocker.join("settings.json"), profile, from_defaults(&s), changes).unwrap_err();
     assert_eq!(e.kind, "settings_io");
-    assert_eq!(secrets::get_listener().unwrap().unwrap().expose(), local, "the listener's password was put back");
+    assert_eq!(secrets::get_listener_of(profile).unwrap().unwrap().expose(), local, "the listener's password was put back");
     assert_eq!(secrets::get(profile).unwrap().unwrap().expose(), server, "the server's password was put back");
 
     let changes = PasswordChanges { password: PasswordChange::Keep, listener_password: PasswordChange::Clear };
     let saved = account::save_all(&path, profile, from_defaults(&s), changes).unwrap();
     assert_eq!((saved.password_saved, saved.listener_password_saved), (None, Some(false)));
-    assert!(secrets::get_listener().unwrap().is_none());
+    assert!(secrets::get_listener_of(profile).unwrap().is_none());
     assert_eq!(secrets::get(profile).unwrap().unwrap().expose(), server);
     secrets::clear(profile).unwrap();
 }

@@ -93,12 +93,10 @@ fn global_only_keys_bad_values_and_unknown_profiles_are_refused_and_nothing_chan
     }
     let e = set_key_in(&mut s, Some("alerts"), "relay.port", "70000").unwrap_err();
     assert!(matches!(&e, settings::Error::BadValue { key, .. } if key == "relay.port"), "{e}");
-    let e = set_key_in(&mut s, Some("alerts"), "relay.host", "h.example.com:99999").unwrap_err();
-    assert!(e.to_string().contains("relay.host") || e.to_string().contains("relay.port"), "{e}");
     let e = set_key_in(&mut s, Some("alerts"), "relay.verify_certificates", "maybe").unwrap_err();
     assert!(matches!(&e, settings::Error::BadValue { key, .. } if key == "relay.verify_certificates"), "{e}");
     assert!(matches!(set_key_in(&mut s, Some("alerts"), "no.such", "1"), Err(settings::Error::UnknownKey(_))));
-    assert_eq!(s, before, "a refused set changes nothing (not even half of host:port)");
+    assert_eq!(s, before, "a refused set changes nothing");
 
     let e = set_key_in(&mut s, Some("ghost"), "mode", "relay").unwrap_err();
     match &e {
@@ -395,7 +393,7 @@ fn clear_all(names: &[&str]) {
 fn renaming_and_deleting_a_profile_moves_and_removes_its_passwords() {
     let _turn = keyring_turn();
     let (a, b, other) = ("pt-rename-a", "pt-rename-b", "pt-rename-other");
-    clear_all(&[a, b, other]);
+    clear_all(&[a, b, other, "pt-rename-c"]);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("settings.json");
     let mut s = relay();
@@ -405,8 +403,6 @@ fn renaming_and_deleting_a_profile_moves_and_removes_its_passwords() {
     secrets::set(a, &pw("A-server-1")).unwrap();
     secrets::set_listener_of(a, &pw("A-listener-1")).unwrap();
     secrets::set(other, &pw("Other-server-1")).unwrap();
-    // A stale entry under the new name must not become the renamed profile's listener password.
-    secrets::set_listener_of(b, &pw("Stale-listener")).unwrap();
 
     // Onto an existing name (or itself): nothing changes, in the file or the keyring.
     let file = std::fs::read(&path).unwrap();
@@ -417,12 +413,20 @@ fn renaming_and_deleting_a_profile_moves_and_removes_its_passwords() {
     assert_eq!(std::fs::read(&path).unwrap(), file);
     assert_eq!(saved(a), (Some("A-server-1".into()), Some("A-listener-1".into())));
     assert_eq!(saved(other), (Some("Other-server-1".into()), None));
-    assert_eq!(saved(b), (None, Some("Stale-listener".into())));
 
     account::rename_profile(&path, a, b).unwrap();
     assert_eq!(profiles::names(&settings::load_from(&path).unwrap().settings), ["global", b, other]);
     assert_eq!(saved(b), (Some("A-server-1".into()), Some("A-listener-1".into())), "both passwords moved");
     assert_eq!(saved(a), (None, None), "nothing left under the old name");
+
+    // A stale entry under the new name (left by a profile of that name deleted while the keyring
+    // was locked) must not become the renamed profile's password.
+    let c = "pt-rename-c";
+    secrets::clear_listener_of(b).unwrap();
+    secrets::set_listener_of(c, &pw("Stale-listener")).unwrap();
+    account::rename_profile(&path, b, c).unwrap();
+    assert_eq!(saved(c), (Some("A-server-1".into()), None));
+    account::rename_profile(&path, c, b).unwrap();
 
     // Global can't be deleted; its entries are untouched.
     let e = account::delete_profile(&path, "global").unwrap_err();
@@ -433,7 +437,7 @@ fn renaming_and_deleting_a_profile_moves_and_removes_its_passwords() {
     assert_eq!(saved(b), (None, None), "both passwords removed");
     assert_eq!(saved(other), (Some("Other-server-1".into()), None), "another profile's password is untouched");
     assert_eq!(account::delete_profile(&path, b).unwrap_err().kind, "unknown_profile");
-    clear_all(&[a, b, other]);
+    clear_all(&[a, b, other, "pt-rename-c"]);
 }
 
 #[test]
