@@ -358,7 +358,9 @@ fn cli_profile_commands_end_to_end() {
     assert_eq!(s.default_profile, None, "deleting the default makes Global the default");
 
     let events = ok(&cli(c, &["events", "--json"]));
-    for summary in ["Profile alerts created", "Profile mkt created as a copy of alerts", "Profile alerts renamed to ops", "Profile ops deleted"] {
+    for summary in
+        ["Profile alerts created", "Profile mkt created as a copy of alerts", "Profile alerts renamed to ops", "Profile ops deleted"]
+    {
         assert!(events.contains(summary), "{summary} not in {events}");
     }
     assert!(events.contains("profiles.alerts.relay.port"), "{events}");
@@ -500,8 +502,7 @@ fn validate_with_profile_uses_the_profile_s_port_and_the_policy() {
     let dir = tempfile::tempdir().unwrap();
     let c = dir.path();
     let dead = support::free_port();
-    let mut s = Settings::default();
-    s.profile = support::profile(dead, Security::None);
+    let mut s = Settings { profile: support::profile(dead, Security::None), ..Settings::default() };
     profiles::create(&mut s, "live", None).unwrap();
     set_key_in(&mut s, Some("live"), "relay.port", &server.port.to_string()).unwrap();
     settings::save_to(&c.join("settings.json"), &s).unwrap();

@@ -52,10 +52,7 @@ pub fn check(settings: &Settings) -> Report {
     for (name, own) in &settings.profiles {
         let prefix = format!("profiles.{name}");
         if let Some(problem) = profiles::name_problem(name) {
-            r.error(
-                &prefix,
-                format!("the profile name {problem} — rename it: smtp-desk profile rename '{name}' NEW-NAME"),
-            );
+            r.error(&prefix, format!("the profile name {problem} — rename it: smtp-desk profile rename '{name}' NEW-NAME"));
         }
         let (resolved, bad) = resolve_tolerant(&settings.profile, name, own);
         for issue in bad {

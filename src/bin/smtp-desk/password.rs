@@ -100,7 +100,10 @@ fn status(listener: bool, profile: Option<&str>) -> Outcome {
     } else if profiles::password_entries(&s, Some(&name)).map_err(bad)?.len() > 1 && secrets::is_saved(DEFAULT_PROFILE).map_err(keyring)? {
         "no password of its own: uses Global's (same server and login)".to_string()
     } else {
-        format!("no password saved — run: smtp-desk password set{}", if profiles::is_global(&name) { String::new() } else { format!(" --profile {name}") })
+        format!(
+            "no password saved — run: smtp-desk password set{}",
+            if profiles::is_global(&name) { String::new() } else { format!(" --profile {name}") }
+        )
     };
     println!("{text}");
     Ok(())

@@ -84,9 +84,13 @@ pub fn code_of(e: &settings::Error) -> u8 {
 fn code_of_report(r: &ErrorReport) -> u8 {
     use smtp_desk::error::ErrorKind as K;
     match r.kind {
-        K::InvalidSettings | K::UnknownKey | K::BadValue | K::UnknownProfile | K::ProfileExists | K::BadProfileName | K::GlobalOnlyField => {
-            EXIT_BAD_INPUT
-        }
+        K::InvalidSettings
+        | K::UnknownKey
+        | K::BadValue
+        | K::UnknownProfile
+        | K::ProfileExists
+        | K::BadProfileName
+        | K::GlobalOnlyField => EXIT_BAD_INPUT,
         _ => EXIT_FAILURE,
     }
 }
