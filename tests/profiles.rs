@@ -522,6 +522,11 @@ fn validate_with_profile_uses_the_profile_s_port_and_the_policy() {
     assert!(!o.status.success());
     assert_eq!(stored(c).profiles["live"]["relay.port"], json!(server.port));
 
+    // A test email goes to the profile's server.
+    let out = ok(&cli(c, &["send-test", "--profile", "live", "--to", "rcpt@example.org"]));
+    assert!(out.contains("Test email sent"), "{out}");
+    assert_eq!(server.received().len(), 1);
+
     // An invalid admin policy refuses before anything is sent.
     std::fs::write(c.join("policy.json"), "{ not json").unwrap();
     let o = cli(c, &["validate", "--profile", "live"]);
@@ -532,5 +537,7 @@ fn validate_with_profile_uses_the_profile_s_port_and_the_policy() {
     std::fs::write(c.join("policy.json"), r#"{"schema": 1, "require_tls": true, "reason": "TLS only here"}"#).unwrap();
     let o = cli(c, &["validate", "--profile", "live"]);
     assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(server.received().is_empty());
+    let o = cli(c, &["send-test", "--profile", "live", "--to", "rcpt@example.org"]);
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(server.received().len(), 1, "nothing more was sent");
 }

@@ -186,7 +186,10 @@ fn after_write(written: &settings::Written) -> Outcome {
         eprintln!("warning: {}: {}", w.field, w.message);
     }
     // Mail kept while sending was off (or waiting on a fixed setting) goes out now.
-    if written.settings.profile.mode != settings::Mode::Off {
+    let sends = settings::profiles::names(&written.settings)
+        .iter()
+        .any(|name| settings::profiles::resolve(&written.settings, Some(name)).is_ok_and(|p| p.mode != settings::Mode::Off));
+    if sends {
         if let Err(e) = smtp_desk::outbox::wake_if_waiting() {
             eprintln!("warning: the settings are saved, but delivery could not be woken: {e}");
         }

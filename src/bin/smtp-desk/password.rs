@@ -34,7 +34,7 @@ pub enum PasswordCommand {
         /// The SMTP listener's local password instead of the server's.
         #[arg(long)]
         listener: bool,
-        /// The password of this profile; default: the default profile's.
+        /// The password of this profile; default: Global's.
         #[arg(long, value_name = "NAME")]
         profile: Option<String>,
     },
@@ -86,7 +86,7 @@ fn of(name: &str) -> String {
 fn status(listener: bool, profile: Option<&str>) -> Outcome {
     let s = load_settings()?;
     let bad = |e: settings::Error| (crate::profile::code_of(&e), ErrorReport::from(&e));
-    let name = profiles::canonical(&s, profile).map_err(bad)?.to_string();
+    let name = profiles::canonical(&s, Some(profile.unwrap_or(profiles::GLOBAL))).map_err(bad)?.to_string();
     let entry = profiles::password_entry(&s, Some(&name)).map_err(bad)?;
     let keyring = |e: secrets::Error| (EXIT_FAILURE, ErrorReport::from(&e));
     if listener {
