@@ -144,7 +144,10 @@ fn set(pairs: &[String], replace_broken_file: bool, profile: Option<&str>) -> Ou
     .map_err(|e| {
         let code = crate::profile::code_of(&e);
         let mut report = ErrorReport::from(&e);
-        if matches!(e, settings::Error::Invalid(_)) {
+        let elsewhere = |i: &settings::Issue| i.field.starts_with("profiles.") || i.field == "default_profile";
+        if matches!(&e, settings::Error::Invalid(issues) if profile.is_none() && issues.iter().all(elsewhere)) {
+            report.hint = Some("Nothing was saved: the profiles listed must be fixed first (each message says how), or deleted with smtp-desk profile delete NAME.".into());
+        } else if matches!(e, settings::Error::Invalid(_)) {
             report.hint = Some("Nothing was saved. Settings that depend on each other can be set in one call: smtp-desk config set mode relay relay.host smtp.example.com sender.from_address you@example.com".into());
         }
         if let settings::Error::ReadOnly(read_only) = &e {

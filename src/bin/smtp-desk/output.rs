@@ -10,8 +10,11 @@ use std::process::ExitCode;
 pub fn print_error(r: &ErrorReport) {
     if r.issues.is_empty() {
         eprintln!("error: {}", r.message);
-    } else {
+    } else if r.kind == smtp_desk::error::ErrorKind::InvalidSettings {
         eprintln!("error: the settings were not saved:");
+    } else {
+        // e.g. the admin policy refusing a profile `validate` was asked to use: nothing was being saved.
+        eprintln!("error: {}:", r.message.split(':').next().unwrap_or(&r.message));
     }
     for issue in &r.issues {
         eprintln!("  {}: {}", issue.field, issue.message);
