@@ -181,22 +181,23 @@ pub fn parse(bytes: &[u8]) -> Result<Policy, Vec<String>> {
     if !map.contains_key("schema") {
         problems.push(format!("schema: missing — add \"schema\": {SCHEMA_VERSION}"));
     }
-    // Each key on its own, so one wrong type does not hide the next.
+    // Each key on its own, so one wrong type does not hide the next; the keys that read well are
+    // checked further below.
+    let mut good = map.clone();
     for (key, value) in map {
         if !KEYS.contains(&key.as_str()) {
             problems.push(format!("'{key}' is not a policy key — remove it (keys: {})", KEYS.join(", ")));
+            good.remove(key);
             continue;
         }
         let one = Value::Object([(key.clone(), value.clone())].into_iter().collect());
         if let Err(e) = serde_json::from_value::<Policy>(one) {
             problems.push(format!("{key}: {e}"));
+            good.remove(key);
         }
     }
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    let policy: Policy = serde_json::from_value(doc).map_err(|e| vec![e.to_string()])?;
-    if policy.schema != SCHEMA_VERSION {
+    let policy: Policy = serde_json::from_value(Value::Object(good.clone())).map_err(|e| vec![e.to_string()])?;
+    if good.contains_key("schema") && policy.schema != SCHEMA_VERSION {
         problems.push(format!("schema {} is not one this SMTP Desk knows (it reads schema {SCHEMA_VERSION})", policy.schema));
     }
     let mut locked = Settings::default();
@@ -204,7 +205,7 @@ pub fn parse(bytes: &[u8]) -> Result<Policy, Vec<String>> {
         if fields::find(key).is_none() {
             problems.push(format!("lock: '{key}' is not a setting — use a key from `smtp-desk config set --help`"));
         } else if let Err(e) = profiles::set_override(&mut locked, profiles::GLOBAL, key, value.clone()) {
-            problems.push(format!("lock: {key}: {e}"));
+            problems.push(format!("lock: {e}"));
         }
     }
     for (flag, key, value) in [

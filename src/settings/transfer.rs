@@ -336,11 +336,20 @@ fn wrong_value(key: &str, value: &Value) -> String {
 pub fn validate(incoming: &Incoming, before: &Settings, after: &Settings, policy: &policy::State) -> Vec<Issue> {
     let global = |field: &str| if field.starts_with("profiles.") { field.to_string() } else { format!("profile.{field}") };
     let mut found: Vec<Issue> = super::check(after).errors.into_iter().map(|i| Issue { field: global(&i.field), ..i }).collect();
-    for name in after.profiles.keys() {
+    let global_errors: Vec<String> = found.iter().map(|i| i.field.clone()).collect();
+    for (name, own) in &after.profiles {
         match profiles::resolve(after, Some(name)) {
             Ok(profile) => {
                 let alone = Settings { profile, ..Settings::default() };
-                found.extend(super::check(&alone).errors.into_iter().map(|i| issue(format!("profiles.{name}.{}", i.field), i.message)));
+                // A problem of an inherited field is Global's, reported there once.
+                let inherited = |field: &str| !own.contains_key(field) && global_errors.contains(&format!("profile.{field}"));
+                found.extend(
+                    super::check(&alone)
+                        .errors
+                        .into_iter()
+                        .filter(|i| !inherited(&i.field))
+                        .map(|i| issue(format!("profiles.{name}.{}", i.field), i.message)),
+                );
             }
             Err(e) => found.push(issue(format!("profiles.{name}"), e.to_string())),
         }
