@@ -210,7 +210,11 @@ fn an_import_that_breaks_the_policy_is_refused() {
     let target = seeded(&organised());
     let before = std::fs::read(target.path().join("settings.json")).unwrap();
     let policy = target.path().join("policy.json");
-    std::fs::write(&policy, r#"{"schema": 1, "reason": "Set by IT", "require_certificate_verification": true, "allowed_relay_hosts": ["*.corp.example"]}"#).unwrap();
+    std::fs::write(
+        &policy,
+        r#"{"schema": 1, "reason": "Set by IT", "require_certificate_verification": true, "allowed_relay_hosts": ["*.corp.example"]}"#,
+    )
+    .unwrap();
     let out = cli_with_policy(target.path(), &policy, &["config", "import", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let said = text(&out);

@@ -28,16 +28,26 @@ fn every_problem_in_a_policy_file_is_listed() {
     let bad = br#"{"bogus": 1, "require_tls": "yes", "lock": {"nope": 1, "relay.port": "x"}, "allowed_relay_hosts": ["bad host!"], "sender_domain": "-"}"#;
     let problems = policy::parse(bad).unwrap_err();
     let all = problems.join("\n");
-    for needle in ["schema: missing", "'bogus' is not a policy key", "require_tls", "'nope' is not a setting", "relay.port", "bad host!", "sender_domain"] {
+    for needle in [
+        "schema: missing",
+        "'bogus' is not a policy key",
+        "require_tls",
+        "'nope' is not a setting",
+        "relay.port",
+        "bad host!",
+        "sender_domain",
+    ] {
         assert!(all.contains(needle), "{needle} missing from:\n{all}");
     }
     assert!(problems.len() >= 7, "{problems:?}");
     let syntax = policy::parse(b"{\"schema\": 1,").unwrap_err();
     assert!(syntax[0].starts_with("line 1, column"), "{syntax:?}");
     // A lock that contradicts the policy's own rule could never be saved.
-    let contradiction = policy::parse(br#"{"schema": 1, "require_certificate_verification": true, "lock": {"relay.verify_certificates": false}}"#);
+    let contradiction =
+        policy::parse(br#"{"schema": 1, "require_certificate_verification": true, "lock": {"relay.verify_certificates": false}}"#);
     assert!(contradiction.unwrap_err().join(" ").contains("contradicts"));
-    let ok = policy::parse(br#"{"schema": 1, "reason": "Set by IT", "require_tls": true, "allowed_relay_hosts": ["*.corp.example"]}"#).unwrap();
+    let ok =
+        policy::parse(br#"{"schema": 1, "reason": "Set by IT", "require_tls": true, "allowed_relay_hosts": ["*.corp.example"]}"#).unwrap();
     assert!(ok.require_tls);
 
     let dir = tempfile::tempdir().unwrap();
@@ -70,7 +80,10 @@ fn locks_are_forced_on_resolve_and_effective() {
     assert!(!enforced.profiles["alerts"].contains_key("limits.timeout_secs"), "the override of a locked field is dropped");
     // What the window shows beside the fields, before a save brings them in line.
     let report: Vec<String> = state.report(&s).into_iter().map(|i| i.field).collect();
-    assert!(report.contains(&"relay.verify_certificates".to_string()) && report.contains(&"profiles.alerts.limits.timeout_secs".to_string()), "{report:?}");
+    assert!(
+        report.contains(&"relay.verify_certificates".to_string()) && report.contains(&"profiles.alerts.limits.timeout_secs".to_string()),
+        "{report:?}"
+    );
 }
 
 #[test]
@@ -191,7 +204,11 @@ fn text(out: &Output) -> String {
 fn cli_config_set_of_a_locked_field_is_refused_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (config, policy_file) = (dir.path().join("config"), dir.path().join("policy.json"));
-    let out = cli(&config, &policy_file, &["config", "set", "mode", "relay", "relay.host", "smtp.corp.example", "sender.from_address", "a@corp.example"]);
+    let out = cli(
+        &config,
+        &policy_file,
+        &["config", "set", "mode", "relay", "relay.host", "smtp.corp.example", "sender.from_address", "a@corp.example"],
+    );
     assert!(out.status.success(), "{}", text(&out));
     std::fs::write(&policy_file, r#"{"schema": 1, "reason": "Set by IT", "require_certificate_verification": true}"#).unwrap();
     let before = std::fs::read(config.join("settings.json")).unwrap();
@@ -229,7 +246,17 @@ fn cli_policy_shows_where_what_and_why() {
     let out = cli(&config, &policy_file, &["policy"]);
     let said = text(&out);
     assert!(out.status.success(), "{said}");
-    for needle in ["active", "Set by IT", "relay.verify_certificates", "listener.enabled", "limits.timeout_secs", "require_tls", "*.corp.example", "@corp.example", "SMTP_DESK_POLICY"] {
+    for needle in [
+        "active",
+        "Set by IT",
+        "relay.verify_certificates",
+        "listener.enabled",
+        "limits.timeout_secs",
+        "require_tls",
+        "*.corp.example",
+        "@corp.example",
+        "SMTP_DESK_POLICY",
+    ] {
         assert!(said.contains(needle), "{needle}: {said}");
     }
     let out = cli(&config, &policy_file, &["policy", "--json"]);

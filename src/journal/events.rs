@@ -696,7 +696,8 @@ pub fn imported(
     use crate::settings::fields::{value_of, FIELDS};
     let mut changes = Vec::new();
     let mut parts = Vec::new();
-    let (before, after) = (serde_json::to_value(&old.profile).expect("settings serialise"), serde_json::to_value(&new.profile).expect("settings serialise"));
+    let (before, after) =
+        (serde_json::to_value(&old.profile).expect("settings serialise"), serde_json::to_value(&new.profile).expect("settings serialise"));
     for f in FIELDS {
         let (o, n) = (value_of(&before, f.name).cloned().unwrap_or_default(), value_of(&after, f.name).cloned().unwrap_or_default());
         if o != n {

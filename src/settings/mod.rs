@@ -13,8 +13,8 @@ pub use keys::{set_key, split_host_port, Key, KEYS};
 pub use merge::{merge, Conflict};
 pub use model::*;
 pub use store::{
-    load, load_from, modify, modify_with, parse, read_bytes, replace_broken, save_to, update, Loaded, ReadOnly, Reason, WriteOptions, Written,
-    MAX_FILE_BYTES,
+    load, load_from, modify, modify_with, parse, read_bytes, replace_broken, save_to, update, Loaded, ReadOnly, Reason, WriteOptions,
+    Written, MAX_FILE_BYTES,
 };
 pub(crate) use validate::host_name_problem;
 pub use validate::{check, is_loopback_host, Issue, Report};

@@ -82,7 +82,10 @@ pub fn export(settings: &Settings, profile: Option<&str>) -> Result<Vec<u8>, Set
                 doc.insert("profile".into(), serde_json::to_value(&settings.profile).expect("a profile always serialises"));
             } else {
                 let own = settings.profiles.get(name).cloned().unwrap_or_default();
-                doc.insert("profiles".into(), Value::Object([(name.to_string(), serde_json::to_value(own).expect("overrides serialise"))].into_iter().collect()));
+                doc.insert(
+                    "profiles".into(),
+                    Value::Object([(name.to_string(), serde_json::to_value(own).expect("overrides serialise"))].into_iter().collect()),
+                );
             }
             serde_json::to_vec_pretty(&Value::Object(doc))
         }
@@ -139,7 +142,10 @@ pub fn read(bytes: &[u8], select: Option<&str>) -> Result<(Incoming, Vec<Issue>)
         vec![issue("file", format!("line {}, column {}: {text} — the file is not valid JSON", e.line(), e.column()))]
     })?;
     let Value::Object(top) = doc else {
-        return Err(vec![issue("file", format!("is not a JSON object — a configuration file starts with {{\"schema\": {SCHEMA_VERSION}, ..."))]);
+        return Err(vec![issue(
+            "file",
+            format!("is not a JSON object — a configuration file starts with {{\"schema\": {SCHEMA_VERSION}, ..."),
+        )]);
     };
     let mut issues = Vec::new();
     let schema = match top.get("schema") {
@@ -168,7 +174,8 @@ pub fn read(bytes: &[u8], select: Option<&str>) -> Result<(Incoming, Vec<Issue>)
         },
     };
     // Schema 1 had only the Global profile.
-    let known: &[&str] = if schema == 1 { &["schema", "profile"] } else { &["schema", "profile", "profiles", "default_profile", ONLY_PROFILE] };
+    let known: &[&str] =
+        if schema == 1 { &["schema", "profile"] } else { &["schema", "profile", "profiles", "default_profile", ONLY_PROFILE] };
     for key in top.keys().filter(|k| !known.contains(&k.as_str())) {
         issues.push(issue(key.clone(), format!("is not part of a schema-{schema} configuration — remove it (keys: {})", known.join(", "))));
     }
@@ -199,7 +206,10 @@ pub fn read(bytes: &[u8], select: Option<&str>) -> Result<(Incoming, Vec<Issue>)
             if !alone || (profiles::is_global(name) && !top.contains_key("profile")) {
                 issues.push(issue(
                     ONLY_PROFILE,
-                    format!("says the file holds profile '{name}' alone, but it holds {} — remove the key to import everything", holding(&top, &named)),
+                    format!(
+                        "says the file holds profile '{name}' alone, but it holds {} — remove the key to import everything",
+                        holding(&top, &named)
+                    ),
                 ));
             }
             Some(if profiles::is_global(name) { profiles::GLOBAL.to_string() } else { name.clone() })
@@ -215,7 +225,9 @@ pub fn read(bytes: &[u8], select: Option<&str>) -> Result<(Incoming, Vec<Issue>)
             if !(wanted == marked || profiles::is_global(wanted) && marked == profiles::GLOBAL) {
                 issues.push(issue(
                     "--profile",
-                    format!("the file holds only profile '{marked}', not '{wanted}' — import it with --profile {marked} or without --profile"),
+                    format!(
+                        "the file holds only profile '{marked}', not '{wanted}' — import it with --profile {marked} or without --profile"
+                    ),
                 ));
             }
             Some(marked)
@@ -268,10 +280,9 @@ fn walk(file: &Map<String, Value>, layout: &Map<String, Value>, prefix: &str, se
             None => issues.push(issue(path, format!("is not a setting — remove it (settings here: {})", here()))),
             Some(Value::Object(inner)) if fields::find(&key).is_none() => match v {
                 Value::Object(sub) => walk(sub, inner, &format!("{key}."), settings, issues),
-                _ => issues.push(issue(
-                    path,
-                    format!("must be an object holding {}", inner.keys().cloned().collect::<Vec<_>>().join(", ")),
-                )),
+                _ => {
+                    issues.push(issue(path, format!("must be an object holding {}", inner.keys().cloned().collect::<Vec<_>>().join(", "))))
+                }
             },
             Some(_) => {
                 if profiles::set_override(settings, profiles::GLOBAL, &key, v.clone()).is_err() {
@@ -308,7 +319,9 @@ fn read_named(value: &Value, settings: &mut Settings, issues: &mut Vec<Issue>) -
         for (key, value) in keys {
             let at = format!("{path}.{key}");
             match fields::find(key) {
-                None if value.is_object() => issues.push(issue(at, "is not a setting — a profile lists its settings by dotted key, e.g. \"relay.host\"")),
+                None if value.is_object() => {
+                    issues.push(issue(at, "is not a setting — a profile lists its settings by dotted key, e.g. \"relay.host\""))
+                }
                 None => issues.push(issue(at, "is not a setting — remove it (`smtp-desk config set --help` lists the keys)")),
                 Some(f) if !f.per_profile => issues.push(issue(
                     at,
@@ -502,5 +515,12 @@ pub fn import(
             }
         }
     }
-    Ok(Imported { written, migrated_from: plan.incoming.migrated_from, password_saved: saved, password_profile: plan.password_profile, removed, warnings })
+    Ok(Imported {
+        written,
+        migrated_from: plan.incoming.migrated_from,
+        password_saved: saved,
+        password_profile: plan.password_profile,
+        removed,
+        warnings,
+    })
 }

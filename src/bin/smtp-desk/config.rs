@@ -233,7 +233,11 @@ fn export(profile: Option<&str>, output: Option<&std::path::Path>) -> Outcome {
         return std::io::stdout().write_all(&bytes).map_err(|e| (EXIT_FAILURE, ErrorReport::new(ErrorKind::ExportFailed, e.to_string())));
     };
     let failed = |e: std::io::Error| {
-        (EXIT_FAILURE, ErrorReport::new(ErrorKind::ExportFailed, format!("could not write {}: {e}", output.display())).hint("Check the directory exists and that you may write to it."))
+        (
+            EXIT_FAILURE,
+            ErrorReport::new(ErrorKind::ExportFailed, format!("could not write {}: {e}", output.display()))
+                .hint("Check the directory exists and that you may write to it."),
+        )
     };
     let dir = output.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
     // Whole or not at all: a temp file beside the target, renamed over it.
@@ -253,7 +257,8 @@ fn import(file: &std::path::Path, profile: Option<&str>, password_stdin: bool, d
     // saved only after the file passed every check.
     let password = if password_stdin { Some(crate::password::from_stdin()?) } else { None };
     let refused = |e: transfer::Error| {
-        let code = if matches!(e, transfer::Error::Settings(settings::Error::UnknownProfile { .. })) { EXIT_BAD_INPUT } else { EXIT_FAILURE };
+        let code =
+            if matches!(e, transfer::Error::Settings(settings::Error::UnknownProfile { .. })) { EXIT_BAD_INPUT } else { EXIT_FAILURE };
         let mut report = ErrorReport::from(&e);
         // Each problem on its own line, under the message that names the file.
         if !report.issues.is_empty() {

@@ -46,7 +46,11 @@ pub fn run(args: PolicyArgs) -> Outcome {
         });
         println!("{}", serde_json::to_string_pretty(&out).expect("serialisable"));
     } else {
-        let source = if from_env { format!("named by {}", policy::PATH_VAR) } else { format!("the system location; {} names another file", policy::PATH_VAR) };
+        let source = if from_env {
+            format!("named by {}", policy::PATH_VAR)
+        } else {
+            format!("the system location; {} names another file", policy::PATH_VAR)
+        };
         println!("Policy file: {} ({source})", path.display());
         match &state {
             State::Absent => println!("State:       absent — nothing is enforced"),
