@@ -213,7 +213,7 @@ fn cli_config_set_of_a_locked_field_is_refused_and_changes_nothing() {
     std::fs::write(&policy_file, r#"{"schema": 1, "reason": "Set by IT", "require_certificate_verification": true}"#).unwrap();
     let before = std::fs::read(config.join("settings.json")).unwrap();
     let out = cli(&config, &policy_file, &["config", "set", "relay.verify_certificates", "false"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let said = text(&out);
     assert!(
         said.contains(&format!("relay.verify_certificates: is locked by the admin policy {} to true (Set by IT)", policy_file.display())),

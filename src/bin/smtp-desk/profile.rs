@@ -90,7 +90,8 @@ fn code_of_report(r: &ErrorReport) -> u8 {
         | K::UnknownProfile
         | K::ProfileExists
         | K::BadProfileName
-        | K::GlobalOnlyField => EXIT_BAD_INPUT,
+        | K::GlobalOnlyField
+        | K::PolicyViolated => EXIT_BAD_INPUT,
         _ => EXIT_FAILURE,
     }
 }
