@@ -679,7 +679,7 @@ mod tests {
             .conn()
             .execute(
                 crate::journal::mail_log::INSERT,
-                rusqlite::params![at, 1, "<m@x>", "a@x", "b@y", 100, "relay.example.net:587", None::<String>, result, reply, 5],
+                rusqlite::params![at, 1, "<m@x>", "a@x", "b@y", 100, "relay.example.net:587", None::<String>, result, reply, 5, "global"],
             )
             .unwrap();
     }
@@ -756,7 +756,7 @@ mod tests {
         // 'received' rows (mail_log_by_result) would take tens of thousands.
         for (message, result) in [(6000, "received"), (6000, "received"), (6000, "sent"), (17, "sent")] {
             let mut insert = store.conn().prepare(crate::journal::mail_log::INSERT).unwrap();
-            insert.execute(rusqlite::params![9000, message, "", "a@x", "c@y", 1, "mx", None::<String>, result, "", 0]).unwrap();
+            insert.execute(rusqlite::params![9000, message, "", "a@x", "c@y", 1, "mx", None::<String>, result, "", 0, "global"]).unwrap();
             let steps = insert.get_status(rusqlite::StatementStatus::VmStep);
             assert!(steps < 1_000, "{result} row of message {message}: {steps} steps");
         }
@@ -783,7 +783,7 @@ mod tests {
         let insert = |at: i64, message: Option<i64>, sender: &str, rcpt: &str, size: i64, server: &str, result: &str, reply: &str| {
             conn.execute(
                 crate::journal::mail_log::INSERT,
-                rusqlite::params![at, message, "<m@x>", sender, rcpt, size, server, None::<String>, result, reply, 5],
+                rusqlite::params![at, message, "<m@x>", sender, rcpt, size, server, None::<String>, result, reply, 5, "global"],
             )
             .unwrap();
         };

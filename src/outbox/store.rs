@@ -265,6 +265,20 @@ END;
 -- latest certificate seen, walk their own category newest first instead of every event.
 CREATE INDEX events_by_category ON events(category, at);
 ",
+    r"
+-- Profiles (issue 10): the profile each message is sent with, and each mail-log row's. NULL: a
+-- message queued before profiles existed, sent with the default profile of the day; a log row
+-- written before. `recipient.profile` copies its message's, so a delivery pass claims one
+-- profile's due mail by index (recipient_due) instead of walking every profile's. The listing
+-- index carries the profile: a page must not read message rows (the column sits after the body).
+ALTER TABLE message ADD COLUMN profile TEXT;
+ALTER TABLE recipient ADD COLUMN profile TEXT;
+DROP INDEX message_listing;
+CREATE INDEX message_listing ON message(id, received_at, sender, size, subject, message_id, profile);
+CREATE INDEX recipient_due ON recipient(state, profile, next_try_at);
+ALTER TABLE mail_log ADD COLUMN profile TEXT;
+CREATE INDEX mail_log_by_profile ON mail_log(profile, at);
+",
 ];
 
 /// The schema version [`Store::open`] brings a database to.
@@ -304,6 +318,8 @@ pub struct Submission {
     pub message_id: String,
     pub source: String,
     pub options: Dsn,
+    /// The profile it is sent with, by canonical name (`global` for Global).
+    pub profile: String,
 }
 
 /// Mail intake refused (never queued), for the mail log: one row per recipient named, or one
@@ -321,6 +337,8 @@ pub struct Refusal {
     pub server: String,
     /// The reply (or error) given to the client.
     pub reply: String,
+    /// The profile the mail would have been sent with (canonical name).
+    pub profile: String,
 }
 
 /// An open queue database.
@@ -465,11 +483,11 @@ impl Store {
         let mut ids = Vec::with_capacity(batch.len());
         {
             let mut message = tx.prepare_cached(
-                "INSERT INTO message (received_at, sender, size, subject, message_id, source, body_type, dsn_notify, dsn_ret, dsn_envid, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                "INSERT INTO message (received_at, sender, size, subject, message_id, source, body_type, dsn_notify, dsn_ret, dsn_envid, body, profile)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?;
             let mut recipient = tx.prepare_cached(
-                "INSERT INTO recipient (message, position, address, state, updated_at) VALUES (?1, ?2, ?3, 'queued', ?4)",
+                "INSERT INTO recipient (message, position, address, state, updated_at, profile) VALUES (?1, ?2, ?3, 'queued', ?4, ?5)",
             )?;
             let mut log = tx.prepare_cached(crate::journal::mail_log::INSERT)?;
             for s in batch {
@@ -485,11 +503,12 @@ impl Store {
                     o.notify,
                     o.ret,
                     o.envid,
-                    s.body
+                    s.body,
+                    s.profile
                 ])?;
                 let id = tx.last_insert_rowid();
                 for (i, r) in s.recipients.iter().enumerate() {
-                    recipient.execute(params![id, i as i64, r, now])?;
+                    recipient.execute(params![id, i as i64, r, now, s.profile])?;
                     log.execute(params![
                         now,
                         id,
@@ -501,7 +520,8 @@ impl Store {
                         None::<&str>,
                         "received",
                         "",
-                        0
+                        0,
+                        s.profile
                     ])?;
                 }
                 ids.push(id);
@@ -524,7 +544,7 @@ impl Store {
                 let recipients = if r.recipients.is_empty() { &none[..] } else { &r.recipients[..] };
                 for to in recipients {
                     let size = i64::try_from(r.size).unwrap_or(i64::MAX);
-                    log.execute(params![now, None::<i64>, r.message_id, r.sender, to, size, r.server, None::<&str>, "refused", r.reply, 0])
+                    log.execute(params![now, None::<i64>, r.message_id, r.sender, to, size, r.server, None::<&str>, "refused", r.reply, 0, r.profile])
                         .map_err(storage)?;
                 }
             }
@@ -613,6 +633,7 @@ mod tests {
             message_id: "<1@example.com>".into(),
             source: "test".into(),
             options: Dsn::default(),
+            profile: "global".into(),
         }
     }
 
