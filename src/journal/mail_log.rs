@@ -82,7 +82,9 @@ pub struct Entry {
     /// The server's reply, or why there was none.
     pub reply: String,
     pub duration_ms: u64,
-    /// The profile the mail was (to be) sent with; `None` on rows written before profiles existed.
+    /// The profile the mail was (to be) sent with; absent on rows written before profiles existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub profile: Option<String>,
 }
 
@@ -99,6 +101,7 @@ pub struct LogQuery {
     pub address: Option<String>,
     /// Rows of this profile (its canonical name, `global` for Global).
     #[serde(default)]
+    #[ts(optional = nullable)]
     pub profile: Option<String>,
     /// The next (older) page: rows before this one.
     pub before: Option<Cursor>,

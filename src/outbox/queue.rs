@@ -38,8 +38,10 @@ pub struct MessageSummary {
     pub size: u64,
     pub subject: String,
     pub message_id: String,
-    /// The profile it is sent with (`global` for Global); `None`: queued before profiles
+    /// The profile it is sent with (`global` for Global); absent: queued before profiles
     /// existed, sent with the default profile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub profile: Option<String>,
     pub recipients: Vec<RecipientStatus>,
 }
@@ -563,6 +565,7 @@ mod tests {
                 message_id: format!("<{i}@x>"),
                 source: "test".into(),
                 options: Dsn::default(),
+                profile: "global".into(),
             })
             .collect();
         s.insert(&batch).unwrap();
