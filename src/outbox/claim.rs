@@ -115,16 +115,16 @@ impl Store {
         {
             let mut ids: Vec<i64> = Vec::with_capacity(max);
             for sql in [
-                "SELECT message FROM recipient INDEXED BY recipient_due WHERE state = 'queued' AND profile IS ?2 ORDER BY next_try_at, message",
+                "SELECT message FROM recipient INDEXED BY recipient_due WHERE state = 'queued' AND profile IS ?1 ORDER BY next_try_at, message",
                 "SELECT message FROM recipient INDEXED BY recipient_due
-                 WHERE state = 'deferred' AND profile IS ?2 AND next_try_at <= ?1 ORDER BY next_try_at, message",
+                 WHERE state = 'deferred' AND profile IS ?1 AND next_try_at <= ?2 ORDER BY next_try_at, message",
             ] {
                 if ids.len() >= max {
                     break;
                 }
                 let mut stmt = tx.prepare_cached(sql).map_err(storage)?;
                 let mut rows =
-                    if sql.contains("?1") { stmt.query(params![now, profile]) } else { stmt.query(params![profile]) }.map_err(storage)?;
+                    if sql.contains("?2") { stmt.query(params![profile, now]) } else { stmt.query(params![profile]) }.map_err(storage)?;
                 while let Some(row) = rows.next().map_err(storage)? {
                     let id: i64 = row.get(0).map_err(storage)?;
                     if !ids.contains(&id) {

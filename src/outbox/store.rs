@@ -762,4 +762,35 @@ mod tests {
         let attempts: i64 = s.conn().query_row("SELECT count(*) FROM sqlite_master WHERE name = 'attempts'", [], |r| r.get(0)).unwrap();
         assert_eq!(attempts, 0, "the attempts table is gone");
     }
+
+    /// Migration 9: mail queued before profiles keeps no profile (sent with the default one) and
+    /// is claimed apart from a named profile's; each profile's mail is claimed only by its pass.
+    #[test]
+    fn older_mail_has_no_profile_and_each_profile_is_claimed_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.sqlite3");
+        {
+            let conn = create_at_version(&path, 8).unwrap();
+            conn.execute_batch(
+                "INSERT INTO message (received_at, sender, size, subject, message_id, source, body) VALUES (1, 'old@a', 1, '', '<old@a>', 't', x'00');
+                 INSERT INTO recipient (message, position, address, state, updated_at) VALUES (1, 0, 'x@b', 'queued', 1);",
+            )
+            .unwrap();
+        }
+        let mut s = Store::open(&path).unwrap();
+        let mut alerts = sub(1);
+        alerts.profile = "alerts".into();
+        let id = s.insert(&[alerts]).unwrap()[0];
+        assert_eq!(s.waiting_profiles().unwrap(), [None, Some("alerts".to_string())]);
+        assert_eq!(s.show(1).unwrap().summary.profile, None);
+        assert_eq!(s.show(id).unwrap().summary.profile.as_deref(), Some("alerts"));
+        let old = s.claim(10, None).unwrap();
+        assert_eq!(old.iter().map(|j| j.id).collect::<Vec<_>>(), [1], "only the mail queued before profiles");
+        assert!(s.claim(10, Some("global")).unwrap().is_empty());
+        let named = s.claim(10, Some("alerts")).unwrap();
+        assert_eq!((named.len(), named[0].profile.as_deref()), (1, Some("alerts")));
+        let logged: Vec<Option<String>> =
+            s.conn().prepare("SELECT profile FROM mail_log ORDER BY id").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        assert_eq!(logged, [Some("alerts".to_string())], "the intake row names the profile");
+    }
 }
