@@ -232,3 +232,123 @@ fn a_bounce_uses_the_failed_message_s_profile() {
     let q = s.queue();
     assert!(q.iter().all(|m| m["profile"] == "alerts"), "{q:?}");
 }
+
+#[test]
+fn a_policy_that_disables_the_listener_keeps_it_from_starting_and_says_why() {
+    let (a, b) = (Server::start(&[]), Server::start(&[]));
+    let s = Setup::new(&a, &b);
+    let port = support::free_port();
+    s.change(|st| {
+        profiles::set_override(st, "global", "listener.enabled", json!(true))?;
+        profiles::set_override(st, "global", "listener.port", json!(port))
+    });
+    s.set_policy("{ \"schema\": 1, \"disable_listener\": true, \"reason\": \"Set by IT\" }");
+    let o = s.run(&["listen"], b"");
+    assert_eq!(o.status.code(), Some(64), "{}", stderr(&o));
+    let said = stderr(&o);
+    assert!(said.contains("admin policy") && said.contains("turns the SMTP listener off") && said.contains("Set by IT"), "{said}");
+}
+
+/// One keyring test at a time in this binary: the listener entries are the user's, not the test's.
+fn keyring_turn() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A line-at-a-time SMTP client for the listener.
+struct Client {
+    reader: std::io::BufReader<std::net::TcpStream>,
+    writer: std::net::TcpStream,
+}
+
+impl Client {
+    fn connect(port: u16) -> Client {
+        let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut c = Client { reader: std::io::BufReader::new(s.try_clone().unwrap()), writer: s };
+        assert!(c.reply().starts_with("220 "));
+        c
+    }
+
+    fn reply(&mut self) -> String {
+        use std::io::BufRead;
+        let mut all = String::new();
+        loop {
+            let mut line = String::new();
+            if self.reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return all;
+            }
+            all.push_str(&line);
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return all;
+            }
+        }
+    }
+
+    fn command(&mut self, text: &str) -> String {
+        use std::io::Write;
+        self.writer.write_all(format!("{text}\r\n").as_bytes()).unwrap();
+        self.reply()
+    }
+
+    /// Logs in (AUTH PLAIN) and hands in one message; the final reply.
+    fn send_as(&mut self, user: &str, password: &str, to: &str, subject: &str) -> String {
+        use base64::Engine as _;
+        assert!(self.command("EHLO client").contains("AUTH PLAIN"));
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{password}"));
+        let r = self.command(&format!("AUTH PLAIN {token}"));
+        assert!(r.starts_with("235"), "{r}");
+        assert!(self.command("MAIL FROM:<app@example.com>").starts_with("250"));
+        assert!(self.command(&format!("RCPT TO:<{to}>")).starts_with("250"));
+        assert!(self.command("DATA").starts_with("354"));
+        self.command(&format!("Subject: {subject}\r\n\r\nbody\r\n."))
+    }
+}
+
+/// The listener with two logins (Global's and the alerts profile's, each password in its own
+/// keyring entry): each client's mail goes with its login's profile to that profile's server.
+/// Needs the Secret Service: run inside scripts/session.sh.
+#[test]
+fn listener_logins_choose_each_client_s_profile() {
+    use smtp_desk::secrets::{self, Password};
+    let _turn = keyring_turn();
+    let (a, b) = (Server::start(&[]), Server::start(&[]));
+    let s = Setup::new(&a, &b);
+    let port = support::free_port();
+    s.change(|st| {
+        profiles::set_override(st, "global", "listener.enabled", json!(true))?;
+        profiles::set_override(st, "global", "listener.port", json!(port))?;
+        profiles::set_override(st, "global", "listener.username", json!("cron"))?;
+        profiles::set_override(st, "alerts", "listener.username", json!("alerts-app"))
+    });
+    secrets::set_listener_of(secrets::DEFAULT_PROFILE, &Password::new("Cron-Listener-1").unwrap())
+        .expect("the Secret Service is reachable (run inside scripts/session.sh)");
+    secrets::set_listener_of("alerts", &Password::new("Alerts-Listener-2").unwrap()).unwrap();
+
+    let mut listen = s.desk.cmd();
+    listen.env("SMTP_DESK_POLICY", s.policy_file()).arg("listen").stderr(std::process::Stdio::piped());
+    let mut child = listen.spawn().unwrap();
+    let up = wait_until(Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    let sent = up.then(|| {
+        let first = Client::connect(port).send_as("cron", "Cron-Listener-1", "team@example.com", "via-cron");
+        let second = Client::connect(port).send_as("alerts-app", "Alerts-Listener-2", "ops@example.com", "via-alerts");
+        let mut anonymous = Client::connect(port);
+        anonymous.command("EHLO client");
+        let refused = anonymous.command("MAIL FROM:<app@example.com>");
+        (first, second, refused)
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    secrets::clear_listener_of(secrets::DEFAULT_PROFILE).unwrap();
+    secrets::clear_listener_of("alerts").unwrap();
+    let (first, second, refused) = sent.expect("the listener started");
+    assert!(first.starts_with("250") && second.starts_with("250"), "{first} {second}");
+    assert!(refused.starts_with("530"), "Global's login guards the port: {refused}");
+
+    s.deliver_once();
+    assert!(wait_until(Duration::from_secs(10), || a.received().len() + b.received().len() >= 2));
+    assert_eq!((subjects(&a), subjects(&b)), (vec!["via-cron".to_string()], vec!["via-alerts".to_string()]));
+    let q = s.queue();
+    let profile_of = |subject: &str| q.iter().find(|m| m["subject"] == subject).unwrap()["profile"].clone();
+    assert_eq!((profile_of("via-cron"), profile_of("via-alerts")), (json!("global"), json!("alerts")));
+}
