@@ -352,3 +352,47 @@ fn listener_logins_choose_each_client_s_profile() {
     let profile_of = |subject: &str| q.iter().find(|m| m["subject"] == subject).unwrap()["profile"].clone();
     assert_eq!((profile_of("via-cron"), profile_of("via-alerts")), (json!("global"), json!("alerts")));
 }
+
+fn server_events(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path).unwrap_or_default().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn count(path: &std::path::Path, name: &str) -> usize {
+    server_events(path).iter().filter(|e| e["event"] == name).count()
+}
+
+/// A daemon delivering two profiles in turn keeps each one's connection: a pass for the other
+/// profile does not close it. With `connection_limit` 1 the cap holds across profiles: the kept
+/// connection of one is closed before the other's is opened.
+#[test]
+fn kept_connections_are_per_profile_and_the_cap_spans_profiles() {
+    let dir = tempfile::tempdir().unwrap();
+    for limit in [4, 1] {
+        let (ev_a, ev_b) = (dir.path().join(format!("a{limit}")), dir.path().join(format!("b{limit}")));
+        let a = Server::start(&["--events", ev_a.to_str().unwrap()]);
+        let b = Server::start(&["--events", ev_b.to_str().unwrap()]);
+        let s = Setup::new(&a, &b);
+        s.change(|st| {
+            profiles::set_override(st, "global", "limits.max_idle_secs", json!(30))?;
+            profiles::set_override(st, "global", "limits.connection_limit", json!(limit))
+        });
+        let mut daemon = s.desk.cmd();
+        daemon.env("SMTP_DESK_POLICY", s.policy_file()).args(["deliver", "--daemon", "--quiet"]).stdin(std::process::Stdio::null());
+        let mut daemon = daemon.spawn().unwrap();
+        assert!(wait_until(Duration::from_secs(5), || s.desk.data.path().join("deliver.sock").exists()), "the daemon listens");
+        for i in 1..=4 {
+            let profile = if i % 2 == 1 { "alerts" } else { "global" };
+            ok(&s.sendmail(&["--profile", profile, "bob@example.com"], &format!("m{i}")));
+            assert!(wait_until(Duration::from_secs(5), || a.received().len() + b.received().len() == i), "message {i} delivered");
+        }
+        let _ = daemon.kill();
+        let _ = daemon.wait();
+        assert_eq!((a.received().len(), b.received().len()), (2, 2));
+        if limit == 4 {
+            assert_eq!((count(&ev_a, "connect"), count(&ev_b, "connect")), (1, 1), "one connection per profile carried its mail");
+        } else {
+            assert_eq!((count(&ev_a, "connect"), count(&ev_b, "connect")), (2, 2), "one connection at a time: each turn reconnects");
+            assert_eq!(count(&ev_b, "disconnect"), 2, "B's kept connection was closed to make room for A's");
+        }
+    }
+}
