@@ -7,8 +7,8 @@
 mod support;
 
 use serde_json::Value;
-use smtp_desk::outbox::sendmail::IntakeProfile;
 use smtp_desk::outbox::listener::{self, Listener, Options};
+use smtp_desk::outbox::sendmail::IntakeProfile;
 use smtp_desk::outbox::Store;
 use smtp_desk::settings::Profile;
 use std::io::{BufRead, BufReader, Read, Write};

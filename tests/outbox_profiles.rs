@@ -49,8 +49,12 @@ impl Setup {
         use std::io::Write;
         let mut c = self.desk.cmd();
         c.env("SMTP_DESK_POLICY", self.policy_file()).args(args);
-        let mut child =
-            c.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        let mut child = c
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
         child.stdin.take().unwrap().write_all(stdin).unwrap();
         child.wait_with_output().unwrap()
     }
@@ -157,7 +161,8 @@ fn an_invalid_policy_stops_all_delivery_until_it_is_fixed() {
         assert!(why.contains("admin policy") && why.contains("policy.json"), "the reason is noted: {why}");
     }
     let events = s.lines(&["events", "--json"]);
-    let errors: Vec<&Value> = events.iter().filter(|e| e["severity"] == "error" && e["summary"].as_str().unwrap().contains("admin policy")).collect();
+    let errors: Vec<&Value> =
+        events.iter().filter(|e| e["severity"] == "error" && e["summary"].as_str().unwrap().contains("admin policy")).collect();
     assert_eq!(errors.len(), 1, "one error event (not one per pass): {events:?}");
     s.deliver_once();
     let events = s.lines(&["events", "--json"]);

@@ -197,7 +197,10 @@ mod tests {
         for (at, sender, recipient, result) in rows {
             store
                 .conn()
-                .execute(INSERT, rusqlite::params![at, 1, "<m@x>", sender, recipient, 10, "sendmail", None::<&str>, result, "", 0, "global"])
+                .execute(
+                    INSERT,
+                    rusqlite::params![at, 1, "<m@x>", sender, recipient, 10, "sendmail", None::<&str>, result, "", 0, "global"],
+                )
                 .unwrap();
         }
         (dir, store)

@@ -134,8 +134,10 @@ pub(crate) fn queue(
     ])?;
     let id = tx.last_insert_rowid();
     // The bounce goes out with the failed message's profile: its From is that profile's address.
-    tx.prepare_cached("INSERT INTO recipient (message, position, address, state, updated_at, profile) VALUES (?1, 0, ?2, 'queued', ?3, ?4)")?
-        .execute(rusqlite::params![id, job.sender, now, profile])?;
+    tx.prepare_cached(
+        "INSERT INTO recipient (message, position, address, state, updated_at, profile) VALUES (?1, 0, ?2, 'queued', ?3, ?4)",
+    )?
+    .execute(rusqlite::params![id, job.sender, now, profile])?;
     // Taken in like any message, so its delivery is counted as received and delivered alike.
     tx.prepare_cached(crate::journal::mail_log::INSERT)?.execute(rusqlite::params![
         now,

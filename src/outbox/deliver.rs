@@ -146,12 +146,8 @@ impl Writer {
             if attempts.is_empty() {
                 continue;
             }
-            let how = Recording {
-                server: &self.server,
-                profile: &self.whose.name,
-                max_age_ms: self.max_age_ms,
-                bounces: self.budget.as_mut(),
-            };
+            let how =
+                Recording { server: &self.server, profile: &self.whose.name, max_age_ms: self.max_age_ms, bounces: self.budget.as_mut() };
             match self.store.record_all(&attempts, how) {
                 Ok(tallies) => {
                     for (reply, t) in replies.into_iter().zip(tallies) {
@@ -264,7 +260,8 @@ pub async fn drain(
 ) -> (Store, Summary, Option<Error>) {
     let server = format!("{}:{}", profile.relay.host.trim(), profile.relay.port);
     let (tx, rx) = mpsc::unbounded_channel();
-    let writer = Writer { store, whose, server, max_age_ms: i64::from(profile.limits.max_queue_age_hours) * 3_600_000, budget: bounces.budget };
+    let writer =
+        Writer { store, whose, server, max_age_ms: i64::from(profile.limits.max_queue_age_hours) * 3_600_000, budget: bounces.budget };
     let writer = tokio::task::spawn_blocking(move || writer.run(rx));
     let shared = Arc::new(Shared {
         desk: Desk { tx },

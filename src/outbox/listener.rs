@@ -102,8 +102,11 @@ impl From<&Error> for ErrorReport {
             Error::Outbox(o) => ErrorReport::from(o),
             Error::Settings(_) => ErrorReport::new(ErrorKind::SettingsIo, e.to_string()),
             other => {
-                let kind =
-                    if matches!(other, Error::NoPassword(..)) { ErrorKind::ListenerPasswordMissing } else { ErrorKind::ListenerUnavailable };
+                let kind = if matches!(other, Error::NoPassword(..)) {
+                    ErrorKind::ListenerPasswordMissing
+                } else {
+                    ErrorKind::ListenerUnavailable
+                };
                 let mut r = ErrorReport::new(kind, other.to_string());
                 r.hint = other.hint();
                 r.field = match other {
@@ -218,7 +221,13 @@ impl Listener {
 
     /// Serves until `cancel`: accepted mail goes into the outbox at `store_path`.
     /// `profile` is what clients that don't log in send with; `policy`'s sender domain is checked at MAIL.
-    pub async fn serve(self, store_path: &Path, profile: IntakeProfile, policy: crate::policy::State, cancel: &CancelToken) -> Result<(), Error> {
+    pub async fn serve(
+        self,
+        store_path: &Path,
+        profile: IntakeProfile,
+        policy: crate::policy::State,
+        cancel: &CancelToken,
+    ) -> Result<(), Error> {
         let intake = Arc::new(Intake::start(Store::open(store_path)?));
         // The event log gets a connection of its own: the intake's belongs to its writer thread.
         let journal = Store::open(store_path).map_err(|e| tracing::warn!("listener: no event log: {e}")).ok();

@@ -221,9 +221,7 @@ pub fn wake_delivery_in(dir: &std::path::Path) -> WakeOutcome {
 /// Whether no profile sends (each is off, or can't be resolved).
 fn every_profile_off(settings: &crate::settings::Settings) -> bool {
     use crate::settings::profiles;
-    profiles::names(settings)
-        .iter()
-        .all(|n| profiles::resolve(settings, Some(n)).map_or(true, |p| p.mode == crate::settings::Mode::Off))
+    profiles::names(settings).iter().all(|n| profiles::resolve(settings, Some(n)).map_or(true, |p| p.mode == crate::settings::Mode::Off))
 }
 
 /// What [`wake_delivery`] achieved.

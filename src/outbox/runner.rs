@@ -508,7 +508,9 @@ async fn password(settings: &settings::Settings, name: &str, profile: &Profile) 
     let of = if settings.profiles.is_empty() { String::new() } else { format!(" of profile {name}") };
     match tokio::time::timeout(profile.limits.step_timeout(), read).await {
         Ok(Ok(Ok(Some(p)))) => Ok(Some(p)),
-        Ok(Ok(Ok(None))) => Err(format!("No password is saved for the server's login{of}; mail waits until one is (smtp-desk password set)")),
+        Ok(Ok(Ok(None))) => {
+            Err(format!("No password is saved for the server's login{of}; mail waits until one is (smtp-desk password set)"))
+        }
         Ok(Ok(Err(e))) => {
             Err(format!("The password{of} could not be read from the keyring during delivery: {}; mail waits until it can be", e.message))
         }

@@ -330,7 +330,9 @@ impl<I: Input, O: Write> Session<'_, I, O> {
     fn auth(&mut self, arg: &str, logins: &[LocalLogin]) -> Result<Option<Option<usize>>, Stop> {
         // Every login is compared (in time independent of where they differ), not the first match
         // only, so the time taken does not tell which login names exist.
-        let which = |user: &[u8], pass: &[u8]| logins.iter().enumerate().fold(None, |hit, (i, l)| if l.matches(user, pass) { hit.or(Some(i)) } else { hit });
+        let which = |user: &[u8], pass: &[u8]| {
+            logins.iter().enumerate().fold(None, |hit, (i, l)| if l.matches(user, pass) { hit.or(Some(i)) } else { hit })
+        };
         let (mechanism, initial) = arg.trim().split_once(' ').map(|(m, i)| (m, Some(i.trim()))).unwrap_or((arg.trim(), None));
         match mechanism.to_ascii_uppercase().as_str() {
             "PLAIN" => {

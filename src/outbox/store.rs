@@ -281,10 +281,6 @@ CREATE INDEX mail_log_by_profile ON mail_log(profile, at);
 ",
 ];
 
-/// The schema version [`Store::open`] brings a database to.
-#[cfg(test)]
-pub(crate) const VERSION: usize = MIGRATIONS.len();
-
 /// Creates a database at schema `version` (older than the current), for tests of a migration.
 #[cfg(test)]
 pub(crate) fn create_at_version(path: &Path, version: usize) -> rusqlite::Result<Connection> {
@@ -544,8 +540,21 @@ impl Store {
                 let recipients = if r.recipients.is_empty() { &none[..] } else { &r.recipients[..] };
                 for to in recipients {
                     let size = i64::try_from(r.size).unwrap_or(i64::MAX);
-                    log.execute(params![now, None::<i64>, r.message_id, r.sender, to, size, r.server, None::<&str>, "refused", r.reply, 0, r.profile])
-                        .map_err(storage)?;
+                    log.execute(params![
+                        now,
+                        None::<i64>,
+                        r.message_id,
+                        r.sender,
+                        to,
+                        size,
+                        r.server,
+                        None::<&str>,
+                        "refused",
+                        r.reply,
+                        0,
+                        r.profile
+                    ])
+                    .map_err(storage)?;
                 }
             }
         }
@@ -789,8 +798,14 @@ mod tests {
         assert!(s.claim(10, Some("global")).unwrap().is_empty());
         let named = s.claim(10, Some("alerts")).unwrap();
         assert_eq!((named.len(), named[0].profile.as_deref()), (1, Some("alerts")));
-        let logged: Vec<Option<String>> =
-            s.conn().prepare("SELECT profile FROM mail_log ORDER BY id").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        let logged: Vec<Option<String>> = s
+            .conn()
+            .prepare("SELECT profile FROM mail_log ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
         assert_eq!(logged, [Some("alerts".to_string())], "the intake row names the profile");
     }
 }

@@ -108,7 +108,10 @@ pub fn log(a: LogArgs) -> Outcome {
             until,
             result: a.result,
             address: a.address.clone(),
-            profile: a.profile.as_deref().map(|p| if smtp_desk::settings::profiles::is_global(p) { "global".into() } else { p.to_string() }),
+            profile: a
+                .profile
+                .as_deref()
+                .map(|p| if smtp_desk::settings::profiles::is_global(p) { "global".into() } else { p.to_string() }),
             ..LogQuery::default()
         };
         if let (Some(s), Some(u)) = (since, until) {
