@@ -8,6 +8,14 @@
 //! claiming and recording through [`claim`], retrying per [`retry`], keeping connections in
 //! [`pool`], and reporting failures to senders through [`bounce`]; it is woken by
 //! [`wake_delivery`]. [`service`] installs `deliver --daemon` as a systemd user service.
+//!
+//! Profiles (issue 10): every message is queued with the profile it is sent with (its canonical
+//! name: `sendmail --profile NAME`, the listener login's profile, else the default profile at
+//! intake), and every mail-log row names its profile. Delivery runs per profile ([`runner`]);
+//! connections are kept per profile in the [`pool`], and `limits.connection_limit` caps the
+//! connections of all profiles together. Intake refuses an envelope sender outside the admin
+//! policy's sender domain ([`Error::Policy`], a 'refused' row); an invalid policy stops delivery,
+//! never intake.
 
 pub mod address;
 pub mod agent;

@@ -8,7 +8,17 @@
 //! The window's agent (`Kind::Window`) defers to a running `deliver --daemon`: it wakes it, then
 //! waits for the agent lock on a thread of its own (a blocking `flock`, no timer) and takes over
 //! delivery as soon as the daemon exits, however it ends. The listener runs beside a daemon or the
-//! window when the settings turn it on, and is restarted when its settings change.
+//! window when the settings turn it on (and the admin policy doesn't turn it off), and is
+//! restarted when its settings, a profile's login or the policy's say change.
+//!
+//! Profiles (issue 10): a pass delivers each profile with mail waiting in turn, each with its own
+//! effective profile (`policy::State::effective`: Global, the profile's overrides, the policy's
+//! locks) and its own password, claiming only its own messages. A profile that can't be used
+//! (deleted, invalid, breaking the policy, in Direct mode) leaves its mail queued with the reason
+//! noted on it and in the event log, and the other profiles go on. An invalid policy file stops
+//! every profile: the reason is noted on the queued mail, an error event is recorded (at most once
+//! per [`journal::REPEAT_EVERY`]), and nothing is sent or bounced until it is fixed. Mail queued
+//! before profiles existed goes with the default profile of the day.
 //!
 //! Stopping: cancelling the token passed to [`run`] (SIGTERM, SIGINT, the window closing) stops
 //! claiming; in-flight messages finish or go back to queued, connections are closed with QUIT
@@ -275,22 +285,32 @@ async fn wait_for_lock(dir: &Path, kind: Kind, cancel: &CancelToken) -> std::io:
     }
 }
 
+/// What the hosted listener is started from: Global's listener settings, every profile's login,
+/// and whether the admin policy turns it off. A change of any restarts it.
+type ListenerSource = (crate::settings::Listener, Vec<(String, String)>, bool);
+
+fn listener_source() -> Option<ListenerSource> {
+    let settings = settings::load().ok()?.settings;
+    let off = policy::load().policy().is_some_and(|p| p.disable_listener);
+    Some((settings.profile.listener.clone(), profiles::listener_logins(&settings), off))
+}
+
 /// The listener a daemon or the window hosts, with the settings it was started with.
 struct HostedListener {
     running: Option<super::listener::Running>,
-    settings: Option<crate::settings::Listener>,
+    settings: Option<ListenerSource>,
 }
 
 impl HostedListener {
     async fn start(path: &Path, cancel: &CancelToken, events: &mut dyn Events) -> HostedListener {
-        let settings = settings::load().ok().map(|l| l.settings.profile.listener);
+        let settings = listener_source();
         let running = super::listener::start_for_agent(path, cancel, &mut |t: &str| events.notice(t)).await;
         HostedListener { running, settings }
     }
 
     /// Restarts the listener when its settings changed since it was started (or turns it off).
     async fn refresh(&mut self, path: &Path, cancel: &CancelToken, events: &mut dyn Events) {
-        let now = settings::load().ok().map(|l| l.settings.profile.listener);
+        let now = listener_source();
         if now.is_none() || now == self.settings {
             return;
         }
