@@ -352,6 +352,18 @@ impl Store {
             .map_err(|e| self.storage(e))
     }
 
+    /// Moves the mail queued for profile `old` to `new` (a renamed profile), in one transaction;
+    /// the mail log keeps the name each row was written with. Returns how many messages moved.
+    pub fn rename_profile(&mut self, old: &str, new: &str) -> Result<usize, Error> {
+        let path = self.path().display().to_string();
+        let storage = |e: rusqlite::Error| Error::Storage { path: path.clone(), message: e.to_string() };
+        let tx = self.conn_mut().transaction_with_behavior(TransactionBehavior::Immediate).map_err(storage)?;
+        let moved = tx.execute("UPDATE message SET profile = ?2 WHERE profile = ?1", params![old, new]).map_err(storage)?;
+        tx.execute("UPDATE recipient SET profile = ?2 WHERE profile = ?1", params![old, new]).map_err(storage)?;
+        tx.commit().map_err(storage)?;
+        Ok(moved)
+    }
+
     /// The profiles (as queued; `None`: mail queued before profiles) that have mail waiting,
     /// queued or deferred. Seeks `recipient_due` once per profile rather than reading the queue.
     pub fn waiting_profiles(&self) -> Result<Vec<Option<String>>, Error> {

@@ -807,5 +807,10 @@ mod tests {
             .map(Result::unwrap)
             .collect();
         assert_eq!(logged, [Some("alerts".to_string())], "the intake row names the profile");
+
+        s.unclaim_all(&named).unwrap();
+        assert_eq!(s.rename_profile("alerts", "pager").unwrap(), 1);
+        assert_eq!(s.waiting_profiles().unwrap(), [Some("pager".to_string())]);
+        assert_eq!(s.claim(10, Some("pager")).unwrap().len(), 1, "the renamed profile's pass takes its mail");
     }
 }
