@@ -393,6 +393,11 @@ async fn pass(mut store: Store, stop: &Stop, pool: &Arc<Pool>, events: &mut dyn 
         if stop.stop.is_cancelled() {
             break;
         }
+        // Only deferred mail, not due yet: nothing to do for it now (no keyring read, no drain).
+        if let Some(at) = store.next_due_of(queued_as.as_deref())?.filter(|at| *at > now_millis()) {
+            end.next_due = Some(end.next_due.map_or(at, |n| n.min(at)));
+            continue;
+        }
         let name = queued_as.clone().unwrap_or_else(|| default.clone());
         let whose = deliver::Whose { queued_as, name };
         let (s, summary, next) = pass_profile(store, &settings, &policy, whose, stop, pool, events).await?;
