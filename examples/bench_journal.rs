@@ -226,6 +226,7 @@ fn main() {
             message_id: format!("<w{i}@example.com>"),
             source: "sendmail".into(),
             options: Dsn::default(),
+            profile: "global".into(),
         })
         .collect();
     store.insert(&batch).unwrap();

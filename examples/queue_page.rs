@@ -38,6 +38,7 @@ fn main() {
                     message_id: format!("<{i}@bench.example>"),
                     source: "bench".into(),
                     options: Dsn::default(),
+                    profile: "global".into(),
                 }
             })
             .collect();
@@ -97,6 +98,7 @@ fn main() {
         message_id: format!("<intake{i}@bench.example>"),
         source: "bench".into(),
         options: Dsn::default(),
+        profile: "global".into(),
     };
     let mut k = 0;
     let mut intake = Store::open_for_intake(&path).expect("the outbox opens for intake");

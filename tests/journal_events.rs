@@ -8,10 +8,11 @@ mod support;
 
 use smtp_desk::journal::events::{self, Actor, Category, Event, EventQuery, Probe, QueueAction, Secret, Severity};
 use smtp_desk::outbox::listener::{Listener, Options};
+use smtp_desk::outbox::sendmail::IntakeProfile;
 use smtp_desk::outbox::smtp_session::LocalLogin;
 use smtp_desk::outbox::{Dsn, Store, Submission};
 use smtp_desk::secrets::Password;
-use smtp_desk::settings::{Profile, Settings};
+use smtp_desk::settings::Settings;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::process::Stdio;
@@ -129,6 +130,7 @@ fn queue(store: &mut Store, n: usize) {
             message_id: format!("<m{i}@test>"),
             source: "test".into(),
             options: Dsn::default(),
+            profile: "global".into(),
         })
         .collect();
     store.insert(&batch).unwrap();
@@ -205,7 +207,12 @@ fn the_listener_records_start_stop_and_a_refused_login_without_the_password() {
     let path = dir.path().join("outbox.sqlite3");
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let mut options = Options::loopback(0);
-    options.login = Some(LocalLogin { username: "cron".into(), password: Password::new("listener-S3cret").unwrap() });
+    options.logins = vec![LocalLogin {
+        username: "cron".into(),
+        password: Password::new("listener-S3cret").unwrap(),
+        profile: IntakeProfile::fallback(None),
+    }];
+    options.login_required = true;
     let l = {
         let _g = rt.enter();
         Listener::bind(options).unwrap()
@@ -213,7 +220,7 @@ fn the_listener_records_start_stop_and_a_refused_login_without_the_password() {
     let port = l.local_addrs()[0].port();
     let cancel = smtp_desk::smtp::CancelToken::new();
     let (p, c2) = (path.clone(), cancel.clone());
-    let served = rt.spawn(async move { l.serve(&p, Profile::default(), &c2).await });
+    let served = rt.spawn(async move { l.serve(&p, IntakeProfile::fallback(None), smtp_desk::policy::State::Absent, &c2).await });
 
     let tried = "Tried-Pa55word";
     // Two sessions guess: one line in the event log, not one per guess (a client guessing

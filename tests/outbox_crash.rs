@@ -144,6 +144,7 @@ fn message(i: usize) -> Submission {
         message_id: mid,
         source: "test".into(),
         options: Dsn::default(),
+        profile: "global".into(),
     }
 }
 

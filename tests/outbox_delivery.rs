@@ -30,6 +30,7 @@ impl Desk {
                     message_id: mid,
                     source: "test".into(),
                     options: Dsn::default(),
+                    profile: "global".into(),
                 }
             })
             .collect();
@@ -293,6 +294,7 @@ fn queue_from(desk: &Desk, sender: &str, recipients: &[&str], options: Dsn, subj
             message_id: mid,
             source: "test".into(),
             options,
+            profile: "global".into(),
         }])
         .unwrap();
 }

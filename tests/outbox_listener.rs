@@ -8,6 +8,7 @@ mod support;
 
 use serde_json::Value;
 use smtp_desk::outbox::listener::{self, Listener, Options};
+use smtp_desk::outbox::sendmail::IntakeProfile;
 use smtp_desk::outbox::Store;
 use smtp_desk::settings::Profile;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -395,7 +396,8 @@ fn a_stalled_client_does_not_block_another_session() {
     let mut profile = Profile::default();
     profile.sender.from_address = "me@example.com".into();
     let (p, c2) = (path.clone(), cancel.clone());
-    let served = rt.spawn(async move { l.serve(&p, profile, &c2).await });
+    let profile = IntakeProfile { name: "global".into(), profile };
+    let served = rt.spawn(async move { l.serve(&p, profile, smtp_desk::policy::State::Absent, &c2).await });
 
     let mut stalled = Client::connect(port);
     stalled.send("EHLO x\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n");
@@ -515,7 +517,7 @@ fn sessions_over_the_limit_get_421() {
     let port = l.local_addrs()[0].port();
     let cancel = smtp_desk::smtp::CancelToken::new();
     let (p, c2) = (dir.path().join("outbox.sqlite3"), cancel.clone());
-    let served = rt.spawn(async move { l.serve(&p, Profile::default(), &c2).await });
+    let served = rt.spawn(async move { l.serve(&p, IntakeProfile::fallback(None), smtp_desk::policy::State::Absent, &c2).await });
     let mut first = Client::connect(port);
     let _second = Client::connect(port);
     let s = TcpStream::connect(("127.0.0.1", port)).unwrap();

@@ -46,6 +46,7 @@ impl Desk {
                 message_id: mid,
                 source: "test".into(),
                 options: Dsn::default(),
+                profile: "global".into(),
             }])
             .unwrap();
         agent::poke(self.data.path());

@@ -8,7 +8,9 @@ use crate::outbox::Store;
 use std::io::Write;
 
 /// The header row, in column order.
-pub const HEADER: [&str; 11] = ["time", "queue_id", "message_id", "from", "to", "size", "server", "tls", "result", "reply", "duration_ms"];
+/// `profile` came last (issue 10): columns are only ever added at the end.
+pub const HEADER: [&str; 12] =
+    ["time", "queue_id", "message_id", "from", "to", "size", "server", "tls", "result", "reply", "duration_ms", "profile"];
 
 /// Writes every row `q` matches (its `before`/`after`/`limit` are ignored: the whole range) to
 /// `out` as CSV; returns how many rows were written.
@@ -33,7 +35,7 @@ pub fn write_csv(store: &Store, q: &LogQuery, out: impl Write) -> Result<u64, Er
     Ok(rows)
 }
 
-fn record(e: &Entry) -> [String; 11] {
+fn record(e: &Entry) -> [String; 12] {
     [
         time::rfc3339(e.at),
         e.message.map(|m| m.to_string()).unwrap_or_default(),
@@ -46,6 +48,7 @@ fn record(e: &Entry) -> [String; 11] {
         e.result.to_string(),
         cell(&e.reply),
         e.duration_ms.to_string(),
+        e.profile.clone().unwrap_or_default(),
     ]
 }
 

@@ -9,11 +9,11 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 /// Adds one row; the parameters in order: at, message (or NULL), message_id, sender, recipient,
-/// size, server, tls (or NULL), result, reply, duration_ms. Written by intake and delivery in
+/// size, server, tls (or NULL), result, reply, duration_ms, profile. Written by intake and delivery in
 /// their own transactions, so a row exists exactly when what it records was committed.
 pub(crate) const INSERT: &str =
-    "INSERT INTO mail_log (at, message, message_id, sender, recipient, size, server, tls, result, reply, duration_ms)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+    "INSERT INTO mail_log (at, message, message_id, sender, recipient, size, server, tls, result, reply, duration_ms, profile)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 
 /// What happened to one recipient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
@@ -82,6 +82,10 @@ pub struct Entry {
     /// The server's reply, or why there was none.
     pub reply: String,
     pub duration_ms: u64,
+    /// The profile the mail was (to be) sent with; absent on rows written before profiles existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub profile: Option<String>,
 }
 
 /// Which page of the mail log to read: newest first, filtered; the page before or after one on
@@ -95,6 +99,10 @@ pub struct LogQuery {
     pub result: Option<LogResult>,
     /// Rows whose sender or recipient is this address (case-insensitive).
     pub address: Option<String>,
+    /// Rows of this profile (its canonical name, `global` for Global).
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub profile: Option<String>,
     /// The next (older) page: rows before this one.
     pub before: Option<Cursor>,
     /// The previous (newer) page: rows after this one.
@@ -113,7 +121,7 @@ pub struct LogPage {
     pub newer: bool,
 }
 
-const COLUMNS: &str = "id, at, message, message_id, sender, recipient, size, server, tls, result, reply, duration_ms";
+const COLUMNS: &str = "id, at, message, message_id, sender, recipient, size, server, tls, result, reply, duration_ms, profile";
 
 fn entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
     Ok(Entry {
@@ -129,6 +137,7 @@ fn entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
         result: LogResult::parse(&r.get::<_, String>(9)?).unwrap_or(LogResult::Deferred),
         reply: r.get(10)?,
         duration_ms: r.get::<_, i64>(11)?.max(0) as u64,
+        profile: r.get(12)?,
     })
 }
 
@@ -154,6 +163,9 @@ pub fn page(store: &Store, q: &LogQuery) -> Result<LogPage, Error> {
     }
     if let Some(u) = q.until {
         l.filter("at < ?", Value::Integer(u));
+    }
+    if let Some(p) = q.profile.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        l.filter("profile = ?", Value::Text(p.to_string()));
     }
     let address = q.address.as_deref().map(str::trim).filter(|a| !a.is_empty());
     if let Some(r) = q.result {
@@ -185,7 +197,10 @@ mod tests {
         for (at, sender, recipient, result) in rows {
             store
                 .conn()
-                .execute(INSERT, rusqlite::params![at, 1, "<m@x>", sender, recipient, 10, "sendmail", None::<&str>, result, "", 0])
+                .execute(
+                    INSERT,
+                    rusqlite::params![at, 1, "<m@x>", sender, recipient, 10, "sendmail", None::<&str>, result, "", 0, "global"],
+                )
                 .unwrap();
         }
         (dir, store)

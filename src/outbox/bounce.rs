@@ -98,6 +98,7 @@ pub(crate) fn queue(
     job: &Job,
     failed: &[Failure],
     server: &str,
+    profile: &str,
     now: i64,
     budget: &mut Budget,
 ) -> rusqlite::Result<usize> {
@@ -118,8 +119,8 @@ pub(crate) fn queue(
     }
     let report = report(job, failed, server, budget);
     tx.prepare_cached(
-        "INSERT INTO message (received_at, sender, size, subject, message_id, source, body_type, body)
-         VALUES (?1, '', ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO message (received_at, sender, size, subject, message_id, source, body_type, body, profile)
+         VALUES (?1, '', ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(rusqlite::params![
         now,
@@ -128,11 +129,15 @@ pub(crate) fn queue(
         report.message_id,
         SOURCE,
         (!report.body.is_ascii()).then_some("8BITMIME"),
-        report.body
+        report.body,
+        profile
     ])?;
     let id = tx.last_insert_rowid();
-    tx.prepare_cached("INSERT INTO recipient (message, position, address, state, updated_at) VALUES (?1, 0, ?2, 'queued', ?3)")?
-        .execute(rusqlite::params![id, job.sender, now])?;
+    // The bounce goes out with the failed message's profile: its From is that profile's address.
+    tx.prepare_cached(
+        "INSERT INTO recipient (message, position, address, state, updated_at, profile) VALUES (?1, 0, ?2, 'queued', ?3, ?4)",
+    )?
+    .execute(rusqlite::params![id, job.sender, now, profile])?;
     // Taken in like any message, so its delivery is counted as received and delivered alike.
     tx.prepare_cached(crate::journal::mail_log::INSERT)?.execute(rusqlite::params![
         now,
@@ -145,7 +150,8 @@ pub(crate) fn queue(
         None::<&str>,
         "received",
         "",
-        0
+        0,
+        profile
     ])?;
     tracing::info!("bounce {id} queued to {} for message {}", job.sender, job.id);
     Ok(1)
@@ -299,6 +305,7 @@ mod tests {
             dsn: Dsn::default(),
             is_bounce: false,
             recipients: vec![],
+            profile: None,
         }
     }
 

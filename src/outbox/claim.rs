@@ -25,6 +25,8 @@ pub struct Job {
     pub is_bounce: bool,
     /// (position, address) of each claimed recipient.
     pub recipients: Vec<(i64, String)>,
+    /// The profile it was queued for; `None` for mail queued before profiles (the default's).
+    pub profile: Option<String>,
 }
 
 /// What one attempt did for one recipient.
@@ -90,18 +92,21 @@ impl Tally {
 pub struct Recording<'a> {
     /// `host:port`, as recorded with each attempt.
     pub server: &'a str,
+    /// The profile the attempts used (canonical name): on each mail-log row, and the bounces'.
+    pub profile: &'a str,
     pub max_age_ms: i64,
     pub bounces: Option<&'a mut bounce::Budget>,
 }
 
 impl Store {
-    /// Claims up to `max` messages with due recipients, marking those recipients `sending`, in
-    /// one short transaction: queued ones first, then deferred ones whose time has come.
+    /// Claims up to `max` messages of `profile` (as queued: `None` is mail queued before profiles)
+    /// with due recipients, marking those recipients `sending`, in one short transaction: queued
+    /// ones first, then deferred ones whose time has come.
     ///
-    /// Both walks follow `recipient_by_state` (state, next_try_at, then the key), so a claim reads
-    /// only the rows it takes: no sort of the whole queue per claim, which made a long drain
-    /// quadratic.
-    pub fn claim(&mut self, max: usize) -> Result<Vec<Job>, Error> {
+    /// Both walks follow `recipient_due` (state, profile, next_try_at, then the key), so a claim
+    /// reads only the rows it takes: no sort of the whole queue per claim, which made a long drain
+    /// quadratic, and no walk past other profiles' mail.
+    pub fn claim(&mut self, max: usize, profile: Option<&str>) -> Result<Vec<Job>, Error> {
         let now = now_millis();
         let path = self.path().display().to_string();
         let storage = |e: rusqlite::Error| Error::Storage { path: path.clone(), message: e.to_string() };
@@ -110,14 +115,16 @@ impl Store {
         {
             let mut ids: Vec<i64> = Vec::with_capacity(max);
             for sql in [
-                "SELECT message FROM recipient WHERE state = 'queued' ORDER BY next_try_at, message",
-                "SELECT message FROM recipient WHERE state = 'deferred' AND next_try_at <= ?1 ORDER BY next_try_at, message",
+                "SELECT message FROM recipient INDEXED BY recipient_due WHERE state = 'queued' AND profile IS ?1 ORDER BY next_try_at, message",
+                "SELECT message FROM recipient INDEXED BY recipient_due
+                 WHERE state = 'deferred' AND profile IS ?1 AND next_try_at <= ?2 ORDER BY next_try_at, message",
             ] {
                 if ids.len() >= max {
                     break;
                 }
                 let mut stmt = tx.prepare_cached(sql).map_err(storage)?;
-                let mut rows = if sql.contains("?1") { stmt.query([now]) } else { stmt.query([]) }.map_err(storage)?;
+                let mut rows =
+                    if sql.contains("?2") { stmt.query(params![profile, now]) } else { stmt.query(params![profile]) }.map_err(storage)?;
                 while let Some(row) = rows.next().map_err(storage)? {
                     let id: i64 = row.get(0).map_err(storage)?;
                     if !ids.contains(&id) {
@@ -136,7 +143,7 @@ impl Store {
                 .map_err(storage)?;
             let mut message = tx
                 .prepare_cached(
-                    "SELECT sender, body, received_at, body_type, dsn_notify, dsn_ret, dsn_envid, source, message_id FROM message WHERE id = ?1",
+                    "SELECT sender, body, received_at, body_type, dsn_notify, dsn_ret, dsn_envid, source, message_id, profile FROM message WHERE id = ?1",
                 )
                 .map_err(storage)?;
             for id in ids {
@@ -164,6 +171,7 @@ impl Store {
                             dsn: Dsn { body_type, notify: r.get(4)?, ret: r.get(5)?, envid: r.get(6)? },
                             is_bounce: r.get::<_, String>(7)? == bounce::SOURCE,
                             recipients: Vec::new(),
+                            profile: r.get(9)?,
                         })
                     })
                     .map_err(storage)?;
@@ -240,7 +248,8 @@ impl Store {
                         tls,
                         result,
                         reply,
-                        (now - started).max(0)
+                        (now - started).max(0),
+                        how.profile
                     ])
                     .map_err(storage)?;
                     if outcome == Outcome::Failed {
@@ -249,7 +258,7 @@ impl Store {
                 }
                 if !failed.is_empty() {
                     if let Some(budget) = how.bounces.as_deref_mut() {
-                        tally.bounces += bounce::queue(&tx, job, &failed, how.server, now, budget).map_err(storage)?;
+                        tally.bounces += bounce::queue(&tx, job, &failed, how.server, how.profile, now, budget).map_err(storage)?;
                     }
                 }
                 tallies.push(tally);
@@ -329,6 +338,69 @@ impl Store {
     pub fn note_queued(&self, why: &str) -> Result<usize, Error> {
         self.conn()
             .execute("UPDATE recipient SET last_reply = ?1 WHERE state = 'queued' AND last_reply IS NOT ?1", [why])
+            .map_err(|e| self.storage(e))
+    }
+
+    /// Sets the last reply of the queued recipients of `profile` (as queued; `None`: mail queued
+    /// before profiles): why that profile's mail is not sent.
+    pub fn note_queued_of(&self, profile: Option<&str>, why: &str) -> Result<usize, Error> {
+        self.conn()
+            .execute(
+                "UPDATE recipient SET last_reply = ?1 WHERE state = 'queued' AND profile IS ?2 AND last_reply IS NOT ?1",
+                params![why, profile],
+            )
+            .map_err(|e| self.storage(e))
+    }
+
+    /// Moves the mail queued for profile `old` to `new` (a renamed profile), in one transaction;
+    /// the mail log keeps the name each row was written with. Returns how many messages moved.
+    pub fn rename_profile(&mut self, old: &str, new: &str) -> Result<usize, Error> {
+        let path = self.path().display().to_string();
+        let storage = |e: rusqlite::Error| Error::Storage { path: path.clone(), message: e.to_string() };
+        let tx = self.conn_mut().transaction_with_behavior(TransactionBehavior::Immediate).map_err(storage)?;
+        let moved = tx.execute("UPDATE message SET profile = ?2 WHERE profile = ?1", params![old, new]).map_err(storage)?;
+        tx.execute("UPDATE recipient SET profile = ?2 WHERE profile = ?1", params![old, new]).map_err(storage)?;
+        tx.commit().map_err(storage)?;
+        Ok(moved)
+    }
+
+    /// The profiles (as queued; `None`: mail queued before profiles) that have mail waiting,
+    /// queued or deferred. Seeks `recipient_due` once per profile rather than reading the queue.
+    pub fn waiting_profiles(&self) -> Result<Vec<Option<String>>, Error> {
+        let storage = |e| self.storage(e);
+        let mut out = Vec::new();
+        for state in ["queued", "deferred"] {
+            let legacy: bool = self
+                .conn()
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM recipient INDEXED BY recipient_due WHERE state = ?1 AND profile IS NULL)")
+                .and_then(|mut s| s.query_row([state], |r| r.get(0)))
+                .map_err(storage)?;
+            if legacy && !out.contains(&None) {
+                out.push(None);
+            }
+            let mut after = String::new();
+            let mut next = self
+                .conn()
+                .prepare_cached("SELECT min(profile) FROM recipient INDEXED BY recipient_due WHERE state = ?1 AND profile > ?2")
+                .map_err(storage)?;
+            while let Some(p) = next.query_row(params![state, after], |r| r.get::<_, Option<String>>(0)).map_err(storage)? {
+                if !out.contains(&Some(p.clone())) {
+                    out.push(Some(p.clone()));
+                }
+                after = p;
+            }
+        }
+        Ok(out)
+    }
+
+    /// When the next recipient of `profile` (as queued) falls due: as [`Store::next_due`] for one profile.
+    pub fn next_due_of(&self, profile: Option<&str>) -> Result<Option<i64>, Error> {
+        self.conn()
+            .prepare_cached(
+                "SELECT CASE WHEN EXISTS (SELECT 1 FROM recipient INDEXED BY recipient_due WHERE state = 'queued' AND profile IS ?1) THEN 0
+                        ELSE (SELECT min(next_try_at) FROM recipient INDEXED BY recipient_due WHERE state = 'deferred' AND profile IS ?1) END",
+            )
+            .and_then(|mut s| s.query_row(params![profile], |r| r.get::<_, Option<i64>>(0)))
             .map_err(|e| self.storage(e))
     }
 

@@ -1,5 +1,7 @@
-//! The delivery agent: drains what is due to the profile's relay over at most
+//! The delivery agent: drains what is due of one profile to its relay over at most
 //! `limits.connection_limit` connections at once, `limits.batch_size` messages per connection.
+//! The runner calls it once per profile with due mail ([`super::runner`]); a drain claims only
+//! its profile's messages ([`Store::claim`]) and records its name on every mail-log row.
 //!
 //! Shape: one drain pass runs exactly `connection_limit` worker tasks (the hard cap: each owns at
 //! most one connection, taken from the [`Pool`] of kept ones or opened when it is empty). Due
@@ -81,6 +83,15 @@ pub struct Bounces {
     pub budget: Option<Budget>,
 }
 
+/// Whose mail a drain carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Whose {
+    /// The profile as the queue holds it: `None` is mail queued before profiles existed.
+    pub queued_as: Option<String>,
+    /// The profile it is sent with (canonical name), for the mail log and bounces.
+    pub name: String,
+}
+
 enum Request {
     Claim(usize, oneshot::Sender<Result<Vec<Job>, Error>>),
     Record(Box<Attempt>, oneshot::Sender<Result<Tally, Error>>),
@@ -97,6 +108,7 @@ fn copy(e: &Error, path: &str) -> Error {
 /// that waits together in one transaction.
 struct Writer {
     store: Store,
+    whose: Whose,
     server: String,
     max_age_ms: i64,
     budget: Option<Budget>,
@@ -123,7 +135,7 @@ impl Writer {
                         replies.push(reply);
                     }
                     Request::Claim(n, reply) => {
-                        let _ = reply.send(self.store.claim(n));
+                        let _ = reply.send(self.store.claim(n, self.whose.queued_as.as_deref()));
                     }
                     Request::Unclaim(jobs, reply) => {
                         let _ = reply.send(self.store.unclaim_all(&jobs));
@@ -134,7 +146,8 @@ impl Writer {
             if attempts.is_empty() {
                 continue;
             }
-            let how = Recording { server: &self.server, max_age_ms: self.max_age_ms, bounces: self.budget.as_mut() };
+            let how =
+                Recording { server: &self.server, profile: &self.whose.name, max_age_ms: self.max_age_ms, bounces: self.budget.as_mut() };
             match self.store.record_all(&attempts, how) {
                 Ok(tallies) => {
                     for (reply, t) in replies.into_iter().zip(tallies) {
@@ -188,6 +201,8 @@ impl Desk {
 struct Shared {
     desk: Desk,
     pool: Arc<Pool>,
+    /// The pool key of this drain's profile.
+    key: String,
     /// Set once a connection fails: the rest of the pass defers with this reason.
     down: Mutex<Option<String>>,
     summary: Mutex<Summary>,
@@ -236,20 +251,22 @@ impl Shared {
 /// end the pass early.
 pub async fn drain(
     store: Store,
+    whose: Whose,
     profile: &Profile,
     password: Option<Password>,
     bounces: Bounces,
     stop: &Stop,
     pool: &Arc<Pool>,
 ) -> (Store, Summary, Option<Error>) {
-    pool.begin(profile).await;
     let server = format!("{}:{}", profile.relay.host.trim(), profile.relay.port);
     let (tx, rx) = mpsc::unbounded_channel();
-    let writer = Writer { store, server, max_age_ms: i64::from(profile.limits.max_queue_age_hours) * 3_600_000, budget: bounces.budget };
+    let writer =
+        Writer { store, whose, server, max_age_ms: i64::from(profile.limits.max_queue_age_hours) * 3_600_000, budget: bounces.budget };
     let writer = tokio::task::spawn_blocking(move || writer.run(rx));
     let shared = Arc::new(Shared {
         desk: Desk { tx },
         pool: pool.clone(),
+        key: super::pool::key_of(profile),
         down: Mutex::new(None),
         summary: Mutex::new(Summary::default()),
         open: Mutex::new(0),
@@ -406,7 +423,8 @@ async fn worker(shared: &Arc<Shared>, profile: &Profile, password: Option<&Passw
         if stop.stop.is_cancelled() || profile.limits.max_idle_secs == 0 {
             c.quit().await;
         } else {
-            shared.pool.put(c, used);
+            let idle = std::time::Duration::from_secs(u64::from(profile.limits.max_idle_secs));
+            shared.pool.put(c, used, shared.key.clone(), idle);
         }
     }
     result
@@ -420,7 +438,7 @@ async fn connect(
     stop: &Stop,
 ) -> Result<(Connection, usize), relay::Trouble> {
     let batch = profile.limits.batch_size.max(1) as usize;
-    while let Some(mut kept) = shared.pool.take() {
+    while let Some(mut kept) = shared.pool.take(&shared.key) {
         if kept.used < batch && kept.conn.check().await.is_ok() {
             shared.opened();
             return Ok((kept.conn, kept.used));
@@ -428,6 +446,14 @@ async fn connect(
         // Worn out, or the server dropped it while it rested: close it and try the next.
         kept.conn.quit().await;
     }
+    // Kept connections of other profiles count toward the cap: the oldest make room. The new
+    // connection is counted as open from here, so workers connecting at once all see it.
+    let busy = {
+        let mut open = shared.open.lock().unwrap_or_else(|p| p.into_inner());
+        *open += 1;
+        *open - 1
+    };
+    shared.pool.make_room(&shared.key, busy, profile.limits.connection_limit.max(1) as usize).await;
     let (c, cert) = Connection::open(profile, password, &stop.abort).await;
     if let Some(cert) = cert {
         if !shared.certificate_noted.swap(true, Ordering::Relaxed) {
@@ -440,6 +466,7 @@ async fn connect(
             let _ = shared.desk.tx.send(Request::Certificate(seen));
         }
     }
+    shared.closed();
     let c = c?;
     shared.opened();
     Ok((c, 0))

@@ -146,6 +146,7 @@ mod tests {
             message_id: format!("<{i}@example.com>"),
             source: "test".into(),
             options: Dsn::default(),
+            profile: "global".into(),
         }
     }
 

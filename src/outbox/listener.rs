@@ -9,15 +9,23 @@
 //! the accept loop is async so the agent (`deliver --daemon`, later the window) can stop it.
 //! After an acceptance delivery is woken like `sendmail` does, at most every [`WAKE_EVERY`], so
 //! a burst does not start a delivery run per message.
+//!
+//! Profiles: each profile may set a listener login of its own (`listener.username`, its password
+//! in the keyring entry `listener:NAME`). A client that logs in with one sends with that
+//! profile; a client that doesn't, with the default profile. A login is required only while
+//! Global sets one (it guards the port for the whole machine); named profiles' logins are then
+//! offered beside it. The admin policy's `disable_listener` keeps it from starting at all, and
+//! its sender domain is checked at MAIL.
 
 use super::intake::Intake;
+use super::sendmail::IntakeProfile;
 use super::smtp_session::{self, Config, LocalLogin, MAX_RECIPIENTS};
 use super::store::Store;
 use super::MAX_MESSAGE_BYTES;
 use crate::error::{ErrorKind, ErrorReport};
 use crate::journal::events;
 use crate::secrets;
-use crate::settings::{self, Listener as ListenerSettings, Profile};
+use crate::settings::{self, profiles};
 use crate::smtp::CancelToken;
 use std::collections::HashMap;
 use std::io::{BufReader, BufWriter, Write};
@@ -41,12 +49,14 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 pub enum Error {
     #[error("the SMTP listener is off in the settings")]
     Disabled,
+    #[error("the admin policy {path} turns the SMTP listener off{}", if .reason.is_empty() { String::new() } else { format!(" ({})", .reason) })]
+    DisabledByPolicy { path: String, reason: String },
     #[error("the SMTP listener only listens on loopback addresses (127.0.0.1, ::1); {0} is not one")]
     NotLoopback(IpAddr),
     #[error("could not listen on {address}: {source}")]
     Bind { address: SocketAddr, source: std::io::Error },
-    #[error("the listener login '{0}' is set, but no password for it is saved in the keyring")]
-    NoPassword(String),
+    #[error("the listener login '{0}' (profile {1}) is set, but no password for it is saved in the keyring")]
+    NoPassword(String, String),
     #[error("the listener's password could not be read: {0}")]
     Keyring(#[from] secrets::Error),
     #[error("the settings can't be read: {0}")]
@@ -59,6 +69,9 @@ impl Error {
     fn hint(&self) -> Option<String> {
         Some(match self {
             Error::Disabled => "Turn it on: smtp-desk config set listener.enabled true".into(),
+            Error::DisabledByPolicy { .. } => {
+                "Programs hand mail in with smtp-desk sendmail instead; ask whoever manages this machine if they need the listener.".into()
+            }
             Error::NotLoopback(_) => {
                 "Programs on other machines must use a mail server of their own; the listener is for this machine.".into()
             }
@@ -70,9 +83,13 @@ impl Error {
             Error::Bind { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
                 "Ports below 1024 need root: choose another with smtp-desk config set listener.port 2525".into()
             }
-            Error::NoPassword(_) => {
+            Error::NoPassword(_, profile) if profile == profiles::GLOBAL => {
                 "Save it with smtp-desk password set --listener, or ask for no login: smtp-desk config set listener.username ''".into()
             }
+            Error::NoPassword(_, profile) => format!(
+                "Save it with smtp-desk password set --listener --profile {profile}, or remove the profile's login: \
+                 smtp-desk config set --profile {profile} listener.username ''"
+            ),
             _ => return None,
         })
     }
@@ -85,14 +102,17 @@ impl From<&Error> for ErrorReport {
             Error::Outbox(o) => ErrorReport::from(o),
             Error::Settings(_) => ErrorReport::new(ErrorKind::SettingsIo, e.to_string()),
             other => {
-                let kind =
-                    if matches!(other, Error::NoPassword(_)) { ErrorKind::ListenerPasswordMissing } else { ErrorKind::ListenerUnavailable };
+                let kind = if matches!(other, Error::NoPassword(..)) {
+                    ErrorKind::ListenerPasswordMissing
+                } else {
+                    ErrorKind::ListenerUnavailable
+                };
                 let mut r = ErrorReport::new(kind, other.to_string());
                 r.hint = other.hint();
                 r.field = match other {
-                    Error::Disabled => Some("listener.enabled".into()),
+                    Error::Disabled | Error::DisabledByPolicy { .. } => Some("listener.enabled".into()),
                     Error::Bind { .. } => Some("listener.port".into()),
-                    Error::NoPassword(_) => Some("listener.username".into()),
+                    Error::NoPassword(..) => Some("listener.username".into()),
                     _ => None,
                 };
                 r
@@ -109,8 +129,10 @@ pub struct Options {
     /// 0 picks a free port (tests).
     pub port: u16,
     pub max_bytes: usize,
-    /// When set, AUTH PLAIN / LOGIN with this login is required before MAIL.
-    pub login: Option<LocalLogin>,
+    /// The logins taken (AUTH PLAIN / LOGIN), each with its profile.
+    pub logins: Vec<LocalLogin>,
+    /// A login is required before MAIL.
+    pub login_required: bool,
     pub read_timeout: Duration,
     pub max_sessions: usize,
     pub max_recipients: usize,
@@ -123,21 +145,28 @@ impl Options {
             addresses: vec![IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)],
             port,
             max_bytes: MAX_MESSAGE_BYTES,
-            login: None,
+            logins: Vec::new(),
+            login_required: false,
             read_timeout: READ_TIMEOUT,
             max_sessions: MAX_SESSIONS,
             max_recipients: MAX_RECIPIENTS,
         }
     }
 
-    /// The options the settings ask for, with the login's password read from the keyring (a
-    /// blocking D-Bus call: run it off the async threads).
-    pub fn from_settings(s: &ListenerSettings) -> Result<Options, Error> {
-        let mut o = Options::loopback(s.port);
-        let username = s.username.trim();
-        if !username.is_empty() {
-            let password = secrets::get_listener()?.ok_or_else(|| Error::NoPassword(username.to_string()))?;
-            o.login = Some(LocalLogin { username: username.to_string(), password });
+    /// The options the settings ask for, with each profile's login and its password read from
+    /// the keyring (blocking D-Bus calls: run it off the async threads).
+    pub fn from_settings(settings: &settings::Settings) -> Result<Options, Error> {
+        let mut o = Options::loopback(settings.profile.listener.port);
+        for (username, profile) in profiles::listener_logins(settings) {
+            let username = username.trim().to_string();
+            if username.is_empty() {
+                continue;
+            }
+            let entry = profiles::password_entry(settings, Some(&profile)).map_err(|e| Error::Settings(e.to_string()))?;
+            let password = secrets::get_listener_of(&entry)?.ok_or_else(|| Error::NoPassword(username.clone(), profile.clone()))?;
+            let profile = IntakeProfile::choose(settings, Some(&profile)).map_err(|e| Error::Settings(e.to_string()))?;
+            o.login_required |= profile.name == profiles::GLOBAL;
+            o.logins.push(LocalLogin { username, password, profile });
         }
         Ok(o)
     }
@@ -191,7 +220,14 @@ impl Listener {
     }
 
     /// Serves until `cancel`: accepted mail goes into the outbox at `store_path`.
-    pub async fn serve(self, store_path: &Path, profile: Profile, cancel: &CancelToken) -> Result<(), Error> {
+    /// `profile` is what clients that don't log in send with; `policy`'s sender domain is checked at MAIL.
+    pub async fn serve(
+        self,
+        store_path: &Path,
+        profile: IntakeProfile,
+        policy: crate::policy::State,
+        cancel: &CancelToken,
+    ) -> Result<(), Error> {
         let intake = Arc::new(Intake::start(Store::open(store_path)?));
         // The event log gets a connection of its own: the intake's belongs to its writer thread.
         let journal = Store::open(store_path).map_err(|e| tracing::warn!("listener: no event log: {e}")).ok();
@@ -203,6 +239,7 @@ impl Listener {
             journal: Mutex::new(journal),
             intake,
             profile,
+            policy,
             options: self.options,
             waker: Waker::start(store_path),
             active: AtomicUsize::new(0),
@@ -246,15 +283,21 @@ impl Listener {
 /// use. Fails when it is off, the port can't be bound or the login has no saved password.
 pub async fn serve(store_path: &Path, settings: &settings::Settings, cancel: &CancelToken) -> Result<(), Error> {
     let listener = bind_from_settings(settings).await?;
-    listener.serve(store_path, settings.profile.clone(), cancel).await
+    let profile = IntakeProfile::choose(settings, None).map_err(|e| Error::Settings(e.to_string()))?;
+    listener.serve(store_path, profile, crate::policy::load(), cancel).await
 }
 
 /// Binds what the settings describe (reading the login's password on a blocking thread).
 pub async fn bind_from_settings(settings: &settings::Settings) -> Result<Listener, Error> {
-    let s = settings.profile.listener.clone();
-    if !s.enabled {
+    if let crate::policy::State::Active { path, policy } = crate::policy::load() {
+        if policy.disable_listener {
+            return Err(Error::DisabledByPolicy { path: path.display().to_string(), reason: policy.reason });
+        }
+    }
+    if !settings.profile.listener.enabled {
         return Err(Error::Disabled);
     }
+    let s = settings.clone();
     let options = tokio::task::spawn_blocking(move || Options::from_settings(&s))
         .await
         .map_err(|e| Error::Settings(format!("reading the listener's password stopped: {e}")))??;
@@ -294,11 +337,12 @@ pub async fn start_if_enabled(store_path: &Path, cancel: &CancelToken) -> Result
         return Ok(None);
     }
     let listener = bind_from_settings(&settings).await?;
+    let profile = IntakeProfile::choose(&settings, None).map_err(|e| Error::Settings(e.to_string()))?;
     let addresses = listener.local_addrs();
     let stop = cancel.child_token();
     let (path, token) = (store_path.to_path_buf(), stop.clone());
     let task = tokio::spawn(async move {
-        if let Err(e) = listener.serve(&path, settings.profile, &token).await {
+        if let Err(e) = listener.serve(&path, profile, crate::policy::load(), &token).await {
             tracing::error!("listener: stopped: {e}");
             events::record_at(&path, &events::app_problem(events::Severity::Error, format!("The SMTP listener stopped: {e}")));
         }
@@ -332,7 +376,8 @@ pub async fn start_for_agent(store_path: &Path, cancel: &CancelToken, notice: &m
 /// What every session shares.
 struct Shared {
     intake: Arc<Intake>,
-    profile: Profile,
+    profile: IntakeProfile,
+    policy: crate::policy::State,
     options: Options,
     waker: Waker,
     active: AtomicUsize,
@@ -390,7 +435,9 @@ fn session(shared: &Shared, stream: TcpStream, peer: SocketAddr) {
         profile: &shared.profile,
         max_bytes: shared.options.max_bytes,
         source: "smtp listener",
-        login: shared.options.login.as_ref(),
+        logins: &shared.options.logins,
+        login_required: shared.options.login_required,
+        policy: Some(&shared.policy),
         max_recipients: shared.options.max_recipients,
         on_accept: Some(&on_accept),
     };
@@ -399,9 +446,10 @@ fn session(shared: &Shared, stream: TcpStream, peer: SocketAddr) {
             if o.failed_logins > 0 {
                 // Never the names or passwords tried: only that it happened, and from where.
                 tracing::warn!("listener: {} failed login(s) from {peer}", o.failed_logins);
-                let expected = shared.options.login.as_ref().map(|l| l.username.as_str()).unwrap_or_default();
+                let names: Vec<&str> = shared.options.logins.iter().map(|l| l.username.as_str()).collect();
+                let expected = names.join(", ");
                 if let Some(j) = shared.journal.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-                    events::record_unless_repeated(j, &events::listener_refused_login(peer, o.failed_logins, expected));
+                    events::record_unless_repeated(j, &events::listener_refused_login(peer, o.failed_logins, &expected));
                 }
             }
             if o.timed_out {

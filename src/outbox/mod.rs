@@ -8,6 +8,14 @@
 //! claiming and recording through [`claim`], retrying per [`retry`], keeping connections in
 //! [`pool`], and reporting failures to senders through [`bounce`]; it is woken by
 //! [`wake_delivery`]. [`service`] installs `deliver --daemon` as a systemd user service.
+//!
+//! Profiles (issue 10): every message is queued with the profile it is sent with (its canonical
+//! name: `sendmail --profile NAME`, the listener login's profile, else the default profile at
+//! intake), and every mail-log row names its profile. Delivery runs per profile ([`runner`]);
+//! connections are kept per profile in the [`pool`], and `limits.connection_limit` caps the
+//! connections of all profiles together. Intake refuses an envelope sender outside the admin
+//! policy's sender domain ([`Error::Policy`], a 'refused' row); an invalid policy stops delivery,
+//! never intake.
 
 pub mod address;
 pub mod agent;
@@ -49,6 +57,8 @@ pub mod exit {
     pub const CANTCREAT: u8 = 73;
     /// The queue could not be written (disk full, database locked too long): try again later.
     pub const TEMPFAIL: u8 = 75;
+    /// The admin policy forbids it (a sender outside the policy's sender domain).
+    pub const NOPERM: u8 = 77;
 }
 
 /// Where a recipient stands. `sent` and `failed` are final.
@@ -116,6 +126,10 @@ pub enum Error {
     Input(std::io::Error),
     #[error("no message with id {0} in the queue")]
     NotFound(i64),
+    #[error("there is no profile named '{name}' (profiles: {})", known.join(", "))]
+    UnknownProfile { name: String, known: Vec<String> },
+    #[error(transparent)]
+    Policy(crate::policy::Error),
 }
 
 impl Error {
@@ -129,6 +143,8 @@ impl Error {
             Error::TooBig { .. } => exit::CANTCREAT,
             Error::Storage { .. } | Error::Input(_) => exit::TEMPFAIL,
             Error::NotFound(_) => exit::DATAERR,
+            Error::UnknownProfile { .. } => exit::USAGE,
+            Error::Policy(_) => exit::NOPERM,
         }
     }
 
@@ -144,6 +160,8 @@ impl Error {
             Error::Storage { .. } => ErrorKind::QueueStorage,
             Error::Input(_) => ErrorKind::Input,
             Error::NotFound(_) => ErrorKind::NotInQueue,
+            Error::UnknownProfile { .. } => ErrorKind::UnknownProfile,
+            Error::Policy(p) => ErrorReport::from(p).kind,
         }
     }
 
@@ -159,6 +177,10 @@ impl Error {
                 "Nothing was queued. Check free disk space and that the data folder is writable, then send again.".into()
             }
             Error::NotFound(_) => "List the queue with smtp-desk queue list.".into(),
+            Error::UnknownProfile { .. } => "Nothing was queued. Name one of the profiles listed (smtp-desk profile list).".into(),
+            Error::Policy(_) => {
+                "Nothing was queued. Send from an address in the domain the admin policy allows (sendmail -f you@that.domain).".into()
+            }
             _ => return None,
         })
     }
@@ -191,7 +213,7 @@ pub fn wake_delivery_in(dir: &std::path::Path) -> WakeOutcome {
     }
     // While sending is off a one-shot run would only say so and exit: the mail stays queued
     // (not held: holding is a person's decision) until sending is turned on, which wakes delivery.
-    if crate::settings::load().is_ok_and(|l| l.settings.profile.mode == crate::settings::Mode::Off) {
+    if crate::settings::load().is_ok_and(|l| every_profile_off(&l.settings)) {
         return WakeOutcome::SendingOff;
     }
     match agent::start_once(dir) {
@@ -202,6 +224,12 @@ pub fn wake_delivery_in(dir: &std::path::Path) -> WakeOutcome {
             WakeOutcome::NotStarted
         }
     }
+}
+
+/// Whether no profile sends (each is off, or can't be resolved).
+fn every_profile_off(settings: &crate::settings::Settings) -> bool {
+    use crate::settings::profiles;
+    profiles::names(settings).iter().all(|n| profiles::resolve(settings, Some(n)).map_or(true, |p| p.mode == crate::settings::Mode::Off))
 }
 
 /// What [`wake_delivery`] achieved.

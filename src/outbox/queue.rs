@@ -38,6 +38,11 @@ pub struct MessageSummary {
     pub size: u64,
     pub subject: String,
     pub message_id: String,
+    /// The profile it is sent with (`global` for Global); absent: queued before profiles
+    /// existed, sent with the default profile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub profile: Option<String>,
     pub recipients: Vec<RecipientStatus>,
 }
 
@@ -186,7 +191,7 @@ impl Store {
     /// One message's summary, looked up by id .
     fn summary(&self, id: i64) -> rusqlite::Result<Option<MessageSummary>> {
         let mut stmt = self.conn().prepare_cached(
-            "SELECT id, received_at, sender, size, subject, message_id FROM message INDEXED BY message_listing WHERE id = ?1",
+            "SELECT id, received_at, sender, size, subject, message_id, profile FROM message INDEXED BY message_listing WHERE id = ?1",
         )?;
         let Some(mut m) = stmt
             .query_row([id], |r| {
@@ -198,6 +203,7 @@ impl Store {
                     size: r.get::<_, i64>(3)? as u64,
                     subject: r.get(4)?,
                     message_id: r.get(5)?,
+                    profile: r.get(6)?,
                     recipients: Vec::new(),
                 })
             })
@@ -425,11 +431,11 @@ impl Store {
         let tx = self.conn_mut().transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(storage)?;
         let mut changed = 0;
         {
-            let mut message = tx.prepare("SELECT message_id, sender, size FROM message WHERE id = ?1").map_err(storage)?;
+            let mut message = tx.prepare("SELECT message_id, sender, size, profile FROM message WHERE id = ?1").map_err(storage)?;
             let mut found = Vec::with_capacity(ids.len());
             for &id in ids {
-                let m: Option<(String, String, i64)> =
-                    message.query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional().map_err(storage)?;
+                let m: Option<(String, String, i64, Option<String>)> =
+                    message.query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).optional().map_err(storage)?;
                 found.push(m.ok_or(Error::NotFound(id))?);
             }
             // RETURNING names the recipients this call held, not those held before.
@@ -440,7 +446,7 @@ impl Store {
                 )
                 .map_err(storage)?;
             let mut log = tx.prepare_cached(crate::journal::mail_log::INSERT).map_err(storage)?;
-            for (&id, (message_id, sender, size)) in ids.iter().zip(found) {
+            for (&id, (message_id, sender, size, profile)) in ids.iter().zip(found) {
                 let held: Vec<String> = hold
                     .query_map(params_from_iter([id, now]), |r| r.get(0))
                     .map_err(storage)?
@@ -459,7 +465,8 @@ impl Store {
                         None::<&str>,
                         "held",
                         HELD_BY_A_PERSON,
-                        0
+                        0,
+                        profile
                     ])
                     .map_err(storage)?;
                 }
@@ -558,6 +565,7 @@ mod tests {
                 message_id: format!("<{i}@x>"),
                 source: "test".into(),
                 options: Dsn::default(),
+                profile: "global".into(),
             })
             .collect();
         s.insert(&batch).unwrap();

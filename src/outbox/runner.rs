@@ -8,7 +8,17 @@
 //! The window's agent (`Kind::Window`) defers to a running `deliver --daemon`: it wakes it, then
 //! waits for the agent lock on a thread of its own (a blocking `flock`, no timer) and takes over
 //! delivery as soon as the daemon exits, however it ends. The listener runs beside a daemon or the
-//! window when the settings turn it on, and is restarted when its settings change.
+//! window when the settings turn it on (and the admin policy doesn't turn it off), and is
+//! restarted when its settings, a profile's login or the policy's say change.
+//!
+//! Profiles (issue 10): a pass delivers each profile with mail waiting in turn, each with its own
+//! effective profile (`policy::State::effective`: Global, the profile's overrides, the policy's
+//! locks) and its own password, claiming only its own messages. A profile that can't be used
+//! (deleted, invalid, breaking the policy, in Direct mode) leaves its mail queued with the reason
+//! noted on it and in the event log, and the other profiles go on. An invalid policy file stops
+//! every profile: the reason is noted on the queued mail, an error event is recorded (at most once
+//! per [`journal::REPEAT_EVERY`]), and nothing is sent or bounced until it is fixed. Mail queued
+//! before profiles existed goes with the default profile of the day.
 //!
 //! Stopping: cancelling the token passed to [`run`] (SIGTERM, SIGINT, the window closing) stops
 //! claiming; in-flight messages finish or go back to queued, connections are closed with QUIT
@@ -24,8 +34,9 @@ use super::pool::Pool;
 use super::store::Store;
 use super::{now_millis, Error};
 use crate::journal::events as journal;
-use crate::secrets::{self, Password, DEFAULT_PROFILE};
-use crate::settings::{self, AuthMethod, Mode, Profile};
+use crate::policy;
+use crate::secrets::Password;
+use crate::settings::{self, profiles, AuthMethod, Mode, Profile};
 use crate::smtp::CancelToken;
 use std::path::Path;
 use std::sync::Arc;
@@ -148,7 +159,7 @@ pub async fn run(path: &Path, kind: Kind, cancel: &CancelToken, events: &mut dyn
     let watchdog = tokio::spawn(abort_after_grace(stop.clone()));
     let result = async {
         loop {
-            let (s, summary, mode, max_idle) = pass(store.take().expect("the store"), &stop, &pool, events).await?;
+            let (s, summary, end) = pass(store.take().expect("the store"), &stop, &pool, events).await?;
             store = Some(s);
             add(&mut total, &summary);
             if cancel.is_cancelled() {
@@ -157,14 +168,14 @@ pub async fn run(path: &Path, kind: Kind, cancel: &CancelToken, events: &mut dyn
             match kind {
                 Kind::Once => {
                     // A bounce written at the end of the pass is due now too.
-                    if (socket.drain() || summary.bounces > 0) && mode == Mode::Relay {
+                    if (socket.drain() || summary.bounces > 0) && end.sending {
                         continue;
                     }
                     break;
                 }
                 Kind::Daemon | Kind::Window => {
                     socket.drain();
-                    let next = if mode == Mode::Relay { store.as_ref().expect("the store").next_due()? } else { None };
+                    let next = end.next_due;
                     let wait = match next {
                         Some(at) => Duration::from_millis((at - now_millis()).clamp(0, IDLE_RECHECK.as_millis() as i64) as u64),
                         None => IDLE_RECHECK,
@@ -178,13 +189,13 @@ pub async fn run(path: &Path, kind: Kind, cancel: &CancelToken, events: &mut dyn
                     // Wait for a wake or the next due time; meanwhile close kept connections as
                     // their idle time runs out (no timer when none is kept).
                     loop {
-                        let expiry = pool.next_expiry(max_idle);
+                        let expiry = pool.next_expiry();
                         tokio::select! {
                             _ = socket.woken() => break,
                             _ = tokio::time::sleep_until(next_prune) => break,
                             _ = tokio::time::sleep_until(until), if !idle => break,
                             _ = async { tokio::time::sleep_until(expiry.expect("only polled with a kept connection")).await }, if expiry.is_some() => {
-                                pool.close_expired(max_idle).await;
+                                pool.close_expired().await;
                             }
                             _ = cancel.cancelled() => break,
                         }
@@ -220,7 +231,7 @@ pub async fn run(path: &Path, kind: Kind, cancel: &CancelToken, events: &mut dyn
     result?;
     // A wake that raced with closing: its message is committed, so one more look.
     if socket.close() && !cancel.is_cancelled() {
-        let (_, summary, _, _) = pass(store.take().expect("the store"), &stop, &pool, events).await?;
+        let (_, summary, _) = pass(store.take().expect("the store"), &stop, &pool, events).await?;
         add(&mut total, &summary);
         pool.close_all().await;
     }
@@ -274,22 +285,32 @@ async fn wait_for_lock(dir: &Path, kind: Kind, cancel: &CancelToken) -> std::io:
     }
 }
 
+/// What the hosted listener is started from: Global's listener settings, every profile's login,
+/// and whether the admin policy turns it off. A change of any restarts it.
+type ListenerSource = (crate::settings::Listener, Vec<(String, String)>, bool);
+
+fn listener_source() -> Option<ListenerSource> {
+    let settings = settings::load().ok()?.settings;
+    let off = policy::load().policy().is_some_and(|p| p.disable_listener);
+    Some((settings.profile.listener.clone(), profiles::listener_logins(&settings), off))
+}
+
 /// The listener a daemon or the window hosts, with the settings it was started with.
 struct HostedListener {
     running: Option<super::listener::Running>,
-    settings: Option<crate::settings::Listener>,
+    settings: Option<ListenerSource>,
 }
 
 impl HostedListener {
     async fn start(path: &Path, cancel: &CancelToken, events: &mut dyn Events) -> HostedListener {
-        let settings = settings::load().ok().map(|l| l.settings.profile.listener);
+        let settings = listener_source();
         let running = super::listener::start_for_agent(path, cancel, &mut |t: &str| events.notice(t)).await;
         HostedListener { running, settings }
     }
 
     /// Restarts the listener when its settings changed since it was started (or turns it off).
     async fn refresh(&mut self, path: &Path, cancel: &CancelToken, events: &mut dyn Events) {
-        let now = settings::load().ok().map(|l| l.settings.profile.listener);
+        let now = listener_source();
         if now.is_none() || now == self.settings {
             return;
         }
@@ -331,40 +352,110 @@ fn add(total: &mut Summary, s: &Summary) {
     }
 }
 
-/// One pass with the settings as they are now; also gives the idle time to keep connections.
-async fn pass(store: Store, stop: &Stop, pool: &Arc<Pool>, events: &mut dyn Events) -> Result<(Store, Summary, Mode, Duration), Error> {
-    let profile = match settings::load() {
-        Ok(loaded) => loaded.settings.profile,
+/// How a pass ended, for the agent's wait.
+#[derive(Debug, Clone, Copy, Default)]
+struct PassEnd {
+    /// Some profile was delivered over a relay (not off, not blocked).
+    sending: bool,
+    /// When the next recipient of a profile that can be delivered falls due: mail of a blocked
+    /// profile (off, unusable) waits for a wake or the idle recheck, never a busy loop.
+    next_due: Option<i64>,
+}
+
+/// One pass with the settings and the admin policy as they are now: each profile with mail
+/// waiting is delivered with its own effective profile, one after the other. A profile that
+/// can't be used leaves its mail queued with the reason and doesn't stop the others; an invalid
+/// policy stops them all.
+async fn pass(mut store: Store, stop: &Stop, pool: &Arc<Pool>, events: &mut dyn Events) -> Result<(Store, Summary, PassEnd), Error> {
+    let settings = match settings::load() {
+        Ok(loaded) => loaded.settings,
         Err(e) => {
             let text = format!("the settings can't be read ({e}); nothing was sent");
             journal::record_unless_repeated(&store, &journal::app_problem(journal::Severity::Warning, capital(&text)));
             events.notice(&text);
-            return Ok((store, Summary::default(), Mode::Off, Duration::ZERO));
+            return Ok((store, Summary::default(), PassEnd::default()));
         }
     };
-    let max_idle = Duration::from_secs(u64::from(profile.limits.max_idle_secs));
+    let policy = policy::load();
+    if let Err(e) = policy.ready() {
+        // Never bounced: the mail is fine, the machine's policy is not.
+        let text = format!("nothing was sent: {e}; the mail waits until the policy is fixed");
+        store.note_queued(&capital(&text))?;
+        journal::record_unless_repeated(&store, &journal::app_problem(journal::Severity::Error, capital(&text)));
+        events.notice(&text);
+        pool.close_all().await;
+        return Ok((store, Summary::default(), PassEnd::default()));
+    }
+    let default = profiles::default_name(&settings).to_string();
+    let mut total = Summary::default();
+    let mut end = PassEnd::default();
+    for queued_as in store.waiting_profiles()? {
+        if stop.stop.is_cancelled() {
+            break;
+        }
+        // Only deferred mail, not due yet: nothing to do for it now (no keyring read, no drain).
+        if let Some(at) = store.next_due_of(queued_as.as_deref())?.filter(|at| *at > now_millis()) {
+            end.next_due = Some(end.next_due.map_or(at, |n| n.min(at)));
+            continue;
+        }
+        let name = queued_as.clone().unwrap_or_else(|| default.clone());
+        let whose = deliver::Whose { queued_as, name };
+        let (s, summary, next) = pass_profile(store, &settings, &policy, whose, stop, pool, events).await?;
+        store = s;
+        add(&mut total, &summary);
+        if let Some(next) = next {
+            end.sending = true;
+            end.next_due = match (end.next_due, next) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+    }
+    Ok((store, total, end))
+}
+
+/// One profile's part of a pass. `Some(next due)` when its mail went to its relay; `None` when
+/// it is off or can't be used (its queued mail notes why).
+async fn pass_profile(
+    store: Store,
+    settings: &settings::Settings,
+    policy: &policy::State,
+    whose: deliver::Whose,
+    stop: &Stop,
+    pool: &Arc<Pool>,
+    events: &mut dyn Events,
+) -> Result<(Store, Summary, Option<Option<i64>>), Error> {
+    let queued_as = whose.queued_as.clone();
+    let of = if settings.profiles.is_empty() { String::new() } else { format!(" (profile {})", whose.name) };
+    let blocked = |store: Store, why: String| -> Result<(Store, Summary, Option<Option<i64>>), Error> {
+        store.note_queued_of(queued_as.as_deref(), &why)?;
+        Ok((store, Summary::default(), None))
+    };
+    let profile = match policy.effective(settings, Some(&whose.name)) {
+        Ok(p) => p,
+        Err(e) => {
+            let text = format!("the profile {} can't be used: {e}; its mail waits", whose.name);
+            journal::record_unless_repeated(&store, &journal::app_problem(journal::Severity::Warning, format!("Not sent: {text}")));
+            events.notice(&format!("not sent: {text}"));
+            return blocked(store, format!("Not sent: {text}"));
+        }
+    };
     match profile.mode {
         Mode::Off => {
-            let waiting = store.counts()?;
-            if waiting.queued + waiting.deferred > 0 {
-                events.notice(&format!("sending is off: {} recipient(s) {HELD_WHILE_OFF}", waiting.queued + waiting.deferred));
-            }
-            pool.close_all().await;
-            return Ok((store, Summary::default(), Mode::Off, max_idle));
+            events.notice(&format!("sending is off{of}: its mail is {HELD_WHILE_OFF}"));
+            return Ok((store, Summary::default(), None));
         }
         Mode::Direct => {
-            store.note_queued(DIRECT_NOT_YET)?;
             events.notice(DIRECT_NOT_YET);
-            pool.close_all().await;
-            return Ok((store, Summary::default(), Mode::Direct, max_idle));
+            return blocked(store, DIRECT_NOT_YET.to_string());
         }
         Mode::Relay => {}
     }
     if let Err(r) = crate::smtp::check_ready(&profile, None) {
-        let problem = journal::app_problem(journal::Severity::Warning, format!("Nothing was sent: {}", r.message));
+        let problem = journal::app_problem(journal::Severity::Warning, format!("Nothing was sent{of}: {}", r.message));
         journal::record_unless_repeated(&store, &problem);
-        events.notice(&format!("nothing was sent: {}", r.message));
-        return Ok((store, Summary::default(), Mode::Off, max_idle));
+        events.notice(&format!("nothing was sent{of}: {}", r.message));
+        return Ok((store, Summary::default(), None));
     }
     let bounces = Bounces {
         budget: if profile.bounces.send {
@@ -377,7 +468,7 @@ async fn pass(store: Store, stop: &Stop, pool: &Arc<Pool>, events: &mut dyn Even
             None
         },
     };
-    let password = match password(&profile).await {
+    let password = match password(settings, &whose.name, &profile).await {
         Ok(p) => p,
         Err(why) => {
             // The login step defers the mail with the reason; the log says why once in a while.
@@ -386,7 +477,7 @@ async fn pass(store: Store, stop: &Stop, pool: &Arc<Pool>, events: &mut dyn Even
         }
     };
     let started = now_millis();
-    let (store, summary, error) = deliver::drain(store, &profile, password, bounces, stop, pool).await;
+    let (store, summary, error) = deliver::drain(store, whose, &profile, password, bounces, stop, pool).await;
     if summary.failed > 0 {
         match failed_since(&store, started) {
             Ok(failures) if !failures.is_empty() => {
@@ -405,7 +496,10 @@ async fn pass(store: Store, stop: &Stop, pool: &Arc<Pool>, events: &mut dyn Even
             journal::record_unless_repeated(&store, &journal::app_problem(journal::Severity::Error, format!("Delivery failed: {e}")));
             Err(e)
         }
-        None => Ok((store, summary, Mode::Relay, max_idle)),
+        None => {
+            let next = store.next_due_of(queued_as.as_deref())?;
+            Ok((store, summary, Some(next)))
+        }
     }
 }
 
@@ -426,17 +520,25 @@ fn failed_since(store: &Store, since: i64) -> Result<Vec<Failure>, Error> {
     rows.collect::<rusqlite::Result<_>>().map_err(|e| store.storage(e))
 }
 
-/// The saved password, read on a blocking thread (the keyring's D-Bus calls) within the timeout.
-/// Missing or unreadable: why, for the event log (the login step defers the mail with the reason).
-async fn password(profile: &Profile) -> Result<Option<Password>, String> {
+/// The password profile `name` logs in with (its own keyring entry, or Global's while it logs in
+/// as Global does: [`crate::account::password_for`]), read on a blocking thread (the keyring's
+/// D-Bus calls) within the step timeout. Missing or unreadable: why, for the event log (the
+/// login step defers the mail with the reason).
+async fn password(settings: &settings::Settings, name: &str, profile: &Profile) -> Result<Option<Password>, String> {
     if profile.auth.method != AuthMethod::Password {
         return Ok(None);
     }
-    let read = tokio::task::spawn_blocking(|| secrets::get(DEFAULT_PROFILE));
+    let (s, n) = (settings.clone(), name.to_string());
+    let read = tokio::task::spawn_blocking(move || crate::account::password_for(&s, Some(&n)));
+    let of = if settings.profiles.is_empty() { String::new() } else { format!(" of profile {name}") };
     match tokio::time::timeout(profile.limits.step_timeout(), read).await {
         Ok(Ok(Ok(Some(p)))) => Ok(Some(p)),
-        Ok(Ok(Ok(None))) => Err("No password is saved for the server's login; mail waits until one is (smtp-desk password set)".into()),
-        Ok(Ok(Err(e))) => Err(format!("The password could not be read from the keyring during delivery: {e}; mail waits until it can be")),
+        Ok(Ok(Ok(None))) => {
+            Err(format!("No password is saved for the server's login{of}; mail waits until one is (smtp-desk password set)"))
+        }
+        Ok(Ok(Err(e))) => {
+            Err(format!("The password{of} could not be read from the keyring during delivery: {}; mail waits until it can be", e.message))
+        }
         Ok(Err(e)) => Err(format!("Reading the password stopped: {e}")),
         Err(_) => Err("The keyring did not answer in time during delivery; mail waits until it does".into()),
     }

@@ -47,6 +47,8 @@ pub struct Invocation {
     pub recipients: Vec<String>,
     /// Flags accepted and ignored, for `-v`-style reporting.
     pub ignored: Vec<String>,
+    /// `--profile NAME`: the profile the mail is sent with (else the default profile).
+    pub profile: Option<String>,
 }
 
 /// Reads a sendmail command line (without the program name).
@@ -61,6 +63,19 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Invocation, Error> {
         }
         if arg == "--" {
             options_done = true;
+            continue;
+        }
+        // Our one long option: sendmail has none, so it can't clash with a real caller's flags.
+        if let Some(rest) = arg.strip_prefix("--profile") {
+            let name = match rest.strip_prefix('=') {
+                Some(v) => v.to_string(),
+                None if rest.is_empty() => args.next().map(str::to_string).ok_or_else(|| Error::Usage("--profile needs a name".into()))?,
+                None => return Err(Error::Usage(format!("unknown option '{arg}'"))),
+            };
+            if name.trim().is_empty() {
+                return Err(Error::Usage("--profile needs a name".into()));
+            }
+            inv.profile = Some(name);
             continue;
         }
         for (at, flag) in arg.char_indices().skip(1) {
@@ -163,6 +178,43 @@ fn dsn_value(flag: char, v: String) -> Result<String, Error> {
     Ok(v)
 }
 
+/// The profile intake records with a message, and the settings it supplies there (the From
+/// address, where local mail goes).
+#[derive(Debug, Clone)]
+pub struct IntakeProfile {
+    /// Canonical name (`global` for Global).
+    pub name: String,
+    pub profile: Profile,
+}
+
+impl IntakeProfile {
+    /// The profile `requested` (the default when `None`) of `settings`. An unknown name is
+    /// refused ([`Error::UnknownProfile`]). Intake never refuses mail over a settings problem: a
+    /// profile whose overrides don't apply supplies Global's fields (delivery checks it again).
+    pub fn choose(settings: &crate::settings::Settings, requested: Option<&str>) -> Result<IntakeProfile, Error> {
+        use crate::settings::profiles;
+        let name = profiles::canonical(settings, requested)
+            .map_err(|_| Error::UnknownProfile { name: requested.unwrap_or_default().to_string(), known: profiles::names(settings) })?
+            .to_string();
+        let profile = profiles::resolve(settings, Some(&name)).unwrap_or_else(|e| {
+            tracing::warn!("profile {name}: {e}; its Global fields are used at intake");
+            settings.profile.clone()
+        });
+        Ok(IntakeProfile { name, profile })
+    }
+
+    /// Global's defaults, when the settings can't be read: the name asked for, or Global.
+    pub fn fallback(requested: Option<&str>) -> IntakeProfile {
+        let name = requested.map(str::to_string).unwrap_or_else(|| crate::settings::profiles::GLOBAL.to_string());
+        IntakeProfile { name, profile: Profile::default() }
+    }
+}
+
+/// Refuses `sender` when the admin policy allows only another sender domain.
+pub fn check_sender(policy: &crate::policy::State, sender: &str) -> Result<(), Error> {
+    policy.check_sender(sender).map_err(Error::Policy)
+}
+
 /// The envelope sender to queue: `-f`/`-r` (or `MAIL FROM`) if given, else the profile's from
 /// address. A bare local name (cron passes `-f root`) can't be used with a server, so it
 /// becomes the profile's from address, or `name@this-host` without one.
@@ -195,7 +247,8 @@ pub(crate) struct Envelope<'a> {
 
 /// Normalises `raw` and completes the envelope: header recipients added for `-t`, bare local
 /// names sent to "local mail goes to", repeats removed. Refuses a message with no recipient.
-pub(crate) fn submission(env: Envelope, raw: &[u8], profile: &Profile, max_bytes: usize) -> Result<Submission, Error> {
+pub(crate) fn submission(env: Envelope, raw: &[u8], chosen: &IntakeProfile, max_bytes: usize) -> Result<Submission, Error> {
+    let profile = &chosen.profile;
     let from_address = if env.sender.is_empty() { profile.sender.from_address.trim().to_string() } else { env.sender.clone() };
     let from_address = if from_address.is_empty() { format!("{}@{}", local_user(), crate::machine::host_name()) } else { from_address };
     let domain = from_address.rsplit_once('@').map(|(_, d)| d.to_string()).unwrap_or_else(crate::machine::host_name);
@@ -224,12 +277,13 @@ pub(crate) fn submission(env: Envelope, raw: &[u8], profile: &Profile, max_bytes
         message_id: n.message_id,
         source: env.source.to_string(),
         options: env.dsn,
+        profile: chosen.name.clone(),
     })
 }
 
 /// The `-bm` intake: the invocation and the message read from standard input, as a submission.
-pub fn accept(inv: &Invocation, raw: &[u8], profile: &Profile, max_bytes: usize) -> Result<Submission, Error> {
-    let sender = envelope_sender(inv.sender.as_deref(), profile)?;
+pub fn accept(inv: &Invocation, raw: &[u8], chosen: &IntakeProfile, max_bytes: usize) -> Result<Submission, Error> {
+    let sender = envelope_sender(inv.sender.as_deref(), &chosen.profile)?;
     let mut recipients = Vec::new();
     for arg in &inv.recipients {
         recipients.extend(address::parse_list(arg, "the command line")?);
@@ -242,7 +296,7 @@ pub fn accept(inv: &Invocation, raw: &[u8], profile: &Profile, max_bytes: usize)
         dsn: inv.dsn.clone(),
         source: "sendmail",
     };
-    submission(env, raw, profile, max_bytes)
+    submission(env, raw, chosen, max_bytes)
 }
 
 /// The Message-ID header of a message that could not be queued, for its 'refused' row in the
@@ -255,7 +309,8 @@ pub(crate) fn message_id_of(raw: &[u8]) -> String {
 /// What a `sendmail` that refused a message leaves in the mail log: the sender and recipients
 /// as far as they were read, the message's size and Message-ID if it was read, and the error.
 /// Written only on refusal, so the accepted path pays nothing for it.
-pub fn refusal(inv: &Invocation, raw: Option<&[u8]>, profile: &Profile, error: &Error) -> Refusal {
+pub fn refusal(inv: &Invocation, raw: Option<&[u8]>, chosen: &IntakeProfile, error: &Error) -> Refusal {
+    let profile = &chosen.profile;
     let sender = match inv.sender.as_deref() {
         Some(given) => envelope_sender(Some(given), profile).unwrap_or_else(|_| given.to_string()),
         None => envelope_sender(None, profile).unwrap_or_default(),
@@ -282,13 +337,14 @@ pub fn refusal(inv: &Invocation, raw: Option<&[u8]>, profile: &Profile, error: &
         },
         server: "sendmail".into(),
         reply: error.to_string(),
+        profile: chosen.name.clone(),
     }
 }
 
 /// Whether `error` turns the message away (it goes to the mail log as 'refused'); a storage or
 /// input failure is not a refusal: nothing was decided about the message.
 pub fn is_refusal(error: &Error) -> bool {
-    !matches!(error, Error::Storage { .. } | Error::Input(_) | Error::NotFound(_))
+    !matches!(error, Error::Storage { .. } | Error::Input(_) | Error::NotFound(_) | Error::UnknownProfile { .. })
 }
 
 /// Refuses an invocation that can name no recipient, before the message is read.

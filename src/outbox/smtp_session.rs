@@ -12,11 +12,10 @@
 //! piece of a DATA line, so a client can't make the session hold more than the size limit.
 
 use super::intake::Intake;
-use super::sendmail::{envelope_sender, submission, Envelope};
+use super::sendmail::{envelope_sender, submission, Envelope, IntakeProfile};
 use super::store::{Dsn, Refusal};
 use super::{address, Error};
 use crate::secrets::Password;
-use crate::settings::Profile;
 use base64::Engine as _;
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -33,11 +32,13 @@ const MAX_AUTH_FAILURES: usize = 3;
 /// something else, e.g. HTTP, to the port).
 const MAX_ERRORS: usize = 20;
 
-/// The local login the listener asks for (its own, never the relay's). Cannot print its password.
+/// A local login the listener takes (a profile's own, never the relay's). Cannot print its
+/// password. Mail sent after it goes with its profile.
 #[derive(Debug, Clone)]
 pub struct LocalLogin {
     pub username: String,
     pub password: Password,
+    pub profile: IntakeProfile,
 }
 
 impl LocalLogin {
@@ -56,14 +57,20 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 /// How a session serves: who it is, what it takes.
 #[derive(Clone, Copy)]
 pub struct Config<'a> {
-    /// Supplies the From address for an added From header, and where local mail goes.
-    pub profile: &'a Profile,
+    /// The profile of mail sent without a login: supplies the From address for an added From
+    /// header and where local mail goes, and is recorded with the message.
+    pub profile: &'a IntakeProfile,
     /// The size limit announced (`SIZE n`) and enforced (552).
     pub max_bytes: usize,
     /// The intake's name: in the greeting and the queue's `source` column.
     pub source: &'a str,
-    /// When set, AUTH PLAIN and LOGIN are offered and a login is required before MAIL.
-    pub login: Option<&'a LocalLogin>,
+    /// The logins taken: when any is set, AUTH PLAIN and LOGIN are offered; a client that logs
+    /// in sends with its login's profile.
+    pub logins: &'a [LocalLogin],
+    /// A login is required before MAIL.
+    pub login_required: bool,
+    /// Envelope senders outside the admin policy's sender domain are refused at MAIL.
+    pub policy: Option<&'a crate::policy::State>,
     pub max_recipients: usize,
     /// Called with each message's id once it is committed (the listener wakes delivery).
     pub on_accept: Option<&'a (dyn Fn(i64) + Sync)>,
@@ -71,8 +78,17 @@ pub struct Config<'a> {
 
 impl<'a> Config<'a> {
     /// `sendmail -bs`: no login (the caller already runs as this user), the given size limit.
-    pub fn bs(profile: &'a Profile, max_bytes: usize) -> Config<'a> {
-        Config { profile, max_bytes, source: "sendmail -bs", login: None, max_recipients: MAX_RECIPIENTS, on_accept: None }
+    pub fn bs(profile: &'a IntakeProfile, max_bytes: usize) -> Config<'a> {
+        Config {
+            profile,
+            max_bytes,
+            source: "sendmail -bs",
+            logins: &[],
+            login_required: false,
+            policy: None,
+            max_recipients: MAX_RECIPIENTS,
+            on_accept: None,
+        }
     }
 }
 
@@ -157,7 +173,8 @@ impl<I: Input, O: Write> Session<'_, I, O> {
     fn run(&mut self, intake: &Intake) -> Result<(), Stop> {
         let (cfg, host) = (self.config, self.host.clone());
         let mut tx = Transaction::default();
-        let mut authenticated = false;
+        // The login the client gave (an index into `cfg.logins`), which picks its profile.
+        let mut authenticated: Option<usize> = None;
         let mut errors = 0usize;
         self.reply(&format!("220 {host} ESMTP SMTP Desk {}", cfg.source))?;
         loop {
@@ -177,11 +194,12 @@ impl<I: Input, O: Write> Session<'_, I, O> {
             let text = text.trim_end_matches(['\r', '\n']);
             let (verb, arg) = text.split_once(' ').unwrap_or((text, ""));
             let verb = verb.to_ascii_uppercase();
-            let needs_login = cfg.login.is_some() && !authenticated;
+            let needs_login = cfg.login_required && authenticated.is_none();
+            let profile = authenticated.map_or(cfg.profile, |i| &cfg.logins[i].profile);
             let r: String = match verb.as_str() {
                 "EHLO" => {
                     tx = Transaction::default();
-                    let auth = if cfg.login.is_some() && !authenticated { "250-AUTH PLAIN LOGIN\r\n" } else { "" };
+                    let auth = if !cfg.logins.is_empty() && authenticated.is_none() { "250-AUTH PLAIN LOGIN\r\n" } else { "" };
                     format!(
                         "250-{host}\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-ENHANCEDSTATUSCODES\r\n{auth}250 SIZE {}",
                         cfg.max_bytes
@@ -191,16 +209,16 @@ impl<I: Input, O: Write> Session<'_, I, O> {
                     tx = Transaction::default();
                     format!("250 {host}")
                 }
-                "AUTH" => match cfg.login {
-                    None => "502 5.5.1 AUTH is not offered here".into(),
-                    Some(_) if authenticated => "503 5.5.1 Already authenticated".into(),
-                    Some(_) if tx.sender.is_some() => "503 5.5.1 AUTH not allowed during a mail transaction".into(),
-                    Some(login) => match self.auth(arg, login)? {
-                        Some(true) => {
-                            authenticated = true;
+                "AUTH" => match cfg.logins {
+                    [] => "502 5.5.1 AUTH is not offered here".into(),
+                    _ if authenticated.is_some() => "503 5.5.1 Already authenticated".into(),
+                    _ if tx.sender.is_some() => "503 5.5.1 AUTH not allowed during a mail transaction".into(),
+                    logins => match self.auth(arg, logins)? {
+                        Some(Some(i)) => {
+                            authenticated = Some(i);
                             "235 2.7.0 Authentication successful".into()
                         }
-                        Some(false) => {
+                        Some(None) => {
                             self.out.failed_logins += 1;
                             if self.out.failed_logins >= MAX_AUTH_FAILURES {
                                 return self.close("421 4.7.8 Too many failed logins, closing");
@@ -212,20 +230,22 @@ impl<I: Input, O: Write> Session<'_, I, O> {
                 },
                 "MAIL" if needs_login => "530 5.7.0 Authentication required".into(),
                 "MAIL" => {
-                    let r = mail(&mut tx, arg, cfg);
-                    if refuses_mail(&r) {
+                    let r = mail(&mut tx, arg, cfg, profile);
+                    if refuses_mail(&r) || r.starts_with(POLICY_REFUSAL) {
                         let size = arg.split_whitespace().find_map(|p| strip_prefix_ci(p, "SIZE=")).and_then(|v| v.parse().ok());
                         let sender = path_text(arg, "FROM:");
-                        self.log_refusal(intake, Refusal { sender, size: size.unwrap_or(0), ..Refusal::default() }, &r);
+                        let refusal = Refusal { sender, size: size.unwrap_or(0), profile: profile.name.clone(), ..Refusal::default() };
+                        self.log_refusal(intake, refusal, &r);
                     }
                     r
                 }
                 "RCPT" => {
-                    let r = rcpt(&mut tx, arg, cfg);
+                    let r = rcpt(&mut tx, arg, cfg, profile);
                     if refuses_mail(&r) {
                         let refusal = Refusal {
                             sender: tx.sender.clone().unwrap_or_default(),
                             recipients: vec![path_text(arg, "TO:")],
+                            profile: profile.name.clone(),
                             ..Refusal::default()
                         };
                         self.log_refusal(intake, refusal, &r);
@@ -245,6 +265,7 @@ impl<I: Input, O: Write> Session<'_, I, O> {
                             Ok(raw) => raw.len() as u64,
                             Err(size) => *size as u64,
                         },
+                        profile: profile.name.clone(),
                         ..Refusal::default()
                     };
                     let r = match raw {
@@ -259,7 +280,7 @@ impl<I: Input, O: Write> Session<'_, I, O> {
                                 dsn: t.dsn,
                                 source: cfg.source,
                             };
-                            submission(env, &raw, cfg.profile, cfg.max_bytes).and_then(|s| intake.submit(s))
+                            submission(env, &raw, profile, cfg.max_bytes).and_then(|s| intake.submit(s))
                         }
                     };
                     match r {
@@ -304,8 +325,14 @@ impl<I: Input, O: Write> Session<'_, I, O> {
         }
     }
 
-    /// An AUTH exchange; `None` when the client cancelled or sent something unreadable.
-    fn auth(&mut self, arg: &str, login: &LocalLogin) -> Result<Option<bool>, Stop> {
+    /// An AUTH exchange: `Some(Some(i))` when the client gave login `i`, `Some(None)` when it gave
+    /// none of them; `None` when it cancelled or sent something unreadable.
+    fn auth(&mut self, arg: &str, logins: &[LocalLogin]) -> Result<Option<Option<usize>>, Stop> {
+        // Every login is compared (in time independent of where they differ), not the first match
+        // only, so the time taken does not tell which login names exist.
+        let which = |user: &[u8], pass: &[u8]| {
+            logins.iter().enumerate().fold(None, |hit, (i, l)| if l.matches(user, pass) { hit.or(Some(i)) } else { hit })
+        };
         let (mechanism, initial) = arg.trim().split_once(' ').map(|(m, i)| (m, Some(i.trim()))).unwrap_or((arg.trim(), None));
         match mechanism.to_ascii_uppercase().as_str() {
             "PLAIN" => {
@@ -313,12 +340,12 @@ impl<I: Input, O: Write> Session<'_, I, O> {
                 // authzid NUL authcid NUL password (RFC 4616); an authzid other than the login is refused.
                 let parts: Vec<&[u8]> = answer.split(|&b| b == 0).collect();
                 let [authz, user, pass] = parts[..] else { return Ok(None) };
-                Ok(Some((authz.is_empty() || authz == user) & login.matches(user, pass)))
+                Ok(Some(which(user, pass).filter(|_| authz.is_empty() || authz == user)))
             }
             "LOGIN" => {
                 let Some(user) = self.auth_answer(initial, "334 VXNlcm5hbWU6")? else { return Ok(None) };
                 let Some(pass) = self.auth_answer(None, "334 UGFzc3dvcmQ6")? else { return Ok(None) };
-                Ok(Some(login.matches(&user, &pass)))
+                Ok(Some(which(&user, &pass)))
             }
             _ => Ok(None),
         }
@@ -459,7 +486,11 @@ impl<I: Input, O: Write> Session<'_, I, O> {
     }
 }
 
-fn mail(tx: &mut Transaction, arg: &str, cfg: &Config) -> String {
+/// How a MAIL refused by the admin policy's sender domain starts (logged as 'refused', unlike
+/// other 5.7 replies).
+const POLICY_REFUSAL: &str = "550 5.7.1 ";
+
+fn mail(tx: &mut Transaction, arg: &str, cfg: &Config, profile: &IntakeProfile) -> String {
     if tx.sender.is_some() {
         return "503 5.5.1 Sender already given (RSET to start over)".into();
     }
@@ -486,7 +517,11 @@ fn mail(tx: &mut Transaction, arg: &str, cfg: &Config) -> String {
             _ => {}
         }
     }
-    match envelope_sender(Some(path), cfg.profile) {
+    match envelope_sender(Some(path), &profile.profile) {
+        Ok(s) if cfg.policy.is_some_and(|p| p.check_sender(&s).is_err()) => {
+            let e = cfg.policy.and_then(|p| p.check_sender(&s).err()).map(|e| e.to_string()).unwrap_or_default();
+            format!("{POLICY_REFUSAL}{}", e.replace(['\r', '\n'], " "))
+        }
         Ok(s) => {
             tx.sender = Some(s);
             tx.dsn = dsn;
@@ -496,7 +531,7 @@ fn mail(tx: &mut Transaction, arg: &str, cfg: &Config) -> String {
     }
 }
 
-fn rcpt(tx: &mut Transaction, arg: &str, cfg: &Config) -> String {
+fn rcpt(tx: &mut Transaction, arg: &str, cfg: &Config, profile: &IntakeProfile) -> String {
     if tx.sender.is_none() {
         return "503 5.5.1 MAIL first".into();
     }
@@ -517,7 +552,7 @@ fn rcpt(tx: &mut Transaction, arg: &str, cfg: &Config) -> String {
         Ok(a) => a,
         Err(e) => return format!("553 5.1.3 {}", one_line(&e)),
     };
-    match address::resolve_recipient(addr, cfg.profile.local_recipient.as_deref()) {
+    match address::resolve_recipient(addr, profile.profile.local_recipient.as_deref()) {
         Ok(a) => {
             if tx.seen.insert(a.clone()) {
                 tx.recipients.push(a);
@@ -577,10 +612,10 @@ mod tests {
     use super::*;
     use crate::outbox::store::Store;
 
-    fn profile() -> Profile {
-        let mut profile = Profile::default();
+    fn profile() -> IntakeProfile {
+        let mut profile = crate::settings::Profile::default();
         profile.sender.from_address = "me@example.com".into();
-        profile
+        IntakeProfile { name: "global".into(), profile }
     }
 
     fn run(script: &str, config: &Config) -> (String, Outcome, std::path::PathBuf, tempfile::TempDir) {
@@ -631,8 +666,8 @@ mod tests {
     #[test]
     fn a_login_is_required_when_set_and_a_wrong_one_refused() {
         let profile = profile();
-        let login = LocalLogin { username: "cron".into(), password: Password::new("s3cret").unwrap() };
-        let config = Config { login: Some(&login), source: "smtp listener", ..Config::bs(&profile, 10_000) };
+        let login = [LocalLogin { username: "cron".into(), password: Password::new("s3cret").unwrap(), profile: profile.clone() }];
+        let config = Config { logins: &login, login_required: true, source: "smtp listener", ..Config::bs(&profile, 10_000) };
         let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
         let script = format!(
             "EHLO c\r\nMAIL FROM:<a@example.com>\r\nAUTH PLAIN {}\r\nAUTH LOGIN\r\n{}\r\n{}\r\nAUTH PLAIN\r\n{}\r\n\

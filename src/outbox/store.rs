@@ -265,11 +265,21 @@ END;
 -- latest certificate seen, walk their own category newest first instead of every event.
 CREATE INDEX events_by_category ON events(category, at);
 ",
+    r"
+-- Profiles (issue 10): the profile each message is sent with, and each mail-log row's. NULL: a
+-- message queued before profiles existed, sent with the default profile of the day; a log row
+-- written before. `recipient.profile` copies its message's, so a delivery pass claims one
+-- profile's due mail by index (recipient_due) instead of walking every profile's. The listing
+-- index carries the profile: a page must not read message rows (the column sits after the body).
+ALTER TABLE message ADD COLUMN profile TEXT;
+ALTER TABLE recipient ADD COLUMN profile TEXT;
+DROP INDEX message_listing;
+CREATE INDEX message_listing ON message(id, received_at, sender, size, subject, message_id, profile);
+CREATE INDEX recipient_due ON recipient(state, profile, next_try_at);
+ALTER TABLE mail_log ADD COLUMN profile TEXT;
+CREATE INDEX mail_log_by_profile ON mail_log(profile, at);
+",
 ];
-
-/// The schema version [`Store::open`] brings a database to.
-#[cfg(test)]
-pub(crate) const VERSION: usize = MIGRATIONS.len();
 
 /// Creates a database at schema `version` (older than the current), for tests of a migration.
 #[cfg(test)]
@@ -304,6 +314,8 @@ pub struct Submission {
     pub message_id: String,
     pub source: String,
     pub options: Dsn,
+    /// The profile it is sent with, by canonical name (`global` for Global).
+    pub profile: String,
 }
 
 /// Mail intake refused (never queued), for the mail log: one row per recipient named, or one
@@ -321,6 +333,8 @@ pub struct Refusal {
     pub server: String,
     /// The reply (or error) given to the client.
     pub reply: String,
+    /// The profile the mail would have been sent with (canonical name).
+    pub profile: String,
 }
 
 /// An open queue database.
@@ -465,11 +479,11 @@ impl Store {
         let mut ids = Vec::with_capacity(batch.len());
         {
             let mut message = tx.prepare_cached(
-                "INSERT INTO message (received_at, sender, size, subject, message_id, source, body_type, dsn_notify, dsn_ret, dsn_envid, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                "INSERT INTO message (received_at, sender, size, subject, message_id, source, body_type, dsn_notify, dsn_ret, dsn_envid, body, profile)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?;
             let mut recipient = tx.prepare_cached(
-                "INSERT INTO recipient (message, position, address, state, updated_at) VALUES (?1, ?2, ?3, 'queued', ?4)",
+                "INSERT INTO recipient (message, position, address, state, updated_at, profile) VALUES (?1, ?2, ?3, 'queued', ?4, ?5)",
             )?;
             let mut log = tx.prepare_cached(crate::journal::mail_log::INSERT)?;
             for s in batch {
@@ -485,11 +499,12 @@ impl Store {
                     o.notify,
                     o.ret,
                     o.envid,
-                    s.body
+                    s.body,
+                    s.profile
                 ])?;
                 let id = tx.last_insert_rowid();
                 for (i, r) in s.recipients.iter().enumerate() {
-                    recipient.execute(params![id, i as i64, r, now])?;
+                    recipient.execute(params![id, i as i64, r, now, s.profile])?;
                     log.execute(params![
                         now,
                         id,
@@ -501,7 +516,8 @@ impl Store {
                         None::<&str>,
                         "received",
                         "",
-                        0
+                        0,
+                        s.profile
                     ])?;
                 }
                 ids.push(id);
@@ -524,8 +540,21 @@ impl Store {
                 let recipients = if r.recipients.is_empty() { &none[..] } else { &r.recipients[..] };
                 for to in recipients {
                     let size = i64::try_from(r.size).unwrap_or(i64::MAX);
-                    log.execute(params![now, None::<i64>, r.message_id, r.sender, to, size, r.server, None::<&str>, "refused", r.reply, 0])
-                        .map_err(storage)?;
+                    log.execute(params![
+                        now,
+                        None::<i64>,
+                        r.message_id,
+                        r.sender,
+                        to,
+                        size,
+                        r.server,
+                        None::<&str>,
+                        "refused",
+                        r.reply,
+                        0,
+                        r.profile
+                    ])
+                    .map_err(storage)?;
                 }
             }
         }
@@ -613,6 +642,7 @@ mod tests {
             message_id: "<1@example.com>".into(),
             source: "test".into(),
             options: Dsn::default(),
+            profile: "global".into(),
         }
     }
 
@@ -740,5 +770,47 @@ mod tests {
         );
         let attempts: i64 = s.conn().query_row("SELECT count(*) FROM sqlite_master WHERE name = 'attempts'", [], |r| r.get(0)).unwrap();
         assert_eq!(attempts, 0, "the attempts table is gone");
+    }
+
+    /// Migration 9: mail queued before profiles keeps no profile (sent with the default one) and
+    /// is claimed apart from a named profile's; each profile's mail is claimed only by its pass.
+    #[test]
+    fn older_mail_has_no_profile_and_each_profile_is_claimed_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.sqlite3");
+        {
+            let conn = create_at_version(&path, 8).unwrap();
+            conn.execute_batch(
+                "INSERT INTO message (received_at, sender, size, subject, message_id, source, body) VALUES (1, 'old@a', 1, '', '<old@a>', 't', x'00');
+                 INSERT INTO recipient (message, position, address, state, updated_at) VALUES (1, 0, 'x@b', 'queued', 1);",
+            )
+            .unwrap();
+        }
+        let mut s = Store::open(&path).unwrap();
+        let mut alerts = sub(1);
+        alerts.profile = "alerts".into();
+        let id = s.insert(&[alerts]).unwrap()[0];
+        assert_eq!(s.waiting_profiles().unwrap(), [None, Some("alerts".to_string())]);
+        assert_eq!(s.show(1).unwrap().summary.profile, None);
+        assert_eq!(s.show(id).unwrap().summary.profile.as_deref(), Some("alerts"));
+        let old = s.claim(10, None).unwrap();
+        assert_eq!(old.iter().map(|j| j.id).collect::<Vec<_>>(), [1], "only the mail queued before profiles");
+        assert!(s.claim(10, Some("global")).unwrap().is_empty());
+        let named = s.claim(10, Some("alerts")).unwrap();
+        assert_eq!((named.len(), named[0].profile.as_deref()), (1, Some("alerts")));
+        let logged: Vec<Option<String>> = s
+            .conn()
+            .prepare("SELECT profile FROM mail_log ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(logged, [Some("alerts".to_string())], "the intake row names the profile");
+
+        s.unclaim_all(&named).unwrap();
+        assert_eq!(s.rename_profile("alerts", "pager").unwrap(), 1);
+        assert_eq!(s.waiting_profiles().unwrap(), [Some("pager".to_string())]);
+        assert_eq!(s.claim(10, Some("pager")).unwrap().len(), 1, "the renamed profile's pass takes its mail");
     }
 }

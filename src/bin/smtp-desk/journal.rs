@@ -36,6 +36,9 @@ pub struct LogArgs {
     /// Only rows with this sender or recipient (any case).
     #[arg(long, value_name = "A")]
     address: Option<String>,
+    /// Only rows of this profile (global for Global).
+    #[arg(long, value_name = "NAME")]
+    profile: Option<String>,
     /// How many rows (newest first; 0: all). Default 50.
     #[arg(long, value_name = "N", conflicts_with = "csv")]
     limit: Option<u64>,
@@ -100,7 +103,17 @@ fn open() -> Result<Store, Error> {
 pub fn log(a: LogArgs) -> Outcome {
     let run = || -> Result<(), Error> {
         let (since, until) = range(a.since.as_deref(), a.until.as_deref())?;
-        let q = LogQuery { since, until, result: a.result, address: a.address.clone(), ..LogQuery::default() };
+        let q = LogQuery {
+            since,
+            until,
+            result: a.result,
+            address: a.address.clone(),
+            profile: a
+                .profile
+                .as_deref()
+                .map(|p| if smtp_desk::settings::profiles::is_global(p) { "global".into() } else { p.to_string() }),
+            ..LogQuery::default()
+        };
         if let (Some(s), Some(u)) = (since, until) {
             if u <= s {
                 return Err(Error::BadQuery { field: "--until".into(), message: "the end of the range is not after its start".into() });
@@ -141,11 +154,12 @@ pub fn log(a: LogArgs) -> Outcome {
                         e.recipient.clone(),
                         e.server.clone(),
                         e.tls.clone().unwrap_or_else(|| "-".into()),
+                        e.profile.clone().unwrap_or_else(|| "-".into()),
                         e.reply.clone(),
                     ]
                 })
                 .collect();
-            print_table(&mut out, &["TIME", "RESULT", "QUEUE", "FROM", "TO", "SERVER", "TLS", "REPLY"], &table);
+            print_table(&mut out, &["TIME", "RESULT", "QUEUE", "FROM", "TO", "SERVER", "TLS", "PROFILE", "REPLY"], &table);
         }
         Ok(())
     };

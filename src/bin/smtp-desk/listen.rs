@@ -12,9 +12,13 @@ listener.enabled is true:
   smtp-desk config set listener.enabled true listener.port 2525
 With listener.username set, clients must log in (AUTH PLAIN or LOGIN) with that name and the
 password saved by `smtp-desk password set --listener` (kept in the OS keyring).
+A profile with a listener login of its own (smtp-desk config set --profile alerts listener.username
+alerts-app; password set --listener --profile alerts) sends what that client hands in with that
+profile; clients that don't log in send with the default profile.
 `smtp-desk deliver --daemon` also runs the listener when it is enabled; run one or the other.
 
-Exit codes: 0 stopped; 64 the listener is off, or its login has no saved password;
+Exit codes: 0 stopped; 64 the listener is off (in the settings or by the admin policy), or a login
+has no saved password;
 75 the port can't be bound or the outbox can't be opened.";
 
 pub fn run() -> ExitCode {
@@ -32,13 +36,18 @@ pub fn run() -> ExitCode {
         tracing::info!("listen: SMTP on {}", at.join(", "));
         // SIGTERM and Ctrl-C end the process as it is: a message is committed before its 250,
         // so a client that saw no 250 still holds its copy.
-        l.serve(&smtp_desk::paths::outbox_file(), loaded.settings.profile, &cancel).await
+        let profile = smtp_desk::outbox::sendmail::IntakeProfile::choose(&loaded.settings, None)
+            .map_err(|e| listener::Error::Settings(e.to_string()))?;
+        l.serve(&smtp_desk::paths::outbox_file(), profile, smtp_desk::policy::load(), &cancel).await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let code = match e {
-                listener::Error::Disabled | listener::Error::NoPassword(_) | listener::Error::NotLoopback(_) => 64,
+                listener::Error::Disabled
+                | listener::Error::DisabledByPolicy { .. }
+                | listener::Error::NoPassword(..)
+                | listener::Error::NotLoopback(_) => 64,
                 listener::Error::Keyring(_) | listener::Error::Settings(_) => 1,
                 _ => 75,
             };

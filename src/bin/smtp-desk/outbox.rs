@@ -140,6 +140,7 @@ const SENDMAIL_HELP: &str = "Flags (sendmail-compatible; values attached or sepa
   -q              flush the queue
   -B TYPE, -N DSN, -R RET, -V ENVID   kept with the message for delivery
   -bi, -I         newaliases: nothing to do, exit 0
+  --profile NAME  send with this profile (smtp-desk profile list); without it, the default profile
   --              the rest are recipients
   accepted and ignored: -od* -oe* -om -o7 -o8 -oA* -O k=v -L -m -n -v -U -G -h -C -d -X -A*
 
@@ -148,11 +149,12 @@ Bare local recipients (root, www-data) go to the local_recipient setting
 
 Exit codes (sysexits):
   0   queued: the message is on disk (fsynced) before the exit
-  64  usage: unknown flag, missing value, no recipient given and no -t
+  64  usage: unknown flag, missing value, no recipient given and no -t, unknown --profile
   65  data: unparseable or empty message, CR/LF in an address, -t found no recipient
   67  no user: a bare local recipient and local_recipient is not set
   73  can't create: the message is over the size limit (25 MiB)
   75  temporary failure: the queue could not be written; send again later
+  77  not allowed: the admin policy allows only another sender domain
 Nothing is stored when the exit code is not 0.
 
 Run as 'sendmail' (a symlink to smtp-desk) it behaves as 'smtp-desk sendmail'; as 'mailq', as -bp.";
@@ -320,11 +322,12 @@ fn sendmail_inner(args: &[String]) -> Result<(), Error> {
             Ok(())
         }
         Mode::Smtp => {
-            let profile = load_profile();
+            let profile = load_profile(inv.profile.as_deref())?;
+            let policy = smtp_desk::policy::load();
             let intake = Intake::start(Store::open_for_intake(&smtp_desk::paths::outbox_file())?);
             let mut input = std::io::BufReader::new(std::io::stdin());
             let mut output = std::io::BufWriter::new(std::io::stdout());
-            let config = smtp_session::Config::bs(&profile, MAX_MESSAGE_BYTES);
+            let config = smtp_session::Config { policy: Some(&policy), ..smtp_session::Config::bs(&profile, MAX_MESSAGE_BYTES) };
             let outcome = smtp_session::serve(&mut input, &mut output, &intake, &config).map_err(Error::Input)?;
             drop(intake);
             if !outcome.accepted.is_empty() {
@@ -333,11 +336,12 @@ fn sendmail_inner(args: &[String]) -> Result<(), Error> {
             Ok(())
         }
         Mode::Deliver => {
-            let profile = load_profile();
+            let profile = load_profile(inv.profile.as_deref())?;
             let mut raw = None;
             let accepted = sendmail::check_recipients_possible(&inv)
                 .and_then(|()| sendmail::read_message(&mut std::io::stdin().lock(), inv.dot_ends_message, MAX_MESSAGE_BYTES))
-                .and_then(|r| sendmail::accept(&inv, raw.insert(r), &profile, MAX_MESSAGE_BYTES));
+                .and_then(|r| sendmail::accept(&inv, raw.insert(r), &profile, MAX_MESSAGE_BYTES))
+                .and_then(|s| sendmail::check_sender(&smtp_desk::policy::load(), &s.sender).map(|()| s));
             let submission = match accepted {
                 Ok(s) => s,
                 Err(e) => {
@@ -362,7 +366,9 @@ fn sendmail_inner(args: &[String]) -> Result<(), Error> {
     }
 }
 
-fn load_profile() -> settings::Profile {
+/// The profile the message is recorded with: `--profile NAME` (refused when there is no such
+/// profile), else the default one.
+fn load_profile(requested: Option<&str>) -> Result<sendmail::IntakeProfile, Error> {
     // Intake must not refuse mail over a settings problem: the profile only supplies the From
     // address and where local mail goes, and delivery re-reads the settings anyway.
     match settings::load() {
@@ -370,11 +376,11 @@ fn load_profile() -> settings::Profile {
             if let Some(n) = &loaded.notice {
                 eprintln!("sendmail: warning: {n}");
             }
-            loaded.settings.profile
+            sendmail::IntakeProfile::choose(&loaded.settings, requested)
         }
         Err(e) => {
             eprintln!("sendmail: warning: {e}; using the default settings for this message");
-            settings::Profile::default()
+            Ok(sendmail::IntakeProfile::fallback(requested))
         }
     }
 }
@@ -563,5 +569,6 @@ fn line(m: &MessageSummary) -> String {
     let more = m.recipients.len().saturating_sub(3);
     let more = if more > 0 { format!(" +{more}") } else { String::new() };
     let sender = if m.sender.is_empty() { "<>" } else { &m.sender };
-    format!("{:>6} {:<8} {:>8} {sender} -> {}{more}  {}", m.id, m.state, m.size, to.join(", "), m.subject)
+    let profile = m.profile.as_deref().unwrap_or("(default)");
+    format!("{:>6} {:<8} {:>8} [{profile}] {sender} -> {}{more}  {}", m.id, m.state, m.size, to.join(", "), m.subject)
 }

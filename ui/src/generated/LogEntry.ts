@@ -29,4 +29,8 @@ tls: string | null, result: LogResult,
 /**
  * The server's reply, or why there was none.
  */
-reply: string, duration_ms: number, };
+reply: string, duration_ms: number, 
+/**
+ * The profile the mail was (to be) sent with; absent on rows written before profiles existed.
+ */
+profile?: string, };

@@ -20,6 +20,10 @@ until: number | null, result: LogResult | null,
  */
 address: string | null, 
 /**
+ * Rows of this profile (its canonical name, `global` for Global).
+ */
+profile?: string | null, 
+/**
  * The next (older) page: rows before this one.
  */
 before: Cursor | null, 

@@ -18,4 +18,9 @@ received_at: number,
 /**
  * The envelope sender; "" is the null sender.
  */
-sender: string, size: number, subject: string, message_id: string, recipients: Array<RecipientStatus>, };
+sender: string, size: number, subject: string, message_id: string, 
+/**
+ * The profile it is sent with (`global` for Global); absent: queued before profiles
+ * existed, sent with the default profile.
+ */
+profile?: string, recipients: Array<RecipientStatus>, };
