@@ -190,6 +190,14 @@ pub fn rename_profile(path: &Path, old: &str, new: &str) -> Result<Written, Erro
             tracing::warn!(profile = old, "the renamed profile's old keyring entry could not be removed: {e}");
         }
     }
+    // Mail queued under the old name follows the profile (the mail log keeps the name each row
+    // was written with). Left behind, it would wait as mail of a profile that does not exist.
+    let outbox = crate::paths::outbox_file();
+    if outbox.exists() {
+        if let Err(e) = crate::outbox::Store::open(&outbox).and_then(|mut store| store.rename_profile(&old_entry, new)) {
+            tracing::warn!(profile = old, "mail queued for the renamed profile keeps its old name: {e}");
+        }
+    }
     Ok(written)
 }
 

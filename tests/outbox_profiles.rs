@@ -401,3 +401,27 @@ fn kept_connections_are_per_profile_and_the_cap_spans_profiles() {
         }
     }
 }
+
+/// Renaming a profile takes the mail queued under its old name along, so it is still sent with
+/// that profile. Renaming reads the keyring (the profile's passwords move): run inside
+/// scripts/session.sh.
+#[test]
+fn mail_queued_for_a_renamed_profile_follows_it() {
+    let _turn = keyring_turn();
+    let (a, b) = (Server::start(&[]), Server::start(&[]));
+    let s = Setup::new(&a, &b);
+    // Sending is off for the profile, so its mail waits in the queue (sendmail would deliver it at once).
+    s.change(|st| profiles::set_override(st, "alerts", "mode", json!("off")));
+    ok(&s.sendmail(&["--profile", "alerts", "ops@example.com"], "queued-before-rename"));
+    ok(&s.run(&["profile", "rename", "alerts", "ops"], b""));
+    assert_eq!(s.queue()[0]["profile"], "ops", "the queued message follows the rename");
+    assert!(b.received().is_empty());
+    s.change(|st| profiles::reset(st, "ops", "mode"));
+    s.deliver_once();
+    assert!(wait_until(Duration::from_secs(10), || !b.received().is_empty()));
+    assert_eq!(subjects(&b), ["queued-before-rename"], "still sent with the renamed profile's server");
+    assert!(a.received().is_empty());
+    let log = s.lines(&["log", "--json"]);
+    let profiles_logged: Vec<&str> = log.iter().map(|r| r["profile"].as_str().unwrap()).collect();
+    assert!(profiles_logged.contains(&"alerts") && profiles_logged.contains(&"ops"), "the log keeps each row's name: {log:?}");
+}
