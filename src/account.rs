@@ -67,14 +67,16 @@ pub fn save_all(path: &Path, profile: &str, edit: Edit, changes: PasswordChanges
 #[derive(Debug, Clone, Copy)]
 enum Entry<'a> {
     Server(&'a str),
-    Listener,
+    /// The listener password of a profile's entry (Global's is the keyring wrapper's own).
+    Listener(&'a str),
 }
 
 impl Entry<'_> {
     fn get(self, k: &dyn Keyring) -> Result<Option<Password>, secrets::Error> {
         match self {
             Entry::Server(profile) => k.get(profile),
-            Entry::Listener => k.get_listener(),
+            Entry::Listener(secrets::DEFAULT_PROFILE) => k.get_listener(),
+            Entry::Listener(profile) => secrets::get_listener_of(profile),
         }
     }
 
@@ -83,15 +85,17 @@ impl Entry<'_> {
         match (self, value) {
             (Entry::Server(profile), Some(p)) => k.set(profile, p),
             (Entry::Server(profile), None) => k.clear(profile),
-            (Entry::Listener, Some(p)) => k.set_listener(p),
-            (Entry::Listener, None) => k.clear_listener(),
+            (Entry::Listener(secrets::DEFAULT_PROFILE), Some(p)) => k.set_listener(p),
+            (Entry::Listener(secrets::DEFAULT_PROFILE), None) => k.clear_listener(),
+            (Entry::Listener(profile), Some(p)) => secrets::set_listener_of(profile, p),
+            (Entry::Listener(profile), None) => secrets::clear_listener_of(profile),
         }
     }
 
     fn name(self) -> &'static str {
         match self {
             Entry::Server(_) => "password",
-            Entry::Listener => "listener password",
+            Entry::Listener(_) => "listener password",
         }
     }
 }
@@ -120,7 +124,7 @@ pub fn save_all_with(
     // Every keyring call happens before the file is written, so a keyring failure leaves the file
     // untouched (and the changes already made are put back). Keeping a password needs no keyring.
     let mut made: Vec<Made> = Vec::new();
-    for (entry, change) in [(Entry::Server(profile), &changes.password), (Entry::Listener, &changes.listener_password)] {
+    for (entry, change) in [(Entry::Server(profile), &changes.password), (Entry::Listener(profile), &changes.listener_password)] {
         let value = match change {
             PasswordChange::Keep => continue,
             PasswordChange::Set(p) => Some(p),
