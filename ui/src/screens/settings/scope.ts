@@ -30,7 +30,7 @@ export function withValue(profile: Profile, key: string, value: JsonValue): Prof
   const parts = key.split(".");
   let node = copy;
   for (const part of parts.slice(0, -1)) node = node[part] as Record<string, unknown>;
-  node[parts[parts.length - 1]] = value;
+  node[parts[parts.length - 1] ?? key] = value;
   return copy as unknown as Profile;
 }
 
