@@ -105,7 +105,11 @@ export class SettingsForm {
       if (target.name && target.type !== "radio") this.touch(target.name);
     });
     click("revert", () => this.revert());
-    on(byId(this.root, "profile-select"), "change", () => void this.switchTo(byId<HTMLSelectElement>(this.root, "profile-select").value));
+    // Delegated: the profile select is replaced when a script sets its value (see renderProfiles).
+    on(this.form, "change", (e) => {
+      const target = e.target as HTMLSelectElement;
+      if (target.id === "profile-select") void this.switchTo(target.value);
+    });
     on(this.form, "click", (e) => {
       const button = (e.target as HTMLElement).closest<HTMLButtonElement>("button[data-scope-key]");
       if (button) this.toggleOverride(button.dataset.scopeKey ?? "");
@@ -280,9 +284,9 @@ export class SettingsForm {
   /** Shows profile `name`, re-filled from the saved settings; unsaved edits are discarded only after asking. */
   private async switchTo(name: string): Promise<void> {
     if (name === this.selected) return;
-    const select = byId<HTMLSelectElement>(this.root, "profile-select");
     if (this.dirty && !(await this.profileDialog.confirmDiscard())) {
-      select.value = this.selected;
+      renderProfiles(this.root, this.profileNames, this.defaultProfile, this.selected);
+      byId(this.root, "profile-select").focus();
       return;
     }
     this.selected = name;

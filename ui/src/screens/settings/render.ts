@@ -162,7 +162,17 @@ const SWITCHED = new Set(["listener.port", "listener.username", "bounces.max_per
 
 /** The profile bar: each profile (Global first, the default marked) and which buttons apply to the one shown. */
 export function renderProfiles(root: HTMLElement, names: readonly string[], defaultName: string, selected: string): void {
-  const select = byId<HTMLSelectElement>(root, "profile-select");
+  let select = byId<HTMLSelectElement>(root, "profile-select");
+  if (select.value !== selected && select.options.length > 0) {
+    // WebKit fires "change" only when the choice differs from the last one the user made, which a
+    // script setting the value does not move: after "Keep editing" put back the profile shown,
+    // choosing the same other profile again would do nothing. A fresh select starts clean.
+    const fresh = select.cloneNode(true) as HTMLSelectElement;
+    const focused = root.ownerDocument.activeElement === select;
+    select.replaceWith(fresh);
+    select = fresh;
+    if (focused) fresh.focus();
+  }
   const text = (n: string) => `${isGlobal(n) ? "Global" : n}${n === defaultName ? " (default)" : ""}`;
   const wanted = names.map((n) => `${n}\u0000${text(n)}`).join("\u0001");
   if (select.dataset.options !== wanted) {
