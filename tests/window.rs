@@ -1183,7 +1183,9 @@ async fn the_dashboard_mail_log_and_report_show_mail_sent_through_a_real_server(
 /// The profile shown in the profile bar, once it is `name`.
 async fn profile_shown(c: &Client, name: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while value(c, "profile-select").await != name {
+    // Read by script: the select is replaced when the page sets it, so a found element can go stale.
+    let shown = || async { c.execute("return document.getElementById('profile-select').value", vec![]).await.ok() };
+    while shown().await.as_ref().and_then(|v| v.as_str()) != Some(name) {
         assert!(Instant::now() < deadline, "the window never showed profile {name}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

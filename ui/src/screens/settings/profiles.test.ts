@@ -133,6 +133,7 @@ describe("a named profile's fields", () => {
     expect($("sender-from_address-scope-action").textContent).toBe("Override");
     expect($("sender-from_address-scope-action").getAttribute("aria-label")).toBe("Override: From address");
     expect($("sender-from_address").getAttribute("aria-describedby")).toContain("sender-from_address-scope-text");
+    expect($("relay-security-scope-text").textContent).toBe("Inherited from Global: STARTTLS (usually port 587)");
     expect($("logs-retention_days").disabled).toBe(true);
     expect($("logs-retention_days-scope-text").textContent).toContain("Set in Global");
     expect($("logs-retention_days-scope-action").hidden).toBe(true);

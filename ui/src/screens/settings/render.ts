@@ -3,6 +3,7 @@
 import { byId, make, show, srOnly } from "../../dom";
 import { FIELDS, fieldId, type Issue, type Mode, type Profile, type ReadOnly, type Settings } from "../../model";
 import type { Lock } from "../../generated/Lock";
+import type { JsonValue } from "../../generated/serde_json/JsonValue";
 import { fieldScope, isGlobal, shownValue, valueAt } from "./scope";
 import { describeIssue, label, LISTENER_PASSWORD, MESSAGE_KEYS, PASSWORD, shownIn } from "./fields";
 import { usesListenerPassword, type PasswordState } from "./password";
@@ -138,10 +139,10 @@ export function renderScope(root: HTMLElement, view: ScopeView): void {
     const name = label(key);
     let words = "";
     let button = "";
-    if (scope === "locked") words = `🔒 ${view.locks.find((l) => l.field === key)?.reason ?? "Locked by the admin policy"}`;
+    if (scope === "locked") words = view.locks.find((l) => l.field === key)?.reason ?? "Locked by the admin policy";
     else if (scope === "global_only") words = "Set in Global (for the whole machine)";
     else if (scope === "inherited") {
-      words = `Inherited from Global: ${shownValue(valueAt(view.global, key))}`;
+      words = `Inherited from Global: ${optionText(controls[0], valueAt(view.global, key))}`;
       button = "Override";
       action.setAttribute("aria-label", `Override: ${name}`);
     } else if (scope === "overridden") {
@@ -155,6 +156,15 @@ export function renderScope(root: HTMLElement, view: ScopeView): void {
     show(slot, words !== "");
     slot.dataset.scope = scope;
   }
+}
+
+/** A value as its control words it: a choice by its option's text ("STARTTLS (usually port 587)", not start_tls). */
+function optionText(control: HTMLInputElement | HTMLSelectElement | undefined, value: JsonValue | undefined): string {
+  if (control instanceof HTMLSelectElement) {
+    const option = [...control.options].find((o) => o.value === value);
+    if (option) return option.textContent ?? shownValue(value);
+  }
+  return shownValue(value);
 }
 
 /** The controls renderSections enables and disables by their switch. */
