@@ -1,7 +1,16 @@
 //! The admin policy: a read-only file in the system location that locks fields and forbids weak
 //! settings for every profile and every user of the machine.
 //!
-//! An invalid policy file is never ignored: while it is broken, nothing is sent.
+//! An invalid policy file is never ignored: while it is broken, nothing is sent. It does not stop
+//! the settings from being saved (its locks are unknown, so none is applied), and every save says
+//! so ([`crate::settings::Written::policy_problem`]; the CLI prints it as a warning).
+//!
+//! Every settings write goes through [`State::guard`] (from `settings::modify`): a change that
+//! sets a locked field to another value is refused; a value the file held from before the policy
+//! (or a policy change) is replaced by the locked one, silently, since no one chose it in this
+//! edit; and a write whose result still breaks a rule (TLS, relay hosts, sender domain) is refused.
+//! Validation (`settings::check`) knows nothing of the policy: the window shows
+//! [`State::report`] beside it.
 
 use crate::error::{ErrorKind, ErrorReport};
 use crate::settings::{fields, profiles, Issue, Profile, Settings};
@@ -146,21 +155,65 @@ pub fn load_from(path: &Path) -> State {
     }
 }
 
-/// Parses and checks a policy document: every problem found, in words naming where it is.
+/// The keys a policy file may hold.
+const KEYS: &[&str] = &[
+    "schema",
+    "reason",
+    "lock",
+    "require_certificate_verification",
+    "require_tls",
+    "allowed_relay_hosts",
+    "sender_domain",
+    "disable_listener",
+];
+
+/// Parses and checks a policy document: every problem found, each naming its key and the fix.
 pub fn parse(bytes: &[u8]) -> Result<Policy, Vec<String>> {
-    let policy: Policy = serde_json::from_slice(bytes).map_err(|e| vec![format!("line {}, column {}: {e}", e.line(), e.column())])?;
+    let doc: Value = serde_json::from_slice(bytes).map_err(|e| {
+        let text = e.to_string();
+        let text = text.rfind(" at line ").map_or(text.as_str(), |i| &text[..i]).to_string();
+        vec![format!("line {}, column {}: {text}", e.line(), e.column())]
+    })?;
+    let Value::Object(map) = &doc else {
+        return Err(vec!["it is not a JSON object — a policy is {\"schema\": 1, ...}".into()]);
+    };
     let mut problems = Vec::new();
-    if policy.schema != SCHEMA_VERSION {
+    if !map.contains_key("schema") {
+        problems.push(format!("schema: missing — add \"schema\": {SCHEMA_VERSION}"));
+    }
+    // Each key on its own, so one wrong type does not hide the next; the keys that read well are
+    // checked further below.
+    let mut good = map.clone();
+    for (key, value) in map {
+        if !KEYS.contains(&key.as_str()) {
+            problems.push(format!("'{key}' is not a policy key — remove it (keys: {})", KEYS.join(", ")));
+            good.remove(key);
+            continue;
+        }
+        let one = Value::Object([(key.clone(), value.clone())].into_iter().collect());
+        if let Err(e) = serde_json::from_value::<Policy>(one) {
+            problems.push(format!("{key}: {e}"));
+            good.remove(key);
+        }
+    }
+    let policy: Policy = serde_json::from_value(Value::Object(good.clone())).map_err(|e| vec![e.to_string()])?;
+    if good.contains_key("schema") && policy.schema != SCHEMA_VERSION {
         problems.push(format!("schema {} is not one this SMTP Desk knows (it reads schema {SCHEMA_VERSION})", policy.schema));
     }
+    let mut locked = Settings::default();
     for (key, value) in &policy.lock {
-        let Some(field) = fields::find(key) else {
-            problems.push(format!("lock: '{key}' is not a setting"));
-            continue;
-        };
-        let mut profile = Settings::default();
-        if let Err(e) = profiles::set_override(&mut profile, profiles::GLOBAL, field.name, value.clone()) {
-            problems.push(format!("lock: {key}: {e}"));
+        if fields::find(key).is_none() {
+            problems.push(format!("lock: '{key}' is not a setting — use a key from `smtp-desk config set --help`"));
+        } else if let Err(e) = profiles::set_override(&mut locked, profiles::GLOBAL, key, value.clone()) {
+            problems.push(format!("lock: {e}"));
+        }
+    }
+    for (flag, key, value) in [
+        (policy.require_certificate_verification, "relay.verify_certificates", Value::Bool(true)),
+        (policy.disable_listener, "listener.enabled", Value::Bool(false)),
+    ] {
+        if flag && policy.lock.get(key).is_some_and(|v| v != &value) {
+            problems.push(format!("lock: {key} contradicts the policy's own rules — lock it to {value} or remove the lock"));
         }
     }
     for host in &policy.allowed_relay_hosts {
@@ -172,6 +225,21 @@ pub fn parse(bytes: &[u8]) -> Result<Policy, Vec<String>> {
     if let Some(domain) = &policy.sender_domain {
         if crate::settings::host_name_problem(domain).is_err() {
             problems.push(format!("sender_domain: '{domain}' is not a domain name"));
+        }
+    }
+    if problems.is_empty() {
+        // A locked value that validation refuses, or that breaks the policy's own rules, could
+        // never be saved: say so now rather than at every save.
+        for issue in crate::settings::check(&locked).errors {
+            if policy.lock.contains_key(&issue.field) {
+                problems.push(format!("lock: {}: {}", issue.field, issue.message));
+            }
+        }
+        let state = State::Active { path: PathBuf::new(), policy: policy.clone() };
+        for issue in state.violations(&locked.profile) {
+            if policy.lock.contains_key(&issue.field) {
+                problems.push(format!("lock: {} contradicts the policy's own rules: {}", issue.field, issue.message));
+            }
         }
     }
     if problems.is_empty() {
@@ -198,7 +266,8 @@ impl State {
         }
     }
 
-    fn path(&self) -> PathBuf {
+    /// The policy file this state was read from (the usual place when absent).
+    pub fn path(&self) -> PathBuf {
         match self {
             State::Active { path, .. } | State::Invalid { path, .. } => path.clone(),
             State::Absent => path(),
@@ -250,6 +319,15 @@ impl State {
             message: if p.reason.is_empty() { text } else { format!("{text} ({})", p.reason) },
         };
         let relay = profile.mode == crate::settings::Mode::Relay;
+        // Direct delivery hands mail to each recipient's own servers: it would bypass the allowed
+        // relays, and it can't promise TLS to servers no one chose.
+        if profile.mode == crate::settings::Mode::Direct && (p.require_tls || !p.allowed_relay_hosts.is_empty()) {
+            let rule = if p.allowed_relay_hosts.is_empty() { "requires TLS" } else { "allows only its listed relay servers" };
+            out.push(Issue {
+                field: "mode".into(),
+                ..because(format!("the admin policy {rule}, which direct delivery can't promise — choose Relay"))
+            });
+        }
         if p.require_tls && relay && profile.relay.security == crate::settings::Security::None {
             out.push(Issue {
                 field: "relay.security".into(),
@@ -296,6 +374,64 @@ impl State {
             }
         }
         out
+    }
+
+    /// What the window shows beside the fields: every violation of the settings as they stand
+    /// (a locked field holding another value, a broken rule), by the field names of
+    /// [`State::check_settings`]; while the policy file is invalid, one issue on the field
+    /// `policy` saying so (nothing is sent until it is fixed).
+    pub fn report(&self, settings: &Settings) -> Vec<Issue> {
+        match self.ready() {
+            Err(e) => vec![Issue { field: "policy".into(), message: format!("{e} — nothing is sent until it is fixed") }],
+            Ok(()) => self.check_settings(settings),
+        }
+    }
+
+    /// The locked fields an edit from `before` to `after` sets to another value than the lock:
+    /// Global's by plain key, a named profile's override as `profiles.NAME.KEY`. A value `after`
+    /// still holds from `before` is not the edit's doing: [`State::enforce`] replaces it.
+    pub fn lock_breaches(&self, before: &Settings, after: &Settings) -> Vec<Issue> {
+        let Some(p) = self.policy() else { return Vec::new() };
+        let why = if p.reason.is_empty() { String::new() } else { format!(" ({})", p.reason) };
+        let path = self.path();
+        let doc = |s: &Settings| serde_json::to_value(&s.profile).expect("a profile always serialises");
+        let (old, new) = (doc(before), doc(after));
+        let mut out = Vec::new();
+        for lock in self.locks() {
+            let breach = |field: String| Issue {
+                field,
+                message: format!("is locked by the admin policy {} to {}{why}", path.display(), lock.value),
+            };
+            let now = fields::value_of(&new, &lock.field);
+            if now != Some(&lock.value) && now != fields::value_of(&old, &lock.field) {
+                out.push(breach(lock.field.clone()));
+            }
+            for (name, own) in &after.profiles {
+                let Some(value) = own.get(&lock.field) else { continue };
+                let was = before.profiles.get(name).and_then(|o| o.get(&lock.field));
+                if value != &lock.value && was != Some(value) {
+                    out.push(breach(format!("profiles.{name}.{}", lock.field)));
+                }
+            }
+        }
+        out
+    }
+
+    /// Brings an edit in line with the policy before it is written: refuses one that sets a
+    /// locked field to another value ([`State::lock_breaches`]), applies the locks
+    /// ([`State::enforce`]), then refuses a result that breaks a rule ([`State::check_settings`]).
+    /// An invalid policy guards nothing (its locks are unknown); saving still works.
+    pub fn guard(&self, before: &Settings, after: &mut Settings) -> Result<(), Error> {
+        let breaches = self.lock_breaches(before, after);
+        if !breaches.is_empty() {
+            return Err(Error::Violated { path: self.path(), issues: breaches });
+        }
+        self.enforce(after);
+        let issues = self.check_settings(after);
+        if !issues.is_empty() {
+            return Err(Error::Violated { path: self.path(), issues });
+        }
+        Ok(())
     }
 
     /// The profile `name` (the default when `None`) as mail is sent with it: resolved, locks

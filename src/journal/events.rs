@@ -682,6 +682,69 @@ pub fn record_certificate(store: &Store, seen: &CertificateSeen) {
     }
 }
 
+/// A configuration file imported (`config import`): what changed, from which file, by field key
+/// (`relay.host` for Global, `profiles.NAME.KEY` for a named profile), with profiles added and
+/// removed, the default profile, and whether the password was set (never the password). `None`
+/// when the import changed nothing.
+pub fn imported(
+    file: &std::path::Path,
+    old: &crate::settings::Settings,
+    new: &crate::settings::Settings,
+    password_set: bool,
+    by: Actor,
+) -> Option<NewEvent> {
+    use crate::settings::fields::{value_of, FIELDS};
+    let mut changes = Vec::new();
+    let mut parts = Vec::new();
+    let (before, after) =
+        (serde_json::to_value(&old.profile).expect("settings serialise"), serde_json::to_value(&new.profile).expect("settings serialise"));
+    for f in FIELDS {
+        let (o, n) = (value_of(&before, f.name).cloned().unwrap_or_default(), value_of(&after, f.name).cloned().unwrap_or_default());
+        if o != n {
+            parts.push(format!("{} {} → {}", f.label, shown(&o), shown(&n)));
+            changes.push(serde_json::json!({ "field": f.name, "label": f.label, "old": o, "new": n }));
+        }
+    }
+    let names: std::collections::BTreeSet<&String> = old.profiles.keys().chain(new.profiles.keys()).collect();
+    for name in names {
+        match (old.profiles.get(name), new.profiles.get(name)) {
+            (None, Some(_)) => parts.push(format!("profile {name} added")),
+            (Some(_), None) => parts.push(format!("profile {name} removed")),
+            _ => {}
+        }
+        let (o, n) = (old.profiles.get(name).cloned().unwrap_or_default(), new.profiles.get(name).cloned().unwrap_or_default());
+        let keys: std::collections::BTreeSet<&String> = o.keys().chain(n.keys()).collect();
+        for key in keys {
+            let (ov, nv) = (o.get(key).cloned().unwrap_or_default(), n.get(key).cloned().unwrap_or_default());
+            if ov != nv {
+                let field = format!("profiles.{name}.{key}");
+                if old.profiles.contains_key(name) && new.profiles.contains_key(name) {
+                    parts.push(format!("{field} {} → {}", shown(&ov), shown(&nv)));
+                }
+                changes.push(serde_json::json!({ "field": field, "old": ov, "new": nv }));
+            }
+        }
+    }
+    if old.default_profile != new.default_profile {
+        let name = |d: &Option<String>| d.clone().unwrap_or_else(|| crate::settings::profiles::GLOBAL.into());
+        parts.push(format!("default profile {} → {}", name(&old.default_profile), name(&new.default_profile)));
+        changes.push(serde_json::json!({ "field": "default_profile", "old": old.default_profile, "new": new.default_profile }));
+    }
+    if password_set {
+        parts.push("Password set".into());
+        changes.push(serde_json::json!({ "field": "password", "label": "Password", "old": null, "new": "set" }));
+    }
+    if changes.is_empty() {
+        return None;
+    }
+    Some(NewEvent {
+        severity: Severity::Info,
+        category: Category::Settings,
+        summary: format!("Settings imported from {} {}: {}", file.display(), by.phrase(), listed(&parts)),
+        detail: Some(serde_json::json!({ "file": file, "changes": changes, "by": by.as_str() })),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

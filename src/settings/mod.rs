@@ -6,14 +6,15 @@ mod merge;
 mod model;
 pub mod profiles;
 mod store;
+pub mod transfer;
 mod validate;
 
 pub use keys::{set_key, split_host_port, Key, KEYS};
 pub use merge::{merge, Conflict};
 pub use model::*;
 pub use store::{
-    load, load_from, modify, parse, read_bytes, replace_broken, save_to, update, Loaded, ReadOnly, Reason, WriteOptions, Written,
-    MAX_FILE_BYTES,
+    load, load_from, modify, modify_with, parse, read_bytes, replace_broken, save_to, update, Loaded, ReadOnly, Reason, WriteOptions,
+    Written, MAX_FILE_BYTES,
 };
 pub(crate) use validate::host_name_problem;
 pub use validate::{check, is_loopback_host, Issue, Report};

@@ -5,6 +5,11 @@
 //! the caller runs read-only on it. Every write is read-modify-write under an advisory lock on a
 //! separate lock file (the settings file itself is replaced by rename), with the file's bytes read
 //! once under that lock, so two writers never undo each other's changes.
+//!
+//! Every write also follows the admin policy (`policy::State::guard`): an edit that sets a locked
+//! field to another value is refused; a value the file held from before a lock is replaced by the
+//! locked one; a result that breaks a policy rule is refused. A write that would leave the file's
+//! bytes as they are does not touch the file.
 
 use super::merge::{merge, Conflict};
 use super::{check, Error, Settings, SCHEMA_VERSION};
@@ -218,12 +223,26 @@ pub struct Written {
     pub bytes: Vec<u8>,
     /// Where an unusable file was kept, when it was replaced.
     pub backup: Option<PathBuf>,
+    /// Set when the admin policy file is invalid: the write went through without it (its locks
+    /// are unknown) and nothing is sent until it is fixed. Callers show it as a warning.
+    pub policy_problem: Option<String>,
 }
 
 /// Reads the file under the lock (bytes read once), lets `change` edit what it holds now,
-/// validates the result and writes it atomically. Nothing is written if `change` fails, the
-/// result is invalid, or the file is read-only (unless `options` says to replace it).
+/// applies the admin policy from its usual place, validates the result and writes it atomically.
+/// Nothing is written if `change` fails, the result breaks the policy or is invalid, or the file
+/// is read-only (unless `options` says to replace it).
 pub fn modify(path: &Path, options: WriteOptions, change: impl FnOnce(&mut Settings) -> Result<(), Error>) -> Result<Written, Error> {
+    modify_with(path, options, &crate::policy::load(), change)
+}
+
+/// [`modify`] under the policy `policy` (tests, and callers that loaded it already to report it).
+pub fn modify_with(
+    path: &Path,
+    options: WriteOptions,
+    policy: &crate::policy::State,
+    change: impl FnOnce(&mut Settings) -> Result<(), Error>,
+) -> Result<Written, Error> {
     let dir = dir_of(path);
     check_dir(dir)?;
     create_private_dir(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
@@ -240,9 +259,13 @@ pub fn modify(path: &Path, options: WriteOptions, change: impl FnOnce(&mut Setti
         }
         Some(read_only) => return Err(Error::ReadOnly(Box::new(read_only))),
     };
+    let before = settings.clone();
     change(&mut settings)?;
-    let bytes = write_locked(path, &settings)?;
-    Ok(Written { settings, previous, bytes, backup })
+    policy.guard(&before, &mut settings)?;
+    let unchanged = if backup.is_none() { loaded.bytes.as_deref() } else { None };
+    let bytes = write_locked(path, &settings, unchanged)?;
+    let policy_problem = policy.ready().err().map(|e| e.to_string());
+    Ok(Written { settings, previous, bytes, backup, policy_problem })
 }
 
 /// A form's save: the fields that differ between `base` (what the form read) and `edited` are
@@ -275,7 +298,8 @@ pub fn save_to(path: &Path, settings: &Settings) -> Result<(), Error> {
 /// Validates `settings` and writes them to `path` atomically: a private temp file in the same
 /// directory, flushed, renamed over the old file, then the directory flushed so the rename itself
 /// survives a crash. The temp file is removed on every error (it deletes itself when dropped).
-fn write_locked(path: &Path, settings: &Settings) -> Result<Vec<u8>, Error> {
+/// When the file holds `current` and that is what would be written, it is left alone.
+fn write_locked(path: &Path, settings: &Settings, current: Option<&[u8]>) -> Result<Vec<u8>, Error> {
     let report = check(settings);
     if !report.is_ok() {
         return Err(Error::Invalid(report.errors));
@@ -285,6 +309,9 @@ fn write_locked(path: &Path, settings: &Settings) -> Result<Vec<u8>, Error> {
     let stored = Settings { schema: SCHEMA_VERSION, ..settings.clone() };
     let mut json = serde_json::to_vec_pretty(&stored).expect("settings always serialise");
     json.push(b'\n');
+    if current == Some(json.as_slice()) {
+        return Ok(json);
+    }
     // tempfile creates the file 0600 on Unix: settings are private even though they hold no secret.
     let mut tmp = tempfile::Builder::new().prefix(".settings.json.").suffix(".tmp").tempfile_in(dir).map_err(io)?;
     tmp.write_all(&json).and_then(|_| tmp.as_file().sync_all()).map_err(io)?;

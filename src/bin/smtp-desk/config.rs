@@ -1,4 +1,5 @@
-//! `smtp-desk config show|set|path`: the settings file.
+//! `smtp-desk config show|set|path|export|import`: the settings file, and configuration files
+//! for setting up many machines alike.
 
 use crate::{Outcome, EXIT_BAD_INPUT, EXIT_FAILURE};
 use clap::Subcommand;
@@ -27,13 +28,46 @@ pub enum ConfigCommand {
     },
     /// Print where the settings file is.
     Path,
+    /// Write the settings as a configuration file (JSON with a schema version, never a secret).
+    #[command(after_help = "Import it elsewhere with `smtp-desk config import FILE`. See docs/config-management.md.")]
+    Export {
+        /// Export one profile only: `global`, or a named profile (its overrides).
+        #[arg(long, value_name = "NAME")]
+        profile: Option<String>,
+        /// Write to FILE instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Apply a configuration file: everything is checked first and nothing changes if anything is
+    /// wrong (each problem is listed). A whole file replaces the settings (every profile); a file
+    /// of one profile replaces that profile. Importing the same file again changes nothing.
+    #[command(after_help = IMPORT_HELP)]
+    Import {
+        file: std::path::PathBuf,
+        /// Import only this profile from the file (`global` or a name).
+        #[arg(long, value_name = "NAME")]
+        profile: Option<String>,
+        /// Read the SMTP password from standard input and save it in the OS keyring, for the
+        /// profile imported (else the default profile), once the file has passed every check.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Check the file and say what would change, changing nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
+
+const IMPORT_HELP: &str = "Prints `changed: ...` or `unchanged: ...` on success (for configuration-management tools). \
+Exit codes: 0 imported (or nothing to change), 1 the file can't be imported (every problem listed) or the keyring failed, \
+2 bad arguments. See docs/config-management.md.";
 
 pub fn run(command: ConfigCommand) -> Outcome {
     match command {
         ConfigCommand::Show { json } => show(json),
         ConfigCommand::Set { pairs, replace_broken_file } => set(&pairs, replace_broken_file),
         ConfigCommand::Path => settings_file().map(|path| println!("{}", path.display())),
+        ConfigCommand::Export { profile, output } => export(profile.as_deref(), output.as_deref()),
+        ConfigCommand::Import { file, profile, password_stdin, dry_run } => import(&file, profile.as_deref(), password_stdin, dry_run),
     }
 }
 
@@ -115,7 +149,9 @@ fn set(pairs: &[String], replace_broken_file: bool) -> Outcome {
     // The keys are applied to the file as it is under the lock, so a concurrent writer's change
     // to another key is kept.
     let options = settings::WriteOptions { replace_broken_file };
-    let written = settings::modify(&path, options, |s| {
+    let policy = smtp_desk::policy::load();
+    warn_invalid_policy(&policy);
+    let written = settings::modify_with(&path, options, &policy, |s| {
         for pair in pairs.chunks(2) {
             settings::set_key(s, &pair[0], &pair[1])?;
         }
@@ -174,4 +210,101 @@ pub fn check_pairs(pairs: &[String], example: &str) -> Result<(), (u8, ErrorRepo
         EXIT_BAD_INPUT,
         ErrorReport::new(ErrorKind::BadArguments, format!("'{last}' has no value")).hint(format!("Give KEY VALUE pairs, e.g. {example}")),
     ))
+}
+
+/// An invalid admin policy does not stop a save, but it stops sending: every command that writes
+/// the settings says so.
+fn warn_invalid_policy(policy: &smtp_desk::policy::State) {
+    if let Err(e) = policy.ready() {
+        eprintln!("warning: {e}; nothing is sent until it is fixed (the settings are saved without it)");
+    }
+}
+
+fn export(profile: Option<&str>, output: Option<&std::path::Path>) -> Outcome {
+    let path = settings_file()?;
+    let loaded = settings::load_from(&path).map_err(|e| (EXIT_FAILURE, (&e).into()))?;
+    if let Some(read_only) = &loaded.read_only {
+        // Exporting defaults in place of a broken file would spread the wrong settings.
+        return Err((EXIT_FAILURE, (&settings::Error::ReadOnly(Box::new(read_only.clone()))).into()));
+    }
+    let bytes = settings::transfer::export(&loaded.settings, profile).map_err(|e| (EXIT_BAD_INPUT, (&e).into()))?;
+    let Some(output) = output else {
+        use std::io::Write;
+        return std::io::stdout().write_all(&bytes).map_err(|e| (EXIT_FAILURE, ErrorReport::new(ErrorKind::ExportFailed, e.to_string())));
+    };
+    let failed = |e: std::io::Error| {
+        (
+            EXIT_FAILURE,
+            ErrorReport::new(ErrorKind::ExportFailed, format!("could not write {}: {e}", output.display()))
+                .hint("Check the directory exists and that you may write to it."),
+        )
+    };
+    let dir = output.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    // Whole or not at all: a temp file beside the target, renamed over it.
+    let mut tmp = tempfile::Builder::new().prefix(".smtp-desk-export.").tempfile_in(dir).map_err(failed)?;
+    std::io::Write::write_all(&mut tmp, &bytes).and_then(|_| tmp.as_file().sync_all()).map_err(failed)?;
+    tmp.persist(output).map_err(|e| failed(e.error))?;
+    eprintln!("Exported {} to {}", profile.map_or("the settings".to_string(), |p| format!("profile {p}")), output.display());
+    Ok(())
+}
+
+fn import(file: &std::path::Path, profile: Option<&str>, password_stdin: bool, dry_run: bool) -> Outcome {
+    use settings::transfer;
+    let path = settings_file()?;
+    let policy = smtp_desk::policy::load();
+    warn_invalid_policy(&policy);
+    // The password is read before anything is checked (standard input is there only once), and
+    // saved only after the file passed every check.
+    let password = if password_stdin { Some(crate::password::from_stdin()?) } else { None };
+    let refused = |e: transfer::Error| {
+        let code =
+            if matches!(e, transfer::Error::Settings(settings::Error::UnknownProfile { .. })) { EXIT_BAD_INPUT } else { EXIT_FAILURE };
+        let mut report = ErrorReport::from(&e);
+        // Each problem on its own line, under the message that names the file.
+        if !report.issues.is_empty() {
+            for i in std::mem::take(&mut report.issues) {
+                report.message.push_str(&format!("\n  {}: {}", i.field, i.message));
+            }
+        }
+        (code, report)
+    };
+    if dry_run {
+        let plan = transfer::plan(&path, file, profile, &policy).map_err(refused)?;
+        match events::imported(file, &plan.before, &plan.after, false, Actor::CommandLine) {
+            Some(e) => println!("would change: {}", e.summary.split_once(": ").map_or(e.summary.as_str(), |(_, what)| what)),
+            None => println!("unchanged: the settings already match {}", file.display()),
+        }
+        if password.is_some() {
+            println!("(a dry run saves no password; profile {} would get it)", plan.password_profile);
+        }
+        return Ok(());
+    }
+    let imported = transfer::import(&smtp_desk::secrets::OsKeyring, &path, file, profile, password.as_ref(), &policy).map_err(refused)?;
+    if let Some(schema) = imported.migrated_from {
+        eprintln!("note: {} is a schema-{schema} file; it was read as schema {}", file.display(), settings::SCHEMA_VERSION);
+    }
+    let written = &imported.written;
+    let event = events::imported(file, &written.previous, &written.settings, imported.password_saved == Some(true), Actor::CommandLine);
+    match &event {
+        Some(e) => println!("changed: {}", e.summary),
+        None => println!("unchanged: the settings already match {}", file.display()),
+    }
+    if let Some(e) = &event {
+        match smtp_desk::outbox::Store::open_default() {
+            Ok(store) => events::record_or_log(&store, e),
+            Err(e) => tracing::warn!("could not open the event log: {e}"),
+        }
+    }
+    for w in &imported.warnings {
+        eprintln!("warning: {w}");
+    }
+    for w in settings::check(&written.settings).warnings {
+        eprintln!("warning: {}: {}", w.field, w.message);
+    }
+    if event.is_some() && written.settings.profile.mode != settings::Mode::Off {
+        if let Err(e) = smtp_desk::outbox::wake_if_waiting() {
+            eprintln!("warning: the settings are imported, but delivery could not be woken: {e}");
+        }
+    }
+    Ok(())
 }

@@ -12,6 +12,7 @@ mod listen;
 mod outbox;
 mod output;
 mod password;
+mod policy;
 mod probe;
 mod report;
 
@@ -73,6 +74,9 @@ enum Command {
     Report(report::ReportArgs),
     /// The dashboard: sending mode, last success and failure, the queue, today so far, problems.
     Status(report::StatusArgs),
+    /// Show the admin policy: where its file is, whether it is in force, and each lock and rule.
+    #[command(after_help = policy::POLICY_HELP)]
+    Policy(policy::PolicyArgs),
 }
 
 /// Exit codes: 0 ok, 1 a runtime failure (file, keyring), 2 bad input (clap's convention);
@@ -101,6 +105,7 @@ fn main() -> ExitCode {
         Command::Events(args) => journal::events(args),
         Command::Report(args) => report::run(args),
         Command::Status(args) => report::status(args),
+        Command::Policy(args) => policy::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
