@@ -11,6 +11,8 @@ const COMMANDS: &[&str] = &[
     "profile_rename",
     "profile_delete",
     "profile_set_default",
+    "settings_export",
+    "settings_import",
     "delivery_service_status",
     "delivery_service_set",
     "set_dirty",

@@ -34,6 +34,8 @@ fn main() {
             commands::profiles::profile_rename,
             commands::profiles::profile_delete,
             commands::profiles::profile_set_default,
+            commands::transfer::settings_export,
+            commands::transfer::settings_import,
             commands::service::delivery_service_status,
             commands::service::delivery_service_set,
             commands::window::set_dirty,

@@ -15,6 +15,7 @@ import {
   type DeliveryService,
   type ErrorReport,
   type FormValues,
+  type ImportDone,
   type LoadedSettings,
   type MessageDetail,
   type MessageSummary,
@@ -182,6 +183,18 @@ export class FakeIpc implements Ipc {
       delete s.profiles[name];
       if (s.default_profile === name) s.default_profile = null;
     });
+  }
+  /** What Export… answers: the path written, or null (cancelled). */
+  exportReply: () => Promise<string | null> = async () => "/home/me/smtp-desk-settings.json";
+  /** What Import… answers: the settings file after the import (changed), an error, or null (cancelled). */
+  importReply: () => Promise<ImportDone | null> = async () => null;
+  settingsExport(): Promise<string | null> {
+    this.record("settings_export");
+    return this.exportReply();
+  }
+  settingsImport(): Promise<ImportDone | null> {
+    this.record("settings_import");
+    return this.importReply();
   }
   profileSetDefault(name: string): Promise<LoadedSettings> {
     return this.profileChange("profile_set_default", { name }, (s) => {

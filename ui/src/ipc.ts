@@ -13,6 +13,7 @@ import type {
   DeliveryService,
   FormValues,
   ErrorReport,
+  ImportDone,
   MessageDetail,
   Overview,
   Page,
@@ -62,6 +63,10 @@ export interface Ipc {
   profileDelete(name: string): Promise<LoadedSettings>;
   /** Makes `name` the profile used when none is named. */
   profileSetDefault(name: string): Promise<LoadedSettings>;
+  /** Asks where (a native dialog) and writes the whole configuration there, no secrets; the path, or null when cancelled. */
+  settingsExport(): Promise<string | null>;
+  /** Asks for a configuration file (a native dialog) and imports it, all or nothing; null when cancelled. */
+  settingsImport(): Promise<ImportDone | null>;
   /** Where the systemd user service that delivers without the window stands (rejects with `service_unavailable` without systemd). */
   deliveryServiceStatus(): Promise<DeliveryService>;
   /** Turns that service on or off; its state afterwards. */
@@ -191,6 +196,8 @@ export const tauriIpc: Ipc = {
   profileRename: (name, newName) => call("profile_rename", { name, new_name: newName }),
   profileDelete: (name) => call("profile_delete", { name }),
   profileSetDefault: (name) => call("profile_set_default", { name }),
+  settingsExport: () => call("settings_export"),
+  settingsImport: () => call("settings_import"),
   deliveryServiceStatus: () => formReady.then(() => call("delivery_service_status")),
   setDeliveryService: (enabled) => call("delivery_service_set", { enabled }),
   startFromDefaults: () => call("start_from_defaults"),

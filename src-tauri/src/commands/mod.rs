@@ -6,6 +6,7 @@ pub mod profiles;
 pub mod queue;
 pub mod service;
 pub mod settings;
+pub mod transfer;
 pub mod window;
 
 use smtp_desk::{ErrorKind, ErrorReport};

@@ -20,6 +20,7 @@ import { DeliveryServiceSwitch } from "./service";
 import { renderConflict, renderMessages, renderNotice, renderPassword, renderPolicy, renderProfiles, renderScope, renderSections, renderSummary } from "./render";
 import { compose, GLOBAL, isGlobal, overridesOf, perProfile, resolve, valueAt, withLocks, withValue } from "./scope";
 import { ProfileDialog } from "./profiles";
+import { TransferButtons } from "./transfer";
 import type { Lock } from "../../generated/Lock";
 import { Trial } from "./trial";
 import { Verdict } from "./verdict";
@@ -77,6 +78,12 @@ export class SettingsForm {
       loaded: (loaded, show) => this.afterProfileChange(loaded, show),
       status: (text, kind) => this.setStatus(text, kind),
       dirty: () => this.dirty,
+    });
+    new TransferButtons(root, ipc, this.life, {
+      dirty: () => this.dirty,
+      confirmDiscard: () => this.profileDialog.confirmDiscard(),
+      loaded: (loaded) => this.afterProfileChange(loaded, null),
+      status: (text, kind) => this.setStatus(text, kind),
     });
     this.wire();
     this.life.subscribe(this.ipc.onSettingsChanged(() => void this.onExternalChange()));

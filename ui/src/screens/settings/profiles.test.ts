@@ -241,3 +241,58 @@ describe("the admin policy", () => {
     expect($("policy-invalid").hidden).toBe(true);
   });
 });
+
+describe("import and export", () => {
+  it("Export… says where the settings went", async () => {
+    await mount();
+    $<HTMLButtonElement>("settings-export").click();
+    await settle();
+    expect(ipc.callsOf("settings_export")).toHaveLength(1);
+    expect($("save-status").textContent).toBe("Settings exported to /home/me/smtp-desk-settings.json (no passwords)");
+  });
+
+  it("an import refused lists every problem and changes nothing on the form", async () => {
+    await mount();
+    ipc.importReply = async () => {
+      throw {
+        kind: "import_invalid",
+        message: "/tmp/bad.json can't be imported (2 problems); nothing was changed",
+        issues: [
+          { field: "profile.relay.port", message: "must be between 1 and 65535" },
+          { field: "profiles.a b", message: "is not a profile name" },
+        ],
+      };
+    };
+    $<HTMLButtonElement>("settings-import").click();
+    await settle();
+    expect($("import-problems").hidden).toBe(false);
+    expect([...$("import-problems-list").children].map((li) => li.textContent)).toEqual([
+      "profile.relay.port: must be between 1 and 65535",
+      "profiles.a b: is not a profile name",
+    ]);
+    expect($("relay-host").value).toBe("smtp.global.example");
+  });
+
+  it("an import fills the form from the settings written, after asking about unsaved edits", async () => {
+    await mount();
+    const imported = settings();
+    imported.profile.relay.host = "smtp.imported.example";
+    ipc.importReply = async () => ({
+      loaded: { ...ipc.loaded, settings: imported },
+      changed: true,
+      migrated_from: 1,
+      file: "/tmp/site.json",
+    });
+    enter("sender-from_name", "unsaved");
+    await settle();
+    $<HTMLButtonElement>("settings-import").click();
+    await settle();
+    expect($("profile-dialog-title").textContent).toBe("Discard unsaved changes?");
+    $<HTMLButtonElement>("profile-dialog-ok").click();
+    await settle();
+    expect($("relay-host").value).toBe("smtp.imported.example");
+    expect($("sender-from_name").value).toBe("Global Name");
+    expect($("save-status").textContent).toBe("Imported /tmp/site.json (migrated from schema 1)");
+    expect($("dirty-indicator").hidden).toBe(true);
+  });
+});
