@@ -1297,7 +1297,10 @@ async fn policy_locked_fields_are_disabled_and_say_why() {
 
     assert_eq!(value(&c, "relay-host").await, "smtp.corp.example", "the locked value is shown");
     assert!(disabled(&c, "relay-host").await, "a locked field can't be edited");
-    text_when(&c, "relay-host-scope-text", "the lock's reason", |t| t.contains("Locked by the admin policy") && t.contains("Set by IT (it@example.com)")).await;
+    text_when(&c, "relay-host-scope-text", "the lock's reason", |t| {
+        t.contains("Locked by the admin policy") && t.contains("Set by IT (it@example.com)")
+    })
+    .await;
     assert!(checked(&c, "relay-verify_certificates").await);
     assert!(disabled(&c, "relay-verify_certificates").await);
     text_when(&c, "relay-verify_certificates-scope-text", "the rule", |t| t.contains("requires certificate checking")).await;
@@ -1331,4 +1334,3 @@ async fn policy_locked_fields_are_disabled_and_say_why() {
     screenshot(&c, "window-policy-invalid.png").await;
     c.close().await.unwrap();
 }
-

@@ -4,8 +4,8 @@
 use crate::commands::diagnose::{FinishedEvent, FormValues, SendFinishedEvent, Started, StepEvent};
 use crate::commands::journal::Exported;
 use crate::commands::service::DeliveryService;
-use crate::commands::transfer::ImportDone;
 use crate::commands::settings::{LoadedSettings, PasswordAction, PasswordStatus, Saved};
+use crate::commands::transfer::ImportDone;
 use crate::window_state::UiState;
 use smtp_desk::contract::Scope;
 use std::path::Path;

@@ -66,7 +66,14 @@ pub async fn profile_rename(app: AppHandle, name: String, new_name: String) -> R
     change(
         app,
         move |path| account::rename_profile(path, &old, &new),
-        move |_| event("rename", &name, format!("Profile {name} renamed to {new_name} in the window"), serde_json::json!({ "new_name": new_name })),
+        move |_| {
+            event(
+                "rename",
+                &name,
+                format!("Profile {name} renamed to {new_name} in the window"),
+                serde_json::json!({ "new_name": new_name }),
+            )
+        },
     )
     .await
 }

@@ -34,7 +34,8 @@ fn place(picked: FilePath) -> Result<std::path::PathBuf, ErrorReport> {
 /// those). The path written, or `None` when the user cancelled.
 #[tauri::command]
 pub async fn settings_export(app: AppHandle) -> Result<Option<String>, ErrorReport> {
-    let dialog = app.dialog().file().set_title("Export the settings").add_filter("JSON", &["json"]).set_file_name("smtp-desk-settings.json");
+    let dialog =
+        app.dialog().file().set_title("Export the settings").add_filter("JSON", &["json"]).set_file_name("smtp-desk-settings.json");
     let (tx, rx) = tokio::sync::oneshot::channel();
     dialog.save_file(move |picked| {
         let _ = tx.send(picked);
@@ -45,8 +46,9 @@ pub async fn settings_export(app: AppHandle) -> Result<Option<String>, ErrorRepo
         let report = |e: settings::Error| ErrorReport::from(&e);
         let loaded = settings::load().map_err(report)?;
         let bytes = transfer::export(&loaded.settings, None).map_err(report)?;
-        std::fs::write(&path, bytes)
-            .map_err(|e| ErrorReport::new(ErrorKind::SettingsIo, format!("could not write {}: {e}", path.display())).hint("Choose another place."))?;
+        std::fs::write(&path, bytes).map_err(|e| {
+            ErrorReport::new(ErrorKind::SettingsIo, format!("could not write {}: {e}", path.display())).hint("Choose another place.")
+        })?;
         Ok(Some(path.display().to_string()))
     })
     .await
