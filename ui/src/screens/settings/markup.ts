@@ -399,10 +399,13 @@ function profileBar(): HTMLElement {
     h("button", { type: "button", id: "profile-rename", disabled: true }, "Rename…"),
     h("button", { type: "button", id: "profile-delete", disabled: true }, "Delete"),
     h("button", { type: "button", id: "profile-default" }, "Make default"),
-    h("span", { class: "profile-bar-gap" }),
-    h("button", { type: "button", id: "settings-export", title: "Write every profile to a JSON file (no passwords)" }, "Export…"),
-    h("button", { type: "button", id: "settings-import", title: "Replace the settings with a JSON file, all or nothing" }, "Import…"),
-    h("p", { class: "help", id: "profile-help" }, "A named profile inherits every field from Global unless it overrides it."),
+    h(
+      "div",
+      { class: "profile-bar-row" },
+      h("p", { class: "help", id: "profile-help" }, "A named profile inherits every field from Global unless it overrides it."),
+      h("button", { type: "button", id: "settings-export", title: "Write every profile to a JSON file (no passwords)" }, "Export…"),
+      h("button", { type: "button", id: "settings-import", title: "Replace the settings with a JSON file, all or nothing" }, "Import…"),
+    ),
   );
 }
 
