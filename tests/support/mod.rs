@@ -213,3 +213,6 @@ pub fn wait_until(limit: std::time::Duration, mut f: impl FnMut() -> bool) -> bo
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
+
+/// A real Postfix with SASL logins (PLAIN, LOGIN, NTLM), for the AUTH NTLM tests.
+pub mod postfix;
