@@ -16,6 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 const MASTER: &str = "/usr/lib/postfix/sbin/master";
+const POSTFIX: &str = "/usr/sbin/postfix";
 const SASLPASSWD: &str = "/usr/sbin/saslpasswd2";
 
 /// The realm a user name without `@domain` is looked up in.
@@ -34,7 +35,7 @@ pub fn unavailable() -> Option<String> {
     if unsafe { libc::geteuid() } != 0 {
         return Some("Postfix's master must run as root".into());
     }
-    for program in [MASTER, SASLPASSWD] {
+    for program in [POSTFIX, MASTER, SASLPASSWD] {
         if !Path::new(program).exists() {
             return Some(format!("{program} is missing (scripts/setup.sh test installs postfix and sasl2-bin)"));
         }
@@ -141,6 +142,9 @@ impl Postfix {
             assert!(child.wait().unwrap().success(), "saslpasswd2 failed for {name}");
         }
         chown_postfix(&sasldb);
+        // Creates the queue directories with their owners (the master would not start without).
+        let check = Command::new(POSTFIX).arg("-c").arg(d.join("pf")).arg("check").output().expect("run postfix check");
+        assert!(check.status.success(), "postfix check: {}", String::from_utf8_lossy(&check.stderr));
         let master = Command::new(MASTER)
             .arg("-c")
             .arg(d.join("pf"))
