@@ -200,7 +200,9 @@ pub fn auth_rejected(user: &str, r: &Reply) -> Failure {
              the account's security settings) or OAuth2."
         }
         454 | 421 => "The server could not check the password right now (a temporary failure): try again in a few minutes.",
-        504 => "The server refused this mechanism although it offered it: set the mechanism to another one it offers (PLAIN, LOGIN or NTLM).",
+        504 => {
+            "The server refused this mechanism although it offered it: set the mechanism to another one it offers (PLAIN, LOGIN or NTLM)."
+        }
         _ => {
             "Check the user name (often the full email address) and the password, then save the password again. \
              Accounts with two-factor login need an app password."

@@ -10,8 +10,8 @@ use crate::smtp::conn::Stream;
 use crate::smtp::failure::hints;
 use crate::smtp::failure::Failure;
 use crate::smtp::reply::Reply;
-use crate::smtp::{ntlm, sasl};
 use crate::smtp::StepStatus;
+use crate::smtp::{ntlm, sasl};
 
 impl Opener<'_> {
     pub(super) async fn auth(&mut self) -> StepResult {
