@@ -107,3 +107,39 @@ async fn auto_takes_ntlm_only_when_the_server_offers_nothing_else() {
     assert!(o.ok, "{:?}\n{}", o.failure, only.log());
     assert!(auth_step(&o).summary.contains("with NTLM"), "{}", auth_step(&o).summary);
 }
+
+/// The command line, as a user of an Exchange-like server would: `config set auth.mechanism
+/// ntlm`, the password in the keyring (a profile's own entry, so no other test's is touched;
+/// inside scripts/session.sh), `validate` and `send-test`; a wrong password (from standard input)
+/// exits with the login's code and the auth hint. No output holds the password or an NTLM message.
+#[test]
+fn the_cli_validates_and_sends_with_ntlm_from_the_keyring() {
+    let Some(server) = server(&[("bob", PASSWORD)], "PLAIN LOGIN NTLM") else { return };
+    let port = server.port.to_string();
+    let desk =
+        support::desk::Desk::relay(server.port, &["auth.method", "password", "auth.username", "CORP\\bob", "auth.mechanism", "ntlm"]);
+    let profile = "ntlm-cli-test";
+    let ok = |o: &std::process::Output, what: &str| {
+        let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert!(o.status.success(), "{what}: {:?}\n{text}\n{}", o.status, server.log());
+        assert!(!text.contains(PASSWORD) && !text.contains("TlRMTVNTUA"), "{what} shows a secret:\n{text}");
+        text
+    };
+    ok(&desk.run(&["profile", "create", profile], b""), "profile create");
+    // Its own relay.port gives the profile its own keyring entry.
+    ok(&desk.run(&["config", "set", "--profile", profile, "relay.port", &port], b""), "config set --profile");
+    ok(&desk.run(&["password", "set", "--profile", profile], format!("{PASSWORD}\n").as_bytes()), "password set");
+    let validated = desk.run(&["validate", "--profile", profile, "--transcript"], b"");
+    let sent = desk.run(&["send-test", "--profile", profile, "--to", "friend@example.org", "--transcript"], b"");
+    let wrong = desk.run(&["validate", "--profile", profile, "--password-stdin"], b"Wrong-Pa55word!\n");
+    let cleared = desk.run(&["password", "clear", "--profile", profile], b"");
+
+    let text = ok(&validated, "validate");
+    assert!(text.contains("<NTLM authenticate, redacted>") && text.contains("with NTLM"), "{text}");
+    let text = ok(&sent, "send-test");
+    assert!(text.contains("queued as"), "{text}");
+    let text = format!("{}{}", String::from_utf8_lossy(&wrong.stdout), String::from_utf8_lossy(&wrong.stderr));
+    assert_eq!(wrong.status.code(), Some(15), "a wrong password fails at the login:\n{text}");
+    assert!(text.contains("Check the user name") && !text.contains("Wrong-Pa55word!"), "{text}");
+    ok(&cleared, "password clear");
+}
