@@ -239,3 +239,6 @@ pub fn cli_in(config: &std::path::Path, policy: &std::path::Path, args: &[&str],
 pub fn said(out: &std::process::Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
+
+/// A real Postfix with SASL logins (PLAIN, LOGIN, NTLM), for the AUTH NTLM tests.
+pub mod postfix;

@@ -298,7 +298,7 @@ function authSection(): HTMLElement {
       { id: "auth-password-fields", class: "grid grid-2", hidden: true },
       textField("auth.username", { autocomplete: "username" }),
       passwordField(),
-      field("auth.mechanism", h("select", {}, ...options([["auto", "Automatic (best the server offers)"], ["plain", "PLAIN"], ["login", "LOGIN"]]))),
+      field("auth.mechanism", h("select", {}, ...options([["auto", "Automatic (best the server offers)"], ["plain", "PLAIN"], ["login", "LOGIN"], ["ntlm", "NTLM (on-premises Exchange)"]]))),
     ),
   );
 }
