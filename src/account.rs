@@ -220,14 +220,42 @@ pub fn delete_profile(path: &Path, name: &str) -> Result<Written, ErrorReport> {
 
 /// The SMTP password profile `name` (the default when `None`) logs in with: its own entry, else
 /// Global's when it logs in to Global's server as Global's user (`profiles::password_entries`).
+/// In system mode the password is the system credential's ([`SecretSource`]).
 pub fn password_for(settings: &Settings, name: Option<&str>) -> Result<Option<Password>, ErrorReport> {
     let entries = settings::profiles::password_entries(settings, name).map_err(|e| ErrorReport::from(&e))?;
+    let source = SecretSource::current();
     for entry in entries {
-        if let Some(p) = secrets::get(&entry).map_err(|e| ErrorReport::from(&e))? {
+        if let Some(p) = source.get(&entry)? {
             return Ok(Some(p));
         }
     }
     Ok(None)
+}
+
+/// Where a saved SMTP password is read from: the OS keyring (desktop mode) or the system
+/// credential (system mode: [`crate::system::credential`]). Entry names are the keyring's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretSource {
+    Keyring,
+    SystemCredential,
+}
+
+impl SecretSource {
+    /// The source of this process's mode ([`crate::system::current`]).
+    pub fn current() -> SecretSource {
+        match crate::system::current() {
+            crate::system::Mode::Desktop => SecretSource::Keyring,
+            crate::system::Mode::System => SecretSource::SystemCredential,
+        }
+    }
+
+    /// The password saved for keyring entry `entry` (blocking: keyring D-Bus or `systemd-creds`).
+    pub fn get(self, entry: &str) -> Result<Option<Password>, ErrorReport> {
+        match self {
+            SecretSource::Keyring => secrets::get(entry).map_err(|e| ErrorReport::from(&e)),
+            SecretSource::SystemCredential => crate::system::credential::get(entry).map_err(|e| ErrorReport::from(&e)),
+        }
+    }
 }
 
 /// Puts back the keyring entries `made` changed (newest first) after `report`'s failure.
