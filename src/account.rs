@@ -253,7 +253,10 @@ impl SecretSource {
     pub fn get(self, entry: &str) -> Result<Option<Password>, ErrorReport> {
         match self {
             SecretSource::Keyring => secrets::get(entry).map_err(|e| ErrorReport::from(&e)),
+            #[cfg(unix)]
             SecretSource::SystemCredential => crate::system::credential::get(entry).map_err(|e| ErrorReport::from(&e)),
+            #[cfg(not(unix))]
+            SecretSource::SystemCredential => Ok(None),
         }
     }
 }

@@ -45,7 +45,9 @@ impl From<&Error> for ErrorReport {
                 "Check that systemd-creds works on this machine (systemd-creds setup makes the host key), \
                  then save the password again: smtp-desk password set --system",
             ),
-            Error::Io { .. } => ErrorReport::new(ErrorKind::KeyringFailed, e.to_string()).hint("Check the folder's owner and mode, then try again."),
+            Error::Io { .. } => {
+                ErrorReport::new(ErrorKind::KeyringFailed, e.to_string()).hint("Check the folder's owner and mode, then try again.")
+            }
             Error::Password(p) => ErrorReport::from(p),
         }
     }

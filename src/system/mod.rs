@@ -19,7 +19,10 @@
 //! Every machine-wide path lies under `SMTP_DESK_SYSTEM_ROOT` (default `/`), so a test or a
 //! staged install can put `etc/`, `var/spool/` and `run/` in a directory of its own.
 
+// Unix only: systemd credentials, a Unix socket and the peer's uid (SO_PEERCRED).
+#[cfg(unix)]
 pub mod credential;
+#[cfg(unix)]
 pub mod submit;
 
 use std::path::PathBuf;
@@ -169,9 +172,15 @@ pub fn submit_socket() -> PathBuf {
 }
 
 /// Whether this process runs as root (system mode's files are root's).
+#[cfg(unix)]
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
+}
+
+#[cfg(not(unix))]
+pub fn is_root() -> bool {
+    false
 }
 
 /// Makes system mode's directories with their modes (settings 0755, credentials and spool 0700),
@@ -180,12 +189,14 @@ pub fn prepare_dirs() -> std::io::Result<()> {
     if !is_root() {
         return Ok(());
     }
+    #[cfg(unix)]
     for (dir, mode) in [(settings_dir(), 0o755), (credentials_dir(), 0o700), (spool_dir(), 0o700)] {
         make_dir(&dir, mode)?;
     }
     Ok(())
 }
 
+#[cfg(unix)]
 pub(crate) fn make_dir(dir: &std::path::Path, mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     if dir.is_dir() {
@@ -200,6 +211,7 @@ pub(crate) fn make_dir(dir: &std::path::Path, mode: u32) -> std::io::Result<()> 
 }
 
 /// The name of the user with `uid`, if the user database knows it.
+#[cfg(unix)]
 pub fn user_name(uid: u32) -> Option<String> {
     let mut buf = vec![0 as libc::c_char; 4096];
     let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };

@@ -86,8 +86,8 @@ impl Error {
 /// Hands `raw` (read from standard input as `args` say) to the service at `socket`; returns the
 /// queue id once the service has committed it.
 pub fn hand_in(socket: &Path, args: &[String], raw: &[u8]) -> Result<i64, Error> {
-    let stream = std::os::unix::net::UnixStream::connect(socket)
-        .map_err(|source| Error::NotRunning { socket: socket.to_path_buf(), source })?;
+    let stream =
+        std::os::unix::net::UnixStream::connect(socket).map_err(|source| Error::NotRunning { socket: socket.to_path_buf(), source })?;
     let lost = |e: std::io::Error| Error::Unconfirmed(e.to_string());
     stream.set_write_timeout(Some(READ_TIMEOUT)).map_err(lost)?;
     stream.set_read_timeout(Some(ANSWER_TIMEOUT)).map_err(lost)?;
@@ -227,7 +227,8 @@ async fn read_request(reader: &mut tokio::io::BufReader<tokio::net::unix::OwnedR
     if n == 0 || !line.ends_with(b"\n") {
         return Err(outbox::Error::Usage("the request line is missing or too long".into()));
     }
-    let request: Request = serde_json::from_slice(&line).map_err(|e| outbox::Error::Usage(format!("a request that could not be read: {e}")))?;
+    let request: Request =
+        serde_json::from_slice(&line).map_err(|e| outbox::Error::Usage(format!("a request that could not be read: {e}")))?;
     if request.size > MAX_MESSAGE_BYTES {
         return Err(outbox::Error::TooBig { size: request.size, limit: MAX_MESSAGE_BYTES });
     }

@@ -171,9 +171,9 @@ fn read_stdin() -> Result<String, (u8, ErrorReport)> {
 /// The password commands in system mode: the system credential instead of the keyring.
 fn run_system(command: PasswordCommand) -> Outcome {
     let (listener, profile) = match &command {
-        PasswordCommand::Set { listener, profile, .. } | PasswordCommand::Clear { listener, profile } | PasswordCommand::Status { listener, profile } => {
-            (*listener, profile.clone())
-        }
+        PasswordCommand::Set { listener, profile, .. }
+        | PasswordCommand::Clear { listener, profile }
+        | PasswordCommand::Status { listener, profile } => (*listener, profile.clone()),
     };
     if listener {
         return Err((
@@ -217,12 +217,21 @@ fn run_system(command: PasswordCommand) -> Outcome {
         }
         PasswordCommand::Status { .. } => match credential::saved_kind(&entry) {
             Some(credential::Kind::Encrypted) => {
-                println!("password saved (encrypted systemd credential {})", credential::path_of(&entry, credential::Kind::Encrypted).display())
+                println!(
+                    "password saved (encrypted systemd credential {})",
+                    credential::path_of(&entry, credential::Kind::Encrypted).display()
+                )
             }
             Some(credential::Kind::PlainFile) => {
-                println!("password saved (unencrypted root-only file {})", credential::path_of(&entry, credential::Kind::PlainFile).display())
+                println!(
+                    "password saved (unencrypted root-only file {})",
+                    credential::path_of(&entry, credential::Kind::PlainFile).display()
+                )
             }
-            None => println!("no password saved — run as root: smtp-desk password set --system{}", if profiles::is_global(&name) { String::new() } else { format!(" --profile {name}") }),
+            None => println!(
+                "no password saved — run as root: smtp-desk password set --system{}",
+                if profiles::is_global(&name) { String::new() } else { format!(" --profile {name}") }
+            ),
         },
     }
     Ok(())

@@ -4,10 +4,10 @@
 use crate::config::check_pairs;
 use crate::output::{self, print_error};
 use crate::{password, EXIT_BAD_INPUT};
+use smtp_desk::account::SecretSource;
 use smtp_desk::error::ErrorReport;
 use smtp_desk::journal::events::{self, Actor, Probe};
 use smtp_desk::policy;
-use smtp_desk::account::SecretSource;
 use smtp_desk::secrets;
 use smtp_desk::settings::{self, profiles};
 use smtp_desk::smtp::{self, CancelToken, Job, Step};
