@@ -209,8 +209,9 @@ fn a_local_users_sendmail_is_delivered_by_the_system_service_with_the_user_recor
     assert_eq!(counts["messages"], 1, "{counts}");
 }
 
-/// `password set --system --file`: a 0600 root file and a printed warning; the service reads it;
-/// a file others can read is refused, not used.
+/// `password set --system --file`: a 0600 root file and a printed warning; delivery reads it;
+/// a file others can read is refused, not used; a credential systemd hands the service
+/// (`$CREDENTIALS_DIRECTORY`) is used too.
 #[test]
 fn the_admin_chosen_password_file_is_root_only_warned_about_and_used() {
     if !root_or_skip("the_admin_chosen_password_file_is_root_only_warned_about_and_used") {
@@ -233,6 +234,8 @@ fn the_admin_chosen_password_file_is_root_only_warned_about_and_used() {
     // Root's own sendmail writes the spool directly; `deliver --once` logs in with the file's password.
     ok(&sys.root_run(&["sendmail", "someone@example.net"], MESSAGE));
     assert!(support::wait_until(Duration::from_secs(15), || server.received().len() == 1), "not delivered");
+    let shown: serde_json::Value = serde_json::from_str(&ok(&sys.root_run(&["queue", "show", "1", "--json"], ""))).unwrap();
+    assert_eq!(shown["source"], "sendmail (uid 0 root)");
 
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
     ok(&sys.root_run(&["sendmail", "other@example.net"], MESSAGE));
@@ -240,6 +243,17 @@ fn the_admin_chosen_password_file_is_root_only_warned_about_and_used() {
     let events = ok(&sys.root_run(&["events", "--json"], ""));
     assert!(events.contains("can be read by others"), "an exposed password file is refused:\n{events}");
     assert_eq!(server.received().len(), 1);
+
+    // Under systemd the service gets the password from LoadCredentialEncrypted=, decrypted into
+    // $CREDENTIALS_DIRECTORY/smtp-password: that is used first (here with no file at all).
+    std::fs::remove_file(&file).unwrap();
+    let given = sys.path("credentials-given");
+    std::fs::create_dir(&given).unwrap();
+    std::fs::write(given.join("smtp-password"), PASSWORD).unwrap();
+    let mut flush = sys.root_cmd(&["queue", "flush"]);
+    flush.env("CREDENTIALS_DIRECTORY", &given);
+    ok(&run_with_input(flush, ""));
+    assert!(support::wait_until(Duration::from_secs(15), || server.received().len() == 2), "not delivered with the credential given");
 }
 
 /// The mode rules, without root: the flag, the environment, the user's own settings.

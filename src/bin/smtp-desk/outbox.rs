@@ -409,10 +409,12 @@ fn sendmail_inner(args: &[String]) -> Result<(), Error> {
         }
         Mode::Deliver => {
             let profile = load_profile(inv.profile.as_deref())?;
+            // In system mode the queue records who handed mail in, root as much as a user.
+            let source = if system::current() == system::Mode::System { system::submit::Peer::me().source() } else { "sendmail".into() };
             let mut raw = None;
             let accepted = sendmail::check_recipients_possible(&inv)
                 .and_then(|()| sendmail::read_message(&mut std::io::stdin().lock(), inv.dot_ends_message, MAX_MESSAGE_BYTES))
-                .and_then(|r| sendmail::accept(&inv, raw.insert(r), &profile, MAX_MESSAGE_BYTES))
+                .and_then(|r| sendmail::accept_as(&inv, raw.insert(r), &profile, MAX_MESSAGE_BYTES, &source))
                 .and_then(|s| sendmail::check_sender(&smtp_desk::policy::load(), &s.sender).map(|()| s));
             let submission = match accepted {
                 Ok(s) => s,
