@@ -80,9 +80,16 @@ pub fn path_of(entry: &str, kind: Kind) -> PathBuf {
     }
 }
 
-/// Which form the entry's password is saved in, if any (looks at the files only; needs no root).
-pub fn saved_kind(entry: &str) -> Option<Kind> {
-    [Kind::Encrypted, Kind::PlainFile].into_iter().find(|k| path_of(entry, *k).exists())
+/// Which form the entry's password is saved in, if any (looks at the files only). Only root can
+/// look into the credentials folder: others get [`Error::NotRoot`], never a wrong "none".
+pub fn saved_kind(entry: &str) -> Result<Option<Kind>, Error> {
+    for kind in [Kind::Encrypted, Kind::PlainFile] {
+        let path = path_of(entry, kind);
+        if path.try_exists().map_err(|e| io(&path, e))? {
+            return Ok(Some(kind));
+        }
+    }
+    Ok(None)
 }
 
 /// The password saved for `entry`, from the first place that has it (see the module doc).

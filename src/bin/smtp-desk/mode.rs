@@ -39,15 +39,16 @@ pub fn run(args: ModeArgs) -> Outcome {
         Mode::Desktop => ("the OS keyring (Secret Service, Keychain, Credential Manager)".to_string(), None),
         Mode::System => {
             let password = match credential::saved_kind(smtp_desk::secrets::DEFAULT_PROFILE) {
-                Some(credential::Kind::Encrypted) => format!(
+                Ok(Some(credential::Kind::Encrypted)) => format!(
                     "an encrypted systemd credential, {}",
                     credential::path_of(smtp_desk::secrets::DEFAULT_PROFILE, credential::Kind::Encrypted).display()
                 ),
-                Some(credential::Kind::PlainFile) => format!(
+                Ok(Some(credential::Kind::PlainFile)) => format!(
                     "a root-only file (not encrypted), {}",
                     credential::path_of(smtp_desk::secrets::DEFAULT_PROFILE, credential::Kind::PlainFile).display()
                 ),
-                None => "none saved yet (smtp-desk password set --system)".to_string(),
+                Ok(None) => "none saved yet (smtp-desk password set --system)".to_string(),
+                Err(_) => format!("kept in {}, which only root can look into", system::credentials_dir().display()),
             };
             let path = system::submit_socket();
             let running = std::os::unix::net::UnixStream::connect(&path).is_ok();

@@ -215,7 +215,7 @@ fn run_system(command: PasswordCommand) -> Outcome {
             eprintln!("{}{}.", if removed { "System password removed" } else { "No system password was saved" }, of(&name));
             recorded(Secret::Server, &name, false);
         }
-        PasswordCommand::Status { .. } => match credential::saved_kind(&entry) {
+        PasswordCommand::Status { .. } => match credential::saved_kind(&entry).map_err(failed)? {
             Some(credential::Kind::Encrypted) => {
                 println!(
                     "password saved (encrypted systemd credential {})",
