@@ -49,7 +49,7 @@ pub struct Saved {
 /// (including a conflict), the keyring is put back as it was (and if that fails too, the error
 /// says so and what to do).
 pub fn save(path: &Path, profile: &str, edit: Edit, change: PasswordChange) -> Result<Saved, ErrorReport> {
-    save_with(&OsKeyring, path, profile, edit, change)
+    save_with(SecretSource::current().keyring(), path, profile, edit, change)
 }
 
 /// [`save`] with the keyring given: the OS keyring in the app, a wrapper in tests.
@@ -60,7 +60,7 @@ pub fn save_with(keyring: &dyn Keyring, path: &Path, profile: &str, edit: Edit, 
 /// [`save`] with the listener's password changed too: both keyring changes and the file succeed
 /// together, or each entry is put back as it was.
 pub fn save_all(path: &Path, profile: &str, edit: Edit, changes: PasswordChanges) -> Result<Saved, ErrorReport> {
-    save_all_with(&OsKeyring, path, profile, edit, changes)
+    save_all_with(SecretSource::current().keyring(), path, profile, edit, changes)
 }
 
 /// One keyring entry a save may change.
@@ -246,6 +246,17 @@ impl SecretSource {
         match crate::system::current() {
             crate::system::Mode::Desktop => SecretSource::Keyring,
             crate::system::Mode::System => SecretSource::SystemCredential,
+        }
+    }
+
+    /// The store a save writes passwords to: the OS keyring, or the system credential.
+    pub fn keyring(self) -> &'static dyn Keyring {
+        match self {
+            SecretSource::Keyring => &OsKeyring,
+            #[cfg(unix)]
+            SecretSource::SystemCredential => &crate::system::credential::SystemKeyring,
+            #[cfg(not(unix))]
+            SecretSource::SystemCredential => &OsKeyring,
         }
     }
 

@@ -291,3 +291,23 @@ fn mode_says_which_mode_and_why() {
     assert_eq!(json["mode"], "system");
     assert_eq!(json["service_running"], false);
 }
+
+/// `config import --password-stdin` in system mode keeps the password as the system credential
+/// (encrypted), not in a keyring the server does not have.
+#[test]
+fn an_import_in_system_mode_keeps_the_password_as_an_encrypted_credential() {
+    if !root_or_skip("an_import_in_system_mode_keeps_the_password_as_an_encrypted_credential") {
+        return;
+    }
+    let login = support::login();
+    let server = Server::start(&["--user", &login, "--auth-required", "--auth-plaintext"]);
+    let (from, to) = (System::new(), System::new());
+    from.configure(&server);
+    let file = from.path("exported.json");
+    ok(&from.root_run(&["config", "export", "--output", file.to_str().unwrap()], ""));
+    ok(&to.root_run(&["config", "import", file.to_str().unwrap(), "--password-stdin"], &format!("{PASSWORD}\n")));
+    let credential = to.path("etc/smtp-desk/credentials/smtp-password.cred");
+    assert_eq!(std::fs::metadata(&credential).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(ok(&to.root_run(&["password", "status"], "")).contains("encrypted systemd credential"));
+    ok(&to.root_run(&["validate"], ""));
+}

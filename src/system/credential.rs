@@ -244,3 +244,45 @@ fn run_creds(args: &[&str], file: &Path, input: Option<&[u8]>) -> Result<Vec<u8>
     }
     Ok(out)
 }
+
+/// The system credential behind the [`crate::secrets::Keyring`] trait, so a settings save or an
+/// import that carries a password (`account::save`, `config import --password-stdin`) keeps it
+/// here in system mode, with the same all-or-nothing rollback as the keyring's. New passwords are
+/// saved encrypted; the listener's password is not offered in system mode.
+pub struct SystemKeyring;
+
+impl SystemKeyring {
+    fn map(e: Error) -> crate::secrets::Error {
+        use crate::secrets::Error as S;
+        match e {
+            Error::Password(p) => p,
+            Error::NotRoot(_) => S::Unavailable(e.to_string()),
+            other => S::Platform(other.to_string()),
+        }
+    }
+
+    fn no_listener() -> crate::secrets::Error {
+        crate::secrets::Error::Unavailable("the SMTP listener's password is not offered in system mode".into())
+    }
+}
+
+impl crate::secrets::Keyring for SystemKeyring {
+    fn get(&self, profile: &str) -> Result<Option<Password>, crate::secrets::Error> {
+        get(profile).map_err(Self::map)
+    }
+    fn set(&self, profile: &str, password: &Password) -> Result<(), crate::secrets::Error> {
+        set(profile, password, Kind::Encrypted).map(|_| ()).map_err(Self::map)
+    }
+    fn clear(&self, profile: &str) -> Result<(), crate::secrets::Error> {
+        clear(profile).map(|_| ()).map_err(Self::map)
+    }
+    fn get_listener(&self, _profile: &str) -> Result<Option<Password>, crate::secrets::Error> {
+        Ok(None)
+    }
+    fn set_listener(&self, _profile: &str, _password: &Password) -> Result<(), crate::secrets::Error> {
+        Err(Self::no_listener())
+    }
+    fn clear_listener(&self, _profile: &str) -> Result<(), crate::secrets::Error> {
+        Ok(())
+    }
+}

@@ -379,7 +379,9 @@ fn import(file: &std::path::Path, profile: Option<&str>, password_stdin: bool, d
         }
         return Ok(());
     }
-    let imported = transfer::import(&smtp_desk::secrets::OsKeyring, &path, file, profile, password.as_ref(), &policy).map_err(refused)?;
+    let imported =
+        transfer::import(smtp_desk::account::SecretSource::current().keyring(), &path, file, profile, password.as_ref(), &policy)
+            .map_err(refused)?;
     if let Some(schema) = imported.migrated_from {
         eprintln!("note: {} is a schema-{schema} file; it was read as schema {}", file.display(), settings::SCHEMA_VERSION);
     }
