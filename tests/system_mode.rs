@@ -194,6 +194,10 @@ fn a_local_users_sendmail_is_delivered_by_the_system_service_with_the_user_recor
         let o = Command::new("runuser").args(["-u", TEST_USER, "--", "cat"]).arg(path).output().unwrap();
         assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("Permission denied"), "{path:?} readable: {o:?}");
     }
+    for args in [&["queue", "list"][..], &["sendmail", "-bp"]] {
+        let o = sys.user_run(args, "");
+        assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("queue is root's"), "{args:?}: {o:?}");
+    }
     for args in [&["password", "set"][..], &["password", "status"]] {
         let o = sys.user_run(args, "other");
         assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("only root"), "{args:?}: {o:?}");
