@@ -35,12 +35,14 @@ fn root_or_skip(test: &str) -> bool {
 
 /// The test user's uid, made (`useradd -M -r`) if missing.
 fn test_user() -> u32 {
+    // Tests run on parallel threads: two useradd at once fight over /etc/passwd's lock.
+    static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = MAKING.lock().unwrap_or_else(|e| e.into_inner());
     let id = |_: ()| Command::new("id").args(["-u", TEST_USER]).output().unwrap();
     let mut o = id(());
     if !o.status.success() {
         let made = Command::new("useradd").args(["-M", "-r", "-s", "/usr/sbin/nologin", TEST_USER]).output().unwrap();
-        // A parallel test may have made it meanwhile (exit 9: the user exists).
-        assert!(made.status.success() || made.status.code() == Some(9), "useradd: {}", String::from_utf8_lossy(&made.stderr));
+        assert!(made.status.success(), "useradd: {}", String::from_utf8_lossy(&made.stderr));
         o = id(());
     }
     String::from_utf8_lossy(&o.stdout).trim().parse().unwrap()
@@ -82,7 +84,7 @@ impl System {
         c.args(["-u", TEST_USER, "--", "env", "-i"]);
         c.arg(format!("SMTP_DESK_SYSTEM_ROOT={}", self.root.path().display()));
         c.arg(format!("HOME={}", self.path("no-such-home").display()));
-        c.arg("PATH=/usr/bin:/bin").arg(BIN).args(args);
+        c.arg("PATH=/usr/bin:/bin").arg(user_bin()).args(args);
         run_with_input(c, input)
     }
 
@@ -116,6 +118,26 @@ impl System {
         args.extend(pairs.iter().flat_map(|(k, v)| [*k, *v]));
         ok(&self.root_run(&args, ""));
     }
+}
+
+/// The binary under test as the test user can run it: BIN itself, or a copy in a folder it can
+/// reach when BIN's is private (a checkout under /root).
+fn user_bin() -> PathBuf {
+    static BIN_FOR_USER: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN_FOR_USER
+        .get_or_init(|| {
+            let reachable = Command::new("runuser").args(["-u", TEST_USER, "--", "test", "-x", BIN]).status().is_ok_and(|s| s.success());
+            if reachable {
+                return PathBuf::from(BIN);
+            }
+            let dir = tempfile::tempdir().unwrap().keep();
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+            let copy = dir.join("smtp-desk");
+            std::fs::copy(BIN, &copy).unwrap();
+            std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+            copy
+        })
+        .clone()
 }
 
 fn run_with_input(mut c: Command, input: &str) -> Output {
@@ -188,6 +210,14 @@ fn a_local_users_sendmail_is_delivered_by_the_system_service_with_the_user_recor
     let shown: serde_json::Value = serde_json::from_str(&ok(&sys.root_run(&["queue", "show", &id.to_string(), "--json"], ""))).unwrap();
     assert_eq!(shown["source"], format!("sendmail (uid {uid} {TEST_USER})"));
     assert_eq!(shown["recipients"][0]["state"], "sent", "{shown}");
+
+    // A refusal is the service's answer with sendmail's exit code, and the mail log names the user.
+    let o = sys.user_run(&["sendmail", "bad address@@"], MESSAGE);
+    assert_eq!(o.status.code(), Some(65), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("contains a space"), "{o:?}");
+    let log = ok(&sys.root_run(&["log", "--json"], ""));
+    let refused = log.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()).find(|r| r["result"] == "refused");
+    assert_eq!(refused.expect("a refused row")["server"], format!("sendmail (uid {uid} {TEST_USER})"), "{log}");
 
     // The user can read neither the credential nor the queue, and can't change the password.
     for path in [&credential, &sys.path("var/spool/smtp-desk/outbox.sqlite3")] {
