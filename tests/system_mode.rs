@@ -303,7 +303,9 @@ fn mode_says_which_mode_and_why() {
             .env("SMTP_DESK_SYSTEM_ROOT", sys.root.path())
             .env("HOME", &home)
             .env_remove("SMTP_DESK_CONFIG_DIR")
-            .env_remove("SMTP_DESK_MODE");
+            .env_remove("SMTP_DESK_MODE")
+            // Your own settings are looked for in ~/.config (scripts/session.sh points XDG_CONFIG_HOME elsewhere).
+            .env_remove("XDG_CONFIG_HOME");
         for (k, v) in env {
             c.env(k, v);
         }

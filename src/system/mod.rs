@@ -42,6 +42,16 @@ pub enum Mode {
     System,
 }
 
+impl Mode {
+    /// The mode's name, as `SMTP_DESK_MODE` takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Desktop => "desktop",
+            Mode::System => "system",
+        }
+    }
+}
+
 /// Why a mode was chosen (rule by rule, see the module doc).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reason {

@@ -56,7 +56,7 @@ pub fn run(args: ModeArgs) -> Outcome {
         }
     };
     if args.json {
-        let mode = if choice.mode == Mode::System { "system" } else { "desktop" };
+        let mode = choice.mode.as_str();
         println!(
             "{}",
             serde_json::json!({
