@@ -159,33 +159,35 @@ pub fn rename_profile(path: &Path, old: &str, new: &str) -> Result<Written, Erro
     // Checked before the keyring is touched; the write below checks again under the lock.
     settings::profiles::rename(&mut current.clone(), old, new).map_err(report)?;
     let failed = |e: secrets::Error| ErrorReport::from(&e);
-    let password = secrets::get(&old_entry).map_err(failed)?;
-    let listener = secrets::get_listener_of(&old_entry).map_err(failed)?;
+    // The keyring in desktop mode, the system credential in system mode.
+    let k = SecretSource::current().keyring();
+    let password = k.get(&old_entry).map_err(failed)?;
+    let listener = k.get_listener(&old_entry).map_err(failed)?;
     // The new name's entries are made to hold exactly the old ones: an entry left under that name
     // (a profile of that name deleted while the keyring was locked) must not become this profile's.
     let copied = match &password {
-        Some(p) => secrets::set(new, p),
-        None => secrets::clear(new),
+        Some(p) => k.set(new, p),
+        None => k.clear(new),
     }
     .and_then(|()| match &listener {
-        Some(p) => secrets::set_listener_of(new, p),
-        None => secrets::clear_listener_of(new),
+        Some(p) => k.set_listener(new, p),
+        None => k.clear_listener(new),
     });
     if let Err(e) = copied {
-        let _ = secrets::clear(new);
-        let _ = secrets::clear_listener_of(new);
+        let _ = k.clear(new);
+        let _ = k.clear_listener(new);
         return Err(failed(e));
     }
     let written = match settings::modify(path, settings::WriteOptions::default(), |s| settings::profiles::rename(s, old, new)) {
         Ok(w) => w,
         Err(e) => {
             // The name is still free in the file: its entries belong to no profile.
-            let _ = secrets::clear(new);
-            let _ = secrets::clear_listener_of(new);
+            let _ = k.clear(new);
+            let _ = k.clear_listener(new);
             return Err(report(e));
         }
     };
-    for result in [secrets::clear(&old_entry), secrets::clear_listener_of(&old_entry)] {
+    for result in [k.clear(&old_entry), k.clear_listener(&old_entry)] {
         if let Err(e) = result {
             tracing::warn!(profile = old, "the renamed profile's old keyring entry could not be removed: {e}");
         }
@@ -207,7 +209,8 @@ pub fn delete_profile(path: &Path, name: &str) -> Result<Written, ErrorReport> {
     let current = settings::load_from(path).map_err(report)?.settings;
     let entry = settings::profiles::password_entry(&current, Some(name)).map_err(report)?;
     let written = settings::modify(path, settings::WriteOptions::default(), |s| settings::profiles::delete(s, name)).map_err(report)?;
-    for result in [secrets::clear(&entry), secrets::clear_listener_of(&entry)] {
+    let k = SecretSource::current().keyring();
+    for result in [k.clear(&entry), k.clear_listener(&entry)] {
         result.map_err(|e| {
             ErrorReport::from(&e).hint(format!(
                 "The profile was deleted, but its password is still in the keyring under 'profile:{entry}'. Remove it there, \

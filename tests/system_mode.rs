@@ -347,3 +347,26 @@ fn an_import_in_system_mode_keeps_the_password_as_an_encrypted_credential() {
     assert!(ok(&to.root_run(&["password", "status"], "")).contains("encrypted systemd credential"));
     ok(&to.root_run(&["validate"], ""));
 }
+
+/// Renaming or deleting a profile in system mode moves or removes its credential (a server has no
+/// keyring to ask).
+#[test]
+fn a_profiles_credential_follows_its_rename_and_goes_with_its_delete() {
+    if !root_or_skip("a_profiles_credential_follows_its_rename_and_goes_with_its_delete") {
+        return;
+    }
+    let login = support::login();
+    let server = Server::start(&["--user", &login, "--auth-required", "--auth-plaintext"]);
+    let sys = System::new();
+    sys.configure(&server);
+    ok(&sys.root_run(&["profile", "create", "ops"], ""));
+    ok(&sys.root_run(&["config", "set", "--profile", "ops", "auth.username", "ops@example.com"], ""));
+    ok(&sys.root_run(&["password", "set", "--profile", "ops"], "ops-secret"));
+    let cred = |name: &str| sys.path(&format!("etc/smtp-desk/credentials/smtp-password-{name}.cred"));
+    assert!(cred("ops").exists());
+    ok(&sys.root_run(&["profile", "rename", "ops", "night"], ""));
+    assert!(!cred("ops").exists() && cred("night").exists(), "the credential moved with the profile");
+    assert!(ok(&sys.root_run(&["password", "status", "--profile", "night"], "")).contains("password saved"));
+    ok(&sys.root_run(&["profile", "delete", "night"], ""));
+    assert!(!cred("night").exists(), "the credential went with the profile");
+}
