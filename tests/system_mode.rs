@@ -345,6 +345,7 @@ fn an_import_in_system_mode_keeps_the_password_as_an_encrypted_credential() {
     let credential = to.path("etc/smtp-desk/credentials/smtp-password.cred");
     assert_eq!(std::fs::metadata(&credential).unwrap().permissions().mode() & 0o777, 0o600);
     assert!(ok(&to.root_run(&["password", "status"], "")).contains("encrypted systemd credential"));
+    assert!(ok(&to.root_run(&["config", "show"], "")).contains("saved as the system credential"));
     ok(&to.root_run(&["validate"], ""));
 }
 
