@@ -211,9 +211,11 @@ async fn serve_one(stream: tokio::net::UnixStream, intake: Arc<Intake>, spool: P
         Err(_) => refusal_answer(&outbox::Error::Usage("the request did not arrive in time".into())),
         Ok(Err(e)) => refusal_answer(&e),
         Ok(Ok((args, raw))) => {
+            let who = peer.clone();
             let outcome = tokio::task::spawn_blocking(move || accept(&args, &raw, &peer, &intake)).await;
             match outcome {
                 Ok(Ok(id)) => {
+                    tracing::info!(uid = who.uid, user = %who.name, message = id, "queued mail handed in by a local user");
                     outbox::wake_delivery_in(&spool);
                     Answer { ok: true, id: Some(id), ..Answer::default() }
                 }
