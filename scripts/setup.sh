@@ -12,13 +12,14 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 say() { printf '== %s\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
+# systemd (systemd-creds), passwd (useradd) and util-linux (runuser): the system-mode test.
 # ca-certificates: the system trust store the server certificate is checked against (the tests
 # also install a test CA into it with update-ca-certificates).
 build_packages=(build-essential pkg-config curl file ca-certificates libwebkit2gtk-4.1-dev libxdo-dev libssl-dev
   libayatana-appindicator3-dev librsvg2-dev libdbus-1-dev)
 test_packages=(xvfb xauth webkit2gtk-driver gnome-keyring dbus-x11 libsecret-tools libglib2.0-bin
   python3 python3-aiosmtpd python3-xlib swaks hyperfine openssl rpm msmtp strace pflogsumm
-  libsasl2-modules sasl2-bin)
+  libsasl2-modules sasl2-bin systemd passwd util-linux)
 packages=("${build_packages[@]}")
 [ "$purpose" = test ] && packages+=("${test_packages[@]}")
 
