@@ -115,7 +115,10 @@ fn describe(e: &reqwest::Error) -> String {
     let mut cur: Option<&dyn std::error::Error> = Some(e);
     while let Some(err) = cur {
         let s = err.to_string();
-        if !parts.iter().any(|p: &String| p.contains(&s)) {
+        // reqwest's and hyper's wrappers ("error sending request for url (…)", "client error
+        // (Connect)") repeat the URL shown beside it and hide the cause.
+        let wrapper = s.starts_with("error sending request") || s.starts_with("client error");
+        if !wrapper && !parts.iter().any(|p: &String| p.contains(&s)) {
             parts.push(s);
         }
         cur = err.source();

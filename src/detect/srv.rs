@@ -43,7 +43,7 @@ pub(crate) async fn run(ctx: &Context) -> SourceReport {
         }
     }
     report.candidates.sort_by_key(|c| c.trust);
-    let all_missing = whys.len() == 2 && whys.iter().all(|w| w.starts_with("NXDOMAIN") || w.starts_with("no SRV"));
+    let all_missing = whys.len() == 2 && whys.iter().all(|w| w.starts_with("NXDOMAIN") || w.starts_with("no record"));
     let why = whys.first().cloned().unwrap_or_else(|| "no usable SRV record".into());
     report.finish(if all_missing || whys.len() < 2 { Status::Nothing } else { Status::Failed }, why)
 }
@@ -71,7 +71,7 @@ pub(crate) fn dns_why(e: &hickory_resolver::ResolveError) -> String {
     if e.is_nx_domain() {
         "NXDOMAIN (no such name)".into()
     } else if e.is_no_records_found() {
-        "no SRV/MX record of that type".into()
+        "no record of that type (NODATA)".into()
     } else if e.proto().is_some_and(|p| matches!(p.kind(), hickory_resolver::proto::ProtoErrorKind::Timeout)) {
         "DNS timed out".into()
     } else {

@@ -56,6 +56,8 @@ def main():
             pass
 
     server = http.server.ThreadingHTTPServer((a.host, a.port), Handler)
+    # A client that hangs up early (detection stops once a better source answered) is no error.
+    server.handle_error = lambda request, client_address: None
     if a.cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(a.cert, a.key)
