@@ -293,7 +293,13 @@ fn a_plain_http_autoconfig_is_flagged_not_used() {
         return;
     }
     let (web_ip, plain_ip) = (loopback(7), loopback(8));
-    let w = world(&web_ip, &[], vec![format!("--host-record=autoconfig.plain.test,{plain_ip}")], &[]);
+    // autoconfig.plain.test only over plain HTTP; plain.test's HTTPS .well-known redirects to http://.
+    let w = world(
+        &web_ip,
+        &["plain.test"],
+        vec![format!("--host-record=autoconfig.plain.test,{plain_ip}"), format!("--host-record=plain.test,{web_ip}")],
+        &[("plain.test/.well-known/autoconfig/mail/config-v1.1.xml.redirect", "http://plain.test/config.xml".into())],
+    );
     let plain_root = tempfile::tempdir().unwrap();
     put(plain_root.path(), "autoconfig.plain.test/mail/config-v1.1.xml", &client_config("smtp.plain.test", 587, "STARTTLS"));
     let _plain = web(plain_root.path(), &plain_ip, 80, None);
@@ -303,6 +309,8 @@ fn a_plain_http_autoconfig_is_flagged_not_used() {
     let auto = source(&json, "autoconfig");
     assert_eq!(auto["status"], "failed");
     assert!(auto["summary"].as_str().unwrap().contains("plain HTTP"), "{auto:#}");
+    let well_known = source(&json, "well_known");
+    assert!(well_known["summary"].as_str().unwrap().contains("redirect to http://plain.test/config.xml not followed"), "{well_known:#}");
     let flagged = &json["candidates"][0];
     assert_eq!(flagged["host"], "smtp.plain.test");
     assert_eq!(flagged["trust"], "refused");
@@ -333,10 +341,34 @@ fn every_source_failing_the_deadline_holds_and_the_builtin_table_answers_offline
     // wall-clock assert: a slow machine must not fail this; the benchmark measures the time.)
     assert_eq!(source(&json, "srv")["status"], "timed_out", "{json:#}");
     assert!(source(&json, "srv")["summary"].as_str().unwrap().contains("deadline (1500 ms)"));
+    // …and what it was waiting for.
+    assert!(source(&json, "srv")["tried"].to_string().contains("_submission._tcp.blackhole.test"), "{json:#}");
     eprintln!("every source failing: answered in {} ms (deadline 1500 ms), {took:?} with the process", json["elapsed_ms"]);
 
     let (out, json, _) = run("someone@gmail.com");
     assert!(out.status.success(), "{}", support::said(&out));
     assert_eq!(json["best"]["source"], "builtin");
     assert_eq!(json["best"]["host"], "smtp.gmail.com");
+}
+
+#[tokio::test]
+async fn a_run_is_cancelled_within_moments_and_says_so() {
+    let dns = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let options =
+        smtp_desk::detect::Options { deadline: Duration::from_secs(30), dns_server: Some(dns.local_addr().unwrap()), ..Default::default() };
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let stop = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        stop.cancel();
+    });
+    let d = tokio::time::timeout(Duration::from_secs(20), smtp_desk::detect::detect("jo@cancel.test", &options, &cancel))
+        .await
+        .expect("cancelled long before the 30 s deadline")
+        .unwrap();
+    assert!(d.cancelled);
+    assert!(d.best.is_none());
+    let srv = d.sources.iter().find(|s| s.source == smtp_desk::detect::Source::Srv).unwrap();
+    assert_eq!(srv.status, smtp_desk::detect::Status::Cancelled);
+    assert!(srv.tried.iter().any(|(what, why)| what == "_submission._tcp.cancel.test" && why.contains("cancelled")), "{srv:?}");
 }

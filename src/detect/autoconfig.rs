@@ -144,18 +144,12 @@ pub(crate) fn provider_trust(host: &str, address: &Address, provider_domains: &[
 
 pub(crate) async fn run(ctx: &Context, place: Where) -> SourceReport {
     let a = &ctx.address;
-    let (source, https, http) = match place {
-        Where::Subdomain => (
-            super::Source::Autoconfig,
-            format!("https://autoconfig.{}/mail/config-v1.1.xml?emailaddress={}", a.domain, encode(&a.full)),
-            format!("http://autoconfig.{}/mail/config-v1.1.xml?emailaddress={}", a.domain, encode(&a.full)),
-        ),
-        Where::WellKnown => (
-            super::Source::WellKnown,
-            format!("https://{}/.well-known/autoconfig/mail/config-v1.1.xml", a.domain),
-            format!("http://{}/.well-known/autoconfig/mail/config-v1.1.xml", a.domain),
-        ),
+    let source = match place {
+        Where::Subdomain => super::Source::Autoconfig,
+        Where::WellKnown => super::Source::WellKnown,
     };
+    let https = url(place, a);
+    let http = https.replacen("https://", "http://", 1);
     let mut report = SourceReport::new(source);
     let why = match get(&ctx.http, &https).await {
         Fetched::Body(xml) => {
@@ -194,6 +188,14 @@ pub(crate) async fn run(ctx: &Context, place: Where) -> SourceReport {
     }
     let status = if why.starts_with("HTTP 4") || why.contains("NXDOMAIN") { Status::Nothing } else { Status::Failed };
     report.finish(status, why)
+}
+
+/// Where the file is asked for, over HTTPS.
+pub(crate) fn url(place: Where, a: &Address) -> String {
+    match place {
+        Where::Subdomain => format!("https://autoconfig.{}/mail/config-v1.1.xml?emailaddress={}", a.domain, encode(&a.full)),
+        Where::WellKnown => format!("https://{}/.well-known/autoconfig/mail/config-v1.1.xml", a.domain),
+    }
 }
 
 /// The address in a query string.

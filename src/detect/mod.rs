@@ -435,6 +435,10 @@ pub async fn detect(address: &str, options: &Options, cancel: &CancellationToken
         if !done.iter().any(|r| r.source == source) {
             let mut r = SourceReport::new(source);
             r.elapsed_ms = elapsed;
+            let waiting = if was_cancelled { "cancelled while waiting" } else { "no answer yet" };
+            for asked in asks(source, &ctx) {
+                r.tried(asked, waiting);
+            }
             (r.status, r.summary) = if was_cancelled {
                 (Status::Cancelled, "cancelled".into())
             } else if timed_out {
@@ -459,6 +463,20 @@ pub async fn detect(address: &str, options: &Options, cancel: &CancellationToken
         deadline_ms: options.deadline.as_millis() as u64,
         cancelled: was_cancelled,
     })
+}
+
+/// What a source asks, for the report of one that did not finish (so a timeout says what hung).
+fn asks(source: Source, ctx: &Context) -> Vec<String> {
+    let a = &ctx.address;
+    match source {
+        Source::Builtin => vec![],
+        Source::Autoconfig => vec![autoconfig::url(autoconfig::Where::Subdomain, a)],
+        Source::WellKnown => vec![autoconfig::url(autoconfig::Where::WellKnown, a)],
+        Source::Srv => vec![format!("_submissions._tcp.{}", a.domain), format!("_submission._tcp.{}", a.domain)],
+        Source::Ispdb => vec![format!("{}{}", ctx.options.ispdb_url, a.domain)],
+        Source::Mx => vec![format!("MX {}", a.domain)],
+        Source::Probe => ["smtp", "mail"].iter().flat_map(|h| [465, 587].map(|p| format!("{h}.{}:{p}", a.domain))).collect(),
+    }
 }
 
 /// Whether the answer is known: some source found a trusted candidate and every source of
