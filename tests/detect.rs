@@ -372,3 +372,32 @@ async fn a_run_is_cancelled_within_moments_and_says_so() {
     assert_eq!(srv.status, smtp_desk::detect::Status::Cancelled);
     assert!(srv.tried.iter().any(|(what, why)| what == "_submission._tcp.cancel.test" && why.contains("cancelled")), "{srv:?}");
 }
+
+#[test]
+fn the_ispdb_address_is_a_setting() {
+    if !root_or_skip() {
+        return;
+    }
+    let web_ip = loopback(9);
+    let w = world(&web_ip, &[], vec![], &[("ispdb.test/v1.1/isp.test", client_config("smtp.isp.test", 587, "STARTTLS"))]);
+    let policy = w.config.path().join("no-policy.json");
+    let refused = support::cli_in(w.config.path(), &policy, &["config", "set", "detect.ispdb_url", "http://ispdb.test/v1.1/"], None);
+    assert_eq!(refused.status.code(), Some(2), "{}", support::said(&refused));
+    assert!(support::said(&refused).contains("detect.ispdb_url"), "{}", support::said(&refused));
+    let set = support::cli_in(w.config.path(), &policy, &["config", "set", "detect.ispdb_url", "https://ispdb.test/v1.1/"], None);
+    assert!(set.status.success(), "{}", support::said(&set));
+    let out = Command::new(env!("CARGO_BIN_EXE_smtp-desk"))
+        .args(["detect", "jo@isp.test", "--json"])
+        .env("SMTP_DESK_DNS_SERVER", format!("127.0.0.1:{}", w.dns_port))
+        .env("SMTP_DESK_EXTRA_CA", &w.pki.ca_pem)
+        .env_remove("SMTP_DESK_ISPDB_URL")
+        .env("SMTP_DESK_CONFIG_DIR", w.config.path())
+        .env("SMTP_DESK_DATA_DIR", w.config.path().join("data"))
+        .env("SMTP_DESK_POLICY", &policy)
+        .output()
+        .unwrap();
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", support::said(&out)));
+    assert_eq!(json["best"]["source"], "ispdb", "{json:#}");
+    assert_eq!(json["best"]["host"], "smtp.isp.test");
+    assert_eq!(json["best"]["trust"], "trusted");
+}

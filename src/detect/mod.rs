@@ -65,7 +65,19 @@ impl Default for Options {
 impl Options {
     /// The defaults, with [`ENV_DNS_SERVER`], [`ENV_EXTRA_CA`] and [`ENV_ISPDB_URL`] applied.
     pub fn from_env() -> Result<Self, Error> {
-        let mut o = Self::default();
+        Self::default().with_env()
+    }
+
+    /// The ISPDB address of the settings (`detect.ispdb_url`, Global's: machine-wide).
+    pub fn with_settings(mut self, settings: &crate::settings::Settings) -> Self {
+        self.ispdb_url = settings.profile.detect.ispdb_url.clone();
+        self
+    }
+
+    /// These options with the environment's [`ENV_DNS_SERVER`], [`ENV_EXTRA_CA`] and
+    /// [`ENV_ISPDB_URL`] over them.
+    pub fn with_env(self) -> Result<Self, Error> {
+        let mut o = self;
         if let Some(v) = std::env::var_os(ENV_DNS_SERVER).filter(|v| !v.is_empty()) {
             o.dns_server = Some(parse_dns_server(&v.to_string_lossy())?);
         }

@@ -23,7 +23,8 @@ provider's own) is marked: confirm it before a password goes there.
 Where it looks (environment):
   SMTP_DESK_DNS_SERVER=IP[:PORT]   ask this DNS server instead of the system's
   SMTP_DESK_EXTRA_CA=FILE.pem      trust these CA certificates too (HTTPS and the probes)
-  SMTP_DESK_ISPDB_URL=URL          the ISPDB address (default https://autoconfig.thunderbird.net/v1.1/)
+  SMTP_DESK_ISPDB_URL=URL          the ISPDB address (over the setting detect.ispdb_url,
+                                   default https://autoconfig.thunderbird.net/v1.1/)
 
 Exit codes:
   0   found; the best candidate is in your domain or the provider's (applied with --apply)
@@ -59,7 +60,12 @@ pub struct DetectArgs {
 }
 
 pub fn run(args: DetectArgs) -> Outcome {
-    let mut options = Options::from_env().map_err(|e| (EXIT_BAD_INPUT, e.report()))?;
+    // The ISPDB address: --ispdb, else SMTP_DESK_ISPDB_URL, else the setting, else Mozilla's.
+    let mut options = Options::default();
+    if let Ok(loaded) = smtp_desk::settings::load() {
+        options = options.with_settings(&loaded.settings);
+    }
+    let mut options = options.with_env().map_err(|e| (EXIT_BAD_INPUT, e.report()))?;
     if let Some(ms) = args.deadline {
         options.deadline = Duration::from_millis(ms);
     }
