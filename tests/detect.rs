@@ -285,6 +285,10 @@ fn a_malicious_autoconfig_is_flagged_never_chosen_silently() {
     let (out, _) = w.detect(&["jo@lonely.test", "--apply"]);
     assert_eq!(out.status.code(), Some(22));
     assert!(!w.config.path().join("settings.json").exists(), "nothing saved without --confirm-host");
+    let (out, _) = w.detect(&["jo@lonely.test", "--apply", "--confirm-host"]);
+    assert!(out.status.success(), "confirmed by the user: {}", support::said(&out));
+    let saved = std::fs::read_to_string(w.config.path().join("settings.json")).unwrap();
+    assert!(saved.contains("smtp.evil.test"), "{saved}");
 }
 
 #[test]

@@ -114,12 +114,13 @@ pub fn run(args: DetectArgs) -> Outcome {
         ));
     }
     if args.apply {
-        apply(best, &detection.address, args.profile.as_deref())?;
+        apply(best, &detection.address, args.profile.as_deref(), args.json)?;
     }
     Ok(())
 }
 
-fn apply(best: &Candidate, address: &str, profile: Option<&str>) -> Outcome {
+/// `json`: standard output holds only the JSON, so the note goes to standard error.
+fn apply(best: &Candidate, address: &str, profile: Option<&str>, json: bool) -> Outcome {
     let security = match best.security {
         smtp_desk::settings::Security::StartTls => "start_tls",
         smtp_desk::settings::Security::ImplicitTls => "implicit_tls",
@@ -142,13 +143,17 @@ fn apply(best: &Candidate, address: &str, profile: Option<&str>) -> Outcome {
         pairs.extend(["sender.from_address".to_string(), address.to_string()]);
     }
     crate::config::set(&pairs, false, profile)?;
-    println!(
-        "Applied {}:{} ({}) to {}. Next: smtp-desk password set, then smtp-desk validate.",
+    let note = format!(
+        "Applied {}:{} ({security}) to {}. Next: smtp-desk password set, then smtp-desk validate.",
         best.host,
         best.port,
-        security,
         profile.unwrap_or("Global")
     );
+    if json {
+        eprintln!("{note}");
+    } else {
+        println!("{note}");
+    }
     Ok(())
 }
 
