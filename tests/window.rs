@@ -1364,7 +1364,9 @@ async fn find_settings_fills_the_form_from_the_domains_srv_record() {
     let driver = Driver::start_with(config.path(), &env);
     let c = driver.open_app().await;
     el(&c, "nav-settings").await.click().await.unwrap();
-    el(&c, "detect-open").await.click().await.unwrap();
+    // The button sits beside the server field, shown once the mode is Relay.
+    el(&c, "mode-relay").await.click().await.unwrap();
+    click_centered(&c, "detect-open").await;
     set_text(&c, "detect-address", "jo@found.test").await;
     el(&c, "detect-run").await.click().await.unwrap();
     text_when(&c, "detect-best", "the best candidate", |t| t.contains("smtp.found.test:2587")).await;
