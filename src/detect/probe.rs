@@ -23,7 +23,7 @@ pub(crate) async fn run(ctx: &Context) -> SourceReport {
             targets.push((host.clone(), port, security));
         }
     }
-    let results = futures_all(ctx, &targets).await;
+    let results = probe_all(ctx, &targets).await;
     for ((host, port, security), result) in targets.into_iter().zip(results) {
         match result {
             Ok(found) => {
@@ -57,7 +57,7 @@ pub(crate) async fn run(ctx: &Context) -> SourceReport {
     report.finish(Status::Nothing, "no SMTP server answered on smtp/mail.D ports 465 and 587")
 }
 
-async fn futures_all(ctx: &Context, targets: &[(String, u16, Security)]) -> Vec<Result<Found, String>> {
+async fn probe_all(ctx: &Context, targets: &[(String, u16, Security)]) -> Vec<Result<Found, String>> {
     let mut set = tokio::task::JoinSet::new();
     for (i, (host, port, security)) in targets.iter().cloned().enumerate() {
         let resolver = ctx.resolver.clone();

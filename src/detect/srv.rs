@@ -9,7 +9,7 @@ pub(crate) async fn run(ctx: &Context) -> SourceReport {
     let mut report = SourceReport::new(Source::Srv);
     let d = &ctx.address.domain;
     let names = [(format!("_submissions._tcp.{d}."), Security::ImplicitTls), (format!("_submission._tcp.{d}."), Security::StartTls)];
-    let lookups = futures_join(ctx, &names).await;
+    let lookups = both(ctx, &names).await;
     let mut whys = Vec::new();
     for ((name, security), result) in names.iter().zip(lookups) {
         match result {
@@ -51,7 +51,7 @@ pub(crate) async fn run(ctx: &Context) -> SourceReport {
 /// (priority, weight, port, target without the final dot) per record, or why not.
 type Records = Result<Vec<(u16, u16, u16, String)>, String>;
 
-async fn futures_join(ctx: &Context, names: &[(String, Security); 2]) -> [Records; 2] {
+async fn both(ctx: &Context, names: &[(String, Security); 2]) -> [Records; 2] {
     let (a, b) = tokio::join!(lookup(ctx, &names[0].0), lookup(ctx, &names[1].0));
     [a, b]
 }
