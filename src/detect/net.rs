@@ -9,6 +9,9 @@ use hickory_resolver::TokioResolver;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+/// How much later than the overall deadline a single query or request gives up by itself.
+const SLACK: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The most bytes read from an autoconfig or ISPDB answer (real ones are a few KB).
 pub(crate) const MAX_BODY: usize = 256 * 1024;
 
@@ -22,8 +25,9 @@ pub(crate) fn resolver(options: &Options) -> Result<TokioResolver, Error> {
     };
     let opts = builder.options_mut();
     opts.ip_strategy = LookupIpStrategy::Ipv4thenIpv6;
-    // One overall deadline bounds every query; retries would only hide a dead server.
-    opts.timeout = options.deadline;
+    // The overall deadline bounds every query (a little later than it, so a source cut by the
+    // deadline is reported as such, not as its own timeout); retries would only hide a dead server.
+    opts.timeout = options.deadline + SLACK;
     opts.attempts = 1;
     Ok(builder.build())
 }
@@ -44,8 +48,8 @@ impl reqwest::dns::Resolve for Dns {
 
 pub(crate) fn client(options: &Options, resolver: &TokioResolver) -> Result<reqwest::Client, Error> {
     let mut builder = reqwest::Client::builder()
-        .timeout(options.deadline)
-        .connect_timeout(options.deadline)
+        .timeout(options.deadline + SLACK)
+        .connect_timeout(options.deadline + SLACK)
         .user_agent(concat!("smtp-desk/", env!("CARGO_PKG_VERSION"), " (autodetect)"))
         .dns_resolver(Arc::new(Dns(resolver.clone())))
         .redirect(reqwest::redirect::Policy::custom(|attempt| {
