@@ -19,7 +19,7 @@ build_packages=(build-essential pkg-config curl file ca-certificates libwebkit2g
   libayatana-appindicator3-dev librsvg2-dev libdbus-1-dev)
 test_packages=(xvfb xauth webkit2gtk-driver gnome-keyring dbus-x11 libsecret-tools libglib2.0-bin
   python3 python3-aiosmtpd python3-xlib swaks hyperfine openssl rpm msmtp strace pflogsumm
-  libsasl2-modules sasl2-bin systemd passwd util-linux)
+  libsasl2-modules sasl2-bin systemd passwd util-linux dnsmasq)
 packages=("${build_packages[@]}")
 [ "$purpose" = test ] && packages+=("${test_packages[@]}")
 

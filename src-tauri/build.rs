@@ -23,6 +23,7 @@ const COMMANDS: &[&str] = &[
     "validate_start",
     "send_test_start",
     "run_cancel",
+    "detect_start",
     "queue_page",
     "queue_show",
     "queue_overview",

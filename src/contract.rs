@@ -34,6 +34,8 @@ pub fn export_core(dir: &Path) -> Result<(), ExportError> {
     ErrorReport::export_all(&cfg)?;
     Step::export_all(&cfg)?;
     Outcome::export_all(&cfg)?;
+    // "Find settings" (src/detect/).
+    crate::detect::Detection::export_all(&cfg)?;
     // The window's code still names the send-test result `SendResult`; one struct, two names.
     std::fs::write(
         dir.join("SendResult.ts"),

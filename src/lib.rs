@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod contract;
+pub mod detect;
 pub mod error;
 pub mod journal;
 pub mod log;

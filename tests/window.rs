@@ -1334,3 +1334,53 @@ async fn policy_locked_fields_are_disabled_and_say_why() {
     screenshot(&c, "window-policy-invalid.png").await;
     c.close().await.unwrap();
 }
+
+/// "Find settings": the dialog beside the server field asks the core (here a dnsmasq with the
+/// domain's SRV record, through the documented SMTP_DESK_DNS_SERVER), shows each source and fills
+/// the form on confirmation; saving writes what was found.
+#[tokio::test(flavor = "multi_thread")]
+async fn find_settings_fills_the_form_from_the_domains_srv_record() {
+    let _one = ONE_WINDOW.lock().await;
+    let dns_port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut dns = Command::new("dnsmasq")
+        .args(["--no-daemon", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--bind-interfaces", "--listen-address=127.0.0.1"])
+        .arg(format!("--port={dns_port}"))
+        .arg("--srv-host=_submission._tcp.found.test,smtp.found.test,2587")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("dnsmasq (scripts/setup.sh test installs it)");
+    let up = Instant::now() + Duration::from_secs(5);
+    while std::net::UdpSocket::bind(("127.0.0.1", dns_port)).is_ok() {
+        assert!(Instant::now() < up, "dnsmasq did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let config = tempfile::tempdir().unwrap();
+    // Nothing answers the ISPDB (refused at once): the SRV record is what there is.
+    let env = [
+        ("SMTP_DESK_DNS_SERVER", std::ffi::OsString::from(format!("127.0.0.1:{dns_port}"))),
+        ("SMTP_DESK_ISPDB_URL", std::ffi::OsString::from(format!("https://127.0.0.1:{}/", free_port()))),
+    ];
+    let driver = Driver::start_with(config.path(), &env);
+    let c = driver.open_app().await;
+    el(&c, "nav-settings").await.click().await.unwrap();
+    // The button sits beside the server field, shown once the mode is Relay.
+    el(&c, "mode-relay").await.click().await.unwrap();
+    click_centered(&c, "detect-open").await;
+    set_text(&c, "detect-address", "jo@found.test").await;
+    el(&c, "detect-run").await.click().await.unwrap();
+    text_when(&c, "detect-best", "the best candidate", |t| t.contains("smtp.found.test:2587")).await;
+    let sources = el(&c, "detect-sources").await.text().await.unwrap();
+    assert!(sources.contains("DNS SRV records") && sources.contains("Domain autoconfig"), "{sources}");
+    el(&c, "detect-apply").await.click().await.unwrap();
+    assert_eq!(value(&c, "relay-host").await, "smtp.found.test");
+    assert_eq!(value(&c, "relay-port").await, "2587");
+    assert_eq!(value(&c, "auth-username").await, "jo@found.test");
+    el(&c, "save").await.click().await.unwrap();
+    text_when(&c, "save-status", "Saved", |t| t.contains("Saved")).await;
+    let file = std::fs::read_to_string(config.path().join("settings.json")).unwrap();
+    assert!(file.contains("smtp.found.test") && file.contains("2587"), "{file}");
+    let _ = c.close().await;
+    let _ = dns.kill();
+    let _ = dns.wait();
+}

@@ -28,6 +28,7 @@ fn typescript_bindings_are_current() {
         StepEvent::export_all(&cfg)?;
         FinishedEvent::export_all(&cfg)?;
         SendFinishedEvent::export_all(&cfg)?;
+        crate::commands::detect::DetectFinishedEvent::export_all(&cfg)?;
         FormValues::export_all(&cfg)?;
         Exported::export_all(&cfg)?;
         ImportDone::export_all(&cfg)?;

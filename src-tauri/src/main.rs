@@ -46,6 +46,7 @@ fn main() {
             commands::diagnose::validate_start,
             commands::diagnose::send_test_start,
             commands::diagnose::run_cancel,
+            commands::detect::detect_start,
             commands::queue::queue_page,
             commands::queue::queue_show,
             commands::queue::queue_overview,

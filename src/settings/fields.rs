@@ -186,6 +186,14 @@ pub const FIELDS: &[Field] = &[
         ALL,
         "Mail-log and event-log entries older than this are deleted;"
     )),
+    machine_wide(field(
+        "detect.ispdb_url",
+        "ISPDB address",
+        Kind::Text,
+        "an https:// URL ending in /",
+        "Where Find settings asks Mozilla's database of providers (the domain is appended).",
+        ALL,
+    )),
 ];
 
 /// The field with this key, if there is one.

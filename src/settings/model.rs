@@ -53,6 +53,8 @@ pub struct Profile {
     pub bounces: Bounces,
     /// How long the mail log and the event log keep their rows.
     pub logs: Logs,
+    /// Where "Find settings" (autodetect) looks.
+    pub detect: Detect,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, TS)]
@@ -242,5 +244,20 @@ pub struct Logs {
 impl Default for Logs {
     fn default() -> Self {
         Self { retention_days: 90 }
+    }
+}
+
+/// Where "Find settings" (`smtp-desk detect`, src/detect/) looks. Files from before this setting
+/// get the default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(default, deny_unknown_fields)]
+pub struct Detect {
+    /// The ISPDB base address (Mozilla's database of providers); the domain is appended.
+    pub ispdb_url: String,
+}
+
+impl Default for Detect {
+    fn default() -> Self {
+        Self { ispdb_url: crate::detect::DEFAULT_ISPDB_URL.into() }
     }
 }

@@ -145,6 +145,17 @@ fn check_fields(p: &Profile) -> Report {
         }
     }
 
+    let ispdb = &p.detect.ispdb_url;
+    if !ispdb.starts_with("https://") || !ispdb.ends_with('/') || ispdb.len() <= "https://".len() + 1 {
+        r.error(
+            "detect.ispdb_url",
+            format!(
+                "'{ispdb}' is not an https:// address ending in / — use {} (the default) or your own copy of it",
+                crate::detect::DEFAULT_ISPDB_URL
+            ),
+        );
+    }
+
     let relay = p.mode == Mode::Relay;
     check_host(&mut r, "relay.host", &p.relay.host, relay);
     if p.relay.port == 0 {

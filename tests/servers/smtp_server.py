@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A real SMTP server (aiosmtpd) for SMTP Desk's tests and benchmark, configured by arguments.
 
-Listens on 127.0.0.1 (port 0 = any free port), prints "READY <port>" when it accepts connections,
+Listens on 127.0.0.1 or --host (port 0 = any free port), prints "READY <port>" when it accepts connections,
 and appends each received message to --save as one JSON line {mail_from, rcpt_tos, content}.
 With --events, also appends each EHLO, MAIL and RCPT command as it arrives ({event, arg, options}),
 each connection opened and closed ({event: connect | disconnect}), and with --dsn the DSN
@@ -24,6 +24,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 def parse_args():
     p = argparse.ArgumentParser()
+    p.add_argument("--host", default="127.0.0.1", help="the loopback address to listen on (autodetect tests use 127.x.y.z)")
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--tls", choices=["none", "starttls", "implicit"], default="none")
     p.add_argument("--cert")
@@ -196,7 +197,7 @@ def main():
     async def serve():
         loop = asyncio.get_running_loop()
         server = await loop.create_server(
-            factory, host="127.0.0.1", port=args.port, ssl=context if args.tls == "implicit" else None
+            factory, host=args.host, port=args.port, ssl=context if args.tls == "implicit" else None
         )
         port = server.sockets[0].getsockname()[1]
         print(f"READY {port}", flush=True)

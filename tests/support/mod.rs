@@ -242,3 +242,19 @@ pub fn said(out: &std::process::Output) -> String {
 
 /// A real Postfix with SASL logins (PLAIN, LOGIN, NTLM), for the AUTH NTLM tests.
 pub mod postfix;
+
+impl Pki {
+    /// A server certificate for `names` (host names or IP addresses), valid now, signed by the
+    /// test CA; returns (cert path, key path).
+    pub fn server_cert_for(&self, names: &[&str]) -> (PathBuf, PathBuf) {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+        params.distinguished_name.push(DnType::CommonName, names[0]);
+        let cert = params.signed_by(&key, &self.ca).unwrap();
+        let tag = names[0].replace(['*', '/'], "_");
+        let (c, k) = (self.dir.path().join(format!("{tag}.crt")), self.dir.path().join(format!("{tag}.key")));
+        std::fs::write(&c, cert.pem()).unwrap();
+        std::fs::write(&k, key.serialize_pem()).unwrap();
+        (c, k)
+    }
+}

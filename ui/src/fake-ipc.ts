@@ -29,6 +29,8 @@ import {
   type RunStarted,
   type SendResult,
   type SendTestFinishedEvent,
+  type DetectFinishedEvent,
+  type Detection,
   type Settings,
   type UiState,
   type ValidationFinishedEvent,
@@ -83,6 +85,17 @@ export class FakeIpc implements Ipc {
   });
   uiState: UiState = { theme: "system", last_screen: "settings" };
   validateReply: () => Promise<RunStarted> = async () => ({ run_id: 1 });
+  /** What "Find settings" finds for an address (arrives as the detect-finished event after detect_start answers). */
+  detectReply: (address: string) => Promise<Detection> = async (address) => ({
+    address,
+    domain: address.split("@")[1] ?? "",
+    best: null,
+    candidates: [],
+    sources: [],
+    elapsed_ms: 1,
+    deadline_ms: 4000,
+    cancelled: false,
+  });
   /** The answer to send_test_start; once it is given, sendReply's outcome arrives as the send-test-finished event. */
   sendStartReply: () => Promise<RunStarted> = async () => ({ run_id: 2 });
   sendReply: (to: string) => Promise<SendResult> = async () => ({
@@ -253,6 +266,22 @@ export class FakeIpc implements Ipc {
       )
       .catch(() => undefined);
     return started;
+  }
+  detectStart(address: string): Promise<RunStarted> {
+    this.record("detect_start", { address });
+    const started = Promise.resolve({ run_id: 7 });
+    started
+      .then(({ run_id }) =>
+        this.detectReply(address).then(
+          (result) => this.emit("detect-finished", { run_id, result }),
+          (error: unknown) => this.emit("detect-finished", { run_id, error }),
+        ),
+      )
+      .catch(() => undefined);
+    return started;
+  }
+  onDetectFinished(handler: (event: DetectFinishedEvent) => void): Promise<Unlisten> {
+    return this.subscribe("detect-finished", handler as Handler);
   }
   async cancelRun(runId: number): Promise<void> {
     this.record("run_cancel", { run_id: runId });

@@ -26,6 +26,7 @@ import type {
   Settings,
   UiState,
   SendTestFinishedEvent,
+  DetectFinishedEvent,
   ValidationFinishedEvent,
   RunStarted,
   ValidationStepEvent,
@@ -85,6 +86,9 @@ export interface Ipc {
   validateStart(recipient: string | null, form?: FormValues): Promise<RunStarted>;
   /** Starts sending a test email (of the form's values when `form` is given); the result comes as a send-test-finished event. */
   sendTestStart(to: string, form?: FormValues): Promise<RunStarted>;
+  /** Starts "Find settings" for an email address; the result comes as a detect-finished event (cancelRun stops it). */
+  detectStart(address: string): Promise<RunStarted>;
+  onDetectFinished(handler: (event: DetectFinishedEvent) => void): Promise<Unlisten>;
   /** Cancels a validation or a test email by its run id. */
   cancelRun(runId: number): Promise<void>;
   /** The settings file changed outside this window (e.g. the CLI). */
@@ -224,6 +228,8 @@ export const tauriIpc: Ipc = {
   onValidationStep: (handler) => on("validation-step", handler),
   onValidationFinished: (handler) => on("validation-finished", handler),
   onSendTestFinished: (handler) => on("send-test-finished", handler),
+  detectStart: (address) => call("detect_start", { address }),
+  onDetectFinished: (handler) => on("detect-finished", handler),
   queuePage: (query) => call("queue_page", { query }),
   queueShow: (id) => call("queue_show", { id }),
   queueOverview: () => call("queue_overview"),

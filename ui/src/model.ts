@@ -96,6 +96,9 @@ export type { Saved as SaveResult } from "./generated/window/Saved";
 export type { ImportDone } from "./generated/window/ImportDone";
 export type { Started as ValidationStarted, Started as RunStarted } from "./generated/window/Started";
 export type { SendFinishedEvent as SendTestFinishedEvent } from "./generated/window/SendFinishedEvent";
+export type { DetectFinishedEvent } from "./generated/window/DetectFinishedEvent";
+export type { Detection } from "./generated/Detection";
+export type { DetectCandidate } from "./generated/DetectCandidate";
 export type { StepEvent as ValidationStepEvent } from "./generated/window/StepEvent";
 export type { FinishedEvent as ValidationFinishedEvent } from "./generated/window/FinishedEvent";
 

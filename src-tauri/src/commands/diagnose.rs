@@ -58,6 +58,12 @@ pub struct Started {
     run_id: u64,
 }
 
+impl Started {
+    pub(crate) fn new(run_id: u64) -> Self {
+        Self { run_id }
+    }
+}
+
 /// The settings form's current values, to validate or test-send before they are saved.
 #[derive(Deserialize, TS)]
 #[ts(export_to = "window/")]

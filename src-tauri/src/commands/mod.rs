@@ -1,5 +1,6 @@
 //! The window's commands, one file per domain; each is a thin call into the core library.
 
+pub mod detect;
 pub mod diagnose;
 pub mod journal;
 pub mod profiles;

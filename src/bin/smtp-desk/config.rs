@@ -195,7 +195,7 @@ fn show(json: bool) -> Outcome {
     Ok(())
 }
 
-fn set(pairs: &[String], replace_broken_file: bool, profile: Option<&str>) -> Outcome {
+pub(crate) fn set(pairs: &[String], replace_broken_file: bool, profile: Option<&str>) -> Outcome {
     check_pairs(pairs, "smtp-desk config set mode relay relay.host smtp.example.com")?;
     let path = settings_file()?;
     // The keys are applied to the file as it is under the lock, so a concurrent writer's change

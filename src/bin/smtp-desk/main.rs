@@ -7,6 +7,7 @@
 #![allow(clippy::result_large_err)]
 
 mod config;
+mod detect;
 mod journal;
 mod listen;
 mod mode;
@@ -89,6 +90,10 @@ enum Command {
     /// Show the admin policy: where its file is, whether it is in force, and each lock and rule.
     #[command(after_help = policy::POLICY_HELP)]
     Policy(policy::PolicyArgs),
+    /// Find the outgoing server for an email address (provider table, autoconfig, SRV, ISPDB,
+    /// MX, probes), show what each source found, and optionally apply it.
+    #[command(after_help = detect::DETECT_HELP)]
+    Detect(detect::DetectArgs),
 }
 
 /// Exit codes: 0 ok, 1 a runtime failure (file, keyring), 2 bad input (clap's convention);
@@ -121,6 +126,7 @@ fn main() -> ExitCode {
         Command::Status(args) => report::status(args),
         Command::Policy(args) => policy::run(args),
         Command::Mode(args) => mode::run(args),
+        Command::Detect(args) => detect::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

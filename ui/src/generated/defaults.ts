@@ -47,6 +47,9 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = {
     },
     "logs": {
       "retention_days": 90
+    },
+    "detect": {
+      "ispdb_url": "https://autoconfig.thunderbird.net/v1.1/"
     }
   },
   "profiles": {},

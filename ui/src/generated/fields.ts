@@ -399,6 +399,21 @@ export const FIELDS = [
       "direct"
     ],
     "per_profile": false
+  },
+  {
+    "name": "detect.ispdb_url",
+    "label": "ISPDB address",
+    "help": "Where Find settings asks Mozilla's database of providers (the domain is appended).",
+    "takes": "an https:// URL ending in /",
+    "kind": "text",
+    "range": null,
+    "unit": "",
+    "modes": [
+      "off",
+      "relay",
+      "direct"
+    ],
+    "per_profile": false
   }
 ] as const satisfies readonly Field[];
 

@@ -1,7 +1,7 @@
 /** The settings form's field table: labels, help, ranges and modes from the core's registry (generated fields.ts), and reading and filling the form's controls. */
 
 import { byId } from "../../dom";
-import { FIELD_KEYS, fieldId, fieldInfo, type Mode, type Security, type Settings } from "../../model";
+import { defaultSettings, FIELD_KEYS, fieldId, fieldInfo, type Mode, type Security, type Settings } from "../../model";
 
 /** The password is on the form but not in the settings file: the keyring holds it. */
 export const PASSWORD = "password";
@@ -64,6 +64,8 @@ export function normalise(s: Settings): Settings {
       listener: { enabled: p.listener.enabled, port: p.listener.port, username: p.listener.username },
       bounces: { send: p.bounces.send, max_per_hour: p.bounces.max_per_hour },
       logs: { retention_days: p.logs.retention_days },
+      // Settings from before "Find settings" have no such part: the core gives them the default.
+      detect: { ispdb_url: p.detect?.ispdb_url ?? defaultSettings().profile.detect.ispdb_url },
     },
   };
 }
@@ -157,6 +159,7 @@ export class FormFields {
         },
         bounces: { send: this.control("bounces.send").checked, max_per_hour: this.number("bounces.max_per_hour") },
         logs: { retention_days: this.number("logs.retention_days") },
+        detect: { ispdb_url: this.text("detect.ispdb_url") },
       },
     });
   }
@@ -196,5 +199,6 @@ export class FormFields {
     set("listener.port", p.listener.port);
     set("listener.username", p.listener.username);
     set("logs.retention_days", p.logs.retention_days);
+    set("detect.ispdb_url", p.detect?.ispdb_url ?? defaultSettings().profile.detect.ispdb_url);
   }
 }

@@ -21,6 +21,7 @@ import { renderConflict, renderMessages, renderNotice, renderPassword, renderPol
 import { compose, GLOBAL, isGlobal, overridesOf, perProfile, resolve, valueAt, withLocks, withValue } from "./scope";
 import { ProfileDialog } from "./profiles";
 import { TransferButtons } from "./transfer";
+import { FindSettings } from "./detect";
 import type { Lock } from "../../generated/Lock";
 import { Trial } from "./trial";
 import { Verdict } from "./verdict";
@@ -83,6 +84,10 @@ export class SettingsForm {
       dirty: () => this.dirty,
       confirmDiscard: () => this.profileDialog.confirmDiscard(),
       loaded: (loaded) => this.afterProfileChange(loaded, null),
+      status: (text, kind) => this.setStatus(text, kind),
+    });
+    new FindSettings(root, ipc, this.life, {
+      fromAddress: () => byId<HTMLInputElement>(root, "sender-from_address").value.trim(),
       status: (text, kind) => this.setStatus(text, kind),
     });
     this.wire();

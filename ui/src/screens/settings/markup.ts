@@ -1,6 +1,7 @@
 /** The settings form's DOM, built by small helpers: each field from the registry's label, help and range, with its message slots. */
 
 import { FIELDS, fieldId, fieldInfo } from "../../model";
+import { findSettingsMarkup } from "./detect";
 
 type Child = Node | string | null | false | undefined;
 type Attrs = Record<string, string | boolean | undefined>;
@@ -178,6 +179,7 @@ function connectionSection(): HTMLElement {
         h("input", { type: "number", id: "relay-port", name: "relay.port", inputmode: "numeric", min: String(portMin), max: String(portMax), step: "1", required: true }),
       ),
       h("div", { class: "grid-span" }, ...messageSlots("relay-port")),
+      h("div", { class: "grid-span" }, findSettingsMarkup()),
     ),
     h(
       "div",
@@ -284,6 +286,16 @@ function logsSection(): HTMLElement {
         "The delivery agent deletes them when it starts and once a day; the queue's messages are not touched. Reports reaching further back say so.",
       ),
     ),
+  );
+}
+
+/** Find settings: where it asks Mozilla's provider database (machine-wide). */
+function findSection(): HTMLElement {
+  return h(
+    "fieldset",
+    { class: "section", id: "section-detect" },
+    h("legend", {}, "Find settings"),
+    h("div", { class: "grid grid-2" }, textField("detect.ispdb_url", { inputmode: "url", placeholder: "https://autoconfig.thunderbird.net/v1.1/" })),
   );
 }
 
@@ -472,6 +484,7 @@ export function buildSettingsForm(): HTMLFormElement {
     limitsSection(),
     localSection(),
     logsSection(),
+    findSection(),
     trySection(),
     footer(),
     profileDialog(),
