@@ -3,7 +3,8 @@
 #   scripts/setup.sh run    what building and running the app needs
 #   scripts/setup.sh test   that, plus what the tests need (Xvfb, WebKitWebDriver, tauri-driver,
 #                           gnome-keyring, real SMTP servers: aiosmtpd and Postfix's smtp-sink;
-#                           swaks, hyperfine, msmtp, strace and pflogsumm for benchmarks)
+#                           swaks, hyperfine, msmtp, strace and pflogsumm for benchmarks;
+#                           desktop-file-utils, appstream, man-db and dpkg-repack for the package tests)
 set -euo pipefail
 purpose=${1:-run}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,7 +17,8 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 build_packages=(build-essential pkg-config curl file ca-certificates libwebkit2gtk-4.1-dev libxdo-dev libssl-dev
   libayatana-appindicator3-dev librsvg2-dev libdbus-1-dev)
 test_packages=(xvfb xauth webkit2gtk-driver gnome-keyring dbus-x11 libsecret-tools libglib2.0-bin
-  python3 python3-aiosmtpd python3-xlib swaks hyperfine openssl rpm msmtp strace pflogsumm)
+  python3 python3-aiosmtpd python3-xlib swaks hyperfine openssl rpm msmtp strace pflogsumm
+  desktop-file-utils appstream man-db dpkg-repack)
 packages=("${build_packages[@]}")
 [ "$purpose" = test ] && packages+=("${test_packages[@]}")
 

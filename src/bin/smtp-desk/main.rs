@@ -9,6 +9,7 @@
 mod config;
 mod journal;
 mod listen;
+mod man;
 mod outbox;
 mod output;
 mod password;
@@ -81,6 +82,9 @@ enum Command {
     /// Show the admin policy: where its file is, whether it is in force, and each lock and rule.
     #[command(after_help = policy::POLICY_HELP)]
     Policy(policy::PolicyArgs),
+    /// Write the manual pages (smtp-desk.1 and one per subcommand) into DIR: for packaging.
+    #[command(hide = true)]
+    Man { dir: std::path::PathBuf },
 }
 
 /// Exit codes: 0 ok, 1 a runtime failure (file, keyring), 2 bad input (clap's convention);
@@ -111,6 +115,7 @@ fn main() -> ExitCode {
         Command::Report(args) => report::run(args),
         Command::Status(args) => report::status(args),
         Command::Policy(args) => policy::run(args),
+        Command::Man { dir } => return man::write(&dir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
