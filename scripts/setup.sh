@@ -4,6 +4,7 @@
 #   scripts/setup.sh test   that, plus what the tests need (Xvfb, WebKitWebDriver, tauri-driver,
 #                           gnome-keyring, real SMTP servers: aiosmtpd and Postfix's smtp-sink;
 #                           swaks, hyperfine, msmtp, strace and pflogsumm for benchmarks;
+#                           Cyrus SASL's NTLM plugin and saslpasswd2 for the AUTH NTLM test's Postfix;
 #                           desktop-file-utils, appstream, man-db and dpkg-repack for the package tests)
 set -euo pipefail
 purpose=${1:-run}
@@ -12,12 +13,14 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 say() { printf '== %s\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
+# systemd (systemd-creds), passwd (useradd) and util-linux (runuser): the system-mode test.
 # ca-certificates: the system trust store the server certificate is checked against (the tests
 # also install a test CA into it with update-ca-certificates).
 build_packages=(build-essential pkg-config curl file ca-certificates libwebkit2gtk-4.1-dev libxdo-dev libssl-dev
   libayatana-appindicator3-dev librsvg2-dev libdbus-1-dev)
 test_packages=(xvfb xauth webkit2gtk-driver gnome-keyring dbus-x11 libsecret-tools libglib2.0-bin
   python3 python3-aiosmtpd python3-xlib swaks hyperfine openssl rpm msmtp strace pflogsumm
+  libsasl2-modules sasl2-bin systemd passwd util-linux
   desktop-file-utils appstream man-db dpkg-repack)
 packages=("${build_packages[@]}")
 [ "$purpose" = test ] && packages+=("${test_packages[@]}")

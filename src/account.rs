@@ -49,7 +49,7 @@ pub struct Saved {
 /// (including a conflict), the keyring is put back as it was (and if that fails too, the error
 /// says so and what to do).
 pub fn save(path: &Path, profile: &str, edit: Edit, change: PasswordChange) -> Result<Saved, ErrorReport> {
-    save_with(&OsKeyring, path, profile, edit, change)
+    save_with(SecretSource::current().keyring(), path, profile, edit, change)
 }
 
 /// [`save`] with the keyring given: the OS keyring in the app, a wrapper in tests.
@@ -60,7 +60,7 @@ pub fn save_with(keyring: &dyn Keyring, path: &Path, profile: &str, edit: Edit, 
 /// [`save`] with the listener's password changed too: both keyring changes and the file succeed
 /// together, or each entry is put back as it was.
 pub fn save_all(path: &Path, profile: &str, edit: Edit, changes: PasswordChanges) -> Result<Saved, ErrorReport> {
-    save_all_with(&OsKeyring, path, profile, edit, changes)
+    save_all_with(SecretSource::current().keyring(), path, profile, edit, changes)
 }
 
 /// One keyring entry a save may change.
@@ -159,33 +159,35 @@ pub fn rename_profile(path: &Path, old: &str, new: &str) -> Result<Written, Erro
     // Checked before the keyring is touched; the write below checks again under the lock.
     settings::profiles::rename(&mut current.clone(), old, new).map_err(report)?;
     let failed = |e: secrets::Error| ErrorReport::from(&e);
-    let password = secrets::get(&old_entry).map_err(failed)?;
-    let listener = secrets::get_listener_of(&old_entry).map_err(failed)?;
+    // The keyring in desktop mode, the system credential in system mode.
+    let k = SecretSource::current().keyring();
+    let password = k.get(&old_entry).map_err(failed)?;
+    let listener = k.get_listener(&old_entry).map_err(failed)?;
     // The new name's entries are made to hold exactly the old ones: an entry left under that name
     // (a profile of that name deleted while the keyring was locked) must not become this profile's.
     let copied = match &password {
-        Some(p) => secrets::set(new, p),
-        None => secrets::clear(new),
+        Some(p) => k.set(new, p),
+        None => k.clear(new),
     }
     .and_then(|()| match &listener {
-        Some(p) => secrets::set_listener_of(new, p),
-        None => secrets::clear_listener_of(new),
+        Some(p) => k.set_listener(new, p),
+        None => k.clear_listener(new),
     });
     if let Err(e) = copied {
-        let _ = secrets::clear(new);
-        let _ = secrets::clear_listener_of(new);
+        let _ = k.clear(new);
+        let _ = k.clear_listener(new);
         return Err(failed(e));
     }
     let written = match settings::modify(path, settings::WriteOptions::default(), |s| settings::profiles::rename(s, old, new)) {
         Ok(w) => w,
         Err(e) => {
             // The name is still free in the file: its entries belong to no profile.
-            let _ = secrets::clear(new);
-            let _ = secrets::clear_listener_of(new);
+            let _ = k.clear(new);
+            let _ = k.clear_listener(new);
             return Err(report(e));
         }
     };
-    for result in [secrets::clear(&old_entry), secrets::clear_listener_of(&old_entry)] {
+    for result in [k.clear(&old_entry), k.clear_listener(&old_entry)] {
         if let Err(e) = result {
             tracing::warn!(profile = old, "the renamed profile's old keyring entry could not be removed: {e}");
         }
@@ -207,7 +209,8 @@ pub fn delete_profile(path: &Path, name: &str) -> Result<Written, ErrorReport> {
     let current = settings::load_from(path).map_err(report)?.settings;
     let entry = settings::profiles::password_entry(&current, Some(name)).map_err(report)?;
     let written = settings::modify(path, settings::WriteOptions::default(), |s| settings::profiles::delete(s, name)).map_err(report)?;
-    for result in [secrets::clear(&entry), secrets::clear_listener_of(&entry)] {
+    let k = SecretSource::current().keyring();
+    for result in [k.clear(&entry), k.clear_listener(&entry)] {
         result.map_err(|e| {
             ErrorReport::from(&e).hint(format!(
                 "The profile was deleted, but its password is still in the keyring under 'profile:{entry}'. Remove it there, \
@@ -220,14 +223,56 @@ pub fn delete_profile(path: &Path, name: &str) -> Result<Written, ErrorReport> {
 
 /// The SMTP password profile `name` (the default when `None`) logs in with: its own entry, else
 /// Global's when it logs in to Global's server as Global's user (`profiles::password_entries`).
+/// In system mode the password is the system credential's ([`SecretSource`]).
 pub fn password_for(settings: &Settings, name: Option<&str>) -> Result<Option<Password>, ErrorReport> {
     let entries = settings::profiles::password_entries(settings, name).map_err(|e| ErrorReport::from(&e))?;
+    let source = SecretSource::current();
     for entry in entries {
-        if let Some(p) = secrets::get(&entry).map_err(|e| ErrorReport::from(&e))? {
+        if let Some(p) = source.get(&entry)? {
             return Ok(Some(p));
         }
     }
     Ok(None)
+}
+
+/// Where a saved SMTP password is read from: the OS keyring (desktop mode) or the system
+/// credential (system mode: [`crate::system::credential`]). Entry names are the keyring's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretSource {
+    Keyring,
+    SystemCredential,
+}
+
+impl SecretSource {
+    /// The source of this process's mode ([`crate::system::current`]).
+    pub fn current() -> SecretSource {
+        match crate::system::current() {
+            crate::system::Mode::Desktop => SecretSource::Keyring,
+            crate::system::Mode::System => SecretSource::SystemCredential,
+        }
+    }
+
+    /// The store a save writes passwords to: the OS keyring, or the system credential.
+    pub fn keyring(self) -> &'static dyn Keyring {
+        match self {
+            SecretSource::Keyring => &OsKeyring,
+            #[cfg(unix)]
+            SecretSource::SystemCredential => &crate::system::credential::SystemKeyring,
+            #[cfg(not(unix))]
+            SecretSource::SystemCredential => &OsKeyring,
+        }
+    }
+
+    /// The password saved for keyring entry `entry` (blocking: keyring D-Bus or `systemd-creds`).
+    pub fn get(self, entry: &str) -> Result<Option<Password>, ErrorReport> {
+        match self {
+            SecretSource::Keyring => secrets::get(entry).map_err(|e| ErrorReport::from(&e)),
+            #[cfg(unix)]
+            SecretSource::SystemCredential => crate::system::credential::get(entry).map_err(|e| ErrorReport::from(&e)),
+            #[cfg(not(unix))]
+            SecretSource::SystemCredential => Ok(None),
+        }
+    }
 }
 
 /// Puts back the keyring entries `made` changed (newest first) after `report`'s failure.

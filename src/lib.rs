@@ -15,5 +15,6 @@ pub mod policy;
 pub mod secrets;
 pub mod settings;
 pub mod smtp;
+pub mod system;
 
 pub use error::{ErrorKind, ErrorReport};

@@ -106,7 +106,7 @@ impl From<&Error> for ErrorReport {
 }
 
 /// Where the policy file is: `SMTP_DESK_POLICY` if set, else the system location
-/// (Linux `/etc/smtp-desk/policy.json`, macOS `/Library/Application Support/SMTP Desk/policy.json`,
+/// (Linux `/etc/smtp-desk/policy.json`, under `SMTP_DESK_SYSTEM_ROOT` if set; macOS `/Library/Application Support/SMTP Desk/policy.json`,
 /// Windows `%ProgramData%\SMTP Desk\policy.json`).
 pub fn path() -> PathBuf {
     if let Some(p) = std::env::var_os(PATH_VAR).filter(|p| !p.is_empty()) {
@@ -128,7 +128,8 @@ fn system_path() -> PathBuf {
 
 #[cfg(not(any(target_os = "windows", target_os = "macos")))]
 fn system_path() -> PathBuf {
-    PathBuf::from("/etc/smtp-desk/policy.json")
+    // Under SMTP_DESK_SYSTEM_ROOT when set, with system mode's other machine-wide files.
+    crate::system::settings_dir().join("policy.json")
 }
 
 /// Reads the policy from its usual place.

@@ -3,43 +3,23 @@
 //! import that breaks it, and `--password-stdin` saves the password only with the settings (real
 //! keyring, under scripts/session.sh).
 
+mod support;
+
 use smtp_desk::policy::State;
 use smtp_desk::secrets::{self, Keyring, Password};
 use smtp_desk::settings::{self, profiles, transfer, Mode, Settings};
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 fn cli(config: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_smtp-desk"))
-        .args(args)
-        .env("SMTP_DESK_CONFIG_DIR", config)
-        .env("SMTP_DESK_POLICY", config.join("no-policy.json"))
-        .env("SMTP_DESK_DATA_DIR", config.join("data"))
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(text) = stdin {
-        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    }
-    child.wait_with_output().unwrap()
+    support::cli_in(config, &config.join("no-policy.json"), args, stdin)
 }
 
 fn cli_with_policy(config: &Path, policy: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_smtp-desk"))
-        .args(args)
-        .env("SMTP_DESK_CONFIG_DIR", config)
-        .env("SMTP_DESK_POLICY", policy)
-        .env("SMTP_DESK_DATA_DIR", config.join("data"))
-        .output()
-        .unwrap()
+    support::cli_in(config, policy, args, None)
 }
 
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
+use support::said as text;
 
 /// A machine's settings: Global relays, two named profiles, one the default.
 fn organised() -> Settings {

@@ -2,10 +2,12 @@
 //! written, its rules (TLS, relay hosts, sender domain), an invalid policy stopping sending but not
 //! saving, and the CLI (`config set` on a locked field, `smtp-desk policy`).
 
+mod support;
+
 use smtp_desk::policy::{self, Policy, State};
 use smtp_desk::settings::{self, profiles, Mode, Security, Settings};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn active(policy: Policy) -> State {
     State::Active { path: PathBuf::from("/etc/smtp-desk/policy.json"), policy: Policy { schema: 1, ..policy } }
@@ -187,18 +189,10 @@ fn a_write_that_sets_a_locked_field_is_refused_and_an_old_value_is_replaced() {
 }
 
 fn cli(config: &Path, policy: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_smtp-desk"))
-        .args(args)
-        .env("SMTP_DESK_CONFIG_DIR", config)
-        .env("SMTP_DESK_POLICY", policy)
-        .env("SMTP_DESK_DATA_DIR", config.join("data"))
-        .output()
-        .unwrap()
+    support::cli_in(config, policy, args, None)
 }
 
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
+use support::said as text;
 
 #[test]
 fn cli_config_set_of_a_locked_field_is_refused_and_changes_nothing() {

@@ -10,7 +10,7 @@ use smtp_desk::account;
 use smtp_desk::secrets::{self, Password};
 use smtp_desk::settings::{self, check, check_profile, profiles, set_key_in, unset_key, AuthMethod, Mode, Security, Settings};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 fn relay() -> Settings {
     let mut s = Settings::default();
@@ -263,21 +263,7 @@ fn the_event_diff_names_profile_changes() {
 // ---- the command line -------------------------------------------------------------------------
 
 fn cli_in(config: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_smtp-desk"))
-        .args(args)
-        .env("SMTP_DESK_CONFIG_DIR", config)
-        .env("SMTP_DESK_DATA_DIR", config.join("data"))
-        .env("SMTP_DESK_POLICY", config.join("policy.json"))
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(text) = stdin {
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    }
-    child.wait_with_output().unwrap()
+    support::cli_in(config, &config.join("policy.json"), args, stdin)
 }
 
 fn cli(config: &Path, args: &[&str]) -> Output {

@@ -1179,3 +1179,158 @@ async fn the_dashboard_mail_log_and_report_show_mail_sent_through_a_real_server(
     assert_idle(config.path()).await;
     c.close().await.unwrap();
 }
+
+/// The profile shown in the profile bar, once it is `name`.
+async fn profile_shown(c: &Client, name: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    // Read by script: the select is replaced when the page sets it, so a found element can go stale.
+    let shown = || async { c.execute("return document.getElementById('profile-select').value", vec![]).await.ok() };
+    while shown().await.as_ref().and_then(|v| v.as_str()) != Some(name) {
+        assert!(Instant::now() < deadline, "the window never showed profile {name}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Saves and waits for "Saved".
+async fn save(c: &Client) {
+    click_centered(c, "save").await;
+    text_when(c, "save-status", "Saved", |t| t == "Saved").await;
+}
+
+fn saved_settings(config: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(config.join("settings.json")).unwrap()).unwrap()
+}
+
+/// Issue 10: a named profile inherits from Global field by field, overrides what it sets, and
+/// switching profiles in the window never mixes their values (unsaved edits are discarded only
+/// after asking).
+#[tokio::test(flavor = "multi_thread")]
+async fn profiles_inherit_from_global_and_switching_never_mixes_values() {
+    let _one = ONE_WINDOW.lock().await;
+    let config = tempfile::tempdir().unwrap();
+    let driver = Driver::start(config.path());
+    let c = driver.open_app().await;
+    el(&c, "nav-settings").await.click().await.unwrap();
+
+    el(&c, "mode-relay").await.click().await.unwrap();
+    set_text(&c, "relay-host", "smtp.global.example").await;
+    set_text(&c, "sender-from_address", "global@example.com").await;
+    save(&c).await;
+
+    // New… → alerts: everything inherited, shown disabled with Global's value.
+    click_centered(&c, "profile-new").await;
+    wait_for(&c, "#profile-dialog[open]").await;
+    el(&c, "profile-dialog-name").await.send_keys("alerts").await.unwrap();
+    el(&c, "profile-dialog-ok").await.click().await.unwrap();
+    profile_shown(&c, "alerts").await;
+    assert_eq!(value(&c, "relay-host").await, "smtp.global.example");
+    assert!(disabled(&c, "relay-host").await, "an inherited field is not editable until overridden");
+    text_when(&c, "relay-host-scope-text", "the inherited note", |t| t == "Inherited from Global: smtp.global.example").await;
+    assert!(disabled(&c, "logs-retention_days").await);
+    text_when(&c, "logs-retention_days-scope-text", "the Global-only note", |t| t.contains("Set in Global")).await;
+
+    // Override the server in alerts and save: only that key is stored for alerts.
+    click_centered(&c, "relay-host-scope-action").await;
+    assert!(!disabled(&c, "relay-host").await, "Override makes the field editable");
+    set_text(&c, "relay-host", "smtp.alerts.example").await;
+    save(&c).await;
+    let file = saved_settings(config.path());
+    assert_eq!(file["profiles"]["alerts"], serde_json::json!({ "relay.host": "smtp.alerts.example" }), "{file}");
+    assert_eq!(file["profile"]["relay"]["host"], "smtp.global.example", "Global's host is untouched: {file}");
+    text_when(&c, "relay-host-scope-text", "the overridden note", |t| t.contains("Overridden")).await;
+    screenshot(&c, "window-profile-alerts.png").await;
+
+    // Global shows its own values; a change there reaches alerts' inherited fields.
+    select(&c, "profile-select", "global").await;
+    profile_shown(&c, "global").await;
+    assert_eq!(value(&c, "relay-host").await, "smtp.global.example");
+    assert!(!disabled(&c, "relay-host").await);
+    set_text(&c, "sender-from_address", "changed@example.com").await;
+    save(&c).await;
+    select(&c, "profile-select", "alerts").await;
+    profile_shown(&c, "alerts").await;
+    assert_eq!(value(&c, "relay-host").await, "smtp.alerts.example");
+    assert_eq!(value(&c, "sender-from_address").await, "changed@example.com", "an inherited field follows Global");
+    text_when(&c, "sender-from_address-scope-text", "Global's new value", |t| t == "Inherited from Global: changed@example.com").await;
+
+    // An unsaved edit: switching asks; "Keep editing" keeps it, "Discard" shows Global's own values.
+    set_text(&c, "relay-host", "unsaved.alerts.example").await;
+    text_when(&c, "dirty-indicator", "the unsaved-changes indicator", |t| t.contains("Unsaved")).await;
+    select(&c, "profile-select", "global").await;
+    wait_for(&c, "#profile-dialog[open]").await;
+    el(&c, "profile-dialog-cancel").await.click().await.unwrap();
+    profile_shown(&c, "alerts").await;
+    assert_eq!(value(&c, "relay-host").await, "unsaved.alerts.example");
+    select(&c, "profile-select", "global").await;
+    wait_for(&c, "#profile-dialog[open]").await;
+    screenshot(&c, "window-profile-switch-asks.png").await;
+    el(&c, "profile-dialog-ok").await.click().await.unwrap();
+    profile_shown(&c, "global").await;
+    assert_eq!(value(&c, "relay-host").await, "smtp.global.example", "no value of alerts in Global");
+    assert_eq!(value(&c, "sender-from_address").await, "changed@example.com");
+    select(&c, "profile-select", "alerts").await;
+    profile_shown(&c, "alerts").await;
+    assert_eq!(value(&c, "relay-host").await, "smtp.alerts.example", "the discarded edit is gone");
+    let file = saved_settings(config.path());
+    assert_eq!(file["profile"]["relay"]["host"], "smtp.global.example", "{file}");
+    assert_eq!(file["profiles"]["alerts"], serde_json::json!({ "relay.host": "smtp.alerts.example" }), "{file}");
+    c.close().await.unwrap();
+}
+
+/// Issue 10: the admin policy's locked fields are disabled in the window and say why; an invalid
+/// policy file is reported at the top (sending is stopped).
+#[tokio::test(flavor = "multi_thread")]
+async fn policy_locked_fields_are_disabled_and_say_why() {
+    let _one = ONE_WINDOW.lock().await;
+    let config = tempfile::tempdir().unwrap();
+    let policy_dir = tempfile::tempdir().unwrap();
+    let policy = policy_dir.path().join("policy.json");
+    std::fs::write(
+        &policy,
+        r#"{ "schema": 1, "reason": "Set by IT (it@example.com)", "lock": { "relay.host": "smtp.corp.example" }, "require_certificate_verification": true }"#,
+    )
+    .unwrap();
+    let driver = Driver::start_with(config.path(), &[("SMTP_DESK_POLICY", policy.clone().into_os_string())]);
+    let c = driver.open_app().await;
+    el(&c, "nav-settings").await.click().await.unwrap();
+    el(&c, "mode-relay").await.click().await.unwrap();
+
+    assert_eq!(value(&c, "relay-host").await, "smtp.corp.example", "the locked value is shown");
+    assert!(disabled(&c, "relay-host").await, "a locked field can't be edited");
+    text_when(&c, "relay-host-scope-text", "the lock's reason", |t| {
+        t.contains("Locked by the admin policy") && t.contains("Set by IT (it@example.com)")
+    })
+    .await;
+    assert!(checked(&c, "relay-verify_certificates").await);
+    assert!(disabled(&c, "relay-verify_certificates").await);
+    text_when(&c, "relay-verify_certificates-scope-text", "the rule", |t| t.contains("requires certificate checking")).await;
+    for id in ["relay-host", "relay-verify_certificates"] {
+        let described = el(&c, id).await.attr("aria-describedby").await.unwrap().unwrap_or_default();
+        assert!(described.split(' ').any(|d| d == format!("{id}-scope-text")), "#{id} is described by its reason: {described}");
+    }
+    assert!(!el(&c, "policy-invalid").await.is_displayed().await.unwrap(), "a usable policy shows no banner");
+    screenshot(&c, "window-policy-locked.png").await;
+
+    // A named profile gets the same locks (saved first: New… asks before discarding edits).
+    set_text(&c, "sender-from_address", "it@example.com").await;
+    save(&c).await;
+    let file = saved_settings(config.path());
+    assert_eq!(file["profile"]["relay"]["host"], "smtp.corp.example", "the locked value is what is saved: {file}");
+    click_centered(&c, "profile-new").await;
+    wait_for(&c, "#profile-dialog[open]").await;
+    el(&c, "profile-dialog-name").await.send_keys("alerts").await.unwrap();
+    el(&c, "profile-dialog-ok").await.click().await.unwrap();
+    profile_shown(&c, "alerts").await;
+    assert!(disabled(&c, "relay-host").await && disabled(&c, "relay-verify_certificates").await);
+    text_when(&c, "relay-host-scope-text", "the lock's reason in alerts", |t| t.contains("Locked by the admin policy")).await;
+
+    // A broken policy: the window says sending is stopped, why, and where the file is.
+    std::fs::write(&policy, r#"{ "schema": 1, "lokc": {} }"#).unwrap();
+    c.close().await.unwrap();
+    let c = driver.open_app().await;
+    el(&c, "nav-settings").await.click().await.unwrap();
+    text_when(&c, "policy-invalid-text", "the invalid-policy banner", |t| t.contains("Sending is stopped")).await;
+    text_when(&c, "policy-invalid-path", "the policy's path", |t| t == policy.display().to_string()).await;
+    screenshot(&c, "window-policy-invalid.png").await;
+    c.close().await.unwrap();
+}

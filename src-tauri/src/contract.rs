@@ -5,6 +5,7 @@ use crate::commands::diagnose::{FinishedEvent, FormValues, SendFinishedEvent, St
 use crate::commands::journal::Exported;
 use crate::commands::service::DeliveryService;
 use crate::commands::settings::{LoadedSettings, PasswordAction, PasswordStatus, Saved};
+use crate::commands::transfer::ImportDone;
 use crate::window_state::UiState;
 use smtp_desk::contract::Scope;
 use std::path::Path;
@@ -29,6 +30,7 @@ fn typescript_bindings_are_current() {
         SendFinishedEvent::export_all(&cfg)?;
         FormValues::export_all(&cfg)?;
         Exported::export_all(&cfg)?;
+        ImportDone::export_all(&cfg)?;
         UiState::export_all(&cfg)
     });
     if let Err(problems) = result {

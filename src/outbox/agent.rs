@@ -136,6 +136,9 @@ pub fn start_once(dir: &Path) -> std::io::Result<()> {
     let mut cmd = std::process::Command::new(program);
     cmd.args(["deliver", "--once", "--quiet"])
         .env("SMTP_DESK_DATA_DIR", dir)
+        // The run delivers in this process's mode (the window's is always desktop), whatever
+        // the mode rules would pick for it on their own.
+        .env(crate::system::MODE_ENV, crate::system::current().as_str())
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());

@@ -173,6 +173,10 @@ impl Error {
                 "Set where local mail goes: smtp-desk config set local_recipient admin@example.com (or use a full address).".into()
             }
             Error::TooBig { .. } => "Send large files another way (a link to a shared folder) or split the message.".into(),
+            Error::Storage { .. } if crate::system::current() == crate::system::Mode::System && !crate::system::is_root() => {
+                "In system mode the queue is root's: run this with sudo (a user's sendmail hands mail to the system service instead)."
+                    .into()
+            }
             Error::Storage { .. } => {
                 "Nothing was queued. Check free disk space and that the data folder is writable, then send again.".into()
             }

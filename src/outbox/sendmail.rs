@@ -65,7 +65,11 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Invocation, Error> {
             options_done = true;
             continue;
         }
-        // Our one long option: sendmail has none, so it can't clash with a real caller's flags.
+        // `smtp-desk --system sendmail …` chooses system mode before this parser runs.
+        if arg == "--system" {
+            continue;
+        }
+        // Our long options: sendmail has none, so they can't clash with a real caller's flags.
         if let Some(rest) = arg.strip_prefix("--profile") {
             let name = match rest.strip_prefix('=') {
                 Some(v) => v.to_string(),
@@ -283,6 +287,12 @@ pub(crate) fn submission(env: Envelope, raw: &[u8], chosen: &IntakeProfile, max_
 
 /// The `-bm` intake: the invocation and the message read from standard input, as a submission.
 pub fn accept(inv: &Invocation, raw: &[u8], chosen: &IntakeProfile, max_bytes: usize) -> Result<Submission, Error> {
+    accept_as(inv, raw, chosen, max_bytes, "sendmail")
+}
+
+/// [`accept`] with the queue's `source` given: the system service records who handed the mail in
+/// ("sendmail (uid 1001 alice)").
+pub fn accept_as(inv: &Invocation, raw: &[u8], chosen: &IntakeProfile, max_bytes: usize, source: &str) -> Result<Submission, Error> {
     let sender = envelope_sender(inv.sender.as_deref(), &chosen.profile)?;
     let mut recipients = Vec::new();
     for arg in &inv.recipients {
@@ -294,7 +304,7 @@ pub fn accept(inv: &Invocation, raw: &[u8], chosen: &IntakeProfile, max_bytes: u
         recipients_from_headers: inv.recipients_from_headers,
         full_name: inv.full_name.as_deref(),
         dsn: inv.dsn.clone(),
-        source: "sendmail",
+        source,
     };
     submission(env, raw, chosen, max_bytes)
 }

@@ -121,7 +121,7 @@ pub const FIELDS: &[Field] = &[
     ),
     field("auth.method", "Login", Kind::Choice, "none | password", "", RELAY),
     field("auth.username", "Username", Kind::Text, "login name", "Often the full email address.", RELAY),
-    field("auth.mechanism", "Mechanism", Kind::Choice, "auto | plain | login", "", RELAY),
+    field("auth.mechanism", "Mechanism", Kind::Choice, "auto | plain | login | ntlm", "", RELAY),
     field("sender.from_name", "From name", Kind::Text, "display name", "Shown to recipients, e.g. Build Server.", ALL),
     field("sender.from_address", "From address", Kind::Text, "name@example.com", "The address mail is sent from.", ALL),
     field(

@@ -30,48 +30,19 @@ pub fn split_host_port(input: &str) -> (String, Option<u16>) {
     }
 }
 
-/// Sets one key from its text form. The change is applied to a copy and only kept if the result
-/// still has the right shape; the caller validates the whole before saving.
+/// Sets one key of Global from its text form: [`set_key_in`] for Global.
 pub fn set_key(settings: &mut Settings, key: &str, value: &str) -> Result<(), Error> {
-    let known = KEYS.iter().find(|k| k.name == key).ok_or_else(|| Error::UnknownKey(key.to_string()))?;
-    let bad = |message: String| Error::BadValue { key: key.to_string(), message };
-
-    let mut doc = serde_json::to_value(&settings.profile).expect("settings always serialise");
-    let mut updates = vec![(key.to_string(), value.to_string())];
-    if key == "relay.host" {
-        let (host, port) = split_host_port(value);
-        updates = vec![(key.to_string(), host)];
-        if let Some(port) = port {
-            updates.push(("relay.port".into(), port.to_string()));
-        }
-    }
-    for (k, v) in updates {
-        let slot = k.split('.').try_fold(&mut doc, |node, part| node.get_mut(part)).expect("every listed key exists");
-        let optional = super::fields::find(&k).is_some_and(|f| f.kind == Kind::OptionalText);
-        *slot = if v.is_empty() && optional {
-            Value::Null
-        } else {
-            typed_value(slot, &v).map_err(|m| bad(format!("{m} (expected {})", known.takes)))?
-        };
-    }
-    let profile = serde_json::from_value(doc).map_err(|e| bad(format!("{e} (expected {})", known.takes)))?;
-    settings.profile = profile;
-    Ok(())
+    set_key_in(settings, None, key, value)
 }
 
-/// Sets one key of profile `profile` (`None` or Global: Global's field, as [`set_key`]) from its
-/// text form. For a named profile the value becomes an override, kept even if it equals Global's;
-/// a pasted `host:port` overrides both the host and the port.
+/// Sets one key of profile `profile` (`None`: Global) from its text form. The change is applied
+/// to a copy and only kept if the result still has the right shape; the caller validates the
+/// whole before saving. For a named profile the value becomes an override, kept even if it
+/// equals Global's. A pasted `host:port` sets both the host and the port.
 pub fn set_key_in(settings: &mut Settings, profile: Option<&str>, key: &str, value: &str) -> Result<(), Error> {
-    let name = match profile {
-        None => return set_key(settings, key, value),
-        Some(name) => profiles::canonical(settings, Some(name))?.to_string(),
-    };
-    if name == profiles::GLOBAL {
-        return set_key(settings, key, value);
-    }
+    let name = profiles::canonical(settings, Some(profile.unwrap_or(profiles::GLOBAL)))?.to_string();
     let known = KEYS.iter().find(|k| k.name == key).ok_or_else(|| Error::UnknownKey(key.to_string()))?;
-    if !known.per_profile {
+    if name != profiles::GLOBAL && !known.per_profile {
         return Err(Error::GlobalOnly { key: key.to_string() });
     }
     let mut updates = vec![(key.to_string(), value.to_string())];
@@ -87,14 +58,11 @@ pub fn set_key_in(settings: &mut Settings, profile: Option<&str>, key: &str, val
     let mut edited = settings.clone();
     for (k, v) in updates {
         let field = super::fields::find(&k).expect("a listed key");
+        let expected = |message: String| Error::BadValue { key: k.clone(), message: format!("{message} (expected {})", field.takes) };
         let slot = super::fields::value_of(&doc, &k).expect("every listed key exists");
-        let typed = if v.is_empty() && field.kind == Kind::OptionalText {
-            Value::Null
-        } else {
-            typed_value(slot, &v).map_err(|m| Error::BadValue { key: k.clone(), message: format!("{m} (expected {})", field.takes) })?
-        };
+        let typed = if v.is_empty() && field.kind == Kind::OptionalText { Value::Null } else { typed_value(slot, &v).map_err(expected)? };
         profiles::set_override(&mut edited, &name, &k, typed).map_err(|e| match e {
-            Error::BadValue { message, .. } => Error::BadValue { key: k.clone(), message: format!("{message} (expected {})", field.takes) },
+            Error::BadValue { message, .. } => expected(message),
             other => other,
         })?;
     }

@@ -128,23 +128,31 @@ pub enum AuthMethod {
 }
 
 /// The SASL mechanism for password login.
+///
+/// `Auto` takes NTLM only when the server offers neither PLAIN nor LOGIN: inside TLS those are
+/// as safe and simpler, and NTLM's challenge and response can be attacked offline by whoever
+/// sees them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Mechanism {
-    /// The best one the server offers: PLAIN, else LOGIN.
+    /// The best one the server offers: PLAIN, else LOGIN, else NTLM.
     #[default]
     Auto,
     Plain,
     Login,
+    /// NTLM (NTLMv2 only), as on-premises Exchange offers it. The user name may be
+    /// `DOMAIN\user`, `user@domain` or `user`.
+    Ntlm,
 }
 
 impl Mechanism {
     /// The SASL names this setting may use, in order of preference.
     pub fn candidates(self) -> &'static [&'static str] {
         match self {
-            Mechanism::Auto => &["PLAIN", "LOGIN"],
+            Mechanism::Auto => &["PLAIN", "LOGIN", "NTLM"],
             Mechanism::Plain => &["PLAIN"],
             Mechanism::Login => &["LOGIN"],
+            Mechanism::Ntlm => &["NTLM"],
         }
     }
 }

@@ -171,6 +171,24 @@ impl Session {
         }
     }
 
+    /// Reads a reply whose 334 text is a SASL challenge: a 334 line is recorded as `334 {shown}`
+    /// (NTLM's challenge names the server's domain and hosts, of no use to a reader); any other
+    /// reply is recorded as read.
+    pub async fn read_challenge(&mut self, t: &mut Transcript, shown: &str) -> Result<Reply, Error> {
+        let mut reply = ReplyBuilder::default();
+        loop {
+            let line = self.read_line(t.redactor()).await?;
+            if line.starts_with("334 ") {
+                t.push(Direction::Server, &format!("334 {shown}"));
+            } else {
+                t.push(Direction::Server, &line);
+            }
+            if let Some(r) = reply.feed(&line, t.redactor())? {
+                return Ok(r);
+            }
+        }
+    }
+
     /// Sends one command line; `shown` is what the transcript records (a placeholder for secrets).
     pub async fn send(&mut self, t: &mut Transcript, line: &str, shown: &str) -> Result<(), Error> {
         t.push(Direction::Client, shown);

@@ -23,6 +23,7 @@ pub mod codec;
 pub(crate) mod conn;
 pub mod failure;
 mod job;
+pub(crate) mod ntlm;
 mod probe;
 pub(crate) mod redact;
 pub(crate) mod reply;

@@ -47,6 +47,17 @@ impl Redactor {
         Self { forms }
     }
 
+    /// Scrubs `form` too from now on: a secret only known mid-login (NTLM's authenticate message,
+    /// which a server could echo back).
+    pub fn also(&mut self, form: &str) {
+        let form = form.trim_end_matches('=');
+        if form.is_empty() || self.forms.iter().any(|f| f == form) {
+            return;
+        }
+        self.forms.push(form.to_string());
+        self.forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    }
+
     /// `text` with every credential form replaced by [`MARK`].
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let mut out = Cow::Borrowed(text);

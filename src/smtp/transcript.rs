@@ -61,6 +61,11 @@ impl Transcript {
         self.lines.clear();
     }
 
+    /// From now on, `form` is scrubbed too (see [`Redactor::also`]).
+    pub fn redact_also(&mut self, form: &str) {
+        self.redactor.also(form);
+    }
+
     pub fn redactor(&self) -> &Redactor {
         &self.redactor
     }

@@ -213,3 +213,32 @@ pub fn wait_until(limit: std::time::Duration, mut f: impl FnMut() -> bool) -> bo
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
+
+/// Runs the `smtp-desk` command with its settings in `config`, its data in `config/data` and the
+/// admin policy file `policy` (absent unless the test writes it), feeding `stdin` if given.
+pub fn cli_in(config: &std::path::Path, policy: &std::path::Path, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    use std::process::Stdio;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_smtp-desk"))
+        .args(args)
+        .env("SMTP_DESK_CONFIG_DIR", config)
+        .env("SMTP_DESK_DATA_DIR", config.join("data"))
+        .env("SMTP_DESK_POLICY", policy)
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(text) = stdin {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// What a command printed, standard output then standard error.
+pub fn said(out: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// A real Postfix with SASL logins (PLAIN, LOGIN, NTLM), for the AUTH NTLM tests.
+pub mod postfix;

@@ -15,6 +15,7 @@ import {
   type DeliveryService,
   type ErrorReport,
   type FormValues,
+  type ImportDone,
   type LoadedSettings,
   type MessageDetail,
   type MessageSummary,
@@ -50,7 +51,14 @@ export class FakeIpc implements Ipc {
     machine_name: "desk.example.org",
     file: "/home/me/.config/smtp-desk/settings.json",
     report: { errors: [], warnings: [] },
+    profile_names: ["global"],
+    default_profile: "global",
+    locks: [],
+    policy_file: "/etc/smtp-desk/policy.json",
+    policy_problem: null,
   };
+  /** Set to make the next profile command fail with it. */
+  profileProblem: ErrorReport | null = null;
   passwordReply: () => Promise<PasswordStatus> = async () => ({ saved: false });
   checkReply: (settings: Settings) => Promise<Report> = async () => ({ errors: [], warnings: [] });
   listenerPasswordReply: () => Promise<PasswordStatus> = async () => ({ saved: false });
@@ -124,8 +132,8 @@ export class FakeIpc implements Ipc {
     this.record("load_settings");
     return structuredClone(this.loaded);
   }
-  passwordStatus(): Promise<PasswordStatus> {
-    this.record("password_status");
+  passwordStatus(profile?: string): Promise<PasswordStatus> {
+    this.record("password_status", profile === undefined ? undefined : { profile });
     return this.passwordReply();
   }
   checkSettings(settings: Settings): Promise<Report> {
@@ -138,13 +146,60 @@ export class FakeIpc implements Ipc {
     password: PasswordAction,
     keepMine: string[] = [],
     listenerPassword: PasswordAction = { action: "keep" },
+    profile?: string,
   ): Promise<SaveResult> {
-    this.record("save_settings", { settings, base, password, keep_mine: keepMine, listener_password: listenerPassword });
+    this.record("save_settings", { settings, base, password, keep_mine: keepMine, listener_password: listenerPassword, profile });
     return this.saveReply(settings, password, base, keepMine, listenerPassword);
   }
-  listenerPasswordStatus(): Promise<PasswordStatus> {
-    this.record("listener_password_status");
+  listenerPasswordStatus(profile?: string): Promise<PasswordStatus> {
+    this.record("listener_password_status", profile === undefined ? undefined : { profile });
     return this.listenerPasswordReply();
+  }
+  /** The profile commands change `loaded` as the core changes the file, and answer with it. */
+  private async profileChange(command: string, args: Record<string, unknown>, change: (s: Settings) => void): Promise<LoadedSettings> {
+    this.record(command, args);
+    if (this.profileProblem) throw this.profileProblem;
+    const settings = structuredClone(this.loaded.settings);
+    change(settings);
+    const names = ["global", ...Object.keys(settings.profiles).sort()];
+    this.loaded = { ...this.loaded, settings, profile_names: names, default_profile: settings.default_profile ?? "global" };
+    return structuredClone(this.loaded);
+  }
+  profileCreate(name: string, copyOf: string | null): Promise<LoadedSettings> {
+    return this.profileChange("profile_create", { name, copy_of: copyOf }, (s) => {
+      s.profiles = { ...s.profiles, [name]: copyOf && copyOf !== "global" ? { ...s.profiles[copyOf] } : {} };
+    });
+  }
+  profileRename(name: string, newName: string): Promise<LoadedSettings> {
+    return this.profileChange("profile_rename", { name, new_name: newName }, (s) => {
+      const own = s.profiles[name];
+      delete s.profiles[name];
+      s.profiles[newName] = own ?? {};
+      if (s.default_profile === name) s.default_profile = newName;
+    });
+  }
+  profileDelete(name: string): Promise<LoadedSettings> {
+    return this.profileChange("profile_delete", { name }, (s) => {
+      delete s.profiles[name];
+      if (s.default_profile === name) s.default_profile = null;
+    });
+  }
+  /** What Export… answers: the path written, or null (cancelled). */
+  exportReply: () => Promise<string | null> = async () => "/home/me/smtp-desk-settings.json";
+  /** What Import… answers: the settings file after the import (changed), an error, or null (cancelled). */
+  importReply: () => Promise<ImportDone | null> = async () => null;
+  settingsExport(): Promise<string | null> {
+    this.record("settings_export");
+    return this.exportReply();
+  }
+  settingsImport(): Promise<ImportDone | null> {
+    this.record("settings_import");
+    return this.importReply();
+  }
+  profileSetDefault(name: string): Promise<LoadedSettings> {
+    return this.profileChange("profile_set_default", { name }, (s) => {
+      s.default_profile = name === "global" ? null : name;
+    });
   }
   /** The systemd user service as the fake has it; `serviceProblem` makes both service commands fail with it. */
   service: DeliveryService = { enabled: false, active: false };

@@ -13,6 +13,7 @@ import type {
   DeliveryService,
   FormValues,
   ErrorReport,
+  ImportDone,
   MessageDetail,
   Overview,
   Page,
@@ -35,7 +36,8 @@ export type Unlisten = () => void;
 /** Everything the screens may ask of the core. Screens receive one of these, so tests can hand them a fake. */
 export interface Ipc {
   loadSettings(): Promise<LoadedSettings>;
-  passwordStatus(): Promise<PasswordStatus>;
+  /** Whether profile `profile`'s own password (Global's when absent) is saved in the keyring. */
+  passwordStatus(profile?: string): Promise<PasswordStatus>;
   checkSettings(settings: Settings): Promise<Report>;
   /**
    * Saves the fields that differ between `base` (the settings this form loaded) and `settings`,
@@ -48,9 +50,23 @@ export interface Ipc {
     password: PasswordAction,
     keepMine?: string[],
     listenerPassword?: PasswordAction,
+    /** The profile the form edits: the passwords go to its keyring entries (Global when absent). */
+    profile?: string,
   ): Promise<SaveResult>;
-  /** Whether the SMTP listener's password is saved in the keyring. */
-  listenerPasswordStatus(): Promise<PasswordStatus>;
+  /** Whether the SMTP listener's password of `profile` is saved in the keyring. */
+  listenerPasswordStatus(profile?: string): Promise<PasswordStatus>;
+  /** Adds a named profile inheriting everything (or starting with `copyOf`'s overrides); the settings as written. */
+  profileCreate(name: string, copyOf: string | null): Promise<LoadedSettings>;
+  /** Renames a named profile (its keyring entries move with it). */
+  profileRename(name: string, newName: string): Promise<LoadedSettings>;
+  /** Deletes a named profile and its keyring entries. */
+  profileDelete(name: string): Promise<LoadedSettings>;
+  /** Makes `name` the profile used when none is named. */
+  profileSetDefault(name: string): Promise<LoadedSettings>;
+  /** Asks where (a native dialog) and writes the whole configuration there, no secrets; the path, or null when cancelled. */
+  settingsExport(): Promise<string | null>;
+  /** Asks for a configuration file (a native dialog) and imports it, all or nothing; null when cancelled. */
+  settingsImport(): Promise<ImportDone | null>;
   /** Where the systemd user service that delivers without the window stands (rejects with `service_unavailable` without systemd). */
   deliveryServiceStatus(): Promise<DeliveryService>;
   /** Turns that service on or off; its state afterwards. */
@@ -171,11 +187,17 @@ export const tauriIpc: Ipc = {
     if (error) return Promise.reject(toErrorReport(error));
     return loaded ? Promise.resolve(loaded) : call("load_settings");
   },
-  passwordStatus: () => formReady.then(() => call("password_status")),
+  passwordStatus: (profile) => formReady.then(() => call("password_status", { profile: profile ?? null })),
   checkSettings: (settings) => call("check_settings", { settings }),
-  saveSettings: (settings, base, password, keepMine = [], listenerPassword = { action: "keep" }) =>
-    call("save_settings", { settings, base, password, keep_mine: keepMine, listener_password: listenerPassword }),
-  listenerPasswordStatus: () => formReady.then(() => call("listener_password_status")),
+  saveSettings: (settings, base, password, keepMine = [], listenerPassword = { action: "keep" }, profile) =>
+    call("save_settings", { settings, base, password, keep_mine: keepMine, listener_password: listenerPassword, profile: profile ?? null }),
+  listenerPasswordStatus: (profile) => formReady.then(() => call("listener_password_status", { profile: profile ?? null })),
+  profileCreate: (name, copyOf) => call("profile_create", { name, copy_of: copyOf }),
+  profileRename: (name, newName) => call("profile_rename", { name, new_name: newName }),
+  profileDelete: (name) => call("profile_delete", { name }),
+  profileSetDefault: (name) => call("profile_set_default", { name }),
+  settingsExport: () => call("settings_export"),
+  settingsImport: () => call("settings_import"),
   deliveryServiceStatus: () => formReady.then(() => call("delivery_service_status")),
   setDeliveryService: (enabled) => call("delivery_service_set", { enabled }),
   startFromDefaults: () => call("start_from_defaults"),

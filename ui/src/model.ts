@@ -93,6 +93,7 @@ export type { UiState } from "./generated/window/UiState";
 // The names the screens used before the types were generated; aliases, so they can't drift.
 export type { StepKind as StepName } from "./generated/StepKind";
 export type { Saved as SaveResult } from "./generated/window/Saved";
+export type { ImportDone } from "./generated/window/ImportDone";
 export type { Started as ValidationStarted, Started as RunStarted } from "./generated/window/Started";
 export type { SendFinishedEvent as SendTestFinishedEvent } from "./generated/window/SendFinishedEvent";
 export type { StepEvent as ValidationStepEvent } from "./generated/window/StepEvent";

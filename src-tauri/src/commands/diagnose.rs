@@ -1,15 +1,18 @@
 //! Diagnose commands: validation runs and test emails, each a run with an id whose result reaches
 //! the page as events and which `run_cancel` stops. Both use the saved settings and the password
 //! from the keyring, or the values on the settings form (`form`), which are never written.
+//! Either way the profile runs as it would send: resolved, under the admin policy (a broken or
+//! violated policy refuses with its message), with that profile's password.
 
 use super::blocking;
 use crate::commands::settings::PasswordAction;
 use crate::delivery::Delivery;
 use crate::state::AppState;
 use serde::{Deserialize, Serialize};
+use smtp_desk::account;
 use smtp_desk::journal::events::{self, Actor, Probe};
-use smtp_desk::secrets::{Password, DEFAULT_PROFILE};
-use smtp_desk::settings::{self, Settings};
+use smtp_desk::secrets::Password;
+use smtp_desk::settings::{self, profiles, AuthMethod, Profile, Settings};
 use smtp_desk::smtp::{self, Job, Outcome, Step};
 use smtp_desk::ErrorReport;
 use tauri::{AppHandle, Emitter, Manager, State};
@@ -61,15 +64,39 @@ pub struct Started {
 pub struct FormValues {
     settings: Settings,
     password: PasswordAction,
+    /// The profile the form edits (Global when absent): the one tried, with its password.
+    #[serde(default)]
+    #[ts(optional)]
+    profile: Option<String>,
 }
 
-/// The saved profile and its password, whose keyring read goes on while DNS, connect and TLS
-/// run; the settings file is read off the async workers.
+/// Profile `name` of `settings` (the default when `None`) as it would send, under the admin policy.
+fn effective(settings: &Settings, name: Option<&str>) -> Result<Profile, ErrorReport> {
+    smtp_desk::policy::load().effective(settings, name).map_err(|e| ErrorReport::from(&e))
+}
+
+/// A job for `profile` (profile `name` of `settings`) with its saved password. Global's password
+/// is read while DNS, connect and TLS run; a named profile's (its own entry, or Global's while it
+/// logs in as Global does) before.
+fn with_saved_password(settings: &Settings, name: Option<&str>, profile: Profile) -> Result<Job, ErrorReport> {
+    let entries = profiles::password_entries(settings, name).map_err(|e| ErrorReport::from(&e))?;
+    if let [only] = entries.as_slice() {
+        return Job::with_saved_password(profile, only);
+    }
+    if profile.auth.method != AuthMethod::Password {
+        return Ok(Job::from_values(profile, None));
+    }
+    let password = account::password_for(settings, name)?;
+    Ok(Job::from_values(profile, password))
+}
+
+/// The saved default profile and its password; the settings file is read off the async workers.
 async fn saved_job(recipient: Option<String>) -> Result<Job, ErrorReport> {
     blocking(move || {
-        let job = Job::from_saved(DEFAULT_PROFILE)?;
-        smtp::check_ready(job.profile(), recipient.as_deref())?;
-        Ok(job)
+        let loaded = settings::load().map_err(|e| ErrorReport::from(&e))?.settings;
+        let profile = effective(&loaded, None)?;
+        smtp::check_ready(&profile, recipient.as_deref())?;
+        with_saved_password(&loaded, None, profile)
     })
     .await
 }
@@ -78,21 +105,21 @@ async fn saved_job(recipient: Option<String>) -> Result<Job, ErrorReport> {
 /// naming each field, as a save would report them) with the typed password, the saved one
 /// (Keep) or none (Clear); else the saved settings.
 async fn job_to_try(form: Option<FormValues>, recipient: Option<String>) -> Result<Job, ErrorReport> {
-    let Some(FormValues { settings: values, password }) = form else {
+    let Some(FormValues { settings: values, password, profile: name }) = form else {
         return saved_job(recipient).await;
     };
     blocking(move || {
-        let report = settings::check(&values);
+        let name = Some(name.unwrap_or_else(|| profiles::GLOBAL.to_string()));
+        let report = settings::check(&crate::commands::settings::as_global(&values, name.as_deref())?);
         if !report.is_ok() {
             return Err(ErrorReport::from(&settings::Error::Invalid(report.errors)));
         }
-        smtp::check_ready(&values.profile, recipient.as_deref())?;
+        let profile = effective(&values, name.as_deref())?;
+        smtp::check_ready(&profile, recipient.as_deref())?;
         Ok(match password {
-            PasswordAction::Keep => Job::with_saved_password(values.profile, DEFAULT_PROFILE)?,
-            PasswordAction::Clear => Job::from_values(values.profile, None),
-            PasswordAction::Set { value } => {
-                Job::from_values(values.profile, Some(Password::new(value).map_err(|e| ErrorReport::from(&e))?))
-            }
+            PasswordAction::Keep => with_saved_password(&values, name.as_deref(), profile)?,
+            PasswordAction::Clear => Job::from_values(profile, None),
+            PasswordAction::Set { value } => Job::from_values(profile, Some(Password::new(value).map_err(|e| ErrorReport::from(&e))?)),
         })
     })
     .await

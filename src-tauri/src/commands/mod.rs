@@ -2,9 +2,11 @@
 
 pub mod diagnose;
 pub mod journal;
+pub mod profiles;
 pub mod queue;
 pub mod service;
 pub mod settings;
+pub mod transfer;
 pub mod window;
 
 use smtp_desk::{ErrorKind, ErrorReport};

@@ -7,6 +7,7 @@ use smtp_desk::error::{ErrorKind, ErrorReport};
 use smtp_desk::journal::events::{self, Actor};
 use smtp_desk::secrets::{self, DEFAULT_PROFILE};
 use smtp_desk::settings::{self, KEYS};
+use smtp_desk::system;
 
 #[derive(Subcommand)]
 pub enum ConfigCommand {
@@ -103,6 +104,37 @@ fn settings_file() -> Result<std::path::PathBuf, (u8, ErrorReport)> {
     smtp_desk::paths::settings_file().map_err(|e| (EXIT_FAILURE, (&e).into()))
 }
 
+/// Whether one of `entries` holds a saved password, without reading it: the keyring in desktop
+/// mode; in system mode the credential files (a look needs root, a read would decrypt).
+fn password_saved(entries: &[String]) -> Result<bool, ErrorReport> {
+    for entry in entries {
+        let saved = if system::current() == system::Mode::System {
+            system::credential::saved_kind(entry).map(|k| k.is_some()).map_err(|e| ErrorReport::from(&e))?
+        } else {
+            secrets::is_saved(entry).map_err(|e| ErrorReport::from(&e))?
+        };
+        if saved {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn saved_where() -> &'static str {
+    match system::current() {
+        system::Mode::System => "saved as the system credential (smtp-desk mode)",
+        system::Mode::Desktop => "saved in the OS keyring",
+    }
+}
+
+fn system_flag() -> &'static str {
+    if system::current() == system::Mode::System {
+        " --system"
+    } else {
+        ""
+    }
+}
+
 fn show(json: bool) -> Outcome {
     let path = settings_file()?;
     let loaded = settings::load_from(&path).map_err(|e| (EXIT_FAILURE, (&e).into()))?;
@@ -113,7 +145,7 @@ fn show(json: bool) -> Outcome {
     // The keyring is asked only when a password would be used, keeping `show` fast and usable
     // without a desktop session.
     let password = if loaded.settings.profile.auth.method == settings::AuthMethod::Password {
-        Some(secrets::is_saved(DEFAULT_PROFILE).map_err(|e| ErrorReport::from(&e)))
+        Some(password_saved(&[DEFAULT_PROFILE.to_string()]))
     } else {
         None
     };
@@ -149,8 +181,8 @@ fn show(json: bool) -> Outcome {
     }
     match &password {
         None => line("password", "(not used)".into()),
-        Some(Ok(true)) => line("password", "saved in the OS keyring".into()),
-        Some(Ok(false)) => line("password", "NOT SAVED — run: smtp-desk password set".into()),
+        Some(Ok(true)) => line("password", saved_where().into()),
+        Some(Ok(false)) => line("password", format!("NOT SAVED — run: smtp-desk password set{}", system_flag())),
         Some(Err(e)) => line("password", format!("unknown: {}", e.message)),
     }
     print!("{out}");
@@ -250,7 +282,7 @@ fn show_profile(name: &str, json: bool) -> Outcome {
     let own = s.profiles.get(&name);
     let report = settings::check_profile(s, &name);
     let password = if resolved.auth.method == settings::AuthMethod::Password {
-        Some(smtp_desk::account::password_for(s, Some(&name)).map(|p| p.is_some()))
+        Some(settings::profiles::password_entries(s, Some(&name)).map_err(|e| ErrorReport::from(&e)).and_then(|e| password_saved(&e)))
     } else {
         None
     };
@@ -286,8 +318,8 @@ fn show_profile(name: &str, json: bool) -> Outcome {
     }
     let status = match &password {
         None => "(not used)".to_string(),
-        Some(Ok(true)) => "saved in the OS keyring".into(),
-        Some(Ok(false)) => format!("NOT SAVED — run: smtp-desk password set --profile {name}"),
+        Some(Ok(true)) => saved_where().into(),
+        Some(Ok(false)) => format!("NOT SAVED — run: smtp-desk password set{} --profile {name}", system_flag()),
         Some(Err(e)) => format!("unknown: {}", e.message),
     };
     println!("{:<26} {status}", "password");
@@ -379,7 +411,9 @@ fn import(file: &std::path::Path, profile: Option<&str>, password_stdin: bool, d
         }
         return Ok(());
     }
-    let imported = transfer::import(&smtp_desk::secrets::OsKeyring, &path, file, profile, password.as_ref(), &policy).map_err(refused)?;
+    let imported =
+        transfer::import(smtp_desk::account::SecretSource::current().keyring(), &path, file, profile, password.as_ref(), &policy)
+            .map_err(refused)?;
     if let Some(schema) = imported.migrated_from {
         eprintln!("note: {} is a schema-{schema} file; it was read as schema {}", file.display(), settings::SCHEMA_VERSION);
     }

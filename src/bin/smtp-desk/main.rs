@@ -10,6 +10,7 @@ mod config;
 mod journal;
 mod listen;
 mod man;
+mod mode;
 mod outbox;
 mod output;
 mod password;
@@ -25,6 +26,10 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(name = "smtp-desk", version, about = "Outgoing mail settings: show, change, and keep the password in the OS keyring")]
 struct Cli {
+    /// System mode: settings in /etc/smtp-desk, queue in /var/spool/smtp-desk, password as a
+    /// systemd credential (see `smtp-desk mode`).
+    #[arg(long, global = true)]
+    system: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -79,6 +84,9 @@ enum Command {
     Report(report::ReportArgs),
     /// The dashboard: sending mode, last success and failure, the queue, today so far, problems.
     Status(report::StatusArgs),
+    /// Say which mode this command runs in (desktop or system) and why, and where it keeps its files.
+    #[command(after_help = mode::MODE_HELP)]
+    Mode(mode::ModeArgs),
     /// Show the admin policy: where its file is, whether it is in force, and each lock and rule.
     #[command(after_help = policy::POLICY_HELP)]
     Policy(policy::PolicyArgs),
@@ -98,6 +106,7 @@ type Outcome = Result<(), (u8, ErrorReport)>;
 
 fn main() -> ExitCode {
     smtp_desk::log::init("smtp-desk");
+    mode::choose();
     if let Some(code) = outbox::run_by_name() {
         return code;
     }
@@ -115,6 +124,7 @@ fn main() -> ExitCode {
         Command::Report(args) => report::run(args),
         Command::Status(args) => report::status(args),
         Command::Policy(args) => policy::run(args),
+        Command::Mode(args) => mode::run(args),
         Command::Man { dir } => return man::write(&dir),
     };
     match result {

@@ -9,6 +9,7 @@ use smtp_desk::outbox::runner::{self, Finished};
 use smtp_desk::outbox::sendmail::{self, Mode};
 use smtp_desk::outbox::{self, exit, smtp_session, Error, Intake, MessageSummary, PageQuery, State, Store, MAX_MESSAGE_BYTES};
 use smtp_desk::settings;
+use smtp_desk::system;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -202,6 +203,18 @@ pub fn run(command: Command) -> ExitCode {
 
 fn deliver_main(daemon: bool, quiet: bool) -> ExitCode {
     let kind = if daemon { Kind::Daemon } else { Kind::Once };
+    // The system service also takes local users' mail on its socket while it runs.
+    let submissions = if daemon && system::current() == system::Mode::System {
+        match system_intake() {
+            Ok(s) => Some(s),
+            Err((code, message)) => {
+                eprintln!("deliver: {message}");
+                return ExitCode::from(code);
+            }
+        }
+    } else {
+        None
+    };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
     let cancel = smtp_desk::smtp::CancelToken::new();
     let mut notice = |text: &str| {
@@ -227,7 +240,17 @@ fn deliver_main(daemon: bool, quiet: bool) -> ExitCode {
                 stop.cancel();
             }
         });
-        runner::run(&smtp_desk::paths::outbox_file(), kind, &cancel, &mut notice).await
+        let server = submissions.map(|(socket, intake)| {
+            notice(&format!("taking mail from local users on {}", socket.path().display()));
+            tokio::spawn(socket.serve(intake, smtp_desk::paths::data_dir(), cancel.clone()))
+        });
+        let run = runner::run(&smtp_desk::paths::outbox_file(), kind, &cancel, &mut notice).await;
+        // The runner is done (stopped, or another agent runs): stop taking mail too.
+        cancel.cancel();
+        if let Some(server) = server {
+            let _ = server.await;
+        }
+        run
     });
     match run {
         Ok(Finished::WokeRunningAgent) => {
@@ -260,6 +283,20 @@ fn deliver_main(daemon: bool, quiet: bool) -> ExitCode {
             }
         }
     }
+}
+
+/// The system service's submission socket and the intake behind it: root only.
+fn system_intake() -> Result<(system::submit::Socket, std::sync::Arc<Intake>), (u8, String)> {
+    if !system::is_root() {
+        return Err((exit::USAGE, "the system service runs as root (systemctl start smtp-desk)".into()));
+    }
+    let path = system::submit_socket();
+    let socket = system::submit::Socket::bind(&path).map_err(|e| {
+        let code = if e.kind() == std::io::ErrorKind::AddrInUse { exit::USAGE } else { exit::TEMPFAIL };
+        (code, format!("could not listen on {}: {e}", path.display()))
+    })?;
+    let store = Store::open_for_intake(&smtp_desk::paths::outbox_file()).map_err(|e| (exit::TEMPFAIL, e.to_string()))?;
+    Ok((socket, std::sync::Arc::new(Intake::start(store))))
 }
 
 fn service_main(r: Result<outbox::service::Status, outbox::service::Error>) -> ExitCode {
@@ -298,9 +335,44 @@ pub fn sendmail_main(args: &[String]) -> ExitCode {
         println!("smtp-desk sendmail: hand a message to the outbox.\n\nUsage: smtp-desk sendmail [FLAGS] [RECIPIENT…] < message\n\n{SENDMAIL_HELP}");
         return ExitCode::SUCCESS;
     }
+    if system::current() == system::Mode::System && !system::is_root() {
+        return user_sendmail(args);
+    }
     match sendmail_inner(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e, e.exit_code()),
+    }
+}
+
+/// A local user's sendmail in system mode: the spool is root's, so the message goes to the system
+/// service's socket, which records who sent it; exit 0 only once the service has committed it.
+fn user_sendmail(args: &[String]) -> ExitCode {
+    let read = sendmail::parse(args).and_then(|inv| {
+        if inv.mode == Mode::NewAliases {
+            return Ok(None);
+        }
+        if inv.mode != Mode::Deliver {
+            return Err(Error::Usage(
+                "in system mode the queue is root's: list it (-bp, mailq) or flush it (-q) with sudo; -bs is not offered to users".into(),
+            ));
+        }
+        sendmail::check_recipients_possible(&inv)?;
+        sendmail::read_message(&mut std::io::stdin().lock(), inv.dot_ends_message, MAX_MESSAGE_BYTES).map(Some)
+    });
+    let raw = match read {
+        Ok(Some(raw)) => raw,
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(e) => return fail(&e, e.exit_code()),
+    };
+    match system::submit::hand_in(&system::submit_socket(), args, &raw) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sendmail: {e}");
+            if let Some(h) = e.hint() {
+                eprintln!("hint: {h}");
+            }
+            ExitCode::from(e.exit_code())
+        }
     }
 }
 
@@ -337,10 +409,12 @@ fn sendmail_inner(args: &[String]) -> Result<(), Error> {
         }
         Mode::Deliver => {
             let profile = load_profile(inv.profile.as_deref())?;
+            // In system mode the queue records who handed mail in, root as much as a user.
+            let source = if system::current() == system::Mode::System { system::submit::Peer::me().source() } else { "sendmail".into() };
             let mut raw = None;
             let accepted = sendmail::check_recipients_possible(&inv)
                 .and_then(|()| sendmail::read_message(&mut std::io::stdin().lock(), inv.dot_ends_message, MAX_MESSAGE_BYTES))
-                .and_then(|r| sendmail::accept(&inv, raw.insert(r), &profile, MAX_MESSAGE_BYTES))
+                .and_then(|r| sendmail::accept_as(&inv, raw.insert(r), &profile, MAX_MESSAGE_BYTES, &source))
                 .and_then(|s| sendmail::check_sender(&smtp_desk::policy::load(), &s.sender).map(|()| s));
             let submission = match accepted {
                 Ok(s) => s,

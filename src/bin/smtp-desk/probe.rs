@@ -4,6 +4,7 @@
 use crate::config::check_pairs;
 use crate::output::{self, print_error};
 use crate::{password, EXIT_BAD_INPUT};
+use smtp_desk::account::SecretSource;
 use smtp_desk::error::ErrorReport;
 use smtp_desk::journal::events::{self, Actor, Probe};
 use smtp_desk::policy;
@@ -124,6 +125,17 @@ fn prepare(to: Option<&str>, values: &TryValues, out: &ProbeOutput) -> Result<Jo
     }
     // The profile's own entry, else Global's while it logs in as Global does (`account::password_for`).
     let entries = profiles::password_entries(&tried, Some(&name)).map_err(|e| refuse(EXIT_BAD_INPUT, (&e).into()))?;
+    if SecretSource::current() == SecretSource::SystemCredential {
+        // The system credential: a file or one `systemd-creds` run, read before the runtime starts.
+        let mut found = None;
+        for entry in &entries {
+            found = SecretSource::SystemCredential.get(entry).map_err(|r| refuse(crate::EXIT_FAILURE, r))?;
+            if found.is_some() {
+                break;
+            }
+        }
+        return Ok(Job::from_values(profile, found));
+    }
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
         let found = entries.iter().try_fold(None, |found, entry| match found {

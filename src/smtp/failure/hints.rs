@@ -177,9 +177,19 @@ pub fn no_common_mechanism(offered: &str, wanted: &[&str], other_offered: bool) 
         if other_offered {
             "Set the mechanism to 'Auto'."
         } else {
-            "SMTP Desk logs in with PLAIN or LOGIN. Ask the provider for an app password usable with them (OAuth2 \
+            "SMTP Desk logs in with PLAIN, LOGIN or NTLM. Ask the provider for an app password usable with them (OAuth2 \
              support is planned)."
         },
+    )
+}
+
+/// The server's NTLM challenge could not be answered (not base64, not a challenge message).
+pub fn ntlm_bad_challenge(e: &crate::smtp::ntlm::Error) -> Failure {
+    Failure::new(
+        Category::NotSmtp,
+        format!("The server's NTLM challenge could not be answered: {e}."),
+        "The server's NTLM support looks broken: set the mechanism to PLAIN or LOGIN if it offers them over TLS, or ask its \
+         administrator.",
     )
 }
 
@@ -190,7 +200,9 @@ pub fn auth_rejected(user: &str, r: &Reply) -> Failure {
              the account's security settings) or OAuth2."
         }
         454 | 421 => "The server could not check the password right now (a temporary failure): try again in a few minutes.",
-        504 => "The server refused this mechanism although it offered it: set the mechanism to the other one (PLAIN or LOGIN).",
+        504 => {
+            "The server refused this mechanism although it offered it: set the mechanism to another one it offers (PLAIN, LOGIN or NTLM)."
+        }
         _ => {
             "Check the user name (often the full email address) and the password, then save the password again. \
              Accounts with two-factor login need an app password."

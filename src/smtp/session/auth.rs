@@ -1,11 +1,17 @@
 //! Step 6: AUTH — the password (waiting for the keyring if needed), the mechanism, the login.
+//!
+//! What is sent is never recorded: the transcript shows a placeholder for each credential, and
+//! NTLM's three base64 messages (which carry the user, the domain and the NTLMv2 response) as
+//! `<NTLM negotiate>`, `<NTLM challenge>` and `<NTLM authenticate, redacted>`.
 
 use super::{redactor, Opener, Report, StepResult};
 use crate::settings::{AuthMethod, Mechanism};
 use crate::smtp::conn::Stream;
 use crate::smtp::failure::hints;
-use crate::smtp::sasl;
+use crate::smtp::failure::Failure;
+use crate::smtp::reply::Reply;
 use crate::smtp::StepStatus;
+use crate::smtp::{ntlm, sasl};
 
 impl Opener<'_> {
     pub(super) async fn auth(&mut self) -> StepResult {
@@ -35,33 +41,62 @@ impl Opener<'_> {
         }
         let wanted = self.profile.auth.mechanism.candidates();
         let Some(mech) = wanted.iter().find(|m| self.caps.offers(m)).copied() else {
-            let other = self.profile.auth.mechanism != Mechanism::Auto && (self.caps.offers("PLAIN") || self.caps.offers("LOGIN"));
+            let other = self.profile.auth.mechanism != Mechanism::Auto && Mechanism::Auto.candidates().iter().any(|m| self.caps.offers(m));
             return Err(report.fail(hints::no_common_mechanism(&offered, wanted, other)));
         };
         report.detail("mechanism", mech);
         let pw = password.expose();
-        let r = if mech == "PLAIN" {
-            let line = format!("AUTH PLAIN {}", sasl::plain(&user, pw));
-            self.cmd_shown(&line, "AUTH PLAIN ********", "logging in").await.map_err(|f| report.fail(f))?
-        } else {
-            let r = self.cmd("AUTH LOGIN", "logging in").await.map_err(|f| report.fail(f))?;
-            if r.code != 334 {
-                r
-            } else {
-                let r = self
-                    .cmd_shown(&sasl::login_step(&user), "******** (user name, base64)", "logging in")
-                    .await
-                    .map_err(|f| report.fail(f))?;
-                if r.code != 334 {
-                    r
-                } else {
-                    self.cmd_shown(&sasl::login_step(pw), "******** (password, base64)", "logging in").await.map_err(|f| report.fail(f))?
-                }
+        let r = match mech {
+            "PLAIN" => {
+                let line = format!("AUTH PLAIN {}", sasl::plain(&user, pw));
+                self.cmd_shown(&line, "AUTH PLAIN ********", "logging in").await
             }
-        };
+            "NTLM" => self.ntlm(&user, pw).await,
+            _ => self.login(&user, pw).await,
+        }
+        .map_err(|f| report.fail(f))?;
         if r.code == 235 {
             return report.done(StepStatus::Ok, format!("Logged in as {user} with {mech}."));
         }
         Err(report.fail(hints::auth_rejected(&user, &r)))
+    }
+
+    /// AUTH LOGIN: the user name, then the password, each answering a 334.
+    async fn login(&mut self, user: &str, pw: &str) -> Result<Reply, Failure> {
+        let r = self.cmd("AUTH LOGIN", "logging in").await?;
+        if r.code != 334 {
+            return Ok(r);
+        }
+        let r = self.cmd_shown(&sasl::login_step(user), "******** (user name, base64)", "logging in").await?;
+        if r.code != 334 {
+            return Ok(r);
+        }
+        self.cmd_shown(&sasl::login_step(pw), "******** (password, base64)", "logging in").await
+    }
+
+    /// AUTH NTLM ([MS-SMTPNTLM]): `AUTH NTLM`, 334; the negotiate message, 334 with the
+    /// challenge; the authenticate message, 235 or 535. No initial response: Exchange answers the
+    /// bare command with `334 NTLM supported` and not every server takes one.
+    async fn ntlm(&mut self, user: &str, pw: &str) -> Result<Reply, Failure> {
+        let r = self.cmd("AUTH NTLM", "logging in").await?;
+        if r.code != 334 {
+            return Ok(r);
+        }
+        let r = self.cmd_challenge(&ntlm::negotiate(), "<NTLM negotiate>", "<NTLM challenge>", "logging in").await?;
+        if r.code != 334 {
+            return Ok(r);
+        }
+        let challenge = r.lines.first().map(String::as_str).unwrap_or("");
+        let answer = match ntlm::authenticate(challenge, user, pw) {
+            Ok(answer) => answer,
+            Err(e) => {
+                // Cancels the exchange (RFC 4954) so the session stays usable for QUIT.
+                let _ = self.cmd("*", "cancelling the login").await;
+                return Err(hints::ntlm_bad_challenge(&e));
+            }
+        };
+        // A server that echoes the answer back must not put it in the transcript.
+        self.t.redact_also(&answer);
+        self.cmd_shown(&answer, "<NTLM authenticate, redacted>", "logging in").await
     }
 }

@@ -279,6 +279,19 @@ impl<'a> Opener<'a> {
         self.cmd_shown(line, line, doing).await
     }
 
+    /// Sends a SASL answer recorded as `shown` and reads the reply, a 334 challenge recorded as
+    /// `334 {challenge_shown}`.
+    pub async fn cmd_challenge(&mut self, line: &str, shown: &str, challenge_shown: &str, doing: &str) -> Result<Reply, Failure> {
+        let s = self.session.as_mut().expect("connected before any command");
+        let r = match s.send(&mut self.t, line, shown).await {
+            Ok(()) => s.read_challenge(&mut self.t, challenge_shown).await,
+            Err(e) => Err(e),
+        };
+        let r = r.map_err(|e| self.wire(e, doing))?;
+        self.last_reply = Some(r.clone());
+        Ok(r)
+    }
+
     /// Sends a command recorded as `shown` (a placeholder for credentials) and reads the reply.
     pub async fn cmd_shown(&mut self, line: &str, shown: &str, doing: &str) -> Result<Reply, Failure> {
         let s = self.session.as_mut().expect("connected before any command");

@@ -2,5 +2,9 @@
 
 /**
  * The SASL mechanism for password login.
+ *
+ * `Auto` takes NTLM only when the server offers neither PLAIN nor LOGIN: inside TLS those are
+ * as safe and simpler, and NTLM's challenge and response can be attacked offline by whoever
+ * sees them.
  */
-export type Mechanism = "auto" | "plain" | "login";
+export type Mechanism = "auto" | "plain" | "login" | "ntlm";

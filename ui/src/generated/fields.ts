@@ -142,7 +142,7 @@ export const FIELDS = [
     "name": "auth.mechanism",
     "label": "Mechanism",
     "help": "",
-    "takes": "auto | plain | login",
+    "takes": "auto | plain | login | ntlm",
     "kind": "choice",
     "range": null,
     "unit": "",

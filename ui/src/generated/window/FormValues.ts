@@ -5,4 +5,8 @@ import type { PasswordAction } from "./PasswordAction";
 /**
  * The settings form's current values, to validate or test-send before they are saved.
  */
-export type FormValues = { settings: Settings, password: PasswordAction, };
+export type FormValues = { settings: Settings, password: PasswordAction, 
+/**
+ * The profile the form edits (Global when absent): the one tried, with its password.
+ */
+profile?: string, };

@@ -17,7 +17,11 @@ import { portAfterSecurityChange, splitHostPort } from "../../host-port";
 import { FormFields, LISTENER_PASSWORD, normalise, sameSettings, shownIn, unreadableMessage, unreadableNumbers } from "./fields";
 import { PasswordState, usesListenerPassword, usesServerPassword } from "./password";
 import { DeliveryServiceSwitch } from "./service";
-import { renderConflict, renderMessages, renderNotice, renderPassword, renderSections, renderSummary } from "./render";
+import { renderConflict, renderMessages, renderNotice, renderPassword, renderPolicy, renderProfiles, renderScope, renderSections, renderSummary } from "./render";
+import { compose, GLOBAL, isGlobal, overridesOf, perProfile, resolve, valueAt, withLocks, withValue } from "./scope";
+import { ProfileDialog } from "./profiles";
+import { TransferButtons } from "./transfer";
+import type { Lock } from "../../generated/Lock";
 import { Trial } from "./trial";
 import { Verdict } from "./verdict";
 import { reportText } from "../../report-text";
@@ -48,6 +52,14 @@ export class SettingsForm {
   private readonly trial: Trial;
   private readonly dirtyListeners: ((dirty: boolean) => void)[] = [];
   private readonly service: DeliveryServiceSwitch;
+  /** The profile the form shows and edits (`global` for Global). */
+  private selected = GLOBAL;
+  /** The keys the shown named profile overrides (its own values); the rest show Global's. */
+  private overridden = new Set<string>();
+  private locks: Lock[] = [];
+  private profileNames: string[] = [GLOBAL];
+  private defaultProfile = GLOBAL;
+  private readonly profileDialog: ProfileDialog;
 
   constructor(
     private readonly root: HTMLElement,
@@ -60,6 +72,19 @@ export class SettingsForm {
     this.listenerPasswordInput = byId<HTMLInputElement>(root, "listener-password");
     this.fields = new FormFields(root);
     this.service = new DeliveryServiceSwitch(root, ipc, this.life);
+    this.profileDialog = new ProfileDialog(root, ipc, this.life, {
+      names: () => this.profileNames,
+      selected: () => this.selected,
+      loaded: (loaded, show) => this.afterProfileChange(loaded, show),
+      status: (text, kind) => this.setStatus(text, kind),
+      dirty: () => this.dirty,
+    });
+    new TransferButtons(root, ipc, this.life, {
+      dirty: () => this.dirty,
+      confirmDiscard: () => this.profileDialog.confirmDiscard(),
+      loaded: (loaded) => this.afterProfileChange(loaded, null),
+      status: (text, kind) => this.setStatus(text, kind),
+    });
     this.wire();
     this.life.subscribe(this.ipc.onSettingsChanged(() => void this.onExternalChange()));
     this.trial = new Trial(root, ipc, this.life, {
@@ -87,6 +112,15 @@ export class SettingsForm {
       if (target.name && target.type !== "radio") this.touch(target.name);
     });
     click("revert", () => this.revert());
+    // Delegated: the profile select is replaced when a script sets its value (see renderProfiles).
+    on(this.form, "change", (e) => {
+      const target = e.target as HTMLSelectElement;
+      if (target.id === "profile-select") void this.switchTo(target.value);
+    });
+    on(this.form, "click", (e) => {
+      const button = (e.target as HTMLElement).closest<HTMLButtonElement>("button[data-scope-key]");
+      if (button) this.toggleOverride(button.dataset.scopeKey ?? "");
+    });
     click("password-clear", () => {
       this.password.clear = !this.password.clear;
       this.afterEdit();
@@ -115,7 +149,7 @@ export class SettingsForm {
   private onEdit(e: Event, committed: boolean): void {
     const target = e.target as HTMLInputElement | HTMLSelectElement;
     const key = target.name;
-    if (!key || target.id === "form-test-recipient") return;
+    if (!key || target.id === "form-test-recipient" || target.id.startsWith("profile-")) return;
     if (key === "password") this.password.typed = this.passwordInput.value;
     if (key === LISTENER_PASSWORD) this.listenerPassword.typed = this.listenerPasswordInput.value;
     if (key === "relay.host") {
@@ -128,7 +162,7 @@ export class SettingsForm {
       const security = target.value as Security;
       const port = this.fields.control("relay.port");
       const moved = portAfterSecurityChange(Number(port.value), this.lastSecurity, security);
-      if (String(moved) !== port.value && port.value.trim() !== "") port.value = String(moved);
+      if (String(moved) !== port.value && port.value.trim() !== "" && this.editable("relay.port")) port.value = String(moved);
       this.lastSecurity = security;
     }
     if (committed || target.type === "radio" || target.type === "checkbox" || target.tagName === "SELECT") this.touch(key);
@@ -142,6 +176,8 @@ export class SettingsForm {
     const bracketed = host.value.trim().startsWith("[");
     if (parts.port !== null) {
       host.value = parts.host;
+      // The port typed with the host is this profile's own, like the host.
+      if (!isGlobal(this.selected) && perProfile("relay.port") && !this.locked("relay.port")) this.overridden.add("relay.port");
       this.fields.control("relay.port").value = String(parts.port);
       this.touch("relay.port");
     } else if (bracketed && parts.host !== host.value.trim()) {
@@ -181,20 +217,113 @@ export class SettingsForm {
 
   private apply(loaded: LoadedSettings): void {
     this.fields.control("ehlo_name").placeholder = loaded.machine_name ? `this machine: ${loaded.machine_name}` : "";
-    this.fields.fill(normalise(loaded.settings));
-    this.lastSecurity = loaded.settings.profile.relay.security;
-    this.baseline = this.fields.read();
+    this.locks = loaded.locks ?? [];
+    this.profileNames = loaded.profile_names ?? [GLOBAL];
+    this.defaultProfile = loaded.default_profile ?? GLOBAL;
+    // A profile deleted or renamed elsewhere: Global is shown instead.
+    if (!this.profileNames.includes(this.selected)) this.selected = GLOBAL;
+    renderPolicy(this.root, loaded.policy_problem ?? null, loaded.policy_file ?? "");
     this.base = loaded.settings;
+    this.fillFrom(loaded.settings);
+    this.baseline = this.read();
     this.readOnly = loaded.read_only ?? null;
     this.conflictFields = [];
     renderConflict(this.root, []);
     this.settlePasswords();
-    // The core's report came with the settings: shown at once, no round trip.
-    this.verdict.reset(this.baseline, loaded.report ?? null);
+    // The core's report came with the settings (Global's): shown at once, no round trip.
+    const report = isGlobal(this.selected) ? (loaded.report ?? null) : null;
+    this.checkSeq++;
+    this.verdict.reset(this.fields.read(), report);
     renderNotice(this.root, loaded.notice ?? "", this.readOnly);
     show(byId(this.root, "external-change"), false);
     this.render();
-    if (!loaded.report) this.scheduleCheck(0);
+    if (!report) this.scheduleCheck(0);
+  }
+
+  /** Fills the form with profile `this.selected` of `settings` as it resolves, locks applied: never values of another profile. */
+  private fillFrom(settings: Settings): void {
+    const shown = withLocks(resolve(settings, this.selected), this.locks);
+    this.overridden = new Set(Object.keys(overridesOf(settings, this.selected)).filter((k) => perProfile(k) && !this.locked(k)));
+    this.fields.fill(normalise({ ...settings, profile: shown }));
+    this.lastSecurity = shown.relay.security;
+  }
+
+  /** The whole settings the form stands for: the profile shown put back into what was loaded. */
+  private read(): Settings {
+    const view = this.fields.read();
+    return normalise(compose(this.base ?? view, this.selected, view.profile, this.overridden));
+  }
+
+  private locked(key: string): boolean {
+    return this.locks.some((l) => l.field === key);
+  }
+
+  /** Whether the shown profile's `key` can be changed here (not inherited, Global-only or locked). */
+  private editable(key: string): boolean {
+    if (this.locked(key)) return false;
+    return isGlobal(this.selected) || (perProfile(key) && this.overridden.has(key));
+  }
+
+  /** Global's values as every profile inherits them (locks applied). */
+  private globalProfile(): Settings["profile"] {
+    return withLocks((this.base ?? this.fields.read()).profile, this.locks);
+  }
+
+  /** "Override" makes the field this profile's own (same value to start); "Reset to Global" inherits Global's again. */
+  private toggleOverride(key: string): void {
+    if (!key || isGlobal(this.selected) || !perProfile(key) || this.locked(key)) return;
+    const view = this.fields.read();
+    if (this.overridden.has(key)) {
+      this.overridden.delete(key);
+      const globalValue = valueAt(this.globalProfile(), key);
+      if (globalValue !== undefined) this.fields.fill(normalise({ ...view, profile: withValue(view.profile, key, globalValue) }));
+      this.touch(key);
+      this.afterEdit();
+      this.root.querySelector<HTMLElement>(`#${fieldId(key)}-scope-action`)?.focus();
+      return;
+    }
+    this.overridden.add(key);
+    this.afterEdit();
+    const control = key === "mode" ? this.form.querySelector<HTMLElement>('input[name="mode"]:checked') : this.root.querySelector<HTMLElement>(`#${fieldId(key)}`);
+    control?.focus();
+  }
+
+  /** Shows profile `name`, re-filled from the saved settings; unsaved edits are discarded only after asking. */
+  private async switchTo(name: string): Promise<void> {
+    if (name === this.selected) return;
+    if (this.dirty && !(await this.profileDialog.confirmDiscard())) {
+      renderProfiles(this.root, this.profileNames, this.defaultProfile, this.selected);
+      byId(this.root, "profile-select").focus();
+      return;
+    }
+    this.selected = name;
+    this.showSelected();
+    this.setStatus(`Editing ${isGlobal(name) ? "Global" : `profile ${name}`}`, "info");
+  }
+
+  /** Re-fills the form with the selected profile from the saved settings, its password state and verdict fresh. */
+  private showSelected(): void {
+    if (!this.base) return;
+    this.fillFrom(this.base);
+    this.baseline = this.read();
+    this.settlePasswords();
+    this.password.saved = null;
+    this.listenerPassword.saved = null;
+    this.conflictFields = [];
+    renderConflict(this.root, []);
+    this.checkSeq++;
+    this.verdict.reset(this.fields.read(), null);
+    this.render();
+    this.scheduleCheck(0);
+    void this.refreshPasswordStatus();
+  }
+
+  /** After a profile was created, renamed, deleted or made the default: the file as written, showing `show` if given. */
+  private afterProfileChange(loaded: LoadedSettings, showName: string | null): void {
+    if (showName !== null) this.selected = showName;
+    // A profile command discards unsaved edits (the user was asked): the form shows the file as written.
+    this.apply(loaded);
+    void this.refreshPasswordStatus();
   }
 
   private async startFromDefaults(): Promise<void> {
@@ -240,8 +369,8 @@ export class SettingsForm {
       renderPassword(this.root, state, id);
     };
     await Promise.all([
-      ask(this.password, () => this.ipc.passwordStatus(), "password"),
-      ask(this.listenerPassword, () => this.ipc.listenerPasswordStatus(), "listener-password"),
+      ask(this.password, () => this.ipc.passwordStatus(this.selected), "password"),
+      ask(this.listenerPassword, () => this.ipc.listenerPasswordStatus(this.selected), "listener-password"),
     ]);
   }
 
@@ -255,7 +384,7 @@ export class SettingsForm {
     void this.refreshPasswordStatus();
     // Our own save comes back as a change too; only a real difference matters.
     const readOnlyNow = (loaded.read_only ?? null) !== null;
-    if (this.baseline && sameSettings(loaded.settings, this.baseline) && this.readOnly === null && !readOnlyNow) return;
+    if (this.baseline && this.base && sameSettings(loaded.settings, this.base) && this.readOnly === null && !readOnlyNow) return;
     if (this.dirty) {
       show(byId(this.root, "external-change"), true);
       return;
@@ -308,11 +437,13 @@ export class SettingsForm {
     const settings = this.fields.read();
     const shown = this.verdict.shown(settings);
     renderSections(this.root, settings);
+    renderScope(this.root, { profile: this.selected, overridden: this.overridden, locks: this.locks, global: this.globalProfile() });
+    renderProfiles(this.root, this.profileNames, this.defaultProfile, this.selected);
     renderMessages(this.root, shown);
     renderSummary(this.root, shown.summary, settings.profile.mode);
     renderPassword(this.root, this.password);
     renderPassword(this.root, this.listenerPassword, "listener-password");
-    this.updateDirty(settings);
+    this.updateDirty(this.read());
     this.trial?.update();
   }
 
@@ -369,6 +500,7 @@ export class SettingsForm {
     }
     this.splitHost(true);
     const settings = this.fields.read();
+    const whole = this.read();
     // The core's verdict on exactly these values first (a round trip of about a millisecond): its
     // errors refuse here, with every one shown; the save itself checks again.
     if (!this.verdict.isCurrent(settings)) await this.runCheck();
@@ -376,23 +508,24 @@ export class SettingsForm {
       this.setStatus("Not saved: correct the fields marked", "error");
       return false;
     }
-    const key = JSON.stringify(settings);
+    const key = JSON.stringify(whole);
     this.saving = true;
     this.saveButton.disabled = true;
     this.setStatus("Saving…", "info");
     try {
       const result = await this.ipc.saveSettings(
-        settings,
+        whole,
         this.base,
         this.password.action(settings),
         keepMine,
         this.listenerPassword.action(settings),
+        this.selected,
       );
       // The file now holds this form's changes merged with any made elsewhere meanwhile.
       this.base = result.settings;
-      const unchangedSince = JSON.stringify(this.fields.read()) === key;
-      if (unchangedSince) this.fields.fill(normalise(result.settings));
-      this.baseline = normalise(result.settings);
+      const unchangedSince = JSON.stringify(this.read()) === key;
+      if (unchangedSince) this.fillFrom(result.settings);
+      this.baseline = normalise(compose(result.settings, this.selected, withLocks(resolve(result.settings, this.selected), this.locks), new Set(Object.keys(overridesOf(result.settings, this.selected)).filter((k) => perProfile(k) && !this.locked(k)))));
       this.conflictFields = [];
       renderConflict(this.root, []);
       this.settlePasswords();
@@ -404,7 +537,8 @@ export class SettingsForm {
         this.listenerPassword.saved = result.listener_password_saved;
         this.listenerPassword.keyringProblem = null;
       }
-      this.verdict.accept(normalise(result.settings), result.report);
+      if (isGlobal(this.selected)) this.verdict.accept(normalise(result.settings), result.report);
+      else this.scheduleCheck(0);
       // Edits made while the save was under way stay marked as they were.
       if (unchangedSince) this.verdict.untouchAll();
       this.render();
@@ -429,15 +563,17 @@ export class SettingsForm {
 
   /** Marks the fields the core refused these settings for; returns its issues. */
   private refuse(settings: Settings, err: ErrorReport): { field: string; message: string }[] {
-    const issues = err.issues?.length ? err.issues : err.field ? [{ field: err.field, message: err.message }] : [];
+    const raw = err.issues?.length ? err.issues : err.field ? [{ field: err.field, message: err.message }] : [];
+    // A named profile's fields come back as profiles.NAME.KEY: the form shows them by KEY.
+    const prefix = `profiles.${this.selected}.`;
+    const issues = raw.map((i) => (i.field.startsWith(prefix) ? { ...i, field: i.field.slice(prefix.length) } : i));
     this.verdict.refuse(settings, issues);
     return issues;
   }
 
   private revert(): void {
-    if (!this.baseline) return;
-    this.fields.fill(this.baseline);
-    this.lastSecurity = this.baseline.profile.relay.security;
+    if (!this.baseline || !this.base) return;
+    this.fillFrom(this.baseline);
     this.settlePasswords();
     this.verdict.untouchAll();
     show(byId(this.root, "external-change"), false);
@@ -456,7 +592,7 @@ export class SettingsForm {
       this.showErrors(settings);
       return null;
     }
-    return { settings, values: { settings, password: this.password.action(settings) } };
+    return { settings, values: { settings: this.read(), password: this.password.action(settings), profile: this.selected } };
   }
 
   /** The core refused to try these values: their fields are marked as a save's would be. */
@@ -471,6 +607,11 @@ export class SettingsForm {
   }
 
   // ---- the outside ----
+
+  /** The profile the form shows (`global` for Global). */
+  profile(): string {
+    return this.selected;
+  }
 
   isDirty(): boolean {
     return this.dirty;

@@ -1,6 +1,6 @@
 /** The settings form's DOM, built by small helpers: each field from the registry's label, help and range, with its message slots. */
 
-import { fieldId, fieldInfo } from "../../model";
+import { FIELDS, fieldId, fieldInfo } from "../../model";
 
 type Child = Node | string | null | false | undefined;
 type Attrs = Record<string, string | boolean | undefined>;
@@ -89,6 +89,13 @@ function modeChoice(value: string, title: string, help: string): HTMLElement {
 
 function banners(): HTMLElement[] {
   return [
+    banner(
+      "import-problems",
+      "banner-error",
+      { tabindex: "-1" },
+      h("p", { id: "import-problems-text" }),
+      h("ul", { id: "import-problems-list" }),
+    ),
     banner(
       "load-notice",
       "banner-error",
@@ -291,7 +298,7 @@ function authSection(): HTMLElement {
       { id: "auth-password-fields", class: "grid grid-2", hidden: true },
       textField("auth.username", { autocomplete: "username" }),
       passwordField(),
-      field("auth.mechanism", h("select", {}, ...options([["auto", "Automatic (best the server offers)"], ["plain", "PLAIN"], ["login", "LOGIN"]]))),
+      field("auth.mechanism", h("select", {}, ...options([["auto", "Automatic (best the server offers)"], ["plain", "PLAIN"], ["login", "LOGIN"], ["ntlm", "NTLM (on-premises Exchange)"]]))),
     ),
   );
 }
@@ -370,12 +377,93 @@ function footer(): HTMLElement {
   );
 }
 
+/** The admin policy file can't be used: nothing is sent until it is fixed. */
+function policyBanner(): HTMLElement {
+  return banner(
+    "policy-invalid",
+    "banner-error",
+    {},
+    h("p", { id: "policy-invalid-text" }),
+    h("p", {}, "File: ", h("code", { id: "policy-invalid-path" })),
+  );
+}
+
+/** The profile being edited, and creating, renaming, deleting and choosing the default one. */
+function profileBar(): HTMLElement {
+  return h(
+    "div",
+    { class: "profile-bar", id: "profile-bar", role: "group", "aria-label": "Profiles" },
+    h("label", { for: "profile-select" }, "Profile"),
+    h("select", { id: "profile-select", "aria-describedby": "profile-help" }, h("option", { value: "global" }, "Global (default)")),
+    h("button", { type: "button", id: "profile-new" }, "New…"),
+    h("button", { type: "button", id: "profile-rename", disabled: true }, "Rename…"),
+    h("button", { type: "button", id: "profile-delete", disabled: true }, "Delete"),
+    h("button", { type: "button", id: "profile-default" }, "Make default"),
+    h(
+      "div",
+      { class: "profile-bar-row" },
+      h("p", { class: "help", id: "profile-help" }, "A named profile inherits every field from Global unless it overrides it."),
+      h("button", { type: "button", id: "settings-export", title: "Write every profile to a JSON file (no passwords)" }, "Export…"),
+      h("button", { type: "button", id: "settings-import", title: "Replace the settings with a JSON file, all or nothing" }, "Import…"),
+    ),
+  );
+}
+
+/** Asking for a profile's name (New…, Rename…) or confirming a deletion. No <form> of its own: it sits inside the settings form. */
+function profileDialog(): HTMLElement {
+  return h(
+    "dialog",
+    { id: "profile-dialog", "aria-labelledby": "profile-dialog-title", "aria-describedby": "profile-dialog-text" },
+    h("h2", { id: "profile-dialog-title" }, "New profile"),
+    h("p", { id: "profile-dialog-text" }),
+    h(
+      "div",
+      { class: "field", id: "profile-dialog-name-field" },
+      h("label", { for: "profile-dialog-name" }, "Name"),
+      h("input", { ...TEXT, id: "profile-dialog-name", maxlength: "40", "aria-describedby": "profile-dialog-name-help profile-dialog-error" }),
+      h("p", { class: "help", id: "profile-dialog-name-help" }, "Letters, digits, - and _ (e.g. marketing-site)."),
+    ),
+    h(
+      "div",
+      { class: "field", id: "profile-dialog-copy-field" },
+      h("label", { for: "profile-dialog-copy" }, "Start from"),
+      h("select", { id: "profile-dialog-copy" }, h("option", { value: "" }, "Nothing: inherit every field from Global")),
+    ),
+    h("p", { class: "field-message error", id: "profile-dialog-error", role: "alert", hidden: true }),
+    h(
+      "div",
+      { class: "banner-actions" },
+      h("button", { type: "button", id: "profile-dialog-cancel" }, "Cancel"),
+      h("button", { type: "button", id: "profile-dialog-ok", class: "primary" }, "Create"),
+    ),
+  );
+}
+
+/** Under each field: whether a named profile inherits or overrides it, or why it is locked, and the button that changes it. */
+function addScopeSlots(form: HTMLFormElement): void {
+  for (const f of FIELDS) {
+    const container = f.name === "mode" ? form.querySelector("#mode-fieldset") : form.querySelector(`[data-field="${f.name}"]`);
+    if (!container) continue;
+    const id = fieldId(f.name);
+    container.append(
+      h(
+        "div",
+        { class: "scope", id: `${id}-scope`, hidden: true },
+        h("span", { class: "scope-text", id: `${id}-scope-text` }),
+        h("button", { type: "button", class: "link-button scope-action", id: `${id}-scope-action`, "data-scope-key": f.name, hidden: true }),
+      ),
+    );
+  }
+}
+
 /** The whole form, ready to be placed in the screen's container. */
 export function buildSettingsForm(): HTMLFormElement {
-  return h(
+  const form = h(
     "form",
     { id: "settings-form", class: "settings-form", novalidate: true, "aria-labelledby": "settings-heading" },
     h("h1", { id: "settings-heading", class: "visually-hidden" }, "Settings"),
+    policyBanner(),
+    profileBar(),
     ...banners(),
     modeSection(),
     connectionSection(),
@@ -386,5 +474,8 @@ export function buildSettingsForm(): HTMLFormElement {
     logsSection(),
     trySection(),
     footer(),
+    profileDialog(),
   );
+  addScopeSlots(form);
+  return form;
 }

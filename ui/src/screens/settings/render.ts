@@ -1,7 +1,10 @@
 /** Showing the form's state: which sections show, each field's messages and ARIA links, the error summary, the password line and the banners. */
 
 import { byId, make, show, srOnly } from "../../dom";
-import { fieldId, type Issue, type Mode, type ReadOnly, type Settings } from "../../model";
+import { FIELDS, fieldId, type Issue, type Mode, type Profile, type ReadOnly, type Settings } from "../../model";
+import type { Lock } from "../../generated/Lock";
+import type { JsonValue } from "../../generated/serde_json/JsonValue";
+import { fieldScope, isGlobal, shownValue, valueAt } from "./scope";
 import { describeIssue, label, LISTENER_PASSWORD, MESSAGE_KEYS, PASSWORD, shownIn } from "./fields";
 import { usesListenerPassword, type PasswordState } from "./password";
 import type { Shown } from "./verdict";
@@ -57,6 +60,7 @@ export function renderMessages(root: HTMLElement, shown: Shown): void {
     const described = [
       root.querySelector(`#${id}-help`) ? `${id}-help` : "",
       isPassword ? `${id}-state` : "",
+      root.querySelector(`#${id}-scope`)?.hasAttribute("hidden") === false ? `${id}-scope-text` : "",
       warningEl && !warningEl.hidden ? warningEl.id : "",
       errorEl && !errorEl.hidden ? errorEl.id : "",
     ].filter(Boolean);
@@ -106,4 +110,100 @@ export function renderNotice(root: HTMLElement, text: string, readOnly: ReadOnly
 export function renderConflict(root: HTMLElement, fields: string[]): void {
   byId(root, "conflict-list").replaceChildren(...fields.map((f) => make("li", "", label(f))));
   show(byId(root, "conflict"), fields.length > 0);
+}
+
+/** What the form needs to mark each field's scope: the profile shown, its overrides, the locks and Global's values. */
+export interface ScopeView {
+  profile: string;
+  overridden: ReadonlySet<string>;
+  locks: readonly Lock[];
+  global: Profile;
+}
+
+/** Marks each field inherited, overridden, Global-only or locked; disables the controls that can't be edited here. Runs after renderSections, whose switches it only adds to. */
+export function renderScope(root: HTMLElement, view: ScopeView): void {
+  for (const f of FIELDS) {
+    const key = f.name;
+    const id = fieldId(key);
+    const slot = root.querySelector<HTMLElement>(`#${id}-scope`);
+    if (!slot) continue;
+    const scope = fieldScope(key, view.profile, view.overridden, view.locks);
+    const controls = key === "mode" ? [...root.querySelectorAll<HTMLInputElement>('input[name="mode"]')] : [byId<HTMLInputElement>(root, id)];
+    const fixed = scope === "inherited" || scope === "global_only" || scope === "locked";
+    for (const c of controls) {
+      if (fixed) c.disabled = true;
+      else if (!SWITCHED.has(key)) c.disabled = false;
+    }
+    const text = byId(root, `${id}-scope-text`);
+    const action = byId<HTMLButtonElement>(root, `${id}-scope-action`);
+    const name = label(key);
+    let words = "";
+    let button = "";
+    if (scope === "locked") words = view.locks.find((l) => l.field === key)?.reason ?? "Locked by the admin policy";
+    else if (scope === "global_only") words = "Set in Global (for the whole machine)";
+    else if (scope === "inherited") {
+      words = `Inherited from Global: ${optionText(controls[0], valueAt(view.global, key))}`;
+      button = "Override";
+      action.setAttribute("aria-label", `Override: ${name}`);
+    } else if (scope === "overridden") {
+      words = "Overridden in this profile";
+      button = "Reset to Global";
+      action.setAttribute("aria-label", `Reset to Global: ${name}`);
+    }
+    text.textContent = words;
+    action.textContent = button;
+    show(action, button !== "");
+    show(slot, words !== "");
+    slot.dataset.scope = scope;
+  }
+}
+
+/** A value as its control words it: a choice by its option's text ("STARTTLS (usually port 587)", not start_tls). */
+function optionText(control: HTMLInputElement | HTMLSelectElement | undefined, value: JsonValue | undefined): string {
+  if (control instanceof HTMLSelectElement) {
+    const option = [...control.options].find((o) => o.value === value);
+    if (option) return option.textContent ?? shownValue(value);
+  }
+  return shownValue(value);
+}
+
+/** The controls renderSections enables and disables by their switch. */
+const SWITCHED = new Set(["listener.port", "listener.username", "bounces.max_per_hour"]);
+
+/** The profile bar: each profile (Global first, the default marked) and which buttons apply to the one shown. */
+export function renderProfiles(root: HTMLElement, names: readonly string[], defaultName: string, selected: string): void {
+  let select = byId<HTMLSelectElement>(root, "profile-select");
+  if (select.value !== selected && select.options.length > 0) {
+    // WebKit fires "change" only when the choice differs from the last one the user made, which a
+    // script setting the value does not move: after "Keep editing" put back the profile shown,
+    // choosing the same other profile again would do nothing. A fresh select starts clean.
+    const fresh = select.cloneNode(true) as HTMLSelectElement;
+    const focused = root.ownerDocument.activeElement === select;
+    select.replaceWith(fresh);
+    select = fresh;
+    if (focused) fresh.focus();
+  }
+  const text = (n: string) => `${isGlobal(n) ? "Global" : n}${n === defaultName ? " (default)" : ""}`;
+  const wanted = names.map((n) => `${n}\u0000${text(n)}`).join("\u0001");
+  if (select.dataset.options !== wanted) {
+    select.replaceChildren(...names.map((n) => make("option", "", text(n))));
+    names.forEach((n, i) => {
+      const option = select.options[i];
+      if (option) option.value = n;
+    });
+    select.dataset.options = wanted;
+  }
+  select.value = selected;
+  byId<HTMLButtonElement>(root, "profile-rename").disabled = isGlobal(selected);
+  byId<HTMLButtonElement>(root, "profile-delete").disabled = isGlobal(selected);
+  byId<HTMLButtonElement>(root, "profile-default").disabled = selected === defaultName;
+}
+
+/** The banner saying the admin policy file can't be used and sending is stopped. */
+export function renderPolicy(root: HTMLElement, problem: string | null, path: string): void {
+  byId(root, "policy-invalid-text").textContent = problem
+    ? `Sending is stopped: the admin policy file can't be used (${problem}). Nothing is sent until whoever manages this machine fixes or removes it.`
+    : "";
+  byId(root, "policy-invalid-path").textContent = path;
+  show(byId(root, "policy-invalid"), problem !== null);
 }

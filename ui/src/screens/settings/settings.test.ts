@@ -298,7 +298,7 @@ describe("saving", () => {
     expect(ipc.callsOf("save_settings")).toEqual([
       {
         command: "save_settings",
-        args: { settings: expected, base: relaySettings(), password: { action: "set", value: "s3cret pass" }, keep_mine: [], listener_password: { action: "keep" } },
+        args: { settings: expected, base: relaySettings(), password: { action: "set", value: "s3cret pass" }, keep_mine: [], listener_password: { action: "keep" }, profile: "global" },
       },
     ]);
     expect($("password").value).toBe("");
@@ -854,7 +854,7 @@ describe("trying the form's values", () => {
     const [call] = ipc.callsOf("validate_start");
     expect(call?.args).toEqual({
       recipient: null,
-      form: { settings: expect.objectContaining({ profile: expect.objectContaining({ relay: expect.objectContaining({ port: 2525 }) }) }), password: { action: "set", value: "typed secret" } },
+      form: { settings: expect.objectContaining({ profile: expect.objectContaining({ relay: expect.objectContaining({ port: 2525 }) }) }), password: { action: "set", value: "typed secret" }, profile: "global" },
     });
     expect(ipc.callsOf("save_settings")).toEqual([]);
     expect($("form-run-cancel").hidden).toBe(false);
