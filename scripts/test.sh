@@ -28,5 +28,5 @@ scripts/session.sh cargo test -p smtp-desk --no-fail-fast 2> >(grep -v -E 'dbus-
 echo "== window screenshots are in test-output/:" >&2
 ls test-output/*.png >&2
 
-echo "== packages: .deb and .rpm with the app, the command, the desktop entry and icons" >&2
+echo "== packages: .deb and .rpm (contents, desktop entry, AppStream, man pages, units), then install and remove the .deb" >&2
 scripts/package.sh

@@ -10,6 +10,7 @@ mod config;
 mod detect;
 mod journal;
 mod listen;
+mod man;
 mod mode;
 mod outbox;
 mod output;
@@ -94,6 +95,9 @@ enum Command {
     /// MX, probes), show what each source found, and optionally apply it.
     #[command(after_help = detect::DETECT_HELP)]
     Detect(detect::DetectArgs),
+    /// Write the manual pages (smtp-desk.1 and one per subcommand) into DIR: for packaging.
+    #[command(hide = true)]
+    Man { dir: std::path::PathBuf },
 }
 
 /// Exit codes: 0 ok, 1 a runtime failure (file, keyring), 2 bad input (clap's convention);
@@ -127,6 +131,7 @@ fn main() -> ExitCode {
         Command::Policy(args) => policy::run(args),
         Command::Mode(args) => mode::run(args),
         Command::Detect(args) => detect::run(args),
+        Command::Man { dir } => return man::write(&dir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
