@@ -71,3 +71,25 @@ pub fn http_client() -> Result<reqwest::Client, Error> {
     }
     b.build().map_err(|e| Error::Network(e.to_string()))
 }
+
+/// The keyring entry of profile `name`'s sign-in: each profile signs in on its own (no
+/// falling back to Global's, unlike a password: a token is one account's).
+pub fn entry_for(settings: &crate::settings::Settings, name: Option<&str>) -> Result<String, ErrorReport> {
+    crate::settings::profiles::password_entry(settings, name).map_err(|e| ErrorReport::from(&e))
+}
+
+/// An access token for profile `name` (resolved as `profile`), for the login of this delivery
+/// pass; why not, as the event log says it (mail waits).
+pub async fn token_for_delivery(settings: &crate::settings::Settings, name: &str, profile: &crate::settings::Profile) -> Result<secrets::Password, String> {
+    let of = if settings.profiles.is_empty() { String::new() } else { format!(" of profile {name}") };
+    let entry = entry_for(settings, Some(name)).map_err(|e| e.message)?;
+    let ep = endpoints(&profile.auth).map_err(|e| e.to_string())?;
+    match tokio::time::timeout(profile.limits.step_timeout(), access_token(&ep, &entry)).await {
+        Ok(Ok(t)) => Ok(t),
+        Ok(Err(e)) => {
+            let r = ErrorReport::from(&e);
+            Err(format!("No OAuth2 access token{of}: {} {}; mail waits until there is one", r.message, r.hint.unwrap_or_default()))
+        }
+        Err(_) => Err(format!("The OAuth2 token refresh{of} did not finish in time during delivery; mail waits")),
+    }
+}

@@ -175,6 +175,10 @@ pub enum Mechanism {
     /// NTLM (NTLMv2 only), as on-premises Exchange offers it. The user name may be
     /// `DOMAIN\user`, `user@domain` or `user`.
     Ntlm,
+    /// OAuth2 only: Google's and Microsoft's XOAUTH2.
+    Xoauth2,
+    /// OAuth2 only: OAUTHBEARER (RFC 7628).
+    Oauthbearer,
 }
 
 impl Mechanism {
@@ -185,7 +189,24 @@ impl Mechanism {
             Mechanism::Plain => &["PLAIN"],
             Mechanism::Login => &["LOGIN"],
             Mechanism::Ntlm => &["NTLM"],
+            Mechanism::Xoauth2 => &["XOAUTH2"],
+            Mechanism::Oauthbearer => &["OAUTHBEARER"],
         }
+    }
+
+    /// The SASL names an OAuth2 login may use, in order of preference: XOAUTH2 first, as every
+    /// provider that offers OAUTHBEARER (Gmail) offers it too and Microsoft offers only it.
+    pub fn oauth_candidates(self) -> &'static [&'static str] {
+        match self {
+            Mechanism::Oauthbearer => &["OAUTHBEARER"],
+            Mechanism::Xoauth2 => &["XOAUTH2"],
+            _ => &["XOAUTH2", "OAUTHBEARER"],
+        }
+    }
+
+    /// Whether this mechanism sends a bearer token (OAuth2) rather than a password.
+    pub fn is_oauth(self) -> bool {
+        matches!(self, Mechanism::Xoauth2 | Mechanism::Oauthbearer)
     }
 }
 

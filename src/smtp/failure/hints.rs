@@ -256,3 +256,22 @@ pub fn message_refused(r: &Reply) -> Failure {
         "Read the server's text: it may reject the content (spam filter), the size, or the sender's domain (SPF/DMARC).",
     )
 }
+
+/// An OAuth2 login the server refused (after one refresh and retry).
+pub fn oauth_rejected(user: &str, r: &Reply) -> Failure {
+    let hint = match r.code {
+        454 | 421 => "The server could not check the token right now (a temporary failure): try again in a few minutes.".to_string(),
+        _ => format!(
+            "The server refused the token even after a refresh. {} Check too that the user name is the signed-in account and \
+             that the account may send with SMTP AUTH (Microsoft 365: 'Authenticated SMTP' enabled for the mailbox).",
+            crate::oauth::SIGN_IN_AGAIN
+        ),
+    };
+    Failure::new(Category::AuthRejected, format!("The server rejected the OAuth2 login for {user}: {}", r.one_line()), hint)
+}
+
+/// No access token could be had for an OAuth2 login (not signed in, refused refresh, network).
+pub fn oauth_refresh_failed(e: &crate::oauth::Error) -> Failure {
+    let r = crate::error::ErrorReport::from(e);
+    Failure::new(Category::SignInFailed, r.message, r.hint.unwrap_or_default())
+}
