@@ -1,7 +1,8 @@
 // A real OAuth2/OIDC server for SMTP Desk's tests: npm's oauth2-mock-server (RS256 JWT access
 // tokens, JWKS, authorization code with PKCE, refresh), behind a small front that adds what it
 // lacks: the device authorization grant (RFC 8628) and switches the tests turn:
-//   POST /test/ttl?s=N        access tokens issued from now on expire after N seconds
+//   POST /test/ttl?s=N[&claim=M] access tokens issued from now on expire after N seconds (and the
+//                             token response says M: a provider whose expires_in is wrong)
 //   POST /test/refuse-refresh every refresh token is refused from now on (invalid_grant: revoked)
 //   GET  /test/stats          {"refreshes": N, "device_polls": N}
 // Listens on 127.0.0.1 (a free port) and prints "READY <port>"; runs until killed.
@@ -15,6 +16,7 @@ await mock.start(0, "127.0.0.1");
 const inner = mock.address().port;
 
 let ttl = 3600;
+let claimed = null;
 let refuseRefresh = false;
 const stats = { refreshes: 0, device_polls: 0 };
 const devices = new Map(); // device_code -> polls so far
@@ -25,7 +27,7 @@ mock.service.on("beforeTokenSigning", (token) => {
   token.payload.email = "johndoe@example.com";
 });
 mock.service.on("beforeResponse", (response) => {
-  if (response.body.expires_in) response.body.expires_in = ttl;
+  if (response.body.expires_in) response.body.expires_in = claimed ?? ttl;
 });
 
 const front = http.createServer(async (req, res) => {
@@ -41,7 +43,8 @@ const front = http.createServer(async (req, res) => {
   const port = front.address().port;
   if (url.pathname === "/test/ttl") {
     ttl = Number(url.searchParams.get("s"));
-    return json(200, { ttl });
+    claimed = url.searchParams.has("claim") ? Number(url.searchParams.get("claim")) : null;
+    return json(200, { ttl, claimed });
   }
   if (url.pathname === "/test/refuse-refresh") {
     refuseRefresh = true;
@@ -69,7 +72,7 @@ const front = http.createServer(async (req, res) => {
     if (polls < 2) return json(400, { error: "authorization_pending" });
     devices.delete(code);
     const access_token = await mock.service.buildToken(req, ttl, (_h, p) => Object.assign(p, { sub: "johndoe", scope: form.get("scope") ?? "" }));
-    return json(200, { access_token, token_type: "Bearer", expires_in: ttl, refresh_token: randomUUID() });
+    return json(200, { access_token, token_type: "Bearer", expires_in: claimed ?? ttl, refresh_token: randomUUID() });
   }
   if (url.pathname === "/token" && form.get("grant_type") === "refresh_token") {
     stats.refreshes += 1;

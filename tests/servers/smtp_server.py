@@ -244,6 +244,10 @@ def main():
         async def smtp_RCPT(self, arg):
             return await super().smtp_RCPT(self.take_dsn("rcpt_dsn", arg))
 
+    if args.oauth_jwks:
+        # RFC 4954 §4: a SASL response line may be 12,288 octets (a JWT bearer token is 1-2 KB).
+        CountingSMTP.line_length_limit = 12288
+
     def factory():
         return CountingSMTP(
             handler,

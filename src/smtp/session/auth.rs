@@ -16,6 +16,10 @@ use crate::smtp::StepStatus;
 use crate::secrets::Password;
 use crate::smtp::{ntlm, sasl};
 
+/// The longest AUTH line with an initial response sent (RFC 5321's 512 with CRLF); a longer
+/// response is sent on its own after the server's 334.
+const MAX_INITIAL_LINE: usize = 510;
+
 impl Opener<'_> {
     pub(super) async fn auth(&mut self) -> StepResult {
         let mut report = Report::default();
@@ -120,8 +124,19 @@ impl Opener<'_> {
             _ => sasl::xoauth2(user, token.expose()),
         };
         self.t.redact_also(&initial);
-        let line = format!("AUTH {mech} {initial}");
-        let r = self.cmd_challenge(&line, &format!("AUTH {mech} ********"), "<OAuth2 error details, redacted>", "logging in").await?;
+        let shown = format!("AUTH {mech} ********");
+        let r = if initial.len() + mech.len() + 7 <= MAX_INITIAL_LINE {
+            let line = format!("AUTH {mech} {initial}");
+            self.cmd_challenge(&line, &shown, "<OAuth2 error details, redacted>", "logging in").await?
+        } else {
+            // A JWT access token (Microsoft's, 1–2 KB) passes the 512-byte command line many
+            // servers still keep to despite RFC 4954's 12,288: the response goes after a 334.
+            let r = self.cmd(&format!("AUTH {mech}"), "logging in").await?;
+            if r.code != 334 {
+                return Ok(r);
+            }
+            self.cmd_challenge(&initial, "******** (bearer token, base64)", "<OAuth2 error details, redacted>", "logging in").await?
+        };
         if r.code != 334 {
             return Ok(r);
         }
