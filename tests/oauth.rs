@@ -8,7 +8,7 @@ mod support;
 
 use smtp_desk::oauth::{self, flow, tokens};
 use smtp_desk::secrets;
-use smtp_desk::settings::{AuthMethod, Mechanism, Mode, OAuthProvider, Profile, Security};
+use smtp_desk::settings::{AuthMethod, Mechanism, OAuthProvider, Profile, Security};
 use smtp_desk::smtp::{self, CancelToken, Job};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -34,7 +34,8 @@ impl OAuthServer {
             .expect("start node (scripts/setup.sh test installs it and oauth2-mock-server)");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let port = line.trim().strip_prefix("READY ").unwrap_or_else(|| panic!("the OAuth2 server did not start: {line:?}")).parse().unwrap();
+        let port =
+            line.trim().strip_prefix("READY ").unwrap_or_else(|| panic!("the OAuth2 server did not start: {line:?}")).parse().unwrap();
         Self { child, port }
     }
 
@@ -164,8 +165,10 @@ fn device_login_then_validate_with_xoauth2_and_oauthbearer() {
     assert!(sent.contains("queued as"), "{sent}");
     assert_no_token(&format!("{validated}{sent}"), &stored(entry).refresh_token);
 
-    let seen: Vec<(String, String)> =
-        oauth_events(&events).iter().map(|e| (e["arg"].as_str().unwrap().to_string(), e["options"][1].as_str().unwrap().to_string())).collect();
+    let seen: Vec<(String, String)> = oauth_events(&events)
+        .iter()
+        .map(|e| (e["arg"].as_str().unwrap().to_string(), e["options"][1].as_str().unwrap().to_string()))
+        .collect();
     assert_eq!(seen, [("XOAUTH2", "ok"), ("OAUTHBEARER", "ok"), ("OAUTHBEARER", "ok")].map(|(a, b)| (a.to_string(), b.to_string())));
 
     ok(&desk.run(&["oauth", "logout", "--profile", profile], b""), "oauth logout");
@@ -175,12 +178,7 @@ fn device_login_then_validate_with_xoauth2_and_oauthbearer() {
 }
 
 fn profile(oauth: &OAuthServer, port: u16) -> Profile {
-    let mut p = Profile::default();
-    p.mode = Mode::Relay;
-    p.relay.host = "127.0.0.1".into();
-    p.relay.port = port;
-    p.relay.security = Security::None;
-    p.sender.from_address = "me@example.com".into();
+    let mut p = support::profile(port, Security::None);
     p.limits.timeout_secs = 5;
     p.auth.method = AuthMethod::OAuth2;
     p.auth.username = USER.into();
@@ -310,7 +308,10 @@ fn browser_login_with_pkce_and_a_loopback_redirect() {
         assert!(err.read_line(&mut url).unwrap() > 0, "no URL printed");
         url = url.trim().to_string();
     }
-    assert!(url.contains("code_challenge_method=S256") && url.contains("state=") && url.contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A"), "{url}");
+    assert!(
+        url.contains("code_challenge_method=S256") && url.contains("state=") && url.contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A"),
+        "{url}"
+    );
     let page = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async { reqwest::get(url).await.unwrap().text().await.unwrap() })

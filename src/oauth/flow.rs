@@ -34,7 +34,9 @@ pub(super) fn client(ep: &Endpoints) -> Result<Client, Error> {
 }
 
 /// A token endpoint's failure, without echoing anything it was sent.
-pub(super) fn request_error<RE: std::error::Error + 'static, T: oauth2::ErrorResponse + 'static>(e: oauth2::RequestTokenError<RE, T>) -> Error {
+pub(super) fn request_error<RE: std::error::Error + 'static, T: oauth2::ErrorResponse + 'static>(
+    e: oauth2::RequestTokenError<RE, T>,
+) -> Error {
     match e {
         oauth2::RequestTokenError::ServerResponse(r) => Error::Provider(r.to_string()),
         oauth2::RequestTokenError::Request(e) => {
@@ -137,9 +139,36 @@ impl BrowserSignIn {
         let code = code_from(&back, self.state.secret())?;
         let c = client(ep)?.set_redirect_uri(RedirectUrl::new(self.redirect.clone()).map_err(|e| Error::Flow(e.to_string()))?);
         let http = super::http_client()?;
-        let tokens =
-            c.exchange_code(AuthorizationCode::new(code)).set_pkce_verifier(self.verifier).request_async(&http).await.map_err(request_error)?;
+        let tokens = c
+            .exchange_code(AuthorizationCode::new(code))
+            .set_pkce_verifier(self.verifier)
+            .request_async(&http)
+            .await
+            .map_err(request_error)?;
         finish(entry, username, &tokens)
+    }
+}
+
+/// Hands the URL to the desktop's browser; printing it stays the way that always works.
+pub fn open_in_browser(url: &str) {
+    let program = if cfg!(target_os = "macos") {
+        "open"
+    } else if cfg!(windows) {
+        "explorer"
+    } else {
+        "xdg-open"
+    };
+    let child = std::process::Command::new(program)
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    // Reaped on its own thread: the window lives long, and xdg-open may wait for the browser.
+    if let Ok(mut child) = child {
+        std::thread::spawn(move || {
+            let _ = child.wait();
+        });
     }
 }
 
@@ -209,7 +238,8 @@ fn finish(entry: &str, username: &str, tokens: &impl TokenResponse) -> Result<St
     let user = if username.trim().is_empty() { user_in(access).unwrap_or_default() } else { username.trim().to_string() };
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
     let expires_in = tokens.expires_in().unwrap_or(Duration::from_secs(3600));
-    let stored = Stored { refresh_token: refresh.secret().clone(), expires: now + expires_in.as_secs() as i64, user: user.clone(), refreshed: now };
+    let stored =
+        Stored { refresh_token: refresh.secret().clone(), expires: now + expires_in.as_secs() as i64, user: user.clone(), refreshed: now };
     tokens::save(entry, &stored)?;
     tokens::remember(entry, access, Some(expires_in));
     Ok(user)

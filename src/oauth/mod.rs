@@ -80,7 +80,11 @@ pub fn entry_for(settings: &crate::settings::Settings, name: Option<&str>) -> Re
 
 /// An access token for profile `name` (resolved as `profile`), for the login of this delivery
 /// pass; why not, as the event log says it (mail waits).
-pub async fn token_for_delivery(settings: &crate::settings::Settings, name: &str, profile: &crate::settings::Profile) -> Result<secrets::Password, String> {
+pub async fn token_for_delivery(
+    settings: &crate::settings::Settings,
+    name: &str,
+    profile: &crate::settings::Profile,
+) -> Result<secrets::Password, String> {
     let of = if settings.profiles.is_empty() { String::new() } else { format!(" of profile {name}") };
     let entry = entry_for(settings, Some(name)).map_err(|e| e.message)?;
     let ep = endpoints(&profile.auth).map_err(|e| e.to_string())?;

@@ -41,7 +41,7 @@ impl std::fmt::Debug for Stored {
 }
 
 /// Who is signed in on an entry, for `oauth status` and the window (no token in it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Status {
     pub signed_in: bool,
     pub user: String,

@@ -122,7 +122,14 @@ pub const FIELDS: &[Field] = &[
     field("auth.method", "Login", Kind::Choice, "none | password | oauth2", "", RELAY),
     field("auth.username", "Username", Kind::Text, "login name", "Often the full email address.", RELAY),
     field("auth.mechanism", "Mechanism", Kind::Choice, "auto | plain | login | ntlm | xoauth2 | oauthbearer", "", RELAY),
-    field("auth.oauth_provider", "Sign-in provider", Kind::Choice, "google | microsoft | custom", "Whose OAuth2 sign-in the account uses.", RELAY),
+    field(
+        "auth.oauth_provider",
+        "Sign-in provider",
+        Kind::Choice,
+        "google | microsoft | custom",
+        "Whose OAuth2 sign-in the account uses.",
+        RELAY,
+    ),
     field(
         "auth.oauth_client_id",
         "Client id",

@@ -181,7 +181,10 @@ fn check_fields(p: &Profile) -> Report {
     }
 
     if p.auth.method == AuthMethod::Password && p.auth.mechanism.is_oauth() {
-        r.error("auth.mechanism", "is an OAuth2 mechanism, but the login is a password — choose auto, plain, login or ntlm, or set auth.method to oauth2");
+        r.error(
+            "auth.mechanism",
+            "is an OAuth2 mechanism, but the login is a password — choose auto, plain, login or ntlm, or set auth.method to oauth2",
+        );
     }
     if p.auth.method == AuthMethod::OAuth2 {
         if p.auth.username.trim().is_empty() {

@@ -120,7 +120,9 @@ impl Job {
         }
         if let PasswordState::PendingToken(read) = &mut *state {
             *state = match bounded(cancel, deadline, read).await? {
-                Err(_) => PasswordState::Failed(super::failure::hints::oauth_refresh_failed(&crate::oauth::Error::Flow("the token reader stopped".into()))),
+                Err(_) => PasswordState::Failed(super::failure::hints::oauth_refresh_failed(&crate::oauth::Error::Flow(
+                    "the token reader stopped".into(),
+                ))),
                 Ok(Ok(token)) => PasswordState::Ready(Some(token)),
                 Ok(Err(e)) => PasswordState::Failed(super::failure::hints::oauth_refresh_failed(&e)),
             };

@@ -2,6 +2,7 @@
 
 pub mod diagnose;
 pub mod journal;
+pub mod oauth;
 pub mod profiles;
 pub mod queue;
 pub mod service;

@@ -9,9 +9,9 @@
 mod config;
 mod journal;
 mod listen;
+mod oauth;
 mod outbox;
 mod output;
-mod oauth;
 mod password;
 mod policy;
 mod probe;

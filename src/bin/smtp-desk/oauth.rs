@@ -81,7 +81,10 @@ fn login(profile: Option<&str>, device: bool, browser: bool) -> Outcome {
     }
     let ep = oauth::endpoints(&p.auth).map_err(failed)?;
     let use_device = device || (!browser && headless() && ep.device.is_some());
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| (EXIT_FAILURE, ErrorReport::new(ErrorKind::Input, e.to_string())))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| (EXIT_FAILURE, ErrorReport::new(ErrorKind::Input, e.to_string())))?;
     let user = if use_device {
         rt.block_on(flow::device(&ep, &entry, &p.auth.username, |prompt| {
             eprintln!("To sign in, open {} on any device and enter the code {}", prompt.verification_uri, prompt.user_code);
@@ -96,7 +99,7 @@ fn login(profile: Option<&str>, device: bool, browser: bool) -> Outcome {
             eprintln!("Open this address in a browser to sign in:\n{}\n", sign_in.url);
             eprintln!("If the browser runs on another machine and ends on a page that does not load, paste that page's address here.");
             if !headless() {
-                open_browser(&sign_in.url);
+                flow::open_in_browser(&sign_in.url);
             }
             sign_in.finish(&ep, &entry, &p.auth.username, Some(pasted_lines())).await
         })
@@ -124,25 +127,10 @@ fn pasted_lines() -> tokio::sync::mpsc::Receiver<String> {
     rx
 }
 
-/// Hands the URL to the desktop's browser; printing it stays the way that always works.
-fn open_browser(url: &str) {
-    let program = if cfg!(target_os = "macos") {
-        "open"
-    } else if cfg!(windows) {
-        "explorer"
-    } else {
-        "xdg-open"
-    };
-    let _ = std::process::Command::new(program)
-        .arg(url)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn();
-}
-
 fn when(t: i64) -> String {
-    jiff::Timestamp::from_second(t).map(|ts| ts.to_zoned(jiff::tz::TimeZone::system()).strftime("%Y-%m-%d %H:%M:%S %Z").to_string()).unwrap_or_default()
+    jiff::Timestamp::from_second(t)
+        .map(|ts| ts.to_zoned(jiff::tz::TimeZone::system()).strftime("%Y-%m-%d %H:%M:%S %Z").to_string())
+        .unwrap_or_default()
 }
 
 fn status(profile: Option<&str>, json: bool) -> Outcome {

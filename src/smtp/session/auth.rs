@@ -7,13 +7,13 @@
 //! the server's base64 JSON error continuation shows as a placeholder too.
 
 use super::{redactor, Opener, Report, StepResult};
+use crate::secrets::Password;
 use crate::settings::{AuthMethod, Mechanism};
 use crate::smtp::conn::Stream;
 use crate::smtp::failure::hints;
 use crate::smtp::failure::Failure;
 use crate::smtp::reply::Reply;
 use crate::smtp::StepStatus;
-use crate::secrets::Password;
 use crate::smtp::{ntlm, sasl};
 
 /// The longest AUTH line with an initial response sent (RFC 5321's 512 with CRLF); a longer
