@@ -176,9 +176,15 @@ pub fn no_common_mechanism(offered: &str, wanted: &[&str], other_offered: bool) 
         format!("The server offers AUTH {offered}, but SMTP Desk would use {}.", wanted.join(" or ")),
         if other_offered {
             "Set the mechanism to 'Auto'."
+        } else if wanted.iter().any(|m| m.starts_with("XOAUTH") || m.starts_with("OAUTH")) {
+            "The server offers no OAuth2 login: check the server name (Gmail: smtp.gmail.com, Microsoft 365: \
+             smtp.office365.com), or log in with a password."
+        } else if offered.split_whitespace().any(|m| m == "XOAUTH2" || m == "OAUTHBEARER") {
+            "SMTP Desk logs in with a password using PLAIN, LOGIN or NTLM. This server takes OAuth2: choose 'OAuth2 sign-in' \
+             (auth.method oauth2, see docs/oauth.md), or ask the provider for an app password."
         } else {
-            "SMTP Desk logs in with PLAIN, LOGIN or NTLM. Ask the provider for an app password usable with them (OAuth2 \
-             support is planned)."
+            "SMTP Desk logs in with a password using PLAIN, LOGIN or NTLM, or with OAuth2 (XOAUTH2, OAUTHBEARER). Ask the \
+             provider for an app password usable with them."
         },
     )
 }
