@@ -242,3 +242,6 @@ pub fn said(out: &std::process::Output) -> String {
 
 /// A real Postfix with SASL logins (PLAIN, LOGIN, NTLM), for the AUTH NTLM tests.
 pub mod postfix;
+
+/// The test OAuth2 server, for the OAuth2 sign-in tests.
+pub mod oauth_server;
