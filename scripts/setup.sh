@@ -5,7 +5,9 @@
 #                           gnome-keyring, real SMTP servers: aiosmtpd and Postfix's smtp-sink;
 #                           swaks, hyperfine, msmtp, strace and pflogsumm for benchmarks;
 #                           Cyrus SASL's NTLM plugin and saslpasswd2 for the AUTH NTLM test's Postfix;
-#                           desktop-file-utils, appstream, man-db and dpkg-repack for the package tests)
+#                           desktop-file-utils, appstream, man-db and dpkg-repack for the package tests
+#                           and python3-jwt for the OAuth2 test server's token check; npm oauth2-mock-server
+#                           comes with the root package.json)
 set -euo pipefail
 purpose=${1:-run}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,7 +22,7 @@ build_packages=(build-essential pkg-config curl file ca-certificates libwebkit2g
   libayatana-appindicator3-dev librsvg2-dev libdbus-1-dev)
 test_packages=(xvfb xauth webkit2gtk-driver gnome-keyring dbus-x11 libsecret-tools libglib2.0-bin
   python3 python3-aiosmtpd python3-xlib swaks hyperfine openssl rpm msmtp strace pflogsumm
-  libsasl2-modules sasl2-bin systemd passwd util-linux dnsmasq
+  libsasl2-modules sasl2-bin systemd passwd util-linux dnsmasq python3-jwt python3-cryptography
   desktop-file-utils appstream man-db dpkg-repack)
 packages=("${build_packages[@]}")
 [ "$purpose" = test ] && packages+=("${test_packages[@]}")

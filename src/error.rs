@@ -56,6 +56,12 @@ pub enum ErrorKind {
     KeyringFailed,
     /// The settings were not saved and the previous password could not be put back.
     PasswordRollbackFailed,
+    /// OAuth2 login is configured but this profile is not signed in.
+    OAuthNotSignedIn,
+    /// The provider no longer accepts the sign-in (revoked, expired): sign in again.
+    OAuthSignInAgain,
+    /// An OAuth2 sign-in or token refresh failed (network, provider, settings).
+    OAuthFailed,
     /// The command line is wrong.
     BadArguments,
     /// Standard input or the terminal could not be read.

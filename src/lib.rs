@@ -10,6 +10,7 @@ pub mod error;
 pub mod journal;
 pub mod log;
 pub mod machine;
+pub mod oauth;
 pub mod outbox;
 pub mod paths;
 pub mod policy;

@@ -361,6 +361,26 @@ pub fn clear_listener() -> Result<(), Error> {
     change(LISTENER_ACCOUNT, None)
 }
 
+/// The keyring account of a profile entry's OAuth2 sign-in (`oauth:ENTRY`, see src/oauth/tokens.rs).
+pub fn oauth_account(profile: &str) -> String {
+    format!("oauth:{profile}")
+}
+
+/// The OAuth2 sign-in record of a profile's entry, if signed in.
+pub fn get_oauth(profile: &str) -> Result<Option<Password>, Error> {
+    get_account(&oauth_account(profile))
+}
+
+/// Stores the OAuth2 sign-in record of a profile's entry; an error means no change.
+pub fn set_oauth(profile: &str, record: &Password) -> Result<(), Error> {
+    change(&oauth_account(profile), Some(record.expose().as_bytes().to_vec()))
+}
+
+/// Removes the OAuth2 sign-in of a profile's entry; a missing one is not an error.
+pub fn clear_oauth(profile: &str) -> Result<(), Error> {
+    change(&oauth_account(profile), None)
+}
+
 /// The keyring calls a settings save makes (`account::save_with`). [`OsKeyring`] is the real
 /// one; tests wrap it to change the keyring's state between two calls, which nothing outside
 /// the process can time (e.g. lock it just before a rollback).

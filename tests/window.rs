@@ -1384,3 +1384,36 @@ async fn find_settings_fills_the_form_from_the_domains_srv_record() {
     let _ = dns.kill();
     let _ = dns.wait();
 }
+
+/// OAuth2 in the Authentication section: after a sign-in (the CLI's device flow against the test
+/// OAuth2 server), the window shows who is signed in and when the token was refreshed, and Sign
+/// out removes the refresh token from the keyring. No token reaches the page.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_window_shows_the_oauth_sign_in_and_signs_out() {
+    let _one = ONE_WINDOW.lock().await;
+    let oauth = support::oauth_server::OAuthServer::start();
+    let config = tempfile::tempdir().unwrap();
+    let mut set = vec!["config".to_string(), "set".into(), "mode".into(), "relay".into(), "relay.host".into(), "127.0.0.1".into()];
+    set.extend(["relay.security".into(), "none".into(), "sender.from_address".into(), "me@example.com".into()]);
+    set.extend(oauth.settings());
+    cli(config.path(), &set.iter().map(String::as_str).collect::<Vec<_>>());
+    cli(config.path(), &["oauth", "login", "--device"]);
+    let driver = Driver::start(config.path());
+    let c = driver.open_app().await;
+    el(&c, "nav-settings").await.click().await.unwrap();
+    assert_eq!(value(&c, "auth-method").await, "oauth2");
+    let shown = text_when(&c, "oauth-state", "who is signed in", |t| t.starts_with("Signed in as")).await;
+    assert!(shown.contains(support::oauth_server::USER) && shown.contains("token refreshed at"), "{shown}");
+    assert!(!el(&c, "password").await.is_displayed().await.unwrap(), "no password field for an OAuth2 login");
+    c.execute("document.getElementById('section-auth').scrollIntoView({ block: 'start' })", vec![]).await.unwrap();
+    screenshot(&c, "window-oauth-signed-in.png").await;
+    let page: String = c.source().await.unwrap();
+    let record = secrets::get_oauth(DEFAULT_PROFILE).unwrap().expect("signed in");
+    let refresh: serde_json::Value = serde_json::from_str(record.expose()).unwrap();
+    assert!(!page.contains(refresh["r"].as_str().unwrap()) && !page.contains("eyJ"), "a token reached the page");
+
+    click_centered(&c, "oauth-sign-out").await;
+    text_when(&c, "oauth-state", "signed out", |t| t == "Not signed in.").await;
+    assert!(secrets::get_oauth(DEFAULT_PROFILE).unwrap().is_none(), "Sign out removes the keyring entry");
+    c.close().await.unwrap();
+}

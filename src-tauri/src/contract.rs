@@ -22,6 +22,7 @@ fn typescript_bindings_are_current() {
         LoadedSettings::export_all(&cfg)?;
         Saved::export_all(&cfg)?;
         PasswordStatus::export_all(&cfg)?;
+        crate::commands::oauth::OAuthState::export_all(&cfg)?;
         PasswordAction::export_all(&cfg)?;
         DeliveryService::export_all(&cfg)?;
         Started::export_all(&cfg)?;

@@ -525,6 +525,9 @@ fn failed_since(store: &Store, since: i64) -> Result<Vec<Failure>, Error> {
 /// D-Bus calls) within the step timeout. Missing or unreadable: why, for the event log (the
 /// login step defers the mail with the reason).
 async fn password(settings: &settings::Settings, name: &str, profile: &Profile) -> Result<Option<Password>, String> {
+    if profile.auth.method == AuthMethod::OAuth2 {
+        return crate::oauth::token_for_delivery(settings, name, profile).await.map(Some);
+    }
     if profile.auth.method != AuthMethod::Password {
         return Ok(None);
     }

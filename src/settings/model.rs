@@ -116,9 +116,37 @@ pub struct Auth {
     pub method: AuthMethod,
     pub username: String,
     pub mechanism: Mechanism,
+    /// OAuth2 only: whose sign-in (a preset's URLs and scopes, or the custom ones below).
+    pub oauth_provider: OAuthProvider,
+    /// OAuth2 only: the application's client id, as registered with the provider (docs/oauth.md).
+    pub oauth_client_id: String,
+    /// OAuth2 only: the "client secret" Google issues to desktop applications. Google says it is
+    /// not a secret for installed apps (it ships inside them); empty for Microsoft and PKCE-only
+    /// providers.
+    pub oauth_client_secret: String,
+    /// OAuth2: the authorization endpoint; empty = the preset's (required for `custom`).
+    pub oauth_authorize_url: String,
+    /// OAuth2: the token endpoint; empty = the preset's (required for `custom`).
+    pub oauth_token_url: String,
+    /// OAuth2: the device authorization endpoint (RFC 8628); empty = the preset's, if any.
+    pub oauth_device_url: String,
+    /// OAuth2: the scopes, space-separated; empty = the preset's (required for `custom`).
+    pub oauth_scopes: String,
 }
 
-/// How we prove who we are. OAuth2 will join as a third method.
+/// Whose OAuth2 sign-in a profile uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum OAuthProvider {
+    #[default]
+    Google,
+    /// Microsoft 365 / Exchange Online (Entra ID).
+    Microsoft,
+    /// Any other OAuth2 authorization server: its URLs and scopes are set by hand.
+    Custom,
+}
+
+/// How we prove who we are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthMethod {
@@ -127,6 +155,10 @@ pub enum AuthMethod {
     None,
     /// Username + password, the password kept in the OS keyring.
     Password,
+    /// OAuth2 sign-in (XOAUTH2 or OAUTHBEARER): a refresh token in the OS keyring, access tokens
+    /// only in memory (src/oauth/).
+    #[serde(rename = "oauth2")]
+    OAuth2,
 }
 
 /// The SASL mechanism for password login.
@@ -145,6 +177,10 @@ pub enum Mechanism {
     /// NTLM (NTLMv2 only), as on-premises Exchange offers it. The user name may be
     /// `DOMAIN\user`, `user@domain` or `user`.
     Ntlm,
+    /// OAuth2 only: Google's and Microsoft's XOAUTH2.
+    Xoauth2,
+    /// OAuth2 only: OAUTHBEARER (RFC 7628).
+    Oauthbearer,
 }
 
 impl Mechanism {
@@ -155,7 +191,24 @@ impl Mechanism {
             Mechanism::Plain => &["PLAIN"],
             Mechanism::Login => &["LOGIN"],
             Mechanism::Ntlm => &["NTLM"],
+            Mechanism::Xoauth2 => &["XOAUTH2"],
+            Mechanism::Oauthbearer => &["OAUTHBEARER"],
         }
+    }
+
+    /// The SASL names an OAuth2 login may use, in order of preference: XOAUTH2 first, as every
+    /// provider that offers OAUTHBEARER (Gmail) offers it too and Microsoft offers only it.
+    pub fn oauth_candidates(self) -> &'static [&'static str] {
+        match self {
+            Mechanism::Oauthbearer => &["OAUTHBEARER"],
+            Mechanism::Xoauth2 => &["XOAUTH2"],
+            _ => &["XOAUTH2", "OAUTHBEARER"],
+        }
+    }
+
+    /// Whether this mechanism sends a bearer token (OAuth2) rather than a password.
+    pub fn is_oauth(self) -> bool {
+        matches!(self, Mechanism::Xoauth2 | Mechanism::Oauthbearer)
     }
 }
 

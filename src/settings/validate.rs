@@ -191,6 +191,30 @@ fn check_fields(p: &Profile) -> Report {
         }
     }
 
+    if p.auth.method == AuthMethod::Password && p.auth.mechanism.is_oauth() {
+        r.error(
+            "auth.mechanism",
+            "is an OAuth2 mechanism, but the login is a password — choose auto, plain, login or ntlm, or set auth.method to oauth2",
+        );
+    }
+    if p.auth.method == AuthMethod::OAuth2 {
+        if p.auth.username.trim().is_empty() {
+            r.error("auth.username", "is required for OAuth2 login — enter the signed-in account's email address (XOAUTH2 sends it)");
+        }
+        if !matches!(p.auth.mechanism, crate::settings::Mechanism::Auto) && !p.auth.mechanism.is_oauth() {
+            r.error("auth.mechanism", "is a password mechanism, but the login is OAuth2 — choose auto, xoauth2 or oauthbearer");
+        }
+        for (field, message) in crate::oauth::provider::problems(&p.auth) {
+            r.error(field, message);
+        }
+        if relay && p.relay.security == Security::None && !is_loopback_host(&p.relay.host) {
+            r.error(
+                "relay.security",
+                format!("an access token would travel unencrypted to {} — choose STARTTLS or Implicit TLS", display_host(&p.relay.host)),
+            );
+        }
+    }
+
     check_address(&mut r, "sender.from_address", &p.sender.from_address, p.mode != Mode::Off);
     if p.sender.from_name.chars().count() > 200 {
         r.error("sender.from_name", "is longer than 200 characters — shorten it");

@@ -57,6 +57,8 @@ pub enum Category {
     PasswordMissing,
     /// The password could not be read from the OS keyring (locked, no keyring service).
     KeyringFailed,
+    /// OAuth2: not signed in, the sign-in was refused (sign in again), or no access token could be had.
+    SignInFailed,
     /// The server offers no AUTH at all.
     AuthNotOffered,
     /// The server offers AUTH only inside TLS, and the connection is plain.

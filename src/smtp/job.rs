@@ -29,6 +29,8 @@ pub struct Job {
 enum PasswordState {
     Ready(Option<Password>),
     Pending(PasswordRead),
+    /// An OAuth2 access token on its way (src/oauth/tokens.rs).
+    PendingToken(oneshot::Receiver<Result<Password, crate::oauth::Error>>),
     Failed(Failure),
 }
 
@@ -46,6 +48,9 @@ impl Job {
     /// the password saved for `profile_name`, read only if the values log in with a password.
     pub fn with_saved_password(profile: Profile, profile_name: &str) -> Result<Self, ErrorReport> {
         check_ready(&profile, None)?;
+        if profile.auth.method == AuthMethod::OAuth2 {
+            return Self::with_oauth_token(profile, profile_name);
+        }
         if profile.auth.method != AuthMethod::Password {
             return Ok(Self::from_values(profile, None));
         }
@@ -55,6 +60,18 @@ impl Job {
             let _ = tx.send(secrets::get(&name));
         });
         Ok(Self::with_password_read(profile, rx))
+    }
+
+    /// OAuth2: an access token for `entry`'s sign-in (from memory, or refreshed from the keyring's
+    /// refresh token) obtained on its own thread, as a password read would be.
+    pub fn with_oauth_token(profile: Profile, entry: &str) -> Result<Self, ErrorReport> {
+        let ep = crate::oauth::endpoints(&profile.auth).map_err(|e| ErrorReport::from(&e))?;
+        let (tx, rx) = oneshot::channel();
+        let entry = entry.to_string();
+        std::thread::spawn(move || {
+            let _ = tx.send(crate::oauth::tokens::access_token_blocking(&ep, &entry));
+        });
+        Ok(Self { profile, password: tokio::sync::Mutex::new(PasswordState::PendingToken(rx)), notice: None })
     }
 
     /// Values and a password the caller already has (typed, or none).
@@ -101,10 +118,19 @@ impl Job {
                 Err(e) => PasswordState::Failed(keyring_failure(&e)),
             };
         }
+        if let PasswordState::PendingToken(read) = &mut *state {
+            *state = match bounded(cancel, deadline, read).await? {
+                Err(_) => PasswordState::Failed(super::failure::hints::oauth_refresh_failed(&crate::oauth::Error::Flow(
+                    "the token reader stopped".into(),
+                ))),
+                Ok(Ok(token)) => PasswordState::Ready(Some(token)),
+                Ok(Err(e)) => PasswordState::Failed(super::failure::hints::oauth_refresh_failed(&e)),
+            };
+        }
         Ok(match &*state {
             PasswordState::Ready(p) => Ok(p.clone()),
             PasswordState::Failed(f) => Err(f.clone()),
-            PasswordState::Pending(_) => unreachable!("settled above"),
+            PasswordState::Pending(_) | PasswordState::PendingToken(_) => unreachable!("settled above"),
         })
     }
 }

@@ -7,6 +7,11 @@ With --events, also appends each EHLO, MAIL and RCPT command as it arrives ({eve
 each connection opened and closed ({event: connect | disconnect}), and with --dsn the DSN
 parameters of MAIL and RCPT ({event: mail_dsn | rcpt_dsn, arg, dsn}), so a test can tell what was
 sent even when no message was.
+With --oauth-jwks URL, also offers AUTH XOAUTH2 and OAUTHBEARER (RFC 7628) and accepts a bearer
+token only if it is a JWT signed by a key of that JWKS (the test OAuth2 server's) and not expired;
+a refused token gets the mechanisms' base64 JSON 334 error continuation, then 535 after the
+client's dummy answer. Each OAuth2 login is recorded in --events as {event: oauth, arg: MECH,
+options: [user, "ok" | "refused"]}.
 Runs until killed.
 """
 
@@ -19,7 +24,7 @@ import ssl
 import sys
 import warnings
 
-from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword
 
 
 def parse_args():
@@ -41,6 +46,7 @@ def parse_args():
     p.add_argument("--events", help="append each EHLO/MAIL/RCPT as a JSON line here")
     p.add_argument("--smtputf8", action="store_true", help="offer SMTPUTF8 (RFC 6531)")
     p.add_argument("--dsn", action="store_true", help="offer DSN (RFC 3461) and take its MAIL/RCPT parameters")
+    p.add_argument("--oauth-jwks", help="offer XOAUTH2/OAUTHBEARER; tokens are checked against this JWKS URL")
     return p.parse_args()
 
 
@@ -111,6 +117,64 @@ class RecordingHandler(Handler):
         return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
 
 
+def add_oauth(handler, jwks_url, events):
+    """AUTH XOAUTH2 and OAUTHBEARER on `handler` (aiosmtpd calls auth_MECH(server, args))."""
+    import base64
+
+    import jwt  # Debian: python3-jwt (with python3-cryptography for RS256)
+
+    keys = jwt.PyJWKClient(jwks_url, cache_keys=False)
+
+    def token_ok(token):
+        try:
+            key = keys.get_signing_key_from_jwt(token)
+            jwt.decode(token, key.key, algorithms=["RS256"], options={"verify_aud": False})
+            return True
+        except Exception:  # any bad, expired or unsigned token is refused
+            return False
+
+    def parse(mech, blob):
+        text = blob.decode("utf-8", "replace")
+        if mech == "XOAUTH2":
+            fields = dict(f.split("=", 1) for f in text.split("\x01") if "=" in f)
+            return fields.get("user", ""), fields.get("auth", "")
+        gs2, _, rest = text.partition("\x01")
+        user = ""
+        for part in gs2.split(","):
+            if part.startswith("a="):
+                user = part[2:].replace("=2C", ",").replace("=3D", "=")
+        fields = dict(f.split("=", 1) for f in rest.split("\x01") if "=" in f)
+        return user, fields.get("auth", "")
+
+    def record(mech, user, verdict):
+        if events:
+            with open(events, "a", encoding="utf-8") as f:
+                f.write(json.dumps({"event": "oauth", "arg": mech, "options": [user, verdict]}) + "\n")
+
+    def mechanism(mech):
+        async def auth(server, args):
+            if len(args) < 2:
+                blob = await server.challenge_auth("", encode_to_b64=False)
+                if blob is MISSING:
+                    return None
+            else:
+                blob = base64.b64decode(args[1])
+            user, auth = parse(mech, blob)
+            scheme, _, token = auth.partition(" ")
+            if user and scheme.lower() == "bearer" and token_ok(token):
+                record(mech, user, "ok")
+                return AuthResult(success=True, auth_data=LoginPassword(user.encode(), b""))
+            record(mech, user, "refused")
+            error = json.dumps({"status": "invalid_token" if mech == "OAUTHBEARER" else "401", "schemes": "bearer", "scope": "https://mail.google.com/"})
+            await server.challenge_auth(error)
+            return AuthResult(success=False, handled=False, message="535 5.7.8 Username and Password not accepted")
+
+        return auth
+
+    handler.auth_XOAUTH2 = mechanism("XOAUTH2")
+    handler.auth_OAUTHBEARER = mechanism("OAUTHBEARER")
+
+
 def main():
     args = parse_args()
     # aiosmtpd warns about the insecure combinations the tests ask for on purpose; keep test output clean.
@@ -133,6 +197,9 @@ def main():
         handler = RecordingHandler(args.refuse_rcpt, args.save, args.events, args.defer_rcpt, args.data_delay, args.dsn)
     else:
         handler = Handler(args.refuse_rcpt, args.save, args.defer_rcpt, args.data_delay, args.dsn)
+
+    if args.oauth_jwks:
+        add_oauth(handler, args.oauth_jwks, args.events)
 
     sessions = {"open": 0, "most": 0}
 
@@ -178,6 +245,10 @@ def main():
         async def smtp_RCPT(self, arg):
             return await super().smtp_RCPT(self.take_dsn("rcpt_dsn", arg))
 
+    if args.oauth_jwks:
+        # RFC 4954 §4: a SASL response line may be 12,288 octets (a JWT bearer token is 1-2 KB).
+        CountingSMTP.line_length_limit = 12288
+
     def factory():
         return CountingSMTP(
             handler,
@@ -185,7 +256,7 @@ def main():
             ident="SMTP Desk test server",
             tls_context=context if args.tls == "starttls" else None,
             require_starttls=args.require_starttls,
-            authenticator=authenticator if users else None,
+            authenticator=authenticator if users or args.oauth_jwks else None,
             auth_required=args.auth_required,
             # aiosmtpd counts only STARTTLS as TLS; with implicit TLS the link is already encrypted.
             auth_require_tls=not (args.auth_plaintext or args.tls == "implicit"),

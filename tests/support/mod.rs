@@ -258,3 +258,6 @@ impl Pki {
         (c, k)
     }
 }
+
+/// The test OAuth2 server, for the OAuth2 sign-in tests.
+pub mod oauth_server;

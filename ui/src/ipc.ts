@@ -2,7 +2,9 @@
 
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import type { OAuthState } from "./generated/window/OAuthState";
 import type {
+  Auth,
   Dashboard,
   EventPage,
   EventQuery,
@@ -39,6 +41,10 @@ export interface Ipc {
   loadSettings(): Promise<LoadedSettings>;
   /** Whether profile `profile`'s own password (Global's when absent) is saved in the keyring. */
   passwordStatus(profile?: string): Promise<PasswordStatus>;
+  /** OAuth2 (optional: fakes may leave them out): who is signed in on `profile`, sign in with the form's `auth`, sign out. */
+  oauthStatus?(profile?: string): Promise<OAuthState>;
+  oauthSignIn?(profile: string | undefined, auth: Auth): Promise<OAuthState>;
+  oauthSignOut?(profile?: string): Promise<OAuthState>;
   checkSettings(settings: Settings): Promise<Report>;
   /**
    * Saves the fields that differ between `base` (the settings this form loaded) and `settings`,
@@ -196,6 +202,9 @@ export const tauriIpc: Ipc = {
   saveSettings: (settings, base, password, keepMine = [], listenerPassword = { action: "keep" }, profile) =>
     call("save_settings", { settings, base, password, keep_mine: keepMine, listener_password: listenerPassword, profile: profile ?? null }),
   listenerPasswordStatus: (profile) => formReady.then(() => call("listener_password_status", { profile: profile ?? null })),
+  oauthStatus: (profile) => call("oauth_status", { profile: profile ?? null }),
+  oauthSignIn: (profile, auth) => call("oauth_sign_in", { profile: profile ?? null, auth }),
+  oauthSignOut: (profile) => call("oauth_sign_out", { profile: profile ?? null }),
   profileCreate: (name, copyOf) => call("profile_create", { name, copy_of: copyOf }),
   profileRename: (name, newName) => call("profile_rename", { name, new_name: newName }),
   profileDelete: (name) => call("profile_delete", { name }),

@@ -85,6 +85,10 @@ fn effective(settings: &Settings, name: Option<&str>) -> Result<Profile, ErrorRe
 /// is read while DNS, connect and TLS run; a named profile's (its own entry, or Global's while it
 /// logs in as Global does) before.
 fn with_saved_password(settings: &Settings, name: Option<&str>, profile: Profile) -> Result<Job, ErrorReport> {
+    if profile.auth.method == AuthMethod::OAuth2 {
+        // Each profile signs in on its own: no falling back to Global's sign-in.
+        return Job::with_oauth_token(profile, &smtp_desk::oauth::entry_for(settings, name)?);
+    }
     let entries = profiles::password_entries(settings, name).map_err(|e| ErrorReport::from(&e))?;
     if let [only] = entries.as_slice() {
         return Job::with_saved_password(profile, only);

@@ -3,6 +3,7 @@
 pub mod detect;
 pub mod diagnose;
 pub mod journal;
+pub mod oauth;
 pub mod profiles;
 pub mod queue;
 pub mod service;

@@ -203,7 +203,7 @@ pub struct PasswordStatus {
 }
 
 /// The keyring entry of `profile` (Global when absent) as the settings file names it now.
-fn entry_of(profile: Option<String>) -> Result<String, ErrorReport> {
+pub(crate) fn entry_of(profile: Option<String>) -> Result<String, ErrorReport> {
     let Some(name) = profile.filter(|p| !profiles::is_global(p)) else { return Ok(DEFAULT_PROFILE.to_string()) };
     let settings = settings::load().map_err(|e| ErrorReport::from(&e))?.settings;
     password_entry(&settings, &name)

@@ -12,6 +12,7 @@ mod journal;
 mod listen;
 mod man;
 mod mode;
+mod oauth;
 mod outbox;
 mod output;
 mod password;
@@ -43,6 +44,9 @@ enum Command {
     /// Save or remove the SMTP password in the OS keyring.
     #[command(subcommand)]
     Password(password::PasswordCommand),
+    /// OAuth2 sign-in (Google, Microsoft 365, custom): login, status, logout.
+    #[command(subcommand)]
+    Oauth(oauth::OAuthCommand),
     /// Named profiles: list, show, create, rename, delete, and choose the default.
     #[command(subcommand)]
     Profile(profile::ProfileCommand),
@@ -119,6 +123,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Config(command) => config::run(command),
         Command::Password(command) => password::run(command),
+        Command::Oauth(command) => oauth::run(command),
         Command::Profile(command) => profile::run(command),
         Command::Validate { to, values, output } => return probe::validate(to.as_deref(), &values, &output),
         Command::SendTest { to, values, output } => return probe::send_test(&to, &values, &output),

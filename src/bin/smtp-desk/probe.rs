@@ -120,6 +120,10 @@ fn prepare(to: Option<&str>, values: &TryValues, out: &ProbeOutput) -> Result<Jo
         let password = password::from_stdin().map_err(|(code, r)| refuse(code, r))?;
         return Ok(Job::from_values(profile, Some(password)));
     }
+    if profile.auth.method == settings::AuthMethod::OAuth2 {
+        let entry = smtp_desk::oauth::entry_for(&tried, Some(&name)).map_err(|r| refuse(EXIT_BAD_INPUT, r))?;
+        return Job::with_oauth_token(profile, &entry).map_err(|r| refuse(EXIT_BAD_INPUT, r));
+    }
     if profile.auth.method != settings::AuthMethod::Password {
         return Ok(Job::from_values(profile, None));
     }

@@ -176,9 +176,15 @@ pub fn no_common_mechanism(offered: &str, wanted: &[&str], other_offered: bool) 
         format!("The server offers AUTH {offered}, but SMTP Desk would use {}.", wanted.join(" or ")),
         if other_offered {
             "Set the mechanism to 'Auto'."
+        } else if wanted.iter().any(|m| m.starts_with("XOAUTH") || m.starts_with("OAUTH")) {
+            "The server offers no OAuth2 login: check the server name (Gmail: smtp.gmail.com, Microsoft 365: \
+             smtp.office365.com), or log in with a password."
+        } else if offered.split_whitespace().any(|m| m == "XOAUTH2" || m == "OAUTHBEARER") {
+            "SMTP Desk logs in with a password using PLAIN, LOGIN or NTLM. This server takes OAuth2: choose 'OAuth2 sign-in' \
+             (auth.method oauth2, see docs/oauth.md), or ask the provider for an app password."
         } else {
-            "SMTP Desk logs in with PLAIN, LOGIN or NTLM. Ask the provider for an app password usable with them (OAuth2 \
-             support is planned)."
+            "SMTP Desk logs in with a password using PLAIN, LOGIN or NTLM, or with OAuth2 (XOAUTH2, OAUTHBEARER). Ask the \
+             provider for an app password usable with them."
         },
     )
 }
@@ -255,4 +261,23 @@ pub fn message_refused(r: &Reply) -> Failure {
         format!("The server refused the message: {}", r.one_line()),
         "Read the server's text: it may reject the content (spam filter), the size, or the sender's domain (SPF/DMARC).",
     )
+}
+
+/// An OAuth2 login the server refused (after one refresh and retry).
+pub fn oauth_rejected(user: &str, r: &Reply) -> Failure {
+    let hint = match r.code {
+        454 | 421 => "The server could not check the token right now (a temporary failure): try again in a few minutes.".to_string(),
+        _ => format!(
+            "The server refused the token even after a refresh. {} Check too that the user name is the signed-in account and \
+             that the account may send with SMTP AUTH (Microsoft 365: 'Authenticated SMTP' enabled for the mailbox).",
+            crate::oauth::SIGN_IN_AGAIN
+        ),
+    };
+    Failure::new(Category::AuthRejected, format!("The server rejected the OAuth2 login for {user}: {}", r.one_line()), hint)
+}
+
+/// No access token could be had for an OAuth2 login (not signed in, refused refresh, network).
+pub fn oauth_refresh_failed(e: &crate::oauth::Error) -> Failure {
+    let r = crate::error::ErrorReport::from(e);
+    Failure::new(Category::SignInFailed, r.message, r.hint.unwrap_or_default())
 }

@@ -139,6 +139,11 @@ pub(crate) async fn open(
 pub(crate) fn redactor(profile: &Profile, password: Option<&Password>) -> Redactor {
     match (password, profile.auth.method) {
         (Some(pw), AuthMethod::Password) => Redactor::new(&profile.auth.username, pw.expose()),
+        (Some(token), AuthMethod::OAuth2) => {
+            let mut r = Redactor::new(&profile.auth.username, token.expose());
+            r.also(&crate::smtp::sasl::xoauth2(&profile.auth.username, token.expose()));
+            r
+        }
         _ => Redactor::default(),
     }
 }

@@ -7,4 +7,4 @@
  * as safe and simpler, and NTLM's challenge and response can be attacked offline by whoever
  * sees them.
  */
-export type Mechanism = "auto" | "plain" | "login" | "ntlm";
+export type Mechanism = "auto" | "plain" | "login" | "ntlm" | "xoauth2" | "oauthbearer";

@@ -21,7 +21,14 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = {
     "auth": {
       "method": "none",
       "username": "",
-      "mechanism": "auto"
+      "mechanism": "auto",
+      "oauth_provider": "google",
+      "oauth_client_id": "",
+      "oauth_client_secret": "",
+      "oauth_authorize_url": "",
+      "oauth_token_url": "",
+      "oauth_device_url": "",
+      "oauth_scopes": ""
     },
     "sender": {
       "from_name": "",

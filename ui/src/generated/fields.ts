@@ -116,7 +116,7 @@ export const FIELDS = [
     "name": "auth.method",
     "label": "Login",
     "help": "",
-    "takes": "none | password",
+    "takes": "none | password | oauth2",
     "kind": "choice",
     "range": null,
     "unit": "",
@@ -142,8 +142,99 @@ export const FIELDS = [
     "name": "auth.mechanism",
     "label": "Mechanism",
     "help": "",
-    "takes": "auto | plain | login | ntlm",
+    "takes": "auto | plain | login | ntlm | xoauth2 | oauthbearer",
     "kind": "choice",
+    "range": null,
+    "unit": "",
+    "modes": [
+      "relay"
+    ],
+    "per_profile": true
+  },
+  {
+    "name": "auth.oauth_provider",
+    "label": "Sign-in provider",
+    "help": "Whose OAuth2 sign-in the account uses.",
+    "takes": "google | microsoft | custom",
+    "kind": "choice",
+    "range": null,
+    "unit": "",
+    "modes": [
+      "relay"
+    ],
+    "per_profile": true
+  },
+  {
+    "name": "auth.oauth_client_id",
+    "label": "Client id",
+    "help": "The client id of SMTP Desk's registration with the provider (see docs/oauth.md).",
+    "takes": "the application's client id",
+    "kind": "text",
+    "range": null,
+    "unit": "",
+    "modes": [
+      "relay"
+    ],
+    "per_profile": true
+  },
+  {
+    "name": "auth.oauth_client_secret",
+    "label": "Client secret",
+    "help": "Google issues one to desktop apps and says it is not confidential; empty for Microsoft.",
+    "takes": "Google's desktop-app client secret, or empty",
+    "kind": "text",
+    "range": null,
+    "unit": "",
+    "modes": [
+      "relay"
+    ],
+    "per_profile": true
+  },
+  {
+    "name": "auth.oauth_authorize_url",
+    "label": "Authorization URL",
+    "help": "",
+    "takes": "https URL, or empty for the preset",
+    "kind": "text",
+    "range": null,
+    "unit": "",
+    "modes": [
+      "relay"
+    ],
+    "per_profile": true
+  },
+  {
+    "name": "auth.oauth_token_url",
+    "label": "Token URL",
+    "help": "",
+    "takes": "https URL, or empty for the preset",
+    "kind": "text",
+    "range": null,
+    "unit": "",
+    "modes": [
+      "relay"
+    ],
+    "per_profile": true
+  },
+  {
+    "name": "auth.oauth_device_url",
+    "label": "Device authorization URL",
+    "help": "",
+    "takes": "https URL, or empty for the preset",
+    "kind": "text",
+    "range": null,
+    "unit": "",
+    "modes": [
+      "relay"
+    ],
+    "per_profile": true
+  },
+  {
+    "name": "auth.oauth_scopes",
+    "label": "Scopes",
+    "help": "",
+    "takes": "space-separated scopes, or empty for the preset",
+    "kind": "text",
     "range": null,
     "unit": "",
     "modes": [

@@ -47,7 +47,18 @@ export function normalise(s: Settings): Settings {
         ca_file: p.relay.ca_file === "" ? null : p.relay.ca_file,
       },
       ehlo_name: p.ehlo_name,
-      auth: { method: p.auth.method, username: p.auth.username, mechanism: p.auth.mechanism },
+      auth: {
+        method: p.auth.method,
+        username: p.auth.username,
+        mechanism: p.auth.mechanism,
+        oauth_provider: p.auth.oauth_provider ?? "google",
+        oauth_client_id: p.auth.oauth_client_id ?? "",
+        oauth_client_secret: p.auth.oauth_client_secret ?? "",
+        oauth_authorize_url: p.auth.oauth_authorize_url ?? "",
+        oauth_token_url: p.auth.oauth_token_url ?? "",
+        oauth_device_url: p.auth.oauth_device_url ?? "",
+        oauth_scopes: p.auth.oauth_scopes ?? "",
+      },
       local_recipient: p.local_recipient ?? null,
       sender: {
         from_name: p.sender.from_name,
@@ -69,6 +80,9 @@ export function normalise(s: Settings): Settings {
     },
   };
 }
+
+/** The OAuth2 settings, each a plain text or choice control. */
+const OAUTH_KEYS = ["oauth_provider", "oauth_client_id", "oauth_client_secret", "oauth_authorize_url", "oauth_token_url", "oauth_device_url", "oauth_scopes"] as const;
 
 export const sameSettings = (a: Settings, b: Settings) => JSON.stringify(normalise(a)) === JSON.stringify(normalise(b));
 
@@ -138,6 +152,13 @@ export class FormFields {
           method: this.text("auth.method") as Settings["profile"]["auth"]["method"],
           username: this.text("auth.username"),
           mechanism: this.text("auth.mechanism") as Settings["profile"]["auth"]["mechanism"],
+          oauth_provider: this.text("auth.oauth_provider") as Settings["profile"]["auth"]["oauth_provider"],
+          oauth_client_id: this.text("auth.oauth_client_id"),
+          oauth_client_secret: this.text("auth.oauth_client_secret"),
+          oauth_authorize_url: this.text("auth.oauth_authorize_url"),
+          oauth_token_url: this.text("auth.oauth_token_url"),
+          oauth_device_url: this.text("auth.oauth_device_url"),
+          oauth_scopes: this.text("auth.oauth_scopes"),
         },
         sender: {
           from_name: this.text("sender.from_name"),
@@ -184,6 +205,7 @@ export class FormFields {
     set("auth.method", p.auth.method);
     set("auth.username", p.auth.username);
     set("auth.mechanism", p.auth.mechanism);
+    for (const key of OAUTH_KEYS) set(`auth.${key}`, p.auth[key] ?? "");
     set("sender.from_name", p.sender.from_name);
     set("sender.from_address", p.sender.from_address);
     set("sender.reply_to", p.sender.reply_to);

@@ -15,6 +15,7 @@ import {
 } from "../../model";
 import { portAfterSecurityChange, splitHostPort } from "../../host-port";
 import { FormFields, LISTENER_PASSWORD, normalise, sameSettings, shownIn, unreadableMessage, unreadableNumbers } from "./fields";
+import { OAuthSignIn } from "./oauth";
 import { PasswordState, usesListenerPassword, usesServerPassword } from "./password";
 import { DeliveryServiceSwitch } from "./service";
 import { renderConflict, renderMessages, renderNotice, renderPassword, renderPolicy, renderProfiles, renderScope, renderSections, renderSummary } from "./render";
@@ -61,6 +62,7 @@ export class SettingsForm {
   private profileNames: string[] = [GLOBAL];
   private defaultProfile = GLOBAL;
   private readonly profileDialog: ProfileDialog;
+  private readonly oauth: OAuthSignIn;
 
   constructor(
     private readonly root: HTMLElement,
@@ -89,6 +91,10 @@ export class SettingsForm {
     new FindSettings(root, ipc, this.life, {
       fromAddress: () => byId<HTMLInputElement>(root, "sender-from_address").value.trim(),
       status: (text, kind) => this.setStatus(text, kind),
+    });
+    this.oauth = new OAuthSignIn(root, ipc, this.life, {
+      profile: () => this.selected,
+      auth: () => this.fields.read().profile.auth,
     });
     this.wire();
     this.life.subscribe(this.ipc.onSettingsChanged(() => void this.onExternalChange()));
@@ -171,6 +177,7 @@ export class SettingsForm {
       this.lastSecurity = security;
     }
     if (committed || target.type === "radio" || target.type === "checkbox" || target.tagName === "SELECT") this.touch(key);
+    if (key === "auth.method" && committed) void this.oauth.refresh();
     this.afterEdit();
   }
 
@@ -230,6 +237,7 @@ export class SettingsForm {
     renderPolicy(this.root, loaded.policy_problem ?? null, loaded.policy_file ?? "");
     this.base = loaded.settings;
     this.fillFrom(loaded.settings);
+    void this.oauth.refresh();
     this.baseline = this.read();
     this.readOnly = loaded.read_only ?? null;
     this.conflictFields = [];
@@ -321,6 +329,7 @@ export class SettingsForm {
     this.render();
     this.scheduleCheck(0);
     void this.refreshPasswordStatus();
+    void this.oauth.refresh();
   }
 
   /** After a profile was created, renamed, deleted or made the default: the file as written, showing `show` if given. */

@@ -2,6 +2,7 @@
 
 import { FIELDS, fieldId, fieldInfo } from "../../model";
 import { findSettingsMarkup } from "./detect";
+import { oauthBlock } from "./oauth";
 
 type Child = Node | string | null | false | undefined;
 type Attrs = Record<string, string | boolean | undefined>;
@@ -304,14 +305,15 @@ function authSection(): HTMLElement {
     "fieldset",
     { class: "section", id: "section-auth", hidden: true },
     h("legend", {}, "Authentication"),
-    field("auth.method", h("select", {}, ...options([["none", "None — anonymous relay"], ["password", "Username and password"]]))),
+    field("auth.method", h("select", {}, ...options([["none", "None — anonymous relay"], ["password", "Username and password"], ["oauth2", "Sign in with Google, Microsoft 365 … (OAuth2)"]]))),
     h(
       "div",
       { id: "auth-password-fields", class: "grid grid-2", hidden: true },
       textField("auth.username", { autocomplete: "username" }),
       passwordField(),
-      field("auth.mechanism", h("select", {}, ...options([["auto", "Automatic (best the server offers)"], ["plain", "PLAIN"], ["login", "LOGIN"], ["ntlm", "NTLM (on-premises Exchange)"]]))),
+      field("auth.mechanism", h("select", {}, ...options([["auto", "Automatic (best the server offers)"], ["plain", "PLAIN"], ["login", "LOGIN"], ["ntlm", "NTLM (on-premises Exchange)"], ["xoauth2", "XOAUTH2 (OAuth2)"], ["oauthbearer", "OAUTHBEARER (OAuth2)"]]))),
     ),
+    oauthBlock({ h, field, textField, options }),
   );
 }
 

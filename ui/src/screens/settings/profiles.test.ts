@@ -12,7 +12,7 @@ function settings(): Settings {
   const s = defaultSettings();
   s.profile.mode = "relay";
   s.profile.relay.host = "smtp.global.example";
-  s.profile.auth = { method: "none", username: "", mechanism: "auto" };
+  s.profile.auth = { ...s.profile.auth, method: "none", username: "", mechanism: "auto" };
   s.profile.sender = { from_name: "Global Name", from_address: "global@example.com", reply_to: null };
   s.profiles = { alerts: { "relay.host": "smtp.alerts.example" } };
   return s;

@@ -29,7 +29,11 @@ export function renderSections(root: HTMLElement, settings: Settings): void {
   const mode = settings.profile.mode;
   show(byId(root, "section-connection"), shownIn("relay.host", mode));
   show(byId(root, "section-auth"), shownIn("auth.method", mode));
-  show(byId(root, "auth-password-fields"), settings.profile.auth.method === "password");
+  const method = settings.profile.auth.method;
+  // OAuth2 shares the user name and mechanism fields; the password stays hidden.
+  show(byId(root, "auth-password-fields"), method === "password" || method === "oauth2");
+  show(byId(root, "password").closest<HTMLElement>(".field") ?? byId(root, "password"), method === "password");
+  show(byId(root, "auth-oauth-fields"), method === "oauth2");
   show(byId(root, "mode-note-off"), mode === "off");
   show(byId(root, "mode-note-direct"), mode === "direct");
   // The listener's details and the bounce cap wait, disabled, until their switch is on.

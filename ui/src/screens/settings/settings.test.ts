@@ -50,7 +50,7 @@ function relaySettings(): Settings {
   const s = defaultSettings();
   s.profile.mode = "relay";
   s.profile.relay.host = "smtp.example.com";
-  s.profile.auth = { method: "password", username: "me@example.com", mechanism: "auto" };
+  s.profile.auth = { ...s.profile.auth, method: "password", username: "me@example.com", mechanism: "auto" };
   s.profile.sender = { from_name: "Build Server", from_address: "alerts@example.com", reply_to: null };
   return s;
 }
