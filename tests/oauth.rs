@@ -259,3 +259,24 @@ fn browser_login_with_pkce_and_a_loopback_redirect() {
     assert!(!stored(profile).refresh_token.is_empty());
     assert!(desk.run(&["oauth", "logout", "--profile", profile], b"").status.success());
 }
+
+/// A sign-in takes the profile as sending does, under the admin policy: while the policy file is
+/// invalid it is refused, says why, and nothing reaches the keyring.
+#[test]
+fn an_invalid_policy_refuses_the_sign_in() {
+    let oauth = OAuthServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let desk = Desk::relay(support::free_port(), &[]);
+    let profile = "oauth-test-policy";
+    assert!(desk.run(&["profile", "create", profile], b"").status.success());
+    let mut set = vec!["config".to_string(), "set".into(), "--profile".into(), profile.into()];
+    set.extend(oauth.settings());
+    assert!(desk.run(&set.iter().map(String::as_str).collect::<Vec<_>>(), b"").status.success());
+    let policy = dir.path().join("policy.json");
+    std::fs::write(&policy, "{ \"schema\": 1, \"lokc\": {} }").unwrap();
+    let out = desk.cmd().env("SMTP_DESK_POLICY", &policy).args(["oauth", "login", "--profile", profile, "--device"]).output().unwrap();
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains("admin policy") && said.contains("lokc"), "{said}");
+    assert!(smtp_desk::secrets::get_oauth(profile).unwrap().is_none(), "nothing saved");
+}

@@ -46,13 +46,19 @@ pub fn run(command: OAuthCommand) -> Outcome {
     }
 }
 
-/// The profile's resolved settings and its keyring entry.
-fn target(profile: Option<&str>) -> Result<(settings::Profile, String), (u8, ErrorReport)> {
+/// The profile's settings and its keyring entry. A sign-in takes the profile as sending does,
+/// under the admin policy (which may lock the provider or client id, and refuses while it is
+/// invalid); status and sign-out only need the entry.
+fn target(profile: Option<&str>, under_policy: bool) -> Result<(settings::Profile, String), (u8, ErrorReport)> {
     let path = crate::config::settings_path()?;
     let s = settings::load_from(&path).map_err(|e| (EXIT_FAILURE, ErrorReport::from(&e)))?.settings;
     let bad = |e: settings::Error| (crate::profile::code_of(&e), ErrorReport::from(&e));
     let name = profiles::canonical(&s, profile).map_err(bad)?.to_string();
-    let resolved = profiles::resolve(&s, Some(&name)).map_err(bad)?;
+    let resolved = if under_policy {
+        smtp_desk::policy::load().effective(&s, Some(&name)).map_err(bad)?
+    } else {
+        profiles::resolve(&s, Some(&name)).map_err(bad)?
+    };
     let entry = oauth::entry_for(&s, Some(&name)).map_err(|r| (EXIT_FAILURE, r))?;
     Ok((resolved, entry))
 }
@@ -71,7 +77,7 @@ fn headless() -> bool {
 }
 
 fn login(profile: Option<&str>, device: bool, browser: bool) -> Outcome {
-    let (p, entry) = target(profile)?;
+    let (p, entry) = target(profile, true)?;
     if p.auth.method != AuthMethod::OAuth2 {
         return Err((
             EXIT_BAD_INPUT,
@@ -134,7 +140,7 @@ fn when(t: i64) -> String {
 }
 
 fn status(profile: Option<&str>, json: bool) -> Outcome {
-    let (_, entry) = target(profile)?;
+    let (_, entry) = target(profile, false)?;
     let s = oauth::status(&entry).map_err(failed)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&s).expect("plain fields serialise"));
@@ -148,7 +154,7 @@ fn status(profile: Option<&str>, json: bool) -> Outcome {
 }
 
 fn logout(profile: Option<&str>) -> Outcome {
-    let (_, entry) = target(profile)?;
+    let (_, entry) = target(profile, false)?;
     oauth::tokens::forget(&entry).map_err(failed)?;
     eprintln!("Signed out: the refresh token was removed from the keyring.");
     Ok(())
