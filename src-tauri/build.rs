@@ -10,6 +10,8 @@ const COMMANDS: &[&str] = &[
     "oauth_status",
     "oauth_sign_in",
     "oauth_sign_out",
+    "oauth_paste",
+    "oauth_cancel",
     "profile_create",
     "profile_rename",
     "profile_delete",

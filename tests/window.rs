@@ -1417,3 +1417,72 @@ async fn the_window_shows_the_oauth_sign_in_and_signs_out() {
     assert!(secrets::get_oauth(DEFAULT_PROFILE).unwrap().is_none(), "Sign out removes the keyring entry");
     c.close().await.unwrap();
 }
+
+/// OAuth2 sign-in when the browser can't reach the loopback (here no browser at all): the page
+/// shows the provider's address while it waits; the address that page redirects to, pasted into
+/// the field, finishes the sign-in. A second sign-in is cancelled: the panel goes and the page
+/// says so, and nothing is left waiting (a paste afterwards is refused).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_window_signs_in_with_a_pasted_address_and_cancels() {
+    let _one = ONE_WINDOW.lock().await;
+    let oauth = support::oauth_server::OAuthServer::start();
+    let config = tempfile::tempdir().unwrap();
+    let mut set = vec!["config".to_string(), "set".into(), "mode".into(), "relay".into(), "relay.host".into(), "127.0.0.1".into()];
+    set.extend(["relay.security".into(), "none".into(), "sender.from_address".into(), "me@example.com".into()]);
+    set.extend(oauth.settings());
+    cli(config.path(), &set.iter().map(String::as_str).collect::<Vec<_>>());
+    let driver = Driver::start(config.path());
+    let c = driver.open_app().await;
+    el(&c, "nav-settings").await.click().await.unwrap();
+    text_when(&c, "oauth-state", "not signed in", |t| t == "Not signed in.").await;
+    assert!(!el(&c, "oauth-pending").await.is_displayed().await.unwrap(), "no panel before a sign-in");
+
+    click_centered(&c, "oauth-sign-in").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let url = loop {
+        let url = value(&c, "oauth-url").await;
+        if !url.is_empty() && el(&c, "oauth-pending").await.is_displayed().await.unwrap() {
+            break url;
+        }
+        assert!(Instant::now() < deadline, "the panel never showed the address to open");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(url.starts_with(&oauth.url("/authorize?")) && url.contains("state="), "{url}");
+    c.execute("document.getElementById('oauth-pending').scrollIntoView({ block: 'center' })", vec![]).await.unwrap();
+    screenshot(&c, "window-oauth-paste.png").await;
+
+    // What the user's browser would do: open the address; the provider answers with a redirect to the loopback.
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let answer = http.get(&url).send().await.unwrap();
+    assert_eq!(answer.status().as_u16(), 302, "the test server's /authorize redirects");
+    let back = answer.headers()["location"].to_str().unwrap().to_string();
+    assert!(back.starts_with("http://127.0.0.1:") && back.contains("code="), "{back}");
+    el(&c, "oauth-paste").await.send_keys(&back).await.unwrap();
+    click_centered(&c, "oauth-paste-use").await;
+    let shown = text_when(&c, "oauth-state", "who is signed in", |t| t.starts_with("Signed in as")).await;
+    assert!(shown.contains(support::oauth_server::USER), "{shown}");
+    assert!(!el(&c, "oauth-pending").await.is_displayed().await.unwrap(), "the panel goes once signed in");
+    assert!(secrets::get_oauth(DEFAULT_PROFILE).unwrap().is_some(), "the refresh token is in the keyring");
+
+    click_centered(&c, "oauth-sign-in").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !el(&c, "oauth-pending").await.is_displayed().await.unwrap() {
+        assert!(Instant::now() < deadline, "the second sign-in never showed its panel");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    click_centered(&c, "oauth-cancel").await;
+    text_when(&c, "oauth-state", "cancelled", |t| t == "Sign-in cancelled.").await;
+    assert!(!el(&c, "oauth-pending").await.is_displayed().await.unwrap(), "the panel goes on Cancel");
+    assert!(!disabled(&c, "oauth-sign-in").await, "Sign in works again");
+    let refused: serde_json::Value = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             window.__TAURI_INTERNALS__.invoke('oauth_paste', { url: 'http://127.0.0.1:1/?code=x&state=y' })
+               .then(() => done('accepted'), (e) => done(e.message ?? String(e)));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(refused.as_str().unwrap().contains("No sign-in is waiting"), "{refused}");
+    c.close().await.unwrap();
+}

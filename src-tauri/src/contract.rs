@@ -23,6 +23,7 @@ fn typescript_bindings_are_current() {
         Saved::export_all(&cfg)?;
         PasswordStatus::export_all(&cfg)?;
         crate::commands::oauth::OAuthState::export_all(&cfg)?;
+        crate::commands::oauth::OAuthSignInUrlEvent::export_all(&cfg)?;
         PasswordAction::export_all(&cfg)?;
         DeliveryService::export_all(&cfg)?;
         Started::export_all(&cfg)?;

@@ -23,6 +23,7 @@ fn main() {
         // Used by Rust only (the CSV export's save dialog); the page is granted none of it.
         .plugin(tauri_plugin_dialog::init())
         .manage(state::AppState::new(started))
+        .manage(commands::oauth::PendingSignIn::default())
         .invoke_handler(tauri::generate_handler![
             commands::settings::load_settings,
             commands::settings::check_settings,
@@ -33,6 +34,8 @@ fn main() {
             commands::oauth::oauth_status,
             commands::oauth::oauth_sign_in,
             commands::oauth::oauth_sign_out,
+            commands::oauth::oauth_paste,
+            commands::oauth::oauth_cancel,
             commands::profiles::profile_create,
             commands::profiles::profile_rename,
             commands::profiles::profile_delete,

@@ -1,5 +1,6 @@
 /** A scripted stand-in for the Rust core, for the unit tests: records every command and lets a test emit events. */
 
+import type { OAuthSignInUrlEvent } from "./generated/window/OAuthSignInUrlEvent";
 import type { Ipc, Unlisten } from "./ipc";
 import {
   defaultSettings,
@@ -49,6 +50,8 @@ export class FakeIpc implements Ipc {
   oauthStatus?: Ipc["oauthStatus"];
   oauthSignIn?: Ipc["oauthSignIn"];
   oauthSignOut?: Ipc["oauthSignOut"];
+  oauthPaste?: Ipc["oauthPaste"];
+  oauthCancel?: Ipc["oauthCancel"];
   readonly calls: Call[] = [];
   loaded: LoadedSettings = {
     settings: defaultSettings(),
@@ -283,6 +286,9 @@ export class FakeIpc implements Ipc {
       )
       .catch(() => undefined);
     return started;
+  }
+  onOAuthSignInUrl(handler: (event: OAuthSignInUrlEvent) => void): Promise<Unlisten> {
+    return this.subscribe("oauth-sign-in-url", handler as Handler);
   }
   onDetectFinished(handler: (event: DetectFinishedEvent) => void): Promise<Unlisten> {
     return this.subscribe("detect-finished", handler as Handler);

@@ -3,6 +3,7 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type { OAuthState } from "./generated/window/OAuthState";
+import type { OAuthSignInUrlEvent } from "./generated/window/OAuthSignInUrlEvent";
 import type {
   Auth,
   Dashboard,
@@ -45,6 +46,11 @@ export interface Ipc {
   oauthStatus?(profile?: string): Promise<OAuthState>;
   oauthSignIn?(profile: string | undefined, auth: Auth): Promise<OAuthState>;
   oauthSignOut?(profile?: string): Promise<OAuthState>;
+  /** The waiting sign-in: the address the browser ended on (when it can't reach 127.0.0.1 itself), or stop it (oauthSignIn then fails "Sign-in cancelled."). */
+  oauthPaste?(url: string): Promise<void>;
+  oauthCancel?(): Promise<void>;
+  /** A sign-in started: the provider's page it waits on, for the user to open by hand. */
+  onOAuthSignInUrl?(handler: (event: OAuthSignInUrlEvent) => void): Promise<Unlisten>;
   checkSettings(settings: Settings): Promise<Report>;
   /**
    * Saves the fields that differ between `base` (the settings this form loaded) and `settings`,
@@ -205,6 +211,9 @@ export const tauriIpc: Ipc = {
   oauthStatus: (profile) => call("oauth_status", { profile: profile ?? null }),
   oauthSignIn: (profile, auth) => call("oauth_sign_in", { profile: profile ?? null, auth }),
   oauthSignOut: (profile) => call("oauth_sign_out", { profile: profile ?? null }),
+  oauthPaste: (url) => call("oauth_paste", { url }),
+  oauthCancel: () => call("oauth_cancel"),
+  onOAuthSignInUrl: (handler) => on("oauth-sign-in-url", handler),
   profileCreate: (name, copyOf) => call("profile_create", { name, copy_of: copyOf }),
   profileRename: (name, newName) => call("profile_rename", { name, new_name: newName }),
   profileDelete: (name) => call("profile_delete", { name }),

@@ -80,6 +80,82 @@ describe("OAuth2 sign-in", () => {
     expect($("oauth-state").textContent).toBe("Not signed in.");
   });
 
+  it("while waiting, shows the address to open, takes a pasted address, and hides afterwards", async () => {
+    let finish: (s: OAuthState) => void = () => undefined;
+    ipc.oauthSignIn = (_profile, auth) => {
+      signInWith = auth;
+      ipc.emit("oauth-sign-in-url", { url: "https://login.example.com/authorize?state=s1" });
+      return new Promise((resolve) => (finish = resolve));
+    };
+    const pasted: string[] = [];
+    ipc.oauthPaste = async (url) => {
+      pasted.push(url);
+      finish({ signed_in: true, user: "me@example.com", refreshed_at: 1_800_000_000 });
+    };
+    await mount(oauthSettings());
+    expect($("oauth-pending").hidden).toBe(true);
+    $<HTMLButtonElement>("oauth-sign-in").click();
+    await settle();
+    expect($("oauth-pending").hidden).toBe(false);
+    expect($("oauth-url").value).toBe("https://login.example.com/authorize?state=s1");
+    expect($("oauth-url").hasAttribute("readonly")).toBe(true);
+    expect(document.querySelector('label[for="oauth-url"]')?.textContent).toContain("open this address yourself");
+    expect(document.querySelector('label[for="oauth-paste"]')?.textContent).toContain("it starts with http://127.0.0.1");
+    $("oauth-paste").value = " http://127.0.0.1:4711/?code=c1&state=s1 ";
+    $<HTMLButtonElement>("oauth-paste-use").click();
+    await settle();
+    expect(pasted).toEqual(["http://127.0.0.1:4711/?code=c1&state=s1"]);
+    expect($("oauth-state").textContent).toContain("Signed in as me@example.com");
+    expect($("oauth-pending").hidden).toBe(true);
+    expect($("oauth-url").value).toBe("");
+  });
+
+  it("shows why a pasted address was refused, and Enter in the field uses it without saving the form", async () => {
+    ipc.oauthSignIn = () => {
+      ipc.emit("oauth-sign-in-url", { url: "https://login.example.com/authorize" });
+      return new Promise(() => undefined);
+    };
+    ipc.oauthPaste = async () => {
+      throw { kind: "o_auth_failed", message: "That is not the address the browser ended on: it has no code= in it." };
+    };
+    await mount(oauthSettings());
+    $<HTMLButtonElement>("oauth-sign-in").click();
+    await settle();
+    $("oauth-paste").value = "hello";
+    $("oauth-paste").dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true, cancelable: true }));
+    await settle();
+    expect($("oauth-paste-problem").hidden).toBe(false);
+    expect($("oauth-paste-problem").textContent).toContain("no code=");
+    expect($("oauth-paste").getAttribute("aria-invalid")).not.toBeNull();
+    expect(ipc.callsOf("save_settings")).toHaveLength(0);
+    expect($("oauth-pending").hidden).toBe(false);
+  });
+
+  it("Cancel stops the sign-in: the page says so neutrally and the panel goes", async () => {
+    let fail: (e: unknown) => void = () => undefined;
+    ipc.oauthSignIn = () => {
+      ipc.emit("oauth-sign-in-url", { url: "https://login.example.com/authorize" });
+      return new Promise((_resolve, reject) => (fail = reject));
+    };
+    let cancels = 0;
+    ipc.oauthCancel = async () => {
+      cancels += 1;
+      fail({ kind: "o_auth_failed", message: "Sign-in cancelled." });
+    };
+    await mount(oauthSettings());
+    $<HTMLButtonElement>("oauth-sign-in").click();
+    await settle();
+    expect($<HTMLButtonElement>("oauth-sign-in").disabled).toBe(true);
+    $<HTMLButtonElement>("oauth-cancel").click();
+    await settle();
+    expect(cancels).toBe(1);
+    expect($("oauth-state").textContent).toBe("Sign-in cancelled.");
+    expect($("oauth-state").textContent).not.toContain("failed");
+    expect($("oauth-pending").hidden).toBe(true);
+    expect($<HTMLButtonElement>("oauth-sign-in").disabled).toBe(false);
+    expect($("oauth-sign-in").textContent).toBe("Sign in");
+  });
+
   it("is hidden for a password login", async () => {
     const s = oauthSettings();
     s.profile.auth.method = "password";

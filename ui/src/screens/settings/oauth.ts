@@ -1,4 +1,4 @@
-/** The Authentication section's OAuth2 block: provider, client id, the provider's URLs, and the sign-in ("Signed in as X, token refreshed at T", Sign in, Sign out). The sign-in itself runs in Rust (browser + loopback redirect); this only asks and shows. */
+/** The Authentication section's OAuth2 block: provider, client id, the provider's URLs, and the sign-in ("Signed in as X, token refreshed at T", Sign in, Sign out). The sign-in itself runs in Rust (browser + loopback redirect); this asks, shows, and while it waits offers the address to open by hand, a field to paste the address the browser ended on, and Cancel. */
 
 import { byId } from "../../dom";
 import { toErrorReport, type Ipc } from "../../ipc";
@@ -46,6 +46,21 @@ export function oauthBlock(b: Builders): HTMLElement {
       h("button", { type: "button", id: "oauth-sign-in" }, "Sign in"),
       h("button", { type: "button", id: "oauth-sign-out", class: "link-button", hidden: true }, "Sign out"),
     ),
+    h(
+      "div",
+      { id: "oauth-pending", class: "oauth-pending", hidden: true },
+      h("label", { for: "oauth-url" }, "If your browser didn't open or can't reach this computer, open this address yourself:"),
+      h("input", { id: "oauth-url", type: "text", readonly: true, autocomplete: "off", spellcheck: "false" }),
+      h("label", { for: "oauth-paste" }, "Paste the address your browser ends on (it starts with http://127.0.0.1):"),
+      h(
+        "div",
+        { class: "oauth-paste-row" },
+        h("input", { id: "oauth-paste", type: "text", inputmode: "url", autocomplete: "off", autocapitalize: "off", spellcheck: "false", "aria-describedby": "oauth-paste-problem" }),
+        h("button", { type: "button", id: "oauth-paste-use" }, "Use this address"),
+      ),
+      h("p", { id: "oauth-paste-problem", class: "field-message error", role: "alert", hidden: true }),
+      h("div", {}, h("button", { type: "button", id: "oauth-cancel" }, "Cancel")),
+    ),
     h("p", { class: "help", id: "oauth-help" }, "Sign in opens your browser on the provider's page; the refresh token is kept only in the system keyring."),
   );
 }
@@ -53,6 +68,7 @@ export function oauthBlock(b: Builders): HTMLElement {
 /** "Signed in as X, token refreshed at T" (or why not), and the two buttons' wiring. */
 export class OAuthSignIn {
   private busy = false;
+  private cancelled = false;
 
   constructor(
     private readonly root: HTMLElement,
@@ -62,6 +78,14 @@ export class OAuthSignIn {
   ) {
     life.on(byId(root, "oauth-sign-in"), "click", () => void this.signIn());
     life.on(byId(root, "oauth-sign-out"), "click", () => void this.signOut());
+    life.on(byId(root, "oauth-paste-use"), "click", () => void this.paste());
+    life.on(byId(root, "oauth-paste"), "keydown", (e) => {
+      // Enter here uses the address; it must not submit (save) the settings form.
+      if ((e as KeyboardEvent).key !== "Enter") return;
+      e.preventDefault();
+      void this.paste();
+    });
+    life.on(byId(root, "oauth-cancel"), "click", () => void this.cancel());
   }
 
   /** Asks who is signed in on the profile the form shows (only when the login is OAuth2). */
@@ -78,15 +102,78 @@ export class OAuthSignIn {
     if (this.busy || !this.ipc.oauthSignIn) return;
     this.busy = true;
     byId<HTMLButtonElement>(this.root, "oauth-sign-in").disabled = true;
+    this.cancelled = false;
     this.say("Waiting for the sign-in in your browser…", false);
+    const unlisten = await this.ipc.onOAuthSignInUrl?.((e) => this.showPending(e.url)).catch(() => undefined);
     try {
       this.show(await this.ipc.oauthSignIn(this.form.profile(), this.form.auth()));
     } catch (e) {
-      const err = toErrorReport(e);
-      this.say(`Sign-in failed: ${err.message}${err.hint ? ` ${err.hint}` : ""}`, false);
+      if (this.cancelled) {
+        this.say("Sign-in cancelled.", false);
+      } else {
+        const err = toErrorReport(e);
+        this.say(`Sign-in failed: ${err.message}${err.hint ? ` ${err.hint}` : ""}`, false);
+      }
     } finally {
+      unlisten?.();
+      this.hidePending();
       this.busy = false;
       byId<HTMLButtonElement>(this.root, "oauth-sign-in").disabled = false;
+    }
+  }
+
+  private showPending(url: string): void {
+    if (!this.busy) return;
+    byId<HTMLInputElement>(this.root, "oauth-url").value = url;
+    byId<HTMLInputElement>(this.root, "oauth-paste").value = "";
+    this.pasteProblem("");
+    byId(this.root, "oauth-pending").hidden = false;
+  }
+
+  private hidePending(): void {
+    const panel = byId(this.root, "oauth-pending");
+    // Focus inside the panel would vanish with it; Sign in is where the keyboard continues.
+    const hadFocus = panel.contains(document.activeElement);
+    panel.hidden = true;
+    byId<HTMLInputElement>(this.root, "oauth-url").value = "";
+    byId<HTMLInputElement>(this.root, "oauth-paste").value = "";
+    this.pasteProblem("");
+    if (hadFocus) byId<HTMLButtonElement>(this.root, "oauth-sign-in").focus();
+  }
+
+  private pasteProblem(text: string): void {
+    const p = byId(this.root, "oauth-paste-problem");
+    p.textContent = text;
+    p.hidden = !text;
+    byId(this.root, "oauth-paste").toggleAttribute("aria-invalid", !!text);
+  }
+
+  private async paste(): Promise<void> {
+    if (!this.busy || !this.ipc.oauthPaste) return;
+    const url = byId<HTMLInputElement>(this.root, "oauth-paste").value.trim();
+    if (!url) {
+      this.pasteProblem("Paste the address from your browser's address bar first.");
+      return;
+    }
+    this.pasteProblem("");
+    try {
+      await this.ipc.oauthPaste(url);
+      // The sign-in may already have finished (and said so) by the time the paste returns.
+      if (this.busy) this.say("Finishing the sign-in…", false);
+    } catch (e) {
+      const err = toErrorReport(e);
+      this.pasteProblem(`${err.message}${err.hint ? ` ${err.hint}` : ""}`);
+    }
+  }
+
+  private async cancel(): Promise<void> {
+    if (!this.busy || !this.ipc.oauthCancel) return;
+    this.cancelled = true;
+    try {
+      await this.ipc.oauthCancel();
+    } catch (e) {
+      this.cancelled = false;
+      this.pasteProblem(toErrorReport(e).message);
     }
   }
 
