@@ -1423,7 +1423,7 @@ async fn the_window_shows_the_oauth_sign_in_and_signs_out() {
 /// the field, finishes the sign-in. A second sign-in is cancelled: the panel goes and the page
 /// says so, and nothing is left waiting (a paste afterwards is refused).
 #[tokio::test(flavor = "multi_thread")]
-async fn the_window_signs_in_with_a_pasted_address_and_cancels() {
+async fn the_window_oauth_sign_in_takes_a_pasted_address_and_cancels() {
     let _one = ONE_WINDOW.lock().await;
     let oauth = support::oauth_server::OAuthServer::start();
     let config = tempfile::tempdir().unwrap();
