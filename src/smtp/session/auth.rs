@@ -39,19 +39,10 @@ impl Opener<'_> {
         if self.profile.auth.method == AuthMethod::OAuth2 {
             return self.oauth(report, password).await;
         }
-        let user = self.profile.auth.username.clone();
-        // From here on every line read is redacted as it is read (the keyring read may only now
-        // have finished).
-        self.t.set_redactor(redactor(self.profile, Some(&password)));
-        report.detail("user", user.clone());
-        report.detail("offered", if offered.is_empty() { "(none)".into() } else { offered.clone() });
-        if !self.caps.offers_auth() {
-            let plain = self.session.as_ref().is_some_and(|s| matches!(s.stream, Stream::Plain(_)));
-            if plain && self.caps.has("STARTTLS") {
-                return Err(report.fail(hints::auth_only_after_starttls()));
-            }
-            return Err(report.fail(self.place().auth_not_offered()));
-        }
+        let user = match self.begin_login(&mut report, &password, &offered) {
+            Ok(user) => user,
+            Err(f) => return Err(report.fail(f)),
+        };
         let wanted = self.profile.auth.mechanism.candidates();
         let Some(mech) = wanted.iter().find(|m| self.caps.offers(m)).copied() else {
             let other = self.profile.auth.mechanism != Mechanism::Auto && Mechanism::Auto.candidates().iter().any(|m| self.caps.offers(m));
@@ -74,22 +65,33 @@ impl Opener<'_> {
         Err(report.fail(hints::auth_rejected(&user, &r)))
     }
 
+    /// What every login does first: from here on every line read is redacted as it is read (the
+    /// keyring read may only now have finished); the step notes the user and what the server
+    /// offers, and fails when the server offers no login at all. Gives the user name.
+    fn begin_login(&mut self, report: &mut Report, secret: &Password, offered: &str) -> Result<String, Failure> {
+        let user = self.profile.auth.username.clone();
+        self.t.set_redactor(redactor(self.profile, Some(secret)));
+        report.detail("user", user.clone());
+        report.detail("offered", if offered.is_empty() { "(none)".into() } else { offered.to_string() });
+        if !self.caps.offers_auth() {
+            let plain = self.session.as_ref().is_some_and(|s| matches!(s.stream, Stream::Plain(_)));
+            if plain && self.caps.has("STARTTLS") {
+                return Err(hints::auth_only_after_starttls());
+            }
+            return Err(self.place().auth_not_offered());
+        }
+        Ok(user)
+    }
+
     /// OAuth2: XOAUTH2 or OAUTHBEARER with the access token; on a refusal the token is refreshed
     /// once and the login tried again (the provider's expiry and the server's view of the token
     /// can disagree), then a refusal says to sign in again.
     async fn oauth(&mut self, mut report: Report, token: Password) -> StepResult {
-        let user = self.profile.auth.username.clone();
-        self.t.set_redactor(redactor(self.profile, Some(&token)));
         let offered = self.caps.auth_summary();
-        report.detail("user", user.clone());
-        report.detail("offered", if offered.is_empty() { "(none)".into() } else { offered.clone() });
-        if !self.caps.offers_auth() {
-            let plain = self.session.as_ref().is_some_and(|s| matches!(s.stream, Stream::Plain(_)));
-            if plain && self.caps.has("STARTTLS") {
-                return Err(report.fail(hints::auth_only_after_starttls()));
-            }
-            return Err(report.fail(self.place().auth_not_offered()));
-        }
+        let user = match self.begin_login(&mut report, &token, &offered) {
+            Ok(user) => user,
+            Err(f) => return Err(report.fail(f)),
+        };
         let wanted = self.profile.auth.mechanism.oauth_candidates();
         let Some(mech) = wanted.iter().find(|m| self.caps.offers(m)).copied() else {
             return Err(report.fail(hints::no_common_mechanism(&offered, wanted, false)));
