@@ -16,6 +16,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use support::Server;
+use support::SmtpClient as Client;
 use support::{free_port, wait_until};
 
 const BIN: &str = env!("CARGO_BIN_EXE_smtp-desk");
@@ -141,47 +142,8 @@ fn ok(o: &Output) {
     assert!(o.status.success(), "exit {:?}: {}", o.status.code(), String::from_utf8_lossy(&o.stderr));
 }
 
-/// A raw SMTP client: writes what it is told, reads whole replies.
-struct Client {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-}
-
-impl Client {
-    fn connect(port: u16) -> Client {
-        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        let c = Client { reader: BufReader::new(s.try_clone().unwrap()), writer: s };
-        let mut c = c;
-        let greeting = c.reply();
-        assert!(greeting.starts_with("220 "), "{greeting}");
-        c
-    }
-
-    fn send(&mut self, text: &str) {
-        self.writer.write_all(text.as_bytes()).unwrap();
-    }
-
-    /// One reply, all its lines; "" when the server closed.
-    fn reply(&mut self) -> String {
-        let mut all = String::new();
-        loop {
-            let mut line = String::new();
-            if self.reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return all;
-            }
-            all.push_str(&line);
-            if line.as_bytes().get(3) != Some(&b'-') {
-                return all;
-            }
-        }
-    }
-
-    fn command(&mut self, text: &str) -> String {
-        self.send(&format!("{text}\r\n"));
-        self.reply()
-    }
-}
+/// How long the listener tests wait for each reply.
+const REPLY_WAIT: Duration = Duration::from_secs(20);
 
 fn queued_id(reply: &str) -> Option<i64> {
     reply.trim().strip_prefix("250 2.0.0 Ok: queued as ").and_then(|id| id.parse().ok())
@@ -192,7 +154,7 @@ fn listener_intake_is_delivered_byte_for_byte() {
     let server = Server::start(&[]);
     let desk = Desk::new(Some(server.port), &[]);
     let l = desk.listen();
-    let mut c = Client::connect(desk.port);
+    let mut c = Client::connect(desk.port, REPLY_WAIT);
     let ehlo = c.command("EHLO client.example");
     for ext in ["PIPELINING", "8BITMIME", "SMTPUTF8", "SIZE 26214400"] {
         assert!(ehlo.contains(ext), "{ext} announced: {ehlo}");
@@ -242,7 +204,7 @@ fn pipelining_works() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success() && out.contains("<-  250 2.0.0 Ok: queued as"), "swaks:\n{out}{}", String::from_utf8_lossy(&o.stderr));
 
-    let mut c = Client::connect(desk.port);
+    let mut c = Client::connect(desk.port, REPLY_WAIT);
     let rcpts: String = (0..3).map(|i| format!("RCPT TO:<r{i}@example.com>\r\n")).collect();
     c.send(&format!("EHLO x\r\nMAIL FROM:<a@example.com>\r\n{rcpts}DATA\r\n"));
     let replies: Vec<String> = (0..6).map(|_| c.reply()).collect();
@@ -266,7 +228,7 @@ fn over_size_is_refused_with_552_and_nothing_stored() {
     let desk = Desk::new(None, &[]);
     let _l = desk.listen();
     let limit = smtp_desk::outbox::MAX_MESSAGE_BYTES;
-    let mut c = Client::connect(desk.port);
+    let mut c = Client::connect(desk.port, REPLY_WAIT);
     c.command("EHLO x");
     let r = c.command(&format!("MAIL FROM:<a@example.com> SIZE={}", limit + 1));
     assert!(r.starts_with("552 "), "{r}");
@@ -363,7 +325,7 @@ fn a_non_loopback_address_is_never_bound() {
 fn a_message_with_4000_recipients() {
     let desk = Desk::new(None, &[]);
     let _l = desk.listen();
-    let mut c = Client::connect(desk.port);
+    let mut c = Client::connect(desk.port, REPLY_WAIT);
     c.command("EHLO x");
     let rcpts: String = (0..4000).map(|i| format!("RCPT TO:<user{i}@example.com>\r\n")).collect();
     c.send(&format!("MAIL FROM:<a@example.com>\r\n{rcpts}DATA\r\n"));
@@ -399,7 +361,7 @@ fn a_stalled_client_does_not_block_another_session() {
     let profile = IntakeProfile { name: "global".into(), profile };
     let served = rt.spawn(async move { l.serve(&p, profile, smtp_desk::policy::State::Absent, &c2).await });
 
-    let mut stalled = Client::connect(port);
+    let mut stalled = Client::connect(port, REPLY_WAIT);
     stalled.send("EHLO x\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n");
     for _ in 0..4 {
         stalled.reply();
@@ -407,7 +369,7 @@ fn a_stalled_client_does_not_block_another_session() {
     stalled.send("Subject: never finished\r\n\r\nhalf a mess");
 
     let started = Instant::now();
-    let mut other = Client::connect(port);
+    let mut other = Client::connect(port, REPLY_WAIT);
     other.command("EHLO y");
     other.command("MAIL FROM:<a@example.com>");
     other.command("RCPT TO:<c@example.com>");
@@ -518,8 +480,8 @@ fn sessions_over_the_limit_get_421() {
     let cancel = smtp_desk::smtp::CancelToken::new();
     let (p, c2) = (dir.path().join("outbox.sqlite3"), cancel.clone());
     let served = rt.spawn(async move { l.serve(&p, IntakeProfile::fallback(None), smtp_desk::policy::State::Absent, &c2).await });
-    let mut first = Client::connect(port);
-    let _second = Client::connect(port);
+    let mut first = Client::connect(port, REPLY_WAIT);
+    let _second = Client::connect(port, REPLY_WAIT);
     let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut third = String::new();
@@ -565,7 +527,7 @@ fn the_daemon_runs_the_listener_when_enabled() {
         }
     };
     assert!(started, "the daemon said where it listens: {line}");
-    let mut c = Client::connect(desk.port);
+    let mut c = Client::connect(desk.port, REPLY_WAIT);
     c.command("EHLO x");
     c.command("MAIL FROM:<a@example.com>");
     c.command("RCPT TO:<b@example.com>");

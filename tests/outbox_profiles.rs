@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::process::Output;
 use std::time::Duration;
 use support::desk::{ok, Desk};
+use support::SmtpClient as Client;
 use support::{wait_until, Server};
 
 /// A desk whose Global profile relays to `a`, with a profile `alerts` that overrides only
@@ -260,42 +261,7 @@ fn keyring_turn() -> std::sync::MutexGuard<'static, ()> {
     TURN.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// A line-at-a-time SMTP client for the listener.
-struct Client {
-    reader: std::io::BufReader<std::net::TcpStream>,
-    writer: std::net::TcpStream,
-}
-
 impl Client {
-    fn connect(port: u16) -> Client {
-        let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let mut c = Client { reader: std::io::BufReader::new(s.try_clone().unwrap()), writer: s };
-        assert!(c.reply().starts_with("220 "));
-        c
-    }
-
-    fn reply(&mut self) -> String {
-        use std::io::BufRead;
-        let mut all = String::new();
-        loop {
-            let mut line = String::new();
-            if self.reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return all;
-            }
-            all.push_str(&line);
-            if line.as_bytes().get(3) != Some(&b'-') {
-                return all;
-            }
-        }
-    }
-
-    fn command(&mut self, text: &str) -> String {
-        use std::io::Write;
-        self.writer.write_all(format!("{text}\r\n").as_bytes()).unwrap();
-        self.reply()
-    }
-
     /// Logs in (AUTH PLAIN) and hands in one message; the final reply.
     fn send_as(&mut self, user: &str, password: &str, to: &str, subject: &str) -> String {
         use base64::Engine as _;
@@ -335,9 +301,10 @@ fn listener_logins_choose_each_client_s_profile() {
     let mut child = listen.spawn().unwrap();
     let up = wait_until(Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
     let sent = up.then(|| {
-        let first = Client::connect(port).send_as("cron", "Cron-Listener-1", "team@example.com", "via-cron");
-        let second = Client::connect(port).send_as("alerts-app", "Alerts-Listener-2", "ops@example.com", "via-alerts");
-        let mut anonymous = Client::connect(port);
+        let first = Client::connect(port, Duration::from_secs(10)).send_as("cron", "Cron-Listener-1", "team@example.com", "via-cron");
+        let second =
+            Client::connect(port, Duration::from_secs(10)).send_as("alerts-app", "Alerts-Listener-2", "ops@example.com", "via-alerts");
+        let mut anonymous = Client::connect(port, Duration::from_secs(10));
         anonymous.command("EHLO client");
         let refused = anonymous.command("MAIL FROM:<app@example.com>");
         (first, second, refused)

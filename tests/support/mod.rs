@@ -261,3 +261,47 @@ impl Pki {
 
 /// The test OAuth2 server, for the OAuth2 sign-in tests.
 pub mod oauth_server;
+
+/// A raw SMTP client for the listener tests: writes what it is told, reads whole replies.
+pub struct SmtpClient {
+    pub reader: std::io::BufReader<std::net::TcpStream>,
+    pub writer: std::net::TcpStream,
+}
+
+impl SmtpClient {
+    /// Connects to 127.0.0.1:`port`, waiting at most `timeout` for each read, and reads the 220 greeting.
+    pub fn connect(port: u16, timeout: std::time::Duration) -> SmtpClient {
+        let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(timeout)).unwrap();
+        let mut c = SmtpClient { reader: std::io::BufReader::new(s.try_clone().unwrap()), writer: s };
+        let greeting = c.reply();
+        assert!(greeting.starts_with("220 "), "{greeting}");
+        c
+    }
+
+    pub fn send(&mut self, text: &str) {
+        use std::io::Write;
+        self.writer.write_all(text.as_bytes()).unwrap();
+    }
+
+    /// One reply, all its lines; "" when the server closed.
+    pub fn reply(&mut self) -> String {
+        use std::io::BufRead;
+        let mut all = String::new();
+        loop {
+            let mut line = String::new();
+            if self.reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return all;
+            }
+            all.push_str(&line);
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return all;
+            }
+        }
+    }
+
+    pub fn command(&mut self, text: &str) -> String {
+        self.send(&format!("{text}\r\n"));
+        self.reply()
+    }
+}
