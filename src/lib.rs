@@ -6,6 +6,7 @@
 pub mod account;
 pub mod contract;
 pub mod detect;
+pub mod dns;
 pub mod error;
 pub mod journal;
 pub mod log;

@@ -39,7 +39,7 @@ pub const DEFAULT_ISPDB_URL: &str = "https://autoconfig.thunderbird.net/v1.1/";
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(4);
 
 /// Environment variables that set [`Options`] (documented in the README and `detect --help`).
-pub const ENV_DNS_SERVER: &str = "SMTP_DESK_DNS_SERVER";
+pub const ENV_DNS_SERVER: &str = crate::dns::ENV_DNS_SERVER;
 pub const ENV_EXTRA_CA: &str = "SMTP_DESK_EXTRA_CA";
 pub const ENV_ISPDB_URL: &str = "SMTP_DESK_ISPDB_URL";
 
@@ -93,10 +93,7 @@ impl Options {
 
 /// `IP:PORT`, `[IPv6]:PORT` or a bare `IP` (port 53).
 pub fn parse_dns_server(text: &str) -> Result<std::net::SocketAddr, Error> {
-    let t = text.trim();
-    t.parse::<std::net::SocketAddr>()
-        .or_else(|_| t.parse::<std::net::IpAddr>().map(|ip| std::net::SocketAddr::new(ip, 53)))
-        .map_err(|_| Error::BadDnsServer(t.to_string()))
+    crate::dns::parse_server(text).ok_or_else(|| Error::BadDnsServer(text.trim().to_string()))
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -8,10 +8,8 @@ use super::{builtin, ispdb, Context, Source, SourceReport, Status};
 pub(crate) async fn run(ctx: &Context) -> SourceReport {
     let mut report = SourceReport::new(Source::Mx);
     let d = &ctx.address.domain;
-    let mx = match ctx.resolver.mx_lookup(format!("{d}.")).await {
-        Ok(found) => {
-            let mut hosts: Vec<(u16, String)> =
-                found.iter().map(|m| (m.preference(), m.exchange().to_ascii().trim_end_matches('.').to_ascii_lowercase())).collect();
+    let mx = match crate::dns::mx(&ctx.resolver, d).await {
+        Ok(mut hosts) => {
             hosts.sort();
             report.tried(format!("MX {d}"), hosts.iter().map(|(p, h)| format!("{p} {h}")).collect::<Vec<_>>().join(", "));
             match hosts.into_iter().map(|(_, h)| h).find(|h| !h.is_empty()) {
@@ -20,9 +18,9 @@ pub(crate) async fn run(ctx: &Context) -> SourceReport {
             }
         }
         Err(e) => {
-            let why = super::srv::dns_why(&e);
+            let why = e.to_string();
             report.tried(format!("MX {d}"), why.clone());
-            let status = if e.is_nx_domain() || e.is_no_records_found() { Status::Nothing } else { Status::Failed };
+            let status = if e.is_absent() { Status::Nothing } else { Status::Failed };
             return report.finish(status, why);
         }
     };

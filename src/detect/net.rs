@@ -3,8 +3,7 @@
 //! only to https:// (a redirect to plain HTTP stops there and is reported).
 
 use super::{Error, Options};
-use hickory_resolver::config::{LookupIpStrategy, NameServerConfigGroup, ResolverConfig};
-use hickory_resolver::name_server::TokioConnectionProvider;
+use hickory_resolver::config::LookupIpStrategy;
 use hickory_resolver::TokioResolver;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,20 +15,10 @@ const SLACK: std::time::Duration = std::time::Duration::from_secs(1);
 pub(crate) const MAX_BODY: usize = 256 * 1024;
 
 pub(crate) fn resolver(options: &Options) -> Result<TokioResolver, Error> {
-    let mut builder = match options.dns_server {
-        Some(server) => {
-            let group = NameServerConfigGroup::from_ips_clear(&[server.ip()], server.port(), true);
-            TokioResolver::builder_with_config(ResolverConfig::from_parts(None, vec![], group), TokioConnectionProvider::default())
-        }
-        None => TokioResolver::builder_tokio().map_err(|e| Error::Dns(e.to_string()))?,
-    };
-    let opts = builder.options_mut();
-    opts.ip_strategy = LookupIpStrategy::Ipv4thenIpv6;
     // The overall deadline bounds every query (a little later than it, so a source cut by the
-    // deadline is reported as such, not as its own timeout); retries would only hide a dead server.
-    opts.timeout = options.deadline + SLACK;
-    opts.attempts = 1;
-    Ok(builder.build())
+    // deadline is reported as such, not as its own timeout).
+    crate::dns::resolver(options.dns_server, options.deadline + SLACK, LookupIpStrategy::Ipv4thenIpv6)
+        .map_err(|e| Error::Dns(e.to_string()))
 }
 
 /// reqwest asks this for host names, so autoconfig.D resolves through the same DNS as SRV and MX.

@@ -97,7 +97,7 @@ async fn probe(
     };
     let ips = match bounded(cancel, deadline, resolver.lookup_ip(format!("{host}."))).await.map_err(wire)? {
         Ok(found) => found.iter().collect::<Vec<_>>(),
-        Err(e) => return Err(super::srv::dns_why(&e)),
+        Err(e) => return Err(crate::dns::why(&e)),
     };
     let ip = *ips.first().ok_or("no address")?;
     let tcp = bounded(cancel, deadline, TcpStream::connect(SocketAddr::new(ip, port))).await.map_err(wire)?.map_err(|e| e.to_string())?;

@@ -57,24 +57,5 @@ async fn both(ctx: &Context, names: &[(String, Security); 2]) -> [Records; 2] {
 }
 
 async fn lookup(ctx: &Context, name: &str) -> Records {
-    match ctx.resolver.srv_lookup(name).await {
-        Ok(found) => Ok(found
-            .iter()
-            .map(|r| (r.priority(), r.weight(), r.port(), r.target().to_ascii().trim_end_matches('.').to_ascii_lowercase()))
-            .collect()),
-        Err(e) => Err(dns_why(&e)),
-    }
-}
-
-/// A DNS failure in a user's words.
-pub(crate) fn dns_why(e: &hickory_resolver::ResolveError) -> String {
-    if e.is_nx_domain() {
-        "NXDOMAIN (no such name)".into()
-    } else if e.is_no_records_found() {
-        "no record of that type (NODATA)".into()
-    } else if e.proto().is_some_and(|p| matches!(p.kind(), hickory_resolver::proto::ProtoErrorKind::Timeout)) {
-        "DNS timed out".into()
-    } else {
-        format!("DNS failed: {e}")
-    }
+    crate::dns::srv(&ctx.resolver, name).await.map_err(|e| e.to_string())
 }

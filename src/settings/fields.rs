@@ -53,6 +53,8 @@ const fn machine_wide(f: Field) -> Field {
 
 const ALL: &[Mode] = &[Mode::Off, Mode::Relay, Mode::Direct];
 const RELAY: &[Mode] = &[Mode::Relay];
+/// The modes that send mail.
+const SENDING: &[Mode] = &[Mode::Relay, Mode::Direct];
 
 const fn field(
     name: &'static str,
@@ -116,8 +118,8 @@ pub const FIELDS: &[Field] = &[
         "EHLO name",
         Kind::Text,
         "host name, or empty for this machine's name",
-        "The name this machine gives the server. Leave empty to use this machine's name.",
-        RELAY,
+        "The name this machine gives the server: in Direct mode its public name (whose reverse DNS matches). Empty: this machine's name.",
+        SENDING,
     ),
     field("auth.method", "Login", Kind::Choice, "none | password | oauth2", "", RELAY),
     field("auth.username", "Username", Kind::Text, "login name", "Often the full email address.", RELAY),
@@ -179,6 +181,31 @@ pub const FIELDS: &[Field] = &[
         "hours",
         ALL,
         "Mail that still cannot be delivered fails after this long;"
+    ),
+    field(
+        "dkim.enabled",
+        "DKIM signing",
+        Kind::Switch,
+        "true | false",
+        "Sign each message so receivers can tell it is really from your domain (publish the key first).",
+        SENDING,
+    ),
+    field(
+        "dkim.selector",
+        "DKIM selector",
+        Kind::Text,
+        "a DNS label such as smtpdesk or 2026a",
+        "The key is published at SELECTOR._domainkey.DOMAIN.",
+        SENDING,
+    ),
+    field("dkim.algorithm", "DKIM key type", Kind::Choice, "rsa2048 | ed25519", "RSA-2048 is checked by every receiver.", SENDING),
+    field(
+        "dkim.domain",
+        "DKIM domain",
+        Kind::Text,
+        "domain, or empty for the From address's",
+        "The domain that signs. Empty: the From address's domain.",
+        SENDING,
     ),
     machine_wide(field(
         "listener.enabled",

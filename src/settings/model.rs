@@ -55,6 +55,8 @@ pub struct Profile {
     pub logs: Logs,
     /// Where "Find settings" (autodetect) looks.
     pub detect: Detect,
+    /// DKIM signing of the mail sent (Direct mode, or a relay that doesn't sign): docs/direct.md.
+    pub dkim: Dkim,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, TS)]
@@ -313,4 +315,35 @@ impl Default for Detect {
     fn default() -> Self {
         Self { ispdb_url: crate::detect::DEFAULT_ISPDB_URL.into() }
     }
+}
+
+/// DKIM signing (RFC 6376): the private key is made by SMTP Desk and kept in the OS keyring
+/// (`smtp-desk dkim generate`); the public key is published at `SELECTOR._domainkey.DOMAIN`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(default, deny_unknown_fields)]
+pub struct Dkim {
+    /// Sign every message sent with this profile.
+    pub enabled: bool,
+    /// The selector: the DNS label the public key is published under (`SELECTOR._domainkey`).
+    pub selector: String,
+    pub algorithm: DkimAlgorithm,
+    /// The signing domain (`d=`); empty: the From address's domain.
+    pub domain: String,
+}
+
+impl Default for Dkim {
+    fn default() -> Self {
+        Self { enabled: false, selector: "smtpdesk".into(), algorithm: DkimAlgorithm::Rsa2048, domain: String::new() }
+    }
+}
+
+/// The DKIM key type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum DkimAlgorithm {
+    /// RSA-2048 with SHA-256: verified by every receiver.
+    #[default]
+    Rsa2048,
+    /// Ed25519 with SHA-256 (RFC 8463): short keys, not yet verified by every receiver.
+    Ed25519,
 }

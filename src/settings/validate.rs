@@ -168,6 +168,18 @@ fn check_fields(p: &Profile) -> Report {
             r.error("relay.ca_file", format!("{} is not a readable file — choose an existing PEM file of CA certificates", ca.display()));
         }
     }
+    let selector = &p.dkim.selector;
+    if selector.is_empty()
+        || selector.len() > 63
+        || !selector.split('.').all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+    {
+        r.error("dkim.selector", format!("'{selector}' is not a DNS label — use letters, digits and '-', e.g. smtpdesk or 2026a"));
+    }
+    if !p.dkim.domain.is_empty() {
+        if let Err(why) = host_name_problem(&p.dkim.domain) {
+            r.error("dkim.domain", format!("{why} — give the domain of your From address (example.com) or leave it empty"));
+        }
+    }
     if !p.ehlo_name.is_empty() && !is_address_literal(&p.ehlo_name) {
         if let Err(why) = host_name_problem(&p.ehlo_name) {
             r.error("ehlo_name", format!("{why} — use this machine's fully qualified name (e.g. mail.example.com) or leave it empty"));

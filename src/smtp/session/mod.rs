@@ -170,6 +170,10 @@ pub(crate) struct Opener<'a> {
     /// The server's certificate, once the TLS step has seen it (whatever its verdict).
     pub cert: Option<CertInfo>,
     pub last_reply: Option<Reply>,
+    /// Direct delivery's opportunistic TLS (RFC 7435, RFC 3207 §4 for MX hosts): STARTTLS when
+    /// offered, plain text when not, and a certificate that does not verify is used and noted
+    /// rather than refused. Set only with `relay.verify_certificates` off (no MTA-STS policy).
+    pub opportunistic: bool,
 }
 
 impl<'a> Opener<'a> {
@@ -197,6 +201,7 @@ impl<'a> Opener<'a> {
             tls: None,
             cert: None,
             last_reply: None,
+            opportunistic: false,
         }
     }
 

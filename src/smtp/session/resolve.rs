@@ -20,25 +20,19 @@ impl Opener<'_> {
         }
         self.host_ascii = ascii;
         let deadline = self.step_deadline();
-        let resolver = {
-            use hickory_resolver::config::LookupIpStrategy;
-            let mut builder =
-                hickory_resolver::TokioResolver::builder_tokio().map_err(|e| report.fail(hints::dns_settings_unreadable(&e)))?;
-            let opts = builder.options_mut();
-            opts.ip_strategy = LookupIpStrategy::Ipv4AndIpv6;
-            opts.timeout = self.timeout;
-            opts.attempts = 1;
-            builder.build()
-        };
+        let resolver = crate::dns::resolver_from_env(self.timeout, hickory_resolver::config::LookupIpStrategy::Ipv4AndIpv6)
+            .map_err(|e| report.fail(hints::dns_settings_unreadable(&e)))?;
         let lookup = bounded(self.cancel, deadline, resolver.lookup_ip(self.host_ascii.as_str())).await;
         let place = self.place();
         let ips = match lookup {
             Err(Wire::Cancelled) => return Err(report.fail(Failure::cancelled())),
             Err(_) => return Err(report.fail(place.dns_timeout())),
-            Ok(Err(e)) if e.is_nx_domain() || e.is_no_records_found() => return Err(report.fail(place.dns_not_found())),
             Ok(Err(e)) => {
-                let timed_out = e.proto().is_some_and(|p| matches!(p.kind(), hickory_resolver::proto::ProtoErrorKind::Timeout));
-                return Err(report.fail(if timed_out { place.dns_timeout() } else { place.dns_lookup_failed(&e) }));
+                return Err(report.fail(match crate::dns::Failure::of(&e) {
+                    f if f.is_absent() => place.dns_not_found(),
+                    crate::dns::Failure::Timeout => place.dns_timeout(),
+                    _ => place.dns_lookup_failed(&e),
+                }))
             }
             Ok(Ok(found)) => found.iter().collect::<Vec<_>>(),
         };

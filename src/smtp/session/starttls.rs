@@ -24,6 +24,11 @@ impl Opener<'_> {
                 report.done(status, summary)
             }
             Security::StartTls => {
+                if !self.caps.has("STARTTLS") && self.opportunistic {
+                    let w = format!("{} offers no STARTTLS: the mail travels unencrypted to it.", self.host);
+                    report.warn(w.clone());
+                    return report.done(StepStatus::Warning, w);
+                }
                 if !self.caps.has("STARTTLS") {
                     return Err(self.place().starttls_not_offered(&self.caps.summary()).into());
                 }
@@ -83,6 +88,7 @@ impl Opener<'_> {
         let custom_ca = setup.custom_cas > 0;
         self.tls = Some(setup);
         let mut status = StepStatus::Ok;
+        let mut unverified = None;
         match tls::judge(verdict, verify) {
             tls::Judgement::Trusted => report.detail("verification", "trusted: issued by a trusted CA, valid now, for this host name"),
             tls::Judgement::Rejected(e) => {
@@ -90,9 +96,21 @@ impl Opener<'_> {
                 return Err(report.fail(tls::certificate_failure(&e, &self.host, cert.as_ref(), custom_ca)));
             }
             tls::Judgement::Unchecked(None) => report.detail("verification", "would pass (checking is off)"),
-            tls::Judgement::Unchecked(Some(e)) => report.detail("verification", format!("not checked (would fail: {e})")),
+            tls::Judgement::Unchecked(Some(e)) => {
+                report.detail("verification", format!("not checked (would fail: {e})"));
+                unverified = Some(e);
+            }
         }
-        if !verify {
+        if !verify && self.opportunistic {
+            // Opportunistic TLS: encrypted either way; the verdict is kept for the log.
+            if let Some(e) = unverified {
+                status = StepStatus::Warning;
+                report.warn(format!(
+                    "{}'s certificate does not verify ({e}); used anyway, as mail servers do without an MTA-STS policy.",
+                    self.host
+                ));
+            }
+        } else if !verify {
             status = StepStatus::Warning;
             report.warn(
                 "Certificate checking is off: anyone on the network path could pretend to be the server and read the password.".into(),

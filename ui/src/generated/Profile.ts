@@ -2,6 +2,7 @@
 import type { Auth } from "./Auth";
 import type { Bounces } from "./Bounces";
 import type { Detect } from "./Detect";
+import type { Dkim } from "./Dkim";
 import type { Limits } from "./Limits";
 import type { Listener } from "./Listener";
 import type { Logs } from "./Logs";
@@ -33,4 +34,8 @@ logs: Logs,
 /**
  * Where "Find settings" (autodetect) looks.
  */
-detect: Detect, };
+detect: Detect, 
+/**
+ * DKIM signing of the mail sent (Direct mode, or a relay that doesn't sign): docs/direct.md.
+ */
+dkim: Dkim, };

@@ -57,6 +57,12 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = {
     },
     "detect": {
       "ispdb_url": "https://autoconfig.thunderbird.net/v1.1/"
+    },
+    "dkim": {
+      "enabled": false,
+      "selector": "smtpdesk",
+      "algorithm": "rsa2048",
+      "domain": ""
     }
   },
   "profiles": {},

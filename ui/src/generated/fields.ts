@@ -102,13 +102,14 @@ export const FIELDS = [
   {
     "name": "ehlo_name",
     "label": "EHLO name",
-    "help": "The name this machine gives the server. Leave empty to use this machine's name.",
+    "help": "The name this machine gives the server: in Direct mode its public name (whose reverse DNS matches). Empty: this machine's name.",
     "takes": "host name, or empty for this machine's name",
     "kind": "text",
     "range": null,
     "unit": "",
     "modes": [
-      "relay"
+      "relay",
+      "direct"
     ],
     "per_profile": true
   },
@@ -387,6 +388,62 @@ export const FIELDS = [
     "unit": "hours",
     "modes": [
       "off",
+      "relay",
+      "direct"
+    ],
+    "per_profile": true
+  },
+  {
+    "name": "dkim.enabled",
+    "label": "DKIM signing",
+    "help": "Sign each message so receivers can tell it is really from your domain (publish the key first).",
+    "takes": "true | false",
+    "kind": "switch",
+    "range": null,
+    "unit": "",
+    "modes": [
+      "relay",
+      "direct"
+    ],
+    "per_profile": true
+  },
+  {
+    "name": "dkim.selector",
+    "label": "DKIM selector",
+    "help": "The key is published at SELECTOR._domainkey.DOMAIN.",
+    "takes": "a DNS label such as smtpdesk or 2026a",
+    "kind": "text",
+    "range": null,
+    "unit": "",
+    "modes": [
+      "relay",
+      "direct"
+    ],
+    "per_profile": true
+  },
+  {
+    "name": "dkim.algorithm",
+    "label": "DKIM key type",
+    "help": "RSA-2048 is checked by every receiver.",
+    "takes": "rsa2048 | ed25519",
+    "kind": "choice",
+    "range": null,
+    "unit": "",
+    "modes": [
+      "relay",
+      "direct"
+    ],
+    "per_profile": true
+  },
+  {
+    "name": "dkim.domain",
+    "label": "DKIM domain",
+    "help": "The domain that signs. Empty: the From address's domain.",
+    "takes": "domain, or empty for the From address's",
+    "kind": "text",
+    "range": null,
+    "unit": "",
+    "modes": [
       "relay",
       "direct"
     ],

@@ -77,6 +77,7 @@ export function normalise(s: Settings): Settings {
       logs: { retention_days: p.logs.retention_days },
       // Settings from before "Find settings" have no such part: the core gives them the default.
       detect: { ispdb_url: p.detect?.ispdb_url ?? defaultSettings().profile.detect.ispdb_url },
+      dkim: { ...defaultSettings().profile.dkim, ...p.dkim },
     },
   };
 }
@@ -111,6 +112,7 @@ export class FormFields {
   /** The parts of the settings this form does not show (named profiles), carried through a save. */
   profiles: Settings["profiles"] = {};
   defaultProfile: string | null = null;
+  dkim: Settings["profile"]["dkim"] = defaultSettings().profile.dkim;
   constructor(private readonly root: HTMLElement) {}
 
   control<T extends HTMLInputElement | HTMLSelectElement = HTMLInputElement>(key: string): T {
@@ -181,6 +183,8 @@ export class FormFields {
         bounces: { send: this.control("bounces.send").checked, max_per_hour: this.number("bounces.max_per_hour") },
         logs: { retention_days: this.number("logs.retention_days") },
         detect: { ispdb_url: this.text("detect.ispdb_url") },
+        // Kept as loaded until the form has DKIM controls.
+        dkim: this.dkim,
       },
     });
   }
@@ -222,5 +226,6 @@ export class FormFields {
     set("listener.username", p.listener.username);
     set("logs.retention_days", p.logs.retention_days);
     set("detect.ispdb_url", p.detect?.ispdb_url ?? defaultSettings().profile.detect.ispdb_url);
+    this.dkim = { ...defaultSettings().profile.dkim, ...p.dkim };
   }
 }
