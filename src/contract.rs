@@ -36,6 +36,8 @@ pub fn export_core(dir: &Path) -> Result<(), ExportError> {
     Outcome::export_all(&cfg)?;
     // "Find settings" (src/detect/).
     crate::detect::Detection::export_all(&cfg)?;
+    crate::direct::dkim::KeyInfo::export_all(&cfg)?;
+    crate::health::Report::export_all(&cfg)?;
     // The window's code still names the send-test result `SendResult`; one struct, two names.
     std::fs::write(
         dir.join("SendResult.ts"),

@@ -6,8 +6,10 @@
 pub mod account;
 pub mod contract;
 pub mod detect;
+pub mod direct;
 pub mod dns;
 pub mod error;
+pub mod health;
 pub mod journal;
 pub mod log;
 pub mod machine;
