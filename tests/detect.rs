@@ -11,8 +11,9 @@ mod support;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
+use support::dns::{dnsmasq, Killed};
 use support::{Pki, Server};
 
 /// Root is needed to listen on 443/465/587; CI runs as root, so there a skip would hide a failure.
@@ -29,33 +30,6 @@ fn root_or_skip() -> bool {
 fn loopback(tag: u8) -> String {
     let pid = std::process::id();
     format!("127.{}.{}.{tag}", 10 + (pid % 200), (pid / 200) % 250 + 1)
-}
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// dnsmasq answering only from its arguments (no upstream, no /etc/hosts).
-fn dnsmasq(records: &[String]) -> (Killed, u16) {
-    for _ in 0..5 {
-        let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut cmd = Command::new("dnsmasq");
-        cmd.args(["--no-daemon", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--bind-interfaces", "--listen-address=127.0.0.1"])
-            .arg(format!("--port={port}"))
-            .args(records)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let child = Killed(cmd.spawn().expect("start dnsmasq (Debian package dnsmasq; scripts/setup.sh test installs it)"));
-        // Up once the port is taken (then our own bind fails).
-        if support::wait_until(Duration::from_secs(5), || std::net::UdpSocket::bind(("127.0.0.1", port)).is_err()) {
-            return (child, port);
-        }
-    }
-    panic!("dnsmasq did not start");
 }
 
 /// The static web server over `root` (HTTPS with `cert`, else plain HTTP) on `ip:port`.
