@@ -68,3 +68,30 @@ pub struct Report {
     pub public_ip: Option<String>,
     pub lines: Vec<Line>,
 }
+
+/// What to check and how.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The sender domain; `None`: the profile's From domain (or its DKIM domain).
+    pub domain: Option<String>,
+    /// The public IP to check; `None`: learn it (a server's EHLO reply, else a "my address" DNS
+    /// query to a public resolver).
+    pub ip: Option<std::net::IpAddr>,
+    /// Each network step's limit.
+    pub timeout: std::time::Duration,
+}
+
+/// Why the check could not run at all (a single line that fails is a [`Line`], not this).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    #[error("no sender domain to check: set the From address (sender.from_address) or give --domain")]
+    NoDomain,
+    #[error(transparent)]
+    Dns(#[from] crate::dns::SetupError),
+}
+
+/// Runs every check for profile `profile` (`None`: the default profile).
+pub async fn run(settings: &crate::settings::Settings, profile: Option<&str>, options: &Options) -> Result<Report, Error> {
+    let _ = (settings, profile, options);
+    Err(Error::NoDomain)
+}
