@@ -16,6 +16,7 @@ say() { printf '== %s\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # systemd (systemd-creds), passwd (useradd) and util-linux (runuser): the system-mode test.
+# util-linux (unshare) and iproute2 (ip): the port-25 tests run in a network namespace of their own.
 # ca-certificates: the system trust store the server certificate is checked against (the tests
 # also install a test CA into it with update-ca-certificates).
 build_packages=(build-essential pkg-config curl file ca-certificates libwebkit2gtk-4.1-dev libxdo-dev libssl-dev
@@ -23,7 +24,7 @@ build_packages=(build-essential pkg-config curl file ca-certificates libwebkit2g
 test_packages=(xvfb xauth webkit2gtk-driver gnome-keyring dbus-x11 libsecret-tools libglib2.0-bin
   python3 python3-aiosmtpd python3-xlib swaks hyperfine openssl rpm msmtp strace pflogsumm
   libsasl2-modules sasl2-bin systemd passwd util-linux dnsmasq python3-jwt python3-cryptography
-  desktop-file-utils appstream man-db dpkg-repack)
+  desktop-file-utils appstream man-db dpkg-repack iproute2)
 packages=("${build_packages[@]}")
 [ "$purpose" = test ] && packages+=("${test_packages[@]}")
 
