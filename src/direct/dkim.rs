@@ -368,6 +368,14 @@ pub fn key_info(settings: &Settings, name: &str) -> Result<Option<KeyInfo>, Erro
     }
 }
 
+/// Profile `name`'s key as stored, or [`Error::NoKey`] (which names `smtp-desk dkim generate`).
+pub fn existing_key(settings: &Settings, name: &str) -> Result<KeyInfo, Error> {
+    let (canonical, profile) = resolved(settings, name)?;
+    let id = Identity::of(&canonical, &profile)?;
+    let key = stored(&id)?.ok_or_else(|| id.no_key())?;
+    info(&id, &key)
+}
+
 /// Makes a new key pair for profile `name` with its settings' algorithm, selector and domain, and
 /// keeps the private key in the keyring. An existing key is kept unless `replace` (a new key
 /// needs a new DNS record: mail signed in between fails DKIM): without it, [`Error::Exists`].
