@@ -210,10 +210,17 @@ fn relayed_mail_is_signed_and_the_signature_verifies_for_rsa_and_ed25519() {
             assert!(tags.split(':').any(|t| t == signed), "{signed} is signed: h={tags}");
         }
 
-        assert_eq!(verify(&message, dns_port), vec![mail_auth::DkimResult::Pass], "{algorithm}: {text}");
+        assert_eq!(verify(&message, dns_port), vec![mail_auth::DkimResult::Pass], "{algorithm}: {text:?}");
 
         // A body changed on the way fails.
         let tampered = text.replace("The report is attached.", "The report is NOT attached.");
+        let results = verify(tampered.as_bytes(), dns_port);
+        assert!(format!("{results:?}").contains("FailedBodyHashMatch"), "{algorithm}: {results:?}");
+        // So does a changed Subject, and a Reply-To added on the way (signed as absent).
+        let tampered = text.replace("Subject: signed with", "Subject: SIGNED with");
+        let results = verify(tampered.as_bytes(), dns_port);
+        assert!(matches!(results.as_slice(), [mail_auth::DkimResult::Fail(_)]), "{algorithm}: {results:?}");
+        let tampered = text.replacen("\r\n\r\n", "\r\nReply-To: thief@evil.test\r\n\r\n", 1);
         let results = verify(tampered.as_bytes(), dns_port);
         assert!(matches!(results.as_slice(), [mail_auth::DkimResult::Fail(_)]), "{algorithm}: {results:?}");
 
@@ -263,4 +270,35 @@ fn a_message_that_cannot_be_signed_is_an_error_naming_why() {
     assert!(signer.sign(b"From: a@nohdr.test\r\n\r\nbody\r\n").unwrap().starts_with(b"DKIM-Signature:"));
     smtp_desk::direct::dkim::remove(&s, "global").unwrap();
     assert!(smtp_desk::direct::dkim::key_info(&s, "global").unwrap().is_none());
+}
+
+#[test]
+fn a_message_that_cannot_be_signed_goes_out_unsigned_with_one_warning() {
+    let server = Server::start(&[]);
+    let d = desk(server.port, "unsigned", "unsigned.test", "ed25519", true);
+    key_json(&d, &["generate"]);
+    // Intake always adds a From; a message queued without one (an older queue, another writer)
+    // can't be signed (RFC 6376 §5.4): it must still be delivered.
+    let mut store = d.store();
+    let no_from = |n: u32| smtp_desk::outbox::Submission {
+        sender: "me@example.com".into(),
+        recipients: vec!["team@example.com".into()],
+        body: format!("Subject: no from {n}\r\n\r\nbody {n}\r\n").into_bytes(),
+        subject: format!("no from {n}"),
+        message_id: format!("<nofrom{n}@unsigned.test>"),
+        source: "test".into(),
+        options: Default::default(),
+        profile: "global".into(),
+    };
+    store.insert(&[no_from(1), no_from(2)]).unwrap();
+    drop(store);
+    ok(&d.run(&["deliver", "--once"], b""));
+    assert!(wait_until(Duration::from_secs(15), || server.received().len() == 2), "both delivered");
+    for m in server.received() {
+        assert!(!m["content"].as_str().unwrap().contains("DKIM-Signature"), "{m}");
+    }
+    let events = d.run(&["events", "--json"], b"");
+    let warnings = stdout(&events).lines().filter(|l| l.contains("without a DKIM signature")).count();
+    assert_eq!(warnings, 1, "one warning per pass: {}", stdout(&events));
+    ok(&d.run(&["dkim", "remove"], b""));
 }

@@ -250,8 +250,10 @@ fn info(id: &Identity, key: &StoredKey) -> Result<KeyInfo, Error> {
     })
 }
 
-/// The headers signed when present (RFC 6376 §5.4.1): those a receiver shows or acts on, so a
-/// relay or list that rewrites them breaks the signature rather than the reader's trust.
+/// The headers signed (RFC 6376 §5.4.1): those a receiver shows or acts on, so a relay or list
+/// that rewrites them breaks the signature rather than the reader's trust. mail-auth also signs
+/// the absence of those a message lacks ("oversigning", §8.15): one added on the way (a second
+/// From, a Reply-To) breaks the signature too.
 const SIGNED_HEADERS: &[&str] = &[
     "From",
     "Reply-To",
@@ -328,14 +330,17 @@ impl Signer {
 
     /// `message` with a DKIM-Signature header in front.
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
+        // RFC 6376 §5.4: From MUST be signed. mail-auth would sign its absence (see SIGNED_HEADERS).
+        use mailparse::MailHeaderMap;
+        let has_from = mailparse::parse_headers(message).is_ok_and(|(headers, _)| headers.get_first_header("From").is_some());
+        if !has_from {
+            return Err(Error::Crypto("signing failed: the message has no From header".into()));
+        }
         let signature = match &self.key {
             Key::Rsa(s) => s.sign(message),
             Key::Ed25519(s) => s.sign(message),
         }
-        .map_err(|e| match e {
-            mail_auth::Error::NoHeadersFound => Error::Crypto("signing failed: the message has none of the headers to sign (no From)".into()),
-            other => Error::Crypto(format!("signing failed: {other}")),
-        })?;
+        .map_err(|e| Error::Crypto(format!("signing failed: {e}")))?;
         let header = signature.to_header();
         let mut out = Vec::with_capacity(header.len() + message.len());
         out.extend_from_slice(header.as_bytes());
