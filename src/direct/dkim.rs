@@ -153,7 +153,12 @@ impl Identity {
         if domain.is_empty() {
             return Err(Error::NoDomain { profile: name.to_string() });
         }
-        Ok(Identity { profile: name.to_string(), selector: profile.dkim.selector.trim().to_string(), domain, algorithm: profile.dkim.algorithm })
+        Ok(Identity {
+            profile: name.to_string(),
+            selector: profile.dkim.selector.trim().to_string(),
+            domain,
+            algorithm: profile.dkim.algorithm,
+        })
     }
 
     fn record_name(&self) -> String {
@@ -444,7 +449,11 @@ pub async fn check(resolver: &hickory_resolver::TokioResolver, info: &KeyInfo) -
     let theirs = p_tag(record).unwrap_or_default();
     let same = theirs == ours || base64::engine::general_purpose::STANDARD.decode(&theirs).is_ok_and(|d| d == ours_der);
     if !same {
-        return Published::Different(if theirs.is_empty() { format!("a revoked key (empty p=): {record}") } else { format!("another key: {record}") });
+        return Published::Different(if theirs.is_empty() {
+            format!("a revoked key (empty p=): {record}")
+        } else {
+            format!("another key: {record}")
+        });
     }
     // Our key, but would a receiver read it (k= type, v=DKIM1)?
     match mail_auth::common::verify::DomainKey::parse(record.as_bytes()) {

@@ -2,12 +2,12 @@
 //! the DNS TXT record to publish for it, and whether DNS holds it.
 
 use crate::EXIT_FAILURE;
-use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use smtp_desk::direct::dkim::{self, KeyInfo, Published};
 use smtp_desk::error::ErrorReport;
 use smtp_desk::journal::events;
 use smtp_desk::settings::{self, profiles};
+use std::process::ExitCode;
 
 #[derive(Subcommand)]
 pub enum DkimCommand {
@@ -150,9 +150,7 @@ fn load_settings() -> Result<settings::Settings, (u8, ErrorReport)> {
 }
 
 fn canonical(s: &settings::Settings, which: &Which) -> Result<String, (u8, ErrorReport)> {
-    profiles::canonical(s, which.profile.as_deref())
-        .map(str::to_string)
-        .map_err(|e| (crate::profile::code_of(&e), ErrorReport::from(&e)))
+    profiles::canonical(s, which.profile.as_deref()).map(str::to_string).map_err(|e| (crate::profile::code_of(&e), ErrorReport::from(&e)))
 }
 
 /// The profile's key, or the error naming `dkim generate`.
