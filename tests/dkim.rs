@@ -302,3 +302,17 @@ fn a_message_that_cannot_be_signed_goes_out_unsigned_with_one_warning() {
     assert_eq!(warnings, 1, "one warning per pass: {}", stdout(&events));
     ok(&d.run(&["dkim", "remove"], b""));
 }
+
+#[test]
+fn a_renamed_profile_keeps_its_key_and_a_deleted_one_takes_it_away() {
+    let d = desk(1, "ren", "rename.test", "ed25519", false);
+    ok(&d.run(&["profile", "create", "ops"], b""));
+    ok(&d.run(&["config", "set", "--profile", "ops", "dkim.selector", "ren-ops"], b""));
+    let before = key_json(&d, &["generate", "--profile", "ops"]);
+    ok(&d.run(&["profile", "rename", "ops", "pager"], b""));
+    let after = key_json(&d, &["show", "--profile", "pager"]);
+    assert_eq!(after["record_value"], before["record_value"], "the published record stays valid");
+    assert!(secrets::get_dkim(&secrets::dkim_account("ops", "ren-ops", "rename.test")).unwrap().is_none());
+    ok(&d.run(&["profile", "delete", "pager"], b""));
+    assert!(secrets::get_dkim(&secrets::dkim_account("pager", "ren-ops", "rename.test")).unwrap().is_none(), "no orphan key");
+}

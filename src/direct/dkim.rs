@@ -415,6 +415,21 @@ pub fn remove(settings: &Settings, name: &str) -> Result<(), Error> {
     secrets::clear_dkim(&id.account()).map_err(keyring("removed from"))
 }
 
+/// Moves profile `old`'s key to the entry of its new name `new`, so a renamed profile keeps its
+/// key and its published record. `settings` are from before the rename. No key: nothing to do.
+pub fn follow_rename(settings: &Settings, old: &str, new: &str) -> Result<(), Error> {
+    let (canonical, profile) = resolved(settings, old)?;
+    let id = match Identity::of(&canonical, &profile) {
+        Ok(id) => id,
+        Err(Error::NoDomain { .. }) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let Some(key) = secrets::get_dkim(&id.account()).map_err(keyring("read from"))? else { return Ok(()) };
+    let moved = Identity { profile: new.to_string(), ..id.clone() };
+    secrets::set_dkim(&moved.account(), &key).map_err(keyring("saved in"))?;
+    secrets::clear_dkim(&id.account()).map_err(keyring("removed from"))
+}
+
 /// The `p=` tag of a DKIM record, whitespace removed (RFC 6376 §3.6.1: FWS may appear inside
 /// the base64); `None` when there is none.
 fn p_tag(record: &str) -> Option<String> {
