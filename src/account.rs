@@ -192,6 +192,11 @@ pub fn rename_profile(path: &Path, old: &str, new: &str) -> Result<Written, Erro
             tracing::warn!(profile = old, "the renamed profile's old keyring entry could not be removed: {e}");
         }
     }
+    // Its DKIM key follows too (the published record stays valid); a failure leaves it under the
+    // old name, which `dkim generate` would replace.
+    if let Err(e) = crate::direct::dkim::follow_rename(&current, old, new) {
+        tracing::warn!(profile = old, "the renamed profile's DKIM key stays under its old name: {e}");
+    }
     // Mail queued under the old name follows the profile (the mail log keeps the name each row
     // was written with). Left behind, it would wait as mail of a profile that does not exist.
     let outbox = crate::paths::outbox_file();
@@ -209,6 +214,9 @@ pub fn delete_profile(path: &Path, name: &str) -> Result<Written, ErrorReport> {
     let current = settings::load_from(path).map_err(report)?.settings;
     let entry = settings::profiles::password_entry(&current, Some(name)).map_err(report)?;
     let written = settings::modify(path, settings::WriteOptions::default(), |s| settings::profiles::delete(s, name)).map_err(report)?;
+    if let Err(e) = crate::direct::dkim::remove(&current, name) {
+        tracing::warn!(profile = name, "the deleted profile's DKIM key could not be removed from the keyring: {e}");
+    }
     let k = SecretSource::current().keyring();
     for result in [k.clear(&entry), k.clear_listener(&entry)] {
         result.map_err(|e| {

@@ -94,6 +94,12 @@ pub enum ErrorKind {
     ServiceFailed,
     /// A log export (CSV) could not be written.
     ExportFailed,
+    /// DKIM signing is on but no key is saved for the profile's selector and domain.
+    DkimNoKey,
+    /// A DKIM key exists already (replacing it needs a new DNS record).
+    DkimKeyExists,
+    /// DKIM can't sign: no domain to sign for, an unreadable saved key, a signing failure.
+    DkimUnusable,
     /// A background task failed unexpectedly.
     Internal,
     /// Set by the window when Tauri itself refuses a call (unknown command, bad arguments) or

@@ -381,6 +381,27 @@ pub fn clear_oauth(profile: &str) -> Result<(), Error> {
     change(&oauth_account(profile), None)
 }
 
+/// The keyring account of a profile's DKIM private key (src/direct/dkim.rs):
+/// `dkim:PROFILE:SELECTOR._domainkey.DOMAIN`, one per profile, selector and domain.
+pub fn dkim_account(profile: &str, selector: &str, domain: &str) -> String {
+    format!("dkim:{profile}:{selector}._domainkey.{domain}")
+}
+
+/// The DKIM private key saved under `account` ([`dkim_account`]), if any.
+pub fn get_dkim(account: &str) -> Result<Option<Password>, Error> {
+    get_account(account)
+}
+
+/// Saves a DKIM private key under `account`; an error means no change.
+pub fn set_dkim(account: &str, key: &Password) -> Result<(), Error> {
+    change(account, Some(key.expose().as_bytes().to_vec()))
+}
+
+/// Removes the DKIM private key under `account`; a missing one is not an error.
+pub fn clear_dkim(account: &str) -> Result<(), Error> {
+    change(account, None)
+}
+
 /// The keyring calls a settings save makes (`account::save_with`). [`OsKeyring`] is the real
 /// one; tests wrap it to change the keyring's state between two calls, which nothing outside
 /// the process can time (e.g. lock it just before a rollback).

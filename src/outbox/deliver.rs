@@ -36,6 +36,7 @@ use super::pool::Pool;
 use super::relay::{self, Connection, Envelope, Verdict};
 use super::store::Store;
 use super::{now_millis, Error};
+use crate::direct::dkim::Signer;
 use crate::journal::events::{self, CertificateSeen};
 use crate::secrets::Password;
 use crate::settings::Profile;
@@ -98,6 +99,8 @@ enum Request {
     Unclaim(Vec<Job>, oneshot::Sender<Result<(), Error>>),
     /// The relay's certificate, for the event log (and so the dashboard); no answer.
     Certificate(CertificateSeen),
+    /// Something for the event log (a message sent unsigned); no answer.
+    Problem(events::NewEvent),
 }
 
 fn copy(e: &Error, path: &str) -> Error {
@@ -141,6 +144,7 @@ impl Writer {
                         let _ = reply.send(self.store.unclaim_all(&jobs));
                     }
                     Request::Certificate(seen) => events::record_certificate(&self.store, &seen),
+                    Request::Problem(e) => events::record_or_log(&self.store, &e),
                 }
             }
             if attempts.is_empty() {
@@ -215,6 +219,10 @@ struct Shared {
     /// The relay's certificate went to the writer in this pass: once is enough (the event log
     /// keeps it once a day), not once per connection.
     certificate_noted: AtomicBool,
+    /// Signs each message before it goes out (`dkim.enabled`).
+    signer: Option<Arc<Signer>>,
+    /// A message went out unsigned in this pass: the event log says so once per pass.
+    unsigned_noted: AtomicBool,
 }
 
 impl Shared {
@@ -249,11 +257,15 @@ impl Shared {
 /// Delivers everything due now, then returns. Connections still good are left in `pool` for
 /// the next pass (the caller closes them when their idle time is up). The store's storage errors
 /// end the pass early.
+// Each argument is one of the pass's separate inputs (the runner reads them per profile); a
+// struct bundling them would only move the list.
+#[allow(clippy::too_many_arguments)]
 pub async fn drain(
     store: Store,
     whose: Whose,
     profile: &Profile,
     password: Option<Password>,
+    signer: Option<Arc<Signer>>,
     bounces: Bounces,
     stop: &Stop,
     pool: &Arc<Pool>,
@@ -273,6 +285,8 @@ pub async fn drain(
         ready: Mutex::new(Default::default()),
         refill: tokio::sync::Mutex::new(()),
         certificate_noted: AtomicBool::new(false),
+        signer,
+        unsigned_noted: AtomicBool::new(false),
     });
     let workers = profile.limits.connection_limit.max(1) as usize;
     let password = password.map(Arc::new);
@@ -363,11 +377,12 @@ async fn worker(shared: &Arc<Shared>, profile: &Profile, password: Option<&Passw
                     }
                 }
             }
+            let signed = signed(shared, &job).await;
             let Some((c, used)) = conn.as_mut() else { unreachable!("connected above") };
             let env = Envelope {
                 sender: &job.sender,
                 recipients: job.recipients.iter().map(|(_, a)| a.as_str()).collect(),
-                body: &job.body,
+                body: signed.as_deref().unwrap_or(&job.body),
                 eight_bit: job.eight_bit,
                 dsn: &job.dsn,
             };
@@ -428,6 +443,34 @@ async fn worker(shared: &Arc<Shared>, profile: &Profile, password: Option<&Passw
         }
     }
     result
+}
+
+/// `job`'s message signed, when the profile signs; `None` sends it as queued. A signing error
+/// (e.g. a message without From) sends that message unsigned, never holds or loses it, and the
+/// event log says so once per pass. Signing runs on a blocking thread (RSA and hashing a large
+/// message take a while) so other connections go on.
+pub(crate) async fn sign(signer: Option<&Arc<Signer>>, job: &Job) -> Result<Option<Vec<u8>>, String> {
+    let Some(signer) = signer else { return Ok(None) };
+    let (signer, body) = (signer.clone(), job.body.clone());
+    match tokio::task::spawn_blocking(move || signer.sign(&body)).await {
+        Ok(Ok(signed)) => Ok(Some(signed)),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(e) => Err(format!("DKIM signing stopped: {e}")),
+    }
+}
+
+async fn signed(shared: &Shared, job: &Job) -> Option<Vec<u8>> {
+    match sign(shared.signer.as_ref(), job).await {
+        Ok(signed) => signed,
+        Err(why) => {
+            tracing::warn!(message = job.id, "sent unsigned: {why}");
+            if !shared.unsigned_noted.swap(true, Ordering::Relaxed) {
+                let text = format!("Message {} was sent without a DKIM signature: {why}", job.id);
+                let _ = shared.desk.tx.send(Request::Problem(events::app_problem(events::Severity::Warning, text)));
+            }
+            None
+        }
+    }
 }
 
 /// A connection: a kept one that still answers, or a new one.

@@ -33,6 +33,7 @@ use super::deliver::{self, Bounces, Stop, Summary};
 use super::pool::Pool;
 use super::store::Store;
 use super::{now_millis, Error};
+use crate::direct::dkim::{self, Signer};
 use crate::journal::events as journal;
 use crate::policy;
 use crate::secrets::Password;
@@ -476,8 +477,19 @@ async fn pass_profile(
             None
         }
     };
+    // Signing is what the user asked for: without the key, mail waits (the reason on it and in
+    // the event log) rather than going out unsigned where the domain's DMARC may want it signed.
+    let signer = match signer(settings, &whose.name, &profile).await {
+        Ok(s) => s,
+        Err(why) => {
+            let text = format!("Not sent{of}: {why}");
+            journal::record_unless_repeated(&store, &journal::app_problem(journal::Severity::Warning, text.clone()));
+            events.notice(&format!("not sent{of}: {why}"));
+            return blocked(store, text);
+        }
+    };
     let started = now_millis();
-    let (store, summary, error) = deliver::drain(store, whose, &profile, password, bounces, stop, pool).await;
+    let (store, summary, error) = deliver::drain(store, whose, &profile, password, signer, bounces, stop, pool).await;
     if summary.failed > 0 {
         match failed_since(&store, started) {
             Ok(failures) if !failures.is_empty() => {
@@ -544,6 +556,29 @@ async fn password(settings: &settings::Settings, name: &str, profile: &Profile) 
         }
         Ok(Err(e)) => Err(format!("Reading the password stopped: {e}")),
         Err(_) => Err("The keyring did not answer in time during delivery; mail waits until it does".into()),
+    }
+}
+
+/// Profile `name`'s DKIM signer when it signs (`dkim.enabled`), its key read from the keyring
+/// once for the pass on a blocking thread within the step timeout. Missing or unreadable: why,
+/// with the fix, for the queue and the event log.
+async fn signer(settings: &settings::Settings, name: &str, profile: &Profile) -> Result<Option<Arc<Signer>>, String> {
+    if !profile.dkim.enabled {
+        return Ok(None);
+    }
+    let (s, n, p) = (settings.clone(), name.to_string(), profile.clone());
+    let read = tokio::task::spawn_blocking(move || dkim::signer_for(&s, &n, &p));
+    match tokio::time::timeout(profile.limits.step_timeout(), read).await {
+        Ok(Ok(Ok(signer))) => Ok(signer.map(Arc::new)),
+        Ok(Ok(Err(e))) => {
+            let r = crate::error::ErrorReport::from(&e);
+            Err(match r.hint {
+                Some(h) => format!("DKIM signing is on but {}; mail waits. {h}", r.message),
+                None => format!("DKIM signing is on but {}; mail waits", r.message),
+            })
+        }
+        Ok(Err(e)) => Err(format!("reading the DKIM key stopped: {e}")),
+        Err(_) => Err("the keyring did not answer in time for the DKIM key; mail waits until it does".into()),
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod config;
 mod detect;
+mod dkim;
 mod journal;
 mod listen;
 mod man;
@@ -99,6 +100,10 @@ enum Command {
     /// MX, probes), show what each source found, and optionally apply it.
     #[command(after_help = detect::DETECT_HELP)]
     Detect(detect::DetectArgs),
+    /// DKIM signing keys: generate one (kept in the OS keyring), show the DNS record to publish,
+    /// check that DNS holds it, remove it.
+    #[command(subcommand)]
+    Dkim(dkim::DkimCommand),
     /// Write the manual pages (smtp-desk.1 and one per subcommand) into DIR: for packaging.
     #[command(hide = true)]
     Man { dir: std::path::PathBuf },
@@ -136,6 +141,7 @@ fn main() -> ExitCode {
         Command::Policy(args) => policy::run(args),
         Command::Mode(args) => mode::run(args),
         Command::Detect(args) => detect::run(args),
+        Command::Dkim(command) => return dkim::run(command),
         Command::Man { dir } => return man::write(&dir),
     };
     match result {
