@@ -104,9 +104,6 @@ pub fn describe_failures(failures: &[Failure], total: usize) -> String {
 
 /// Why nothing is delivered while sending is off.
 pub const HELD_WHILE_OFF: &str = "held while sending is off (set mode to relay to send)";
-/// Why nothing is delivered in Direct mode yet.
-pub const DIRECT_NOT_YET: &str =
-    "not sent: direct delivery (to the recipients' mail servers) is not available yet; choose Relay mode and a server";
 
 /// Longest sleep of a daemon with nothing due, so an edited settings file is seen eventually
 /// even without a wake.
@@ -445,13 +442,9 @@ async fn pass_profile(
             events.notice(&format!("sending is off{of}: its mail is {HELD_WHILE_OFF}"));
             return Ok((store, Summary::default(), None));
         }
-        Mode::Direct => {
-            events.notice(DIRECT_NOT_YET);
-            return blocked(store, DIRECT_NOT_YET.to_string());
-        }
-        Mode::Relay => {}
+        Mode::Direct | Mode::Relay => {}
     }
-    if let Err(r) = crate::smtp::check_ready(&profile, None) {
+    if let Err(r) = if profile.mode == Mode::Relay { crate::smtp::check_ready(&profile, None) } else { Ok(()) } {
         let problem = journal::app_problem(journal::Severity::Warning, format!("Nothing was sent{of}: {}", r.message));
         journal::record_unless_repeated(&store, &problem);
         events.notice(&format!("nothing was sent{of}: {}", r.message));
@@ -468,16 +461,21 @@ async fn pass_profile(
             None
         },
     };
-    let password = match password(settings, &whose.name, &profile).await {
-        Ok(p) => p,
-        Err(why) => {
-            // The login step defers the mail with the reason; the log says why once in a while.
-            journal::record_unless_repeated(&store, &journal::app_problem(journal::Severity::Warning, why));
-            None
-        }
-    };
     let started = now_millis();
-    let (store, summary, error) = deliver::drain(store, whose, &profile, password, bounces, stop, pool).await;
+    let (store, summary, error) = if profile.mode == Mode::Direct {
+        let signer = signer(&store, settings, &whose.name, &profile).await;
+        super::direct::drain(store, whose, &profile, signer, bounces.budget, stop).await
+    } else {
+        let password = match password(settings, &whose.name, &profile).await {
+            Ok(p) => p,
+            Err(why) => {
+                // The login step defers the mail with the reason; the log says why once in a while.
+                journal::record_unless_repeated(&store, &journal::app_problem(journal::Severity::Warning, why));
+                None
+            }
+        };
+        deliver::drain(store, whose, &profile, password, bounces, stop, pool).await
+    };
     if summary.failed > 0 {
         match failed_since(&store, started) {
             Ok(failures) if !failures.is_empty() => {
@@ -501,6 +499,26 @@ async fn pass_profile(
             Ok((store, summary, Some(next)))
         }
     }
+}
+
+/// Profile `name`'s DKIM signer for a pass (its key read from the keyring on a blocking thread,
+/// within the step timeout). When DKIM is on but the key can't be had, mail goes unsigned and
+/// the event log says why (once in a while).
+async fn signer(store: &Store, settings: &settings::Settings, name: &str, profile: &Profile) -> Option<crate::direct::dkim::Signer> {
+    if !profile.dkim.enabled {
+        return None;
+    }
+    let (s, n, p) = (settings.clone(), name.to_string(), profile.clone());
+    let read = tokio::task::spawn_blocking(move || crate::direct::dkim::signer_for(&s, &n, &p));
+    let why = match tokio::time::timeout(profile.limits.step_timeout(), read).await {
+        Ok(Ok(Ok(signer))) => return signer,
+        Ok(Ok(Err(e))) => e.to_string(),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "the keyring did not answer in time".into(),
+    };
+    let text = format!("DKIM signing is on but mail is sent unsigned: {why}");
+    journal::record_unless_repeated(store, &journal::app_problem(journal::Severity::Warning, text));
+    None
 }
 
 /// The recipients that failed at or after `since` (this pass's), newest first, at most [`FAILURES_TOLD`].
