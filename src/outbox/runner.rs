@@ -463,7 +463,14 @@ async fn pass_profile(
     };
     let started = now_millis();
     let (store, summary, error) = if profile.mode == Mode::Direct {
-        let signer = signer(&store, settings, &whose.name, &profile).await;
+        let signer = match signer(settings, &whose.name, &profile).await {
+            Ok(s) => s,
+            Err(why) => {
+                let text = format!("DKIM signing is on but mail is sent unsigned: {why}");
+                journal::record_unless_repeated(&store, &journal::app_problem(journal::Severity::Warning, text));
+                None
+            }
+        };
         super::direct::drain(store, whose, &profile, signer, bounces.budget, stop).await
     } else {
         let password = match password(settings, &whose.name, &profile).await {
@@ -503,22 +510,20 @@ async fn pass_profile(
 
 /// Profile `name`'s DKIM signer for a pass (its key read from the keyring on a blocking thread,
 /// within the step timeout). When DKIM is on but the key can't be had, mail goes unsigned and
-/// the event log says why (once in a while).
-async fn signer(store: &Store, settings: &settings::Settings, name: &str, profile: &Profile) -> Option<crate::direct::dkim::Signer> {
+/// the event log says why (once in a while): `Err(why)`. No store is held across the wait (the
+/// agent's future must stay `Send`).
+async fn signer(settings: &settings::Settings, name: &str, profile: &Profile) -> Result<Option<crate::direct::dkim::Signer>, String> {
     if !profile.dkim.enabled {
-        return None;
+        return Ok(None);
     }
     let (s, n, p) = (settings.clone(), name.to_string(), profile.clone());
     let read = tokio::task::spawn_blocking(move || crate::direct::dkim::signer_for(&s, &n, &p));
-    let why = match tokio::time::timeout(profile.limits.step_timeout(), read).await {
-        Ok(Ok(Ok(signer))) => return signer,
-        Ok(Ok(Err(e))) => e.to_string(),
-        Ok(Err(e)) => e.to_string(),
-        Err(_) => "the keyring did not answer in time".into(),
-    };
-    let text = format!("DKIM signing is on but mail is sent unsigned: {why}");
-    journal::record_unless_repeated(store, &journal::app_problem(journal::Severity::Warning, text));
-    None
+    match tokio::time::timeout(profile.limits.step_timeout(), read).await {
+        Ok(Ok(Ok(signer))) => Ok(signer),
+        Ok(Ok(Err(e))) => Err(e.to_string()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("the keyring did not answer in time".into()),
+    }
 }
 
 /// The recipients that failed at or after `since` (this pass's), newest first, at most [`FAILURES_TOLD`].
