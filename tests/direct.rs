@@ -231,21 +231,26 @@ fn starttls_is_used_when_offered_and_a_self_signed_certificate_is_accepted_and_n
 /// An MTA-STS domain: its MX mx.DOMAIN with a certificate from the test CA, its policy served
 /// over HTTPS at mta-sts.DOMAIN (127.0.0.61:443), allowing `allowed`.
 struct StsDomain {
-    _dns: Killed,
-    _web: support::dns::Killed,
+    dns: Killed,
+    web: Option<Killed>,
     mx: Server,
     _pki: Pki,
     _root: tempfile::TempDir,
 }
 
+/// The DNS of an MTA-STS domain whose TXT record has `id`.
+fn sts_dns(domain: &str, id: &str) -> Killed {
+    dns(&[
+        &format!("--mx-host={domain},mx.{domain},10"),
+        &format!("--host-record=mx.{domain},127.0.0.62"),
+        &format!("--host-record=mta-sts.{domain},127.0.0.61"),
+        &format!("--txt-record=_mta-sts.{domain},v=STSv1; id={id}"),
+    ])
+}
+
 fn sts_domain(domain: &str, allowed: &str) -> StsDomain {
     let mx_name = format!("mx.{domain}");
-    let _dns = dns(&[
-        &format!("--mx-host={domain},{mx_name},10"),
-        &format!("--host-record={mx_name},127.0.0.62"),
-        &format!("--host-record=mta-sts.{domain},127.0.0.61"),
-        &format!("--txt-record=_mta-sts.{domain},v=STSv1; id=20261123"),
-    ]);
+    let dns = sts_dns(domain, "20261123");
     set_env("SMTP_DESK_DNS_SERVER", Path::new("127.0.0.1:53"));
     let pki = Pki::new();
     set_env("SMTP_DESK_EXTRA_CA", &pki.ca_pem);
@@ -269,7 +274,7 @@ fn sts_domain(domain: &str, allowed: &str) -> StsDomain {
     std::io::BufRead::read_line(&mut std::io::BufReader::new(web.stdout.take().unwrap()), &mut line).unwrap();
     assert!(line.starts_with("READY"), "{line}");
     let mx = Server::start_tls("starttls", &pki.server_cert_for(&[&mx_name]), &["--host", "127.0.0.62", "--port", "25"]);
-    StsDomain { _dns, _web: Killed(web), mx, _pki: pki, _root: root }
+    StsDomain { dns, web: Some(Killed(web)), mx, _pki: pki, _root: root }
 }
 
 #[test]
@@ -277,7 +282,7 @@ fn mta_sts_enforce_with_a_listed_mx_and_a_valid_certificate_delivers() {
     if !in_own_netns("mta_sts_enforce_with_a_listed_mx_and_a_valid_certificate_delivers") {
         return;
     }
-    let d = sts_domain("sts.test", "*.sts.test");
+    let mut d = sts_domain("sts.test", "*.sts.test");
     let desk = direct_desk();
     send(&desk, &["p@sts.test"]);
     assert_eq!(rcpts(&d.mx), vec![vec!["p@sts.test".to_string()]]);
@@ -288,6 +293,18 @@ fn mta_sts_enforce_with_a_listed_mx_and_a_valid_certificate_delivers() {
     // The policy is cached beside the outbox.
     let cache = std::fs::read_to_string(desk.data.path().join("mta-sts.json")).unwrap();
     assert!(cache.contains("sts.test") && cache.contains("enforce"), "{cache}");
+    // A new policy id whose policy can't be fetched (the web server is gone): the cached policy
+    // still applies (RFC 8461 §5.1), it is not dropped to "no policy".
+    d.web.take();
+    d.dns = {
+        drop(std::mem::replace(&mut d.dns, Killed(Command::new("true").spawn().unwrap())));
+        sts_dns("sts.test", "20261124")
+    };
+    send(&desk, &["p2@sts.test"]);
+    let row = log_of(&log(&desk), "p2@sts.test").clone();
+    assert_eq!(row["result"], "sent", "{row}");
+    let reply = row["reply"].as_str().unwrap();
+    assert!(reply.contains("MTA-STS enforce") && reply.contains("the cached policy is used"), "{row}");
 }
 
 #[test]
