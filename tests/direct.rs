@@ -248,7 +248,7 @@ fn sts_dns(domain: &str, id: &str) -> Killed {
     ])
 }
 
-fn sts_domain(domain: &str, allowed: &str) -> StsDomain {
+fn sts_domain(domain: &str, mode: &str, allowed: &str) -> StsDomain {
     let mx_name = format!("mx.{domain}");
     let dns = sts_dns(domain, "20261123");
     set_env("SMTP_DESK_DNS_SERVER", Path::new("127.0.0.1:53"));
@@ -257,7 +257,7 @@ fn sts_domain(domain: &str, allowed: &str) -> StsDomain {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join(format!("mta-sts.{domain}/.well-known"));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("mta-sts.txt"), format!("version: STSv1\r\nmode: enforce\r\nmx: {allowed}\r\nmax_age: 86400\r\n")).unwrap();
+    std::fs::write(dir.join("mta-sts.txt"), format!("version: STSv1\r\nmode: {mode}\r\nmx: {allowed}\r\nmax_age: 86400\r\n")).unwrap();
     let (cert, key) = pki.server_cert_for(&[&format!("mta-sts.{domain}")]);
     let mut web = Command::new("/usr/bin/python3")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/https_server.py"))
@@ -282,7 +282,7 @@ fn mta_sts_enforce_with_a_listed_mx_and_a_valid_certificate_delivers() {
     if !in_own_netns("mta_sts_enforce_with_a_listed_mx_and_a_valid_certificate_delivers") {
         return;
     }
-    let mut d = sts_domain("sts.test", "*.sts.test");
+    let mut d = sts_domain("sts.test", "enforce", "*.sts.test");
     let desk = direct_desk();
     send(&desk, &["p@sts.test"]);
     assert_eq!(rcpts(&d.mx), vec![vec!["p@sts.test".to_string()]]);
@@ -312,11 +312,25 @@ fn mta_sts_enforce_whose_mx_pattern_does_not_match_defers_with_the_reason() {
     if !in_own_netns("mta_sts_enforce_whose_mx_pattern_does_not_match_defers_with_the_reason") {
         return;
     }
-    let d = sts_domain("sts2.test", "mail.elsewhere.test");
+    let d = sts_domain("sts2.test", "enforce", "mail.elsewhere.test");
     let desk = direct_desk();
     send(&desk, &["q@sts2.test"]);
     assert!(rcpts(&d.mx).is_empty(), "an MX the policy doesn't list gets nothing");
     let s = states(&desk);
     assert_eq!(s["q@sts2.test"].0, "deferred", "{s:?}");
     assert!(s["q@sts2.test"].1.contains("MTA-STS policy of sts2.test (mode enforce) allows only mx mail.elsewhere.test"), "{s:?}");
+}
+
+#[test]
+fn mta_sts_testing_delivers_as_without_a_policy_and_says_so() {
+    if !in_own_netns("mta_sts_testing_delivers_as_without_a_policy_and_says_so") {
+        return;
+    }
+    let d = sts_domain("sts3.test", "testing", "mail.elsewhere.test");
+    let desk = direct_desk();
+    send(&desk, &["t@sts3.test"]);
+    assert_eq!(rcpts(&d.mx), vec![vec!["t@sts3.test".to_string()]]);
+    let row = log_of(&log(&desk), "t@sts3.test").clone();
+    assert_eq!(row["result"], "sent", "{row}");
+    assert!(row["reply"].as_str().unwrap().contains("MTA-STS policy of sts3.test is in testing mode"), "{row}");
 }
