@@ -334,3 +334,28 @@ fn mta_sts_testing_delivers_as_without_a_policy_and_says_so() {
     assert_eq!(row["result"], "sent", "{row}");
     assert!(row["reply"].as_str().unwrap().contains("MTA-STS policy of sts3.test is in testing mode"), "{row}");
 }
+
+#[test]
+fn each_address_of_an_mx_is_tried_ipv6_and_ipv4() {
+    if !in_own_netns("each_address_of_an_mx_is_tried_ipv6_and_ipv4") {
+        return;
+    }
+    // Both hosts have an IPv6 and an IPv4 address; only one of each listens.
+    let _dns = dns(&[
+        "--mx-host=v4.test,mx.v4.test,10",
+        "--host-record=mx.v4.test,127.0.0.71,::1",
+        "--mx-host=v6.test,mx.v6.test,10",
+        "--host-record=mx.v6.test,127.0.0.72,::1",
+    ]);
+    set_env("SMTP_DESK_DNS_SERVER", Path::new("127.0.0.1:53"));
+    let (v4, v6) = (mx_server("127.0.0.71", &[]), mx_server("::1", &[]));
+    let desk = direct_desk();
+    // mx.v4.test's IPv6 address (::1) answers too, so v4.test goes there: stop it after v6.test.
+    send(&desk, &["six@v6.test"]);
+    drop(v6);
+    send(&desk, &["four@v4.test"]);
+    let rows = log(&desk);
+    assert_eq!(log_of(&rows, "six@v6.test")["server"], "mx.v6.test:25 [::1]", "{rows:?}");
+    assert_eq!(log_of(&rows, "four@v4.test")["server"], "mx.v4.test:25 [127.0.0.71]", "{rows:?}");
+    assert_eq!(rcpts(&v4), vec![vec!["four@v4.test".to_string()]]);
+}

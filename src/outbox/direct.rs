@@ -21,6 +21,7 @@
 use super::bounce::Budget;
 use super::claim::{Attempt, Job, Outcome, RecipientResult, Tally};
 use super::deliver::{self, Desk, Stop, Summary, Whose};
+use super::pool::Pool;
 use super::relay::{Connection, Envelope, Trouble, Verdict};
 use super::store::Store;
 use super::{now_millis, Error};
@@ -71,6 +72,9 @@ struct Shared {
     certificates: Mutex<std::collections::HashSet<String>>,
     /// `SMTP_DESK_EXTRA_CA`, trusted for MX certificates too (a company or test CA).
     extra_ca: Option<PathBuf>,
+    /// Relay connections other profiles keep: they count toward `connection_limit` too, and the
+    /// oldest are closed to make room ([`Pool::make_room`]).
+    pool: Arc<Pool>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -85,6 +89,7 @@ pub async fn drain(
     signer: Option<Signer>,
     budget: Option<Budget>,
     stop: &Stop,
+    pool: &Arc<Pool>,
 ) -> (Store, Summary, Option<Error>) {
     let dir = store.path().parent().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
     let max_age_ms = i64::from(profile.limits.max_queue_age_hours) * 3_600_000;
@@ -117,6 +122,7 @@ pub async fn drain(
         signing_warned: AtomicBool::new(false),
         certificates: Mutex::new(Default::default()),
         extra_ca: std::env::var_os(crate::detect::ENV_EXTRA_CA).filter(|v| !v.is_empty()).map(PathBuf::from),
+        pool: pool.clone(),
     });
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..profile.limits.connection_limit.max(1) {
@@ -322,7 +328,13 @@ async fn to_domain(shared: &Shared, profile: &Profile, job: &Job, body: &[u8], d
             if stop.abort.is_cancelled() {
                 return (every(Outcome::Deferred, "delivery was stopped"), None, None);
             }
-            *lock(&shared.open) += 1;
+            let busy = {
+                let mut open = lock(&shared.open);
+                *open += 1;
+                *open - 1
+            };
+            // No kept connection is ever this drain's: any key other than theirs makes room.
+            shared.pool.make_room(NO_HOST, busy, profile.limits.connection_limit.max(1) as usize).await;
             let (opened, cert, warnings) = Connection::open_at(&host_profile, vec![addr], !enforce, &stop.abort).await;
             if let Some(cert) = cert {
                 if lock(&shared.certificates).insert(host.name.clone()) {
@@ -339,7 +351,7 @@ async fn to_domain(shared: &Shared, profile: &Profile, job: &Job, body: &[u8], d
                 }
             };
             {
-                let open = *lock(&shared.open);
+                let open = *lock(&shared.open) + shared.pool.len();
                 let mut s = lock(&shared.summary);
                 s.peak_connections = s.peak_connections.max(open);
             }

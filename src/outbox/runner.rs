@@ -471,7 +471,7 @@ async fn pass_profile(
                 None
             }
         };
-        super::direct::drain(store, whose, &profile, signer, bounces.budget, stop).await
+        super::direct::drain(store, whose, &profile, signer, bounces.budget, stop, pool).await
     } else {
         let password = match password(settings, &whose.name, &profile).await {
             Ok(p) => p,
