@@ -19,7 +19,7 @@ pub mod autoconfig;
 pub mod builtin;
 pub mod ispdb;
 pub mod mx;
-mod net;
+pub(crate) mod net;
 pub mod probe;
 pub mod srv;
 

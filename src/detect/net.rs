@@ -36,19 +36,28 @@ impl reqwest::dns::Resolve for Dns {
 }
 
 pub(crate) fn client(options: &Options, resolver: &TokioResolver) -> Result<reqwest::Client, Error> {
-    let mut builder = reqwest::Client::builder()
-        .timeout(options.deadline + SLACK)
-        .connect_timeout(options.deadline + SLACK)
+    builder(options.deadline + SLACK, options.extra_ca.as_deref(), resolver)?
         .user_agent(concat!("smtp-desk/", env!("CARGO_PKG_VERSION"), " (autodetect)"))
-        .dns_resolver(Arc::new(Dns(resolver.clone())))
         .redirect(reqwest::redirect::Policy::custom(|attempt| {
             if attempt.previous().len() >= 5 || attempt.url().scheme() != "https" {
                 attempt.stop()
             } else {
                 attempt.follow()
             }
-        }));
-    if let Some(path) = &options.extra_ca {
+        }))
+        .build()
+        .map_err(|e| Error::ExtraCa { path: "(none)".into(), why: e.to_string() })
+}
+
+/// An HTTPS client's common setup (also MTA-STS's, `direct::mta_sts`): names resolved by
+/// `resolver`, the built-in web roots plus `extra_ca`, every request bounded by `timeout`.
+pub(crate) fn builder(
+    timeout: std::time::Duration,
+    extra_ca: Option<&std::path::Path>,
+    resolver: &TokioResolver,
+) -> Result<reqwest::ClientBuilder, Error> {
+    let mut builder = reqwest::Client::builder().timeout(timeout).connect_timeout(timeout).dns_resolver(Arc::new(Dns(resolver.clone())));
+    if let Some(path) = extra_ca {
         let fail = |why: String| Error::ExtraCa { path: path.display().to_string(), why };
         let pem = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| fail(e.to_string()))?;
@@ -59,7 +68,7 @@ pub(crate) fn client(options: &Options, resolver: &TokioResolver) -> Result<reqw
             builder = builder.add_root_certificate(cert);
         }
     }
-    builder.build().map_err(|e| Error::ExtraCa { path: "(none)".into(), why: e.to_string() })
+    Ok(builder)
 }
 
 /// An HTTP GET's outcome in a user's words, with the body when it was 200 over HTTPS.

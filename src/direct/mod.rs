@@ -3,4 +3,5 @@
 //! recipient's servers (`outbox::direct`); `health` and the window use them to check DNS.
 
 pub mod dkim;
+pub mod mta_sts;
 pub mod mx;

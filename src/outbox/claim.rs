@@ -66,6 +66,9 @@ pub struct Attempt {
     /// The TLS version of the connection ("TLS 1.3"), `None` without TLS (or no connection): the
     /// mail log shows it.
     pub tls: Option<String>,
+    /// Where this attempt went when it is not the drain's one server (direct delivery: the MX
+    /// host that took it): the mail log's server column.
+    pub server: Option<String>,
 }
 
 /// How the store applied a batch of results (a deferral past the maximum age becomes a failure).
@@ -207,7 +210,8 @@ impl Store {
                 )
                 .map_err(storage)?;
             let mut log = tx.prepare_cached(crate::journal::mail_log::INSERT).map_err(storage)?;
-            for Attempt { job, started, results, tls } in attempts {
+            for Attempt { job, started, results, tls, server } in attempts {
+                let server = server.as_deref().unwrap_or(how.server);
                 let mut tally = Tally::default();
                 let mut failed = Vec::new();
                 for r in results {
@@ -244,7 +248,7 @@ impl Store {
                         job.sender,
                         r.address,
                         size,
-                        how.server,
+                        server,
                         tls,
                         result,
                         reply,
@@ -258,7 +262,7 @@ impl Store {
                 }
                 if !failed.is_empty() {
                     if let Some(budget) = how.bounces.as_deref_mut() {
-                        tally.bounces += bounce::queue(&tx, job, &failed, how.server, how.profile, now, budget).map_err(storage)?;
+                        tally.bounces += bounce::queue(&tx, job, &failed, server, how.profile, now, budget).map_err(storage)?;
                     }
                 }
                 tallies.push(tally);

@@ -169,36 +169,61 @@ impl Writer {
     }
 }
 
+/// Starts the one owner of the store for a pass (on a blocking thread): `server` is what the
+/// mail log names for attempts that don't name their own. The handle gives the store back once
+/// every [`Desk`] is dropped. The direct drain ([`super::direct`]) shares it.
+pub(super) fn start_writer(
+    store: Store,
+    whose: Whose,
+    server: String,
+    max_age_ms: i64,
+    budget: Option<Budget>,
+) -> (Desk, tokio::task::JoinHandle<Store>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let writer = Writer { store, whose, server, max_age_ms, budget };
+    (Desk { tx }, tokio::task::spawn_blocking(move || writer.run(rx)))
+}
+
 /// The workers' side of the writer.
 #[derive(Clone)]
-struct Desk {
+pub(super) struct Desk {
     tx: mpsc::UnboundedSender<Request>,
 }
 
-fn gone() -> Error {
+pub(super) fn gone() -> Error {
     Error::Storage { path: String::new(), message: "the queue writer stopped".into() }
 }
 
 impl Desk {
-    async fn claim(&self, n: usize) -> Result<Vec<Job>, Error> {
+    pub(super) async fn claim(&self, n: usize) -> Result<Vec<Job>, Error> {
         let (reply, rx) = oneshot::channel();
         self.tx.send(Request::Claim(n, reply)).map_err(|_| gone())?;
         rx.await.map_err(|_| gone())?
     }
 
-    fn record(&self, attempt: Attempt) -> oneshot::Receiver<Result<Tally, Error>> {
+    pub(super) fn record(&self, attempt: Attempt) -> oneshot::Receiver<Result<Tally, Error>> {
         let (reply, rx) = oneshot::channel();
         let _ = self.tx.send(Request::Record(Box::new(attempt), reply));
         rx
     }
 
-    async fn unclaim(&self, jobs: Vec<Job>) -> Result<(), Error> {
+    pub(super) async fn unclaim(&self, jobs: Vec<Job>) -> Result<(), Error> {
         if jobs.is_empty() {
             return Ok(());
         }
         let (reply, rx) = oneshot::channel();
         self.tx.send(Request::Unclaim(jobs, reply)).map_err(|_| gone())?;
         rx.await.map_err(|_| gone())?
+    }
+
+    /// A server's certificate for the event log (no answer waited for).
+    pub(super) fn certificate(&self, seen: CertificateSeen) {
+        let _ = self.tx.send(Request::Certificate(seen));
+    }
+
+    /// Something for the event log (no answer waited for).
+    pub(super) fn problem(&self, event: events::NewEvent) {
+        let _ = self.tx.send(Request::Problem(event));
     }
 }
 
@@ -271,12 +296,10 @@ pub async fn drain(
     pool: &Arc<Pool>,
 ) -> (Store, Summary, Option<Error>) {
     let server = format!("{}:{}", profile.relay.host.trim(), profile.relay.port);
-    let (tx, rx) = mpsc::unbounded_channel();
-    let writer =
-        Writer { store, whose, server, max_age_ms: i64::from(profile.limits.max_queue_age_hours) * 3_600_000, budget: bounces.budget };
-    let writer = tokio::task::spawn_blocking(move || writer.run(rx));
+    let max_age_ms = i64::from(profile.limits.max_queue_age_hours) * 3_600_000;
+    let (desk, writer) = start_writer(store, whose, server, max_age_ms, bounces.budget);
     let shared = Arc::new(Shared {
-        desk: Desk { tx },
+        desk,
         pool: pool.clone(),
         key: super::pool::key_of(profile),
         down: Mutex::new(None),
@@ -353,7 +376,7 @@ async fn worker(shared: &Arc<Shared>, profile: &Profile, password: Option<&Passw
             let down = shared.down.lock().unwrap_or_else(|p| p.into_inner()).clone();
             if let Some(why) = down {
                 let results = all(&job, Outcome::Deferred, &why);
-                confirm(shared, &mut unconfirmed, Attempt { job, started: now_millis(), results, tls: None }).await?;
+                confirm(shared, &mut unconfirmed, Attempt { job, started: now_millis(), results, tls: None, server: None }).await?;
                 continue;
             }
             let started = now_millis();
@@ -372,7 +395,7 @@ async fn worker(shared: &Arc<Shared>, profile: &Profile, password: Option<&Passw
                         }
                         shared.down.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(why.clone());
                         let results = all(&job, Outcome::Deferred, &why);
-                        confirm(shared, &mut unconfirmed, Attempt { job, started, results, tls: None }).await?;
+                        confirm(shared, &mut unconfirmed, Attempt { job, started, results, tls: None, server: None }).await?;
                         continue;
                     }
                 }
@@ -421,7 +444,7 @@ async fn worker(shared: &Arc<Shared>, profile: &Profile, password: Option<&Passw
                     reply,
                 })
                 .collect();
-            confirm(shared, &mut unconfirmed, Attempt { job, started, results, tls }).await?;
+            confirm(shared, &mut unconfirmed, Attempt { job, started, results, tls, server: None }).await?;
         }
         Ok(())
     }
@@ -460,13 +483,19 @@ pub(crate) async fn sign(signer: Option<&Arc<Signer>>, job: &Job) -> Result<Opti
 }
 
 async fn signed(shared: &Shared, job: &Job) -> Option<Vec<u8>> {
-    match sign(shared.signer.as_ref(), job).await {
+    signed_or_noted(shared.signer.as_ref(), job, &shared.desk, &shared.unsigned_noted).await
+}
+
+/// [`sign`], a failure sending the message unsigned with a warning in the event log once per
+/// pass (`noted`); the relay and direct drains both.
+pub(super) async fn signed_or_noted(signer: Option<&Arc<Signer>>, job: &Job, desk: &Desk, noted: &AtomicBool) -> Option<Vec<u8>> {
+    match sign(signer, job).await {
         Ok(signed) => signed,
         Err(why) => {
             tracing::warn!(message = job.id, "sent unsigned: {why}");
-            if !shared.unsigned_noted.swap(true, Ordering::Relaxed) {
+            if !noted.swap(true, Ordering::Relaxed) {
                 let text = format!("Message {} was sent without a DKIM signature: {why}", job.id);
-                let _ = shared.desk.tx.send(Request::Problem(events::app_problem(events::Severity::Warning, text)));
+                desk.problem(events::app_problem(events::Severity::Warning, text));
             }
             None
         }
@@ -506,7 +535,7 @@ async fn connect(
                 subject: cert.subject,
                 issuer: cert.issuer,
             };
-            let _ = shared.desk.tx.send(Request::Certificate(seen));
+            shared.desk.certificate(seen);
         }
     }
     shared.closed();
@@ -515,7 +544,7 @@ async fn connect(
     Ok((c, 0))
 }
 
-fn all(job: &Job, outcome: Outcome, why: &str) -> Vec<RecipientResult> {
+pub(super) fn all(job: &Job, outcome: Outcome, why: &str) -> Vec<RecipientResult> {
     job.recipients
         .iter()
         .map(|(position, address)| RecipientResult { position: *position, address: address.clone(), outcome, reply: why.to_string() })

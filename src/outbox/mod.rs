@@ -22,6 +22,7 @@ pub mod agent;
 pub mod bounce;
 pub mod claim;
 pub mod deliver;
+pub mod direct;
 pub mod intake;
 pub mod listener;
 pub mod message;

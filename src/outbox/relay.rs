@@ -154,15 +154,35 @@ impl Connection {
         cancel: &CancelToken,
     ) -> (Result<Connection, Trouble>, Option<CertInfo>) {
         let (opened, cert) = session::open(profile, password, cancel).await;
-        let Opened { session, transcript: t, caps } = match opened {
-            Ok(o) => o,
-            Err(e) => return (Err(Trouble(e.to_string())), cert),
-        };
+        match opened {
+            Ok(o) => (Ok(Connection::from_opened(o, profile)), cert),
+            Err(e) => (Err(Trouble(e.to_string())), cert),
+        }
+    }
+
+    /// Opens a connection to one MX host for direct delivery: [`session::open_at`] its `addrs`
+    /// (the profile's host is the MX name, for TLS). Also gives the certificate seen and the
+    /// opening's warnings (an unverified certificate used, no STARTTLS offered).
+    pub async fn open_at(
+        profile: &Profile,
+        addrs: Vec<std::net::IpAddr>,
+        opportunistic: bool,
+        cancel: &CancelToken,
+    ) -> (Result<Connection, Trouble>, Option<CertInfo>, Vec<String>) {
+        let (opened, cert, warnings) = session::open_at(profile, addrs, opportunistic, cancel).await;
+        match opened {
+            Ok(o) => (Ok(Connection::from_opened(o, profile)), cert, warnings),
+            Err(e) => (Err(Trouble(e.to_string())), cert, warnings),
+        }
+    }
+
+    fn from_opened(opened: Opened, profile: &Profile) -> Connection {
+        let Opened { session, transcript: t, caps } = opened;
         let tls = match &session.stream {
             crate::smtp::conn::Stream::Tls(s) => Some(crate::smtp::tls::negotiated(s.get_ref().1).0),
             crate::smtp::conn::Stream::Plain(_) => None,
         };
-        (Ok(Connection { session, t, caps, timeout: profile.limits.step_timeout(), dirty: false, payload: Vec::new(), tls }), cert)
+        Connection { session, t, caps, timeout: profile.limits.step_timeout(), dirty: false, payload: Vec::new(), tls }
     }
 
     /// The TLS version of this connection ("TLS 1.3"), `None` without TLS.

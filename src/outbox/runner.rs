@@ -105,9 +105,6 @@ pub fn describe_failures(failures: &[Failure], total: usize) -> String {
 
 /// Why nothing is delivered while sending is off.
 pub const HELD_WHILE_OFF: &str = "held while sending is off (set mode to relay to send)";
-/// Why nothing is delivered in Direct mode yet.
-pub const DIRECT_NOT_YET: &str =
-    "not sent: direct delivery (to the recipients' mail servers) is not available yet; choose Relay mode and a server";
 
 /// Longest sleep of a daemon with nothing due, so an edited settings file is seen eventually
 /// even without a wake.
@@ -446,13 +443,9 @@ async fn pass_profile(
             events.notice(&format!("sending is off{of}: its mail is {HELD_WHILE_OFF}"));
             return Ok((store, Summary::default(), None));
         }
-        Mode::Direct => {
-            events.notice(DIRECT_NOT_YET);
-            return blocked(store, DIRECT_NOT_YET.to_string());
-        }
-        Mode::Relay => {}
+        Mode::Direct | Mode::Relay => {}
     }
-    if let Err(r) = crate::smtp::check_ready(&profile, None) {
+    if let Err(r) = if profile.mode == Mode::Relay { crate::smtp::check_ready(&profile, None) } else { Ok(()) } {
         let problem = journal::app_problem(journal::Severity::Warning, format!("Nothing was sent{of}: {}", r.message));
         journal::record_unless_repeated(&store, &problem);
         events.notice(&format!("nothing was sent{of}: {}", r.message));
@@ -469,14 +462,6 @@ async fn pass_profile(
             None
         },
     };
-    let password = match password(settings, &whose.name, &profile).await {
-        Ok(p) => p,
-        Err(why) => {
-            // The login step defers the mail with the reason; the log says why once in a while.
-            journal::record_unless_repeated(&store, &journal::app_problem(journal::Severity::Warning, why));
-            None
-        }
-    };
     // Signing is what the user asked for: without the key, mail waits (the reason on it and in
     // the event log) rather than going out unsigned where the domain's DMARC may want it signed.
     let signer = match signer(settings, &whose.name, &profile).await {
@@ -489,7 +474,19 @@ async fn pass_profile(
         }
     };
     let started = now_millis();
-    let (store, summary, error) = deliver::drain(store, whose, &profile, password, signer, bounces, stop, pool).await;
+    let (store, summary, error) = if profile.mode == Mode::Direct {
+        super::direct::drain(store, whose, &profile, signer, bounces.budget, stop, pool).await
+    } else {
+        let password = match password(settings, &whose.name, &profile).await {
+            Ok(p) => p,
+            Err(why) => {
+                // The login step defers the mail with the reason; the log says why once in a while.
+                journal::record_unless_repeated(&store, &journal::app_problem(journal::Severity::Warning, why));
+                None
+            }
+        };
+        deliver::drain(store, whose, &profile, password, signer, bounces, stop, pool).await
+    };
     if summary.failed > 0 {
         match failed_since(&store, started) {
             Ok(failures) if !failures.is_empty() => {

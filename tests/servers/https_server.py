@@ -47,7 +47,8 @@ def main():
             with open(full, "rb") as f:
                 body = f.read()
             self.send_response(200)
-            self.send_header("Content-Type", "application/xml")
+            # MTA-STS policies (RFC 8461 §3.2) must come as text/plain.
+            self.send_header("Content-Type", "text/plain" if full.endswith(".txt") else "application/xml")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)

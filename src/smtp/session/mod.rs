@@ -135,6 +135,32 @@ pub(crate) async fn open(
     (Ok(Opened { session, transcript: o.t, caps: o.caps }), cert)
 }
 
+/// Direct delivery's opening: the steps of [`open`] without the lookup, to `addrs` (one MX
+/// host's addresses, already resolved by `direct::mx`) with the profile's host as the name TLS
+/// checks. `opportunistic`: STARTTLS when offered, an unverifiable certificate used and noted
+/// (the profile's `verify_certificates` must then be off); else TLS and its check are required.
+pub(crate) async fn open_at(
+    profile: &Profile,
+    addrs: Vec<IpAddr>,
+    opportunistic: bool,
+    cancel: &CancelToken,
+) -> (Result<Opened, StepFailure>, Option<CertInfo>, Vec<String>) {
+    let mut o = Opener::new(profile, Secret::Given(None), cancel, None);
+    o.addrs = addrs;
+    o.opportunistic = opportunistic;
+    let mut warnings = Vec::new();
+    for step in steps(profile).into_iter().filter(|s| *s != StepKind::Resolve) {
+        o.start_step();
+        match o.step(step).await {
+            Ok(report) => warnings.extend(report.warnings),
+            Err(Failed { failure, .. }) => return (Err(StepFailure { step, failure: o.redact(failure) }), o.cert.take(), warnings),
+        }
+    }
+    let session = o.session.take().expect("the connect step leaves a session");
+    let cert = o.cert.take();
+    (Ok(Opened { session, transcript: o.t, caps: o.caps }), cert, warnings)
+}
+
 /// What to scrub from everything shown, once the password is known.
 pub(crate) fn redactor(profile: &Profile, password: Option<&Password>) -> Redactor {
     match (password, profile.auth.method) {

@@ -1,0 +1,361 @@
+//! Direct delivery through the real `smtp-desk` binary (`sendmail`, then `deliver --once`): a real
+//! DNS server (dnsmasq, named by `SMTP_DESK_DNS_SERVER`) serving MX, A, TXT and null-MX records
+//! for `.test` domains, real SMTP servers (aiosmtpd) on loopback addresses at port 25 as the MX
+//! hosts, and an HTTPS server for MTA-STS policies (port 443).
+//!
+//! Ports 25, 53 and 443 need a network namespace of their own: each test re-runs itself under
+//! `unshare -rn` (its own loopback, no real network), and the inner run does the work.
+
+mod support;
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+use support::desk::{ok, Desk};
+use support::dns::{dnsmasq_on, Killed};
+use support::{wait_until, Pki, Server};
+
+/// Set in the inner run (inside the namespace).
+const INNER: &str = "SMTP_DESK_TEST_IN_NETNS";
+
+/// True inside the test's own network namespace; outside, runs the test `name` in one (and
+/// checks it passed) and returns false.
+fn in_own_netns(name: &str) -> bool {
+    if std::env::var_os(INNER).is_some() {
+        return true;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new("unshare")
+        .args(["-rn", "--", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""])
+        .arg(exe)
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(INNER, "1")
+        .output()
+        .expect("run unshare (util-linux)");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && text.contains("1 passed"), "the test in its own network namespace failed:\n{text}");
+    false
+}
+
+/// An MX host: aiosmtpd on `ip`:25.
+fn mx_server(ip: &str, extra: &[&str]) -> Server {
+    let mut args = vec!["--host", ip, "--port", "25"];
+    args.extend_from_slice(extra);
+    Server::start(&args)
+}
+
+/// dnsmasq on 127.0.0.1:53 with `records`, named by `SMTP_DESK_DNS_SERVER` for every command run.
+fn dns(records: &[&str]) -> Killed {
+    let records: Vec<String> = records.iter().map(|r| r.to_string()).collect();
+    let (dns, _) = dnsmasq_on("127.0.0.1", Some(53), &records);
+    dns
+}
+
+/// A desk in Direct mode, sending as me@sender.test, with `env` set for each command.
+fn direct_desk() -> Desk {
+    let d = Desk { config: tempfile::tempdir().unwrap(), data: tempfile::tempdir().unwrap() };
+    let args = [
+        "config",
+        "set",
+        "mode",
+        "direct",
+        "ehlo_name",
+        "desk.sender.test",
+        "sender.from_address",
+        "me@sender.test",
+        "limits.timeout_secs",
+        "3",
+    ];
+    ok(&d.run(&args, b""));
+    d
+}
+
+/// Sends one message to `to`, then runs delivery until nothing is queued or sending (sendmail
+/// starts a run of its own; `deliver --once` makes sure one ran).
+fn send(desk: &Desk, to: &[&str]) {
+    let mut args = vec!["sendmail", "-i", "-f", "me@sender.test"];
+    args.extend_from_slice(to);
+    ok(&desk.run(&args, b"From: me@sender.test\nSubject: direct\n\nHello over port 25.\n"));
+    ok(&desk.run(&["deliver", "--once"], b""));
+    let settled = wait_until(Duration::from_secs(20), || {
+        desk.list()
+            .iter()
+            .all(|m| m["recipients"].as_array().unwrap().iter().all(|r| !matches!(r["state"].as_str(), Some("queued" | "sending"))))
+    });
+    assert!(settled, "delivery did not finish: {:?}", desk.list());
+}
+
+/// Each recipient's (state, last reply).
+fn states(desk: &Desk) -> std::collections::HashMap<String, (String, String)> {
+    desk.list()
+        .iter()
+        .flat_map(|m| m["recipients"].as_array().unwrap().clone())
+        .map(|r| {
+            let address = r["address"].as_str().unwrap().to_string();
+            (address, (r["state"].as_str().unwrap().to_string(), r["last_reply"].as_str().unwrap_or("").to_string()))
+        })
+        .collect()
+}
+
+/// The mail log's delivery rows (not intake's).
+fn log(desk: &Desk) -> Vec<Value> {
+    let o = desk.run(&["log", "--json"], b"");
+    ok(&o);
+    String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["result"] != "received")
+        .collect()
+}
+
+fn log_of<'a>(rows: &'a [Value], recipient: &str) -> &'a Value {
+    rows.iter().find(|r| r["recipient"] == recipient).unwrap_or_else(|| panic!("no log row for {recipient}: {rows:?}"))
+}
+
+fn rcpts(server: &Server) -> Vec<Vec<String>> {
+    server.received().iter().map(|m| m["rcpt_tos"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_string()).collect()).collect()
+}
+
+fn set_env(key: &str, value: &Path) {
+    // The inner run is one test on one thread: nothing reads the environment meanwhile.
+    std::env::set_var(key, value);
+}
+
+#[test]
+fn two_domains_in_one_message_each_get_only_their_recipients() {
+    if !in_own_netns("two_domains_in_one_message_each_get_only_their_recipients") {
+        return;
+    }
+    let _dns = dns(&[
+        "--mx-host=a.test,mx.a.test,10",
+        "--mx-host=b.test,mx.b.test,10",
+        "--host-record=mx.a.test,127.0.0.11",
+        "--host-record=mx.b.test,127.0.0.12",
+    ]);
+    set_env("SMTP_DESK_DNS_SERVER", Path::new("127.0.0.1:53"));
+    let (a, b) = (mx_server("127.0.0.11", &[]), mx_server("127.0.0.12", &["--refuse-rcpt", "gone@b.test"]));
+    let desk = direct_desk();
+    send(&desk, &["x@a.test", "y@a.test", "z@b.test", "gone@b.test"]);
+    assert_eq!(rcpts(&a), vec![vec!["x@a.test".to_string(), "y@a.test".to_string()]]);
+    assert_eq!(rcpts(&b), vec![vec!["z@b.test".to_string()]]);
+    let s = states(&desk);
+    assert_eq!(s["x@a.test"].0, "sent");
+    assert_eq!(s["z@b.test"].0, "sent");
+    // A 5xx fails only that recipient.
+    assert_eq!(s["gone@b.test"].0, "failed", "{s:?}");
+    let rows = log(&desk);
+    assert_eq!(log_of(&rows, "x@a.test")["server"], "mx.a.test:25 [127.0.0.11]");
+    assert_eq!(log_of(&rows, "z@b.test")["server"], "mx.b.test:25 [127.0.0.12]");
+}
+
+#[test]
+fn the_second_mx_takes_the_mail_when_the_first_is_down_and_an_unreachable_domain_defers_only_its_own() {
+    if !in_own_netns("the_second_mx_takes_the_mail_when_the_first_is_down_and_an_unreachable_domain_defers_only_its_own") {
+        return;
+    }
+    let _dns = dns(&[
+        "--mx-host=d.test,mx1.d.test,10",
+        "--mx-host=d.test,mx2.d.test,20",
+        "--host-record=mx1.d.test,127.0.0.21",
+        "--host-record=mx2.d.test,127.0.0.22",
+        "--mx-host=down.test,mx.down.test,10",
+        "--host-record=mx.down.test,127.0.0.23",
+    ]);
+    set_env("SMTP_DESK_DNS_SERVER", Path::new("127.0.0.1:53"));
+    // Nothing listens on 127.0.0.21 nor 127.0.0.23.
+    let second = mx_server("127.0.0.22", &[]);
+    let desk = direct_desk();
+    send(&desk, &["r@d.test", "s@down.test"]);
+    assert_eq!(rcpts(&second), vec![vec!["r@d.test".to_string()]]);
+    let s = states(&desk);
+    assert_eq!(s["r@d.test"].0, "sent", "{s:?}");
+    assert_eq!(s["s@down.test"].0, "deferred", "{s:?}");
+    assert!(s["s@down.test"].1.contains("no mail server of down.test answered"), "{s:?}");
+    assert_eq!(log_of(&log(&desk), "r@d.test")["server"], "mx2.d.test:25 [127.0.0.22]");
+}
+
+#[test]
+fn a_null_mx_fails_for_good_and_an_implicit_mx_is_used() {
+    if !in_own_netns("a_null_mx_fails_for_good_and_an_implicit_mx_is_used") {
+        return;
+    }
+    // A null MX (RFC 7505): preference 0, the root as exchange (raw RDATA 0000 00).
+    let _dns = dns(&["--dns-rr=null.test,15,000000", "--host-record=null.test,127.0.0.41", "--host-record=implicit.test,127.0.0.42"]);
+    set_env("SMTP_DESK_DNS_SERVER", Path::new("127.0.0.1:53"));
+    let (decoy, implicit) = (mx_server("127.0.0.41", &[]), mx_server("127.0.0.42", &[]));
+    let desk = direct_desk();
+    send(&desk, &["n@null.test", "i@implicit.test"]);
+    let s = states(&desk);
+    assert_eq!(s["n@null.test"].0, "failed", "{s:?}");
+    assert!(s["n@null.test"].1.contains("null MX (RFC 7505)"), "{s:?}");
+    assert!(log_of(&log(&desk), "n@null.test")["reply"].as_str().unwrap().contains("RFC 7505"));
+    assert!(rcpts(&decoy).is_empty(), "a null MX domain's own address is not used");
+    assert_eq!(s["i@implicit.test"].0, "sent", "{s:?}");
+    assert_eq!(rcpts(&implicit), vec![vec!["i@implicit.test".to_string()]]);
+}
+
+#[test]
+fn a_dns_server_that_does_not_answer_defers_the_mail() {
+    if !in_own_netns("a_dns_server_that_does_not_answer_defers_the_mail") {
+        return;
+    }
+    // No DNS server at all at the address named (dnsmasq stopped).
+    set_env("SMTP_DESK_DNS_SERVER", Path::new("127.0.0.1:53"));
+    let desk = direct_desk();
+    send(&desk, &["t@a.test"]);
+    let s = states(&desk);
+    assert_eq!(s["t@a.test"].0, "deferred", "{s:?}");
+    assert!(s["t@a.test"].1.contains("looking up the mail servers of a.test"), "{s:?}");
+}
+
+#[test]
+fn starttls_is_used_when_offered_and_a_self_signed_certificate_is_accepted_and_noted() {
+    if !in_own_netns("starttls_is_used_when_offered_and_a_self_signed_certificate_is_accepted_and_noted") {
+        return;
+    }
+    let _dns = dns(&["--mx-host=tls.test,mx.tls.test,10", "--host-record=mx.tls.test,127.0.0.51"]);
+    set_env("SMTP_DESK_DNS_SERVER", Path::new("127.0.0.1:53"));
+    let pki = Pki::new();
+    let server = Server::start_tls("starttls", &pki.server_cert(support::CertKind::SelfSigned), &["--host", "127.0.0.51", "--port", "25"]);
+    let desk = direct_desk();
+    send(&desk, &["t@tls.test"]);
+    assert_eq!(rcpts(&server).len(), 1);
+    let row = log_of(&log(&desk), "t@tls.test").clone();
+    assert_eq!(row["result"], "sent", "{row}");
+    assert!(row["tls"].as_str().is_some_and(|t| t.starts_with("TLS")), "{row}");
+    assert!(row["reply"].as_str().unwrap().contains("certificate does not verify"), "{row}");
+}
+
+/// An MTA-STS domain: its MX mx.DOMAIN with a certificate from the test CA, its policy served
+/// over HTTPS at mta-sts.DOMAIN (127.0.0.61:443), allowing `allowed`.
+struct StsDomain {
+    dns: Killed,
+    web: Option<Killed>,
+    mx: Server,
+    _pki: Pki,
+    _root: tempfile::TempDir,
+}
+
+/// The DNS of an MTA-STS domain whose TXT record has `id`.
+fn sts_dns(domain: &str, id: &str) -> Killed {
+    dns(&[
+        &format!("--mx-host={domain},mx.{domain},10"),
+        &format!("--host-record=mx.{domain},127.0.0.62"),
+        &format!("--host-record=mta-sts.{domain},127.0.0.61"),
+        &format!("--txt-record=_mta-sts.{domain},v=STSv1; id={id}"),
+    ])
+}
+
+fn sts_domain(domain: &str, mode: &str, allowed: &str) -> StsDomain {
+    let mx_name = format!("mx.{domain}");
+    let dns = sts_dns(domain, "20261123");
+    set_env("SMTP_DESK_DNS_SERVER", Path::new("127.0.0.1:53"));
+    let pki = Pki::new();
+    set_env("SMTP_DESK_EXTRA_CA", &pki.ca_pem);
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join(format!("mta-sts.{domain}/.well-known"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("mta-sts.txt"), format!("version: STSv1\r\nmode: {mode}\r\nmx: {allowed}\r\nmax_age: 86400\r\n")).unwrap();
+    let (cert, key) = pki.server_cert_for(&[&format!("mta-sts.{domain}")]);
+    let mut web = Command::new("/usr/bin/python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/https_server.py"))
+        .args(["--host", "127.0.0.61", "--port", "443", "--root"])
+        .arg(root.path())
+        .arg("--cert")
+        .arg(&cert)
+        .arg("--key")
+        .arg(&key)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(web.stdout.take().unwrap()), &mut line).unwrap();
+    assert!(line.starts_with("READY"), "{line}");
+    let mx = Server::start_tls("starttls", &pki.server_cert_for(&[&mx_name]), &["--host", "127.0.0.62", "--port", "25"]);
+    StsDomain { dns, web: Some(Killed(web)), mx, _pki: pki, _root: root }
+}
+
+#[test]
+fn mta_sts_enforce_with_a_listed_mx_and_a_valid_certificate_delivers() {
+    if !in_own_netns("mta_sts_enforce_with_a_listed_mx_and_a_valid_certificate_delivers") {
+        return;
+    }
+    let mut d = sts_domain("sts.test", "enforce", "*.sts.test");
+    let desk = direct_desk();
+    send(&desk, &["p@sts.test"]);
+    assert_eq!(rcpts(&d.mx), vec![vec!["p@sts.test".to_string()]]);
+    let row = log_of(&log(&desk), "p@sts.test").clone();
+    assert_eq!(row["result"], "sent", "{row}");
+    assert!(row["tls"].as_str().is_some_and(|t| t.starts_with("TLS")), "{row}");
+    assert!(row["reply"].as_str().unwrap().contains("MTA-STS enforce"), "{row}");
+    // The policy is cached beside the outbox.
+    let cache = std::fs::read_to_string(desk.data.path().join("mta-sts.json")).unwrap();
+    assert!(cache.contains("sts.test") && cache.contains("enforce"), "{cache}");
+    // A new policy id whose policy can't be fetched (the web server is gone): the cached policy
+    // still applies (RFC 8461 §5.1), it is not dropped to "no policy".
+    d.web.take();
+    d.dns = {
+        drop(std::mem::replace(&mut d.dns, Killed(Command::new("true").spawn().unwrap())));
+        sts_dns("sts.test", "20261124")
+    };
+    send(&desk, &["p2@sts.test"]);
+    let row = log_of(&log(&desk), "p2@sts.test").clone();
+    assert_eq!(row["result"], "sent", "{row}");
+    let reply = row["reply"].as_str().unwrap();
+    assert!(reply.contains("MTA-STS enforce") && reply.contains("the cached policy is used"), "{row}");
+}
+
+#[test]
+fn mta_sts_enforce_whose_mx_pattern_does_not_match_defers_with_the_reason() {
+    if !in_own_netns("mta_sts_enforce_whose_mx_pattern_does_not_match_defers_with_the_reason") {
+        return;
+    }
+    let d = sts_domain("sts2.test", "enforce", "mail.elsewhere.test");
+    let desk = direct_desk();
+    send(&desk, &["q@sts2.test"]);
+    assert!(rcpts(&d.mx).is_empty(), "an MX the policy doesn't list gets nothing");
+    let s = states(&desk);
+    assert_eq!(s["q@sts2.test"].0, "deferred", "{s:?}");
+    assert!(s["q@sts2.test"].1.contains("MTA-STS policy of sts2.test (mode enforce) allows only mx mail.elsewhere.test"), "{s:?}");
+}
+
+#[test]
+fn mta_sts_testing_delivers_as_without_a_policy_and_says_so() {
+    if !in_own_netns("mta_sts_testing_delivers_as_without_a_policy_and_says_so") {
+        return;
+    }
+    let d = sts_domain("sts3.test", "testing", "mail.elsewhere.test");
+    let desk = direct_desk();
+    send(&desk, &["t@sts3.test"]);
+    assert_eq!(rcpts(&d.mx), vec![vec!["t@sts3.test".to_string()]]);
+    let row = log_of(&log(&desk), "t@sts3.test").clone();
+    assert_eq!(row["result"], "sent", "{row}");
+    assert!(row["reply"].as_str().unwrap().contains("MTA-STS policy of sts3.test is in testing mode"), "{row}");
+}
+
+#[test]
+fn each_address_of_an_mx_is_tried_ipv6_and_ipv4() {
+    if !in_own_netns("each_address_of_an_mx_is_tried_ipv6_and_ipv4") {
+        return;
+    }
+    // Both hosts have an IPv6 and an IPv4 address; only one of each listens.
+    let _dns = dns(&[
+        "--mx-host=v4.test,mx.v4.test,10",
+        "--host-record=mx.v4.test,127.0.0.71,::1",
+        "--mx-host=v6.test,mx.v6.test,10",
+        "--host-record=mx.v6.test,127.0.0.72,::1",
+    ]);
+    set_env("SMTP_DESK_DNS_SERVER", Path::new("127.0.0.1:53"));
+    let (v4, v6) = (mx_server("127.0.0.71", &[]), mx_server("::1", &[]));
+    let desk = direct_desk();
+    // mx.v4.test's IPv6 address (::1) answers too, so v4.test goes there: stop it after v6.test.
+    send(&desk, &["six@v6.test"]);
+    drop(v6);
+    send(&desk, &["four@v4.test"]);
+    let rows = log(&desk);
+    assert_eq!(log_of(&rows, "six@v6.test")["server"], "mx.v6.test:25 [::1]", "{rows:?}");
+    assert_eq!(log_of(&rows, "four@v4.test")["server"], "mx.v4.test:25 [127.0.0.71]", "{rows:?}");
+    assert_eq!(rcpts(&v4), vec![vec!["four@v4.test".to_string()]]);
+}
