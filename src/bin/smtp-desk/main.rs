@@ -8,6 +8,7 @@
 
 mod config;
 mod detect;
+mod health;
 mod journal;
 mod listen;
 mod man;
@@ -99,6 +100,10 @@ enum Command {
     /// MX, probes), show what each source found, and optionally apply it.
     #[command(after_help = detect::DETECT_HELP)]
     Detect(detect::DetectArgs),
+    /// The deliverability check: EHLO name, reverse DNS, SPF, DKIM, DMARC, MX, MTA-STS, TLS-RPT,
+    /// outgoing port 25 and DNS blocklists, each with what to fix.
+    #[command(after_help = health::HEALTH_HELP)]
+    Health(health::HealthArgs),
     /// Write the manual pages (smtp-desk.1 and one per subcommand) into DIR: for packaging.
     #[command(hide = true)]
     Man { dir: std::path::PathBuf },
@@ -136,6 +141,7 @@ fn main() -> ExitCode {
         Command::Policy(args) => policy::run(args),
         Command::Mode(args) => mode::run(args),
         Command::Detect(args) => detect::run(args),
+        Command::Health(args) => health::run(args),
         Command::Man { dir } => return man::write(&dir),
     };
     match result {
