@@ -322,4 +322,3 @@ fn shrink_backlog(listener: &std::net::TcpListener) {
     // Calling listen() again on a listening socket sets its backlog (Linux).
     assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
 }
-

@@ -14,7 +14,14 @@ pub async fn check(ctx: &Context) -> Line {
     let dns_trouble = "Check this machine's DNS, then run the check again.";
     let host = match mx::route(&ctx.resolver, WELL_KNOWN).await {
         Ok(hosts) => hosts.into_iter().next(),
-        Err(e) => return Line::unknown(Check::Port25, format!("finding {WELL_KNOWN}'s mail server failed: {e}"), dns_trouble),
+        Err(e) => {
+            let why = e.to_string();
+            return Line::unknown(
+                Check::Port25,
+                format!("can't find {WELL_KNOWN}'s mail server: {}", why.trim_end_matches("; will try again")),
+                dns_trouble,
+            );
+        }
     };
     let Some(host) = host else { return Line::unknown(Check::Port25, format!("{WELL_KNOWN} has no mail server"), dns_trouble) };
     let ip = match mx::addresses(&ctx.resolver, &host).await {

@@ -14,7 +14,7 @@ use std::time::Duration;
 pub const OPENDNS: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(208, 67, 222, 222)), 53);
 
 /// The name whose answer is the asker's address.
-const MY_ADDRESS: &str = "myip.opendns.com.";
+const MY_ADDRESS: &str = "myip.opendns.com";
 
 /// The IP, when it can be known, and the line saying how it was learned.
 pub async fn learn(given: Option<IpAddr>, server: Option<SocketAddr>, timeout: Duration) -> (Option<IpAddr>, Line) {
@@ -28,7 +28,7 @@ pub async fn learn(given: Option<IpAddr>, server: Option<SocketAddr>, timeout: D
         Ok(r) => r,
         Err(e) => return (None, Line::unknown(Check::PublicIp, format!("unknown: {e}"), hint)),
     };
-    let found = tokio::time::timeout(timeout * 2, resolver.lookup_ip(MY_ADDRESS)).await;
+    let found = tokio::time::timeout(timeout * 2, resolver.lookup_ip(format!("{MY_ADDRESS}."))).await;
     let why = match found {
         Ok(Ok(ips)) => {
             let ips: Vec<IpAddr> = ips.iter().collect();
