@@ -249,6 +249,28 @@ fn without_a_public_ip_the_lines_that_need_it_say_unknown() {
     assert_eq!(out.status.code(), Some(2), "{}", support::said(&out));
 }
 
+#[test]
+fn a_dns_server_that_never_answers_gives_unknown_lines_within_three_timeouts() {
+    // A DNS server that takes queries (UDP and TCP) and never answers.
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = udp.local_addr().unwrap().port();
+    let _tcp = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let (dns, _) = dnsmasq(&base());
+    let desk = Desk::with(dns, format!("127.0.0.1:{port}"));
+    for args in [&["--timeout", "1"][..], &["--timeout", "1", "--ip", GOOD_IP]] {
+        let started = std::time::Instant::now();
+        let (code, r) = desk.health(args);
+        let took = started.elapsed();
+        assert!(took < std::time::Duration::from_millis(4500), "{args:?} took {took:?}");
+        for l in r["lines"].as_array().unwrap() {
+            if l["check"] != "public_ip" {
+                assert_eq!(l["status"], "unknown", "{args:?}: {l:#}");
+            }
+        }
+        assert_eq!(code, 0, "{r:#}");
+    }
+}
+
 /// Marks the inner run of the namespace test.
 const INSIDE: &str = "SMTP_DESK_TEST_IN_NETNS";
 

@@ -173,8 +173,9 @@ pub(crate) struct Context {
 
 /// Runs every check for profile `profile` (`None`: the default profile).
 ///
-/// Independent checks run at once; each is cut at twice `options.timeout` (a chain of lookups,
-/// e.g. SPF's includes, may take several), so the whole check ends in a few timeouts at worst.
+/// Independent checks run at once; learning the IP is cut at `options.timeout`, each check at
+/// twice that (a chain of lookups, e.g. SPF's includes, may take several), DMARC (which needs the
+/// SPF and DKIM outcomes) at what is left of three timeouts: about three timeouts at worst.
 pub async fn run(settings: &Settings, profile: Option<&str>, options: &Options) -> Result<Report, Error> {
     let profile_name = crate::settings::profiles::canonical(settings, profile).map_err(|e| Error::Profile(e.to_string()))?.to_string();
     let resolved = crate::settings::profiles::resolve(settings, Some(&profile_name)).map_err(|e| Error::Profile(e.to_string()))?;
@@ -196,7 +197,10 @@ pub async fn run(settings: &Settings, profile: Option<&str>, options: &Options) 
         settings: settings.clone(),
         timeout: options.timeout,
     };
+    // One lookup may take twice the timeout (hickory tries UDP, then TCP); the whole check gets
+    // three: the IP (one), the checks that need it (two, alongside the others), DMARC (the rest).
     let limit = options.timeout * 2;
+    let deadline = tokio::time::Instant::now() + options.timeout * 3;
 
     let with_ip = async {
         let (ip, ip_line) = public_ip::learn(options.ip, server, options.timeout).await;
@@ -216,7 +220,8 @@ pub async fn run(settings: &Settings, profile: Option<&str>, options: &Options) 
         bounded(limit, Check::TlsRpt, policy::tls_rpt(&ctx)),
         bounded(limit, Check::Port25, port25::check(&ctx)),
     );
-    let dmarc = bounded(limit, Check::Dmarc, dmarc::check(&ctx, &spf.output, dkim.published)).await;
+    let rest = deadline.saturating_duration_since(tokio::time::Instant::now()).max(Duration::from_millis(200));
+    let dmarc = bounded(rest, Check::Dmarc, dmarc::check(&ctx, &spf.output, dkim.published)).await;
 
     let mut lines = vec![ehlo, ip_line, rdns, spf.line, dkim.line, dmarc, mx, sts, tlsrpt, port25];
     lines.extend(lists);

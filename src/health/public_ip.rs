@@ -28,7 +28,7 @@ pub async fn learn(given: Option<IpAddr>, server: Option<SocketAddr>, timeout: D
         Ok(r) => r,
         Err(e) => return (None, Line::unknown(Check::PublicIp, format!("unknown: {e}"), hint)),
     };
-    let found = tokio::time::timeout(timeout * 2, resolver.lookup_ip(format!("{MY_ADDRESS}."))).await;
+    let found = tokio::time::timeout(timeout, resolver.lookup_ip(format!("{MY_ADDRESS}."))).await;
     let why = match found {
         Ok(Ok(ips)) => {
             let ips: Vec<IpAddr> = ips.iter().collect();
