@@ -43,6 +43,13 @@ fn base() -> Vec<String> {
         "--txt-record=_dmarc.hardfail.test,v=DMARC1; p=reject".into(),
         // nomx.test: an SPF record but no MX (mail to it goes to its address, if any).
         format!("--txt-record=nomx.test,v=spf1 ip4:{GOOD_IP} -all"),
+        // nullmx.test: a null MX (RFC 7505); policy.test: DMARC p=none, a malformed MTA-STS record, a revoked DKIM key.
+        "--mx-host=nullmx.test,.,0".into(),
+        "--mx-host=policy.test,mx.good.test,10".into(),
+        format!("--txt-record=policy.test,v=spf1 ip4:{GOOD_IP} -all"),
+        "--txt-record=_dmarc.policy.test,v=DMARC1; p=none".into(),
+        "--txt-record=_mta-sts.policy.test,id=2026".into(),
+        "--txt-record=smtpdesk._domainkey.policy.test,v=DKIM1; p=".into(),
         // 192.0.2.20: forward-confirmed, but as other.good.test.
         "--ptr-record=20.2.0.192.in-addr.arpa,other.good.test".into(),
         "--address=/other.good.test/192.0.2.20".into(),
@@ -200,6 +207,14 @@ fn each_wrong_record_fails_its_line_with_the_record_to_publish() {
     expect(&r, "mx", "warning", "no MX record");
     let (_, r) = desk.health(&[&ip[..], &["--domain", "ghost.test"]].concat());
     expect(&r, "mx", "failed", "does not exist");
+    let (_, r) = desk.health(&[&ip[..], &["--domain", "nullmx.test"]].concat());
+    expect(&r, "mx", "failed", "null MX");
+
+    let (_, r) = desk.health(&[&ip[..], &["--domain", "policy.test"]].concat());
+    expect(&r, "dmarc", "ok", "p=none; mail from policy.test aligns through SPF (p=none: receivers only report)");
+    expect(&r, "mta_sts", "warning", "none starts with v=STSv1");
+    expect(&r, "tls_rpt", "ok", "not published");
+    expect(&r, "dkim", "failed", "revoked");
 
     // Reverse DNS: forward-confirmed under another name; a PTR that lies; none.
     let (_, r) = desk.health(&["--ip", "192.0.2.20"]);

@@ -20,7 +20,8 @@ pub async fn mx(ctx: &Context) -> Line {
         }
         Err(RouteError::Permanent(why)) => Line::failed(
             Check::Mx,
-            why,
+            // The reason is worded for a recipient's address; here the domain is ours.
+            why.trim_end_matches("; check the address").to_string(),
             format!("Replies and bounces to {domain} can't arrive: publish an MX record naming the server that receives its mail."),
         ),
         Err(RouteError::Temporary(why)) => Line::unknown(Check::Mx, why, "Check this machine's DNS, then run the check again."),
