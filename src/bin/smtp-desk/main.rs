@@ -9,6 +9,7 @@
 mod config;
 mod detect;
 mod dkim;
+mod health;
 mod journal;
 mod listen;
 mod man;
@@ -104,6 +105,10 @@ enum Command {
     /// check that DNS holds it, remove it.
     #[command(subcommand)]
     Dkim(dkim::DkimCommand),
+    /// The deliverability check: EHLO name, reverse DNS, SPF, DKIM, DMARC, MX, MTA-STS, TLS-RPT,
+    /// outgoing port 25 and DNS blocklists, each with what to fix.
+    #[command(after_help = health::HEALTH_HELP)]
+    Health(health::HealthArgs),
     /// Write the manual pages (smtp-desk.1 and one per subcommand) into DIR: for packaging.
     #[command(hide = true)]
     Man { dir: std::path::PathBuf },
@@ -142,6 +147,7 @@ fn main() -> ExitCode {
         Command::Mode(args) => mode::run(args),
         Command::Detect(args) => detect::run(args),
         Command::Dkim(command) => return dkim::run(command),
+        Command::Health(args) => health::run(args),
         Command::Man { dir } => return man::write(&dir),
     };
     match result {
