@@ -1565,6 +1565,8 @@ async fn direct_mode_shows_dkim_and_checks_deliverability() {
         }
     }
     screenshot(&c, "direct-deliverability.png").await;
+    c.execute("document.getElementById('section-signing').scrollIntoView({ block: 'start' })", vec![]).await.unwrap();
+    screenshot(&c, "direct-signing.png").await;
     select(&c, "theme", "dark").await;
     screenshot(&c, "direct-deliverability-dark.png").await;
     c.close().await.unwrap();

@@ -30,11 +30,16 @@ pub async fn health_check(profile: Option<String>, domain: Option<String>) -> Re
 fn report(e: &health::Error) -> ErrorReport {
     match e {
         health::Error::NoDomain => {
-            let mut r = ErrorReport::new(ErrorKind::InvalidSettings, format!("Nothing to check: {e}."))
+            let mut r = ErrorReport::new(ErrorKind::InvalidSettings, format!("{}.", capitalised(&e.to_string())))
                 .hint("Enter the From address under Sender, save, then check again.");
             r.field = Some("sender.from_address".into());
             r
         }
         other => ErrorReport::new(ErrorKind::Internal, format!("The deliverability check could not run: {other}.")),
     }
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
 }

@@ -13,7 +13,7 @@ export function dkimCardMarkup(h: H): HTMLElement {
   return h(
     "div",
     { id: "dkim-card", class: "card dkim-card", role: "group", "aria-labelledby": "dkim-card-heading" },
-    h("h3", { id: "dkim-card-heading" }, "DKIM key"),
+    h("h2", { id: "dkim-card-heading", class: "card-title" }, "DKIM key"),
     h("p", { id: "dkim-state", class: "help", role: "status" }, "Reading the key…"),
     h("div", { id: "dkim-record", hidden: true }, h("p", { class: "help" }, "Publish this TXT record in your domain's DNS:"), h("div", { id: "dkim-record-rows" })),
     h("p", { id: "dkim-published", class: "dkim-published", role: "status", hidden: true }),

@@ -379,7 +379,7 @@ function trySection(): HTMLElement {
     h(
       "div",
       { class: "field try-recipient" },
-      h("label", { for: "form-test-recipient" }, "Test recipient ", unit("for Send test email; optional for Validate")),
+      h("label", { for: "form-test-recipient" }, "Test recipient ", unit("for Send test email, and for Validate in Direct mode")),
       h("input", { ...TEXT, type: "email", id: "form-test-recipient", inputmode: "email", placeholder: "you@example.com", "aria-describedby": "try-help form-test-recipient-error" }),
       h("p", { class: "field-message error", id: "form-test-recipient-error", hidden: true }),
     ),
