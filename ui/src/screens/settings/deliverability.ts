@@ -101,14 +101,31 @@ export function healthItem(line: HealthLine): HTMLLIElement {
   return li;
 }
 
-/** Fills the list and the status line from a report. */
-export function renderHealth(root: ParentNode, report: HealthReport): void {
-  const list = byId(root, "health-lines");
+/** Fills `list` and the `status` line from a report. */
+export function renderHealth(list: HTMLElement, status: HTMLElement, report: HealthReport): void {
   list.replaceChildren(...report.lines.map(healthItem));
   const count = (s: HealthStatus) => report.lines.filter((l) => l.status === s).length;
   const ip = report.public_ip ? `, public IP ${report.public_ip}` : ", public IP unknown";
-  byId(root, "health-status").textContent =
-    `${report.domain} (EHLO ${report.ehlo_name}${ip}): ${count("ok")} OK, ${count("warning")} warnings, ${count("failed")} failed, ${count("unknown")} unknown.`;
+  status.textContent = `${report.domain} (EHLO ${report.ehlo_name}${ip}): ${count("ok")} OK, ${count("warning")} warnings, ${count("failed")} failed, ${count("unknown")} unknown.`;
+}
+
+/** Runs `ipc`'s check and shows it in `list` and `status` (or why it could not run). */
+export async function runHealth(ipc: Ipc, profile: string | undefined, domain: string | undefined, list: HTMLElement, status: HTMLElement): Promise<void> {
+  status.dataset.kind = "running";
+  list.replaceChildren();
+  if (!ipc.healthCheck) {
+    status.textContent = "The deliverability check is not available here.";
+    return;
+  }
+  status.textContent = "Checking deliverability…";
+  try {
+    renderHealth(list, status, await ipc.healthCheck(profile, domain));
+    status.dataset.kind = "done";
+  } catch (e) {
+    const err = toErrorReport(e);
+    status.textContent = `The check could not run: ${err.message}${err.hint ? ` ${err.hint}` : ""}`;
+    status.dataset.kind = "error";
+  }
 }
 
 /** What the panel needs of the form. */
@@ -132,25 +149,11 @@ export class Deliverability {
   async run(): Promise<void> {
     if (this.running) return;
     const button = byId<HTMLButtonElement>(this.root, "health-run");
-    const status = byId(this.root, "health-status");
-    status.dataset.kind = "running";
-    if (!this.ipc.healthCheck) {
-      status.textContent = "The deliverability check is not available here.";
-      return;
-    }
     this.running = true;
     button.disabled = true;
-    status.textContent = "Checking deliverability…";
-    byId(this.root, "health-lines").replaceChildren();
     const domain = byId<HTMLInputElement>(this.root, "health-domain").value.trim();
     try {
-      const report = await this.ipc.healthCheck(this.form.profile(), domain || undefined);
-      renderHealth(this.root, report);
-      status.dataset.kind = "done";
-    } catch (e) {
-      const err = toErrorReport(e);
-      status.textContent = `The check could not run: ${err.message}${err.hint ? ` ${err.hint}` : ""}`;
-      status.dataset.kind = "error";
+      await runHealth(this.ipc, this.form.profile(), domain || undefined, byId(this.root, "health-lines"), byId(this.root, "health-status"));
     } finally {
       this.running = false;
       button.disabled = false;
