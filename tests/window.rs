@@ -1500,6 +1500,8 @@ async fn direct_mode_shows_dkim_and_checks_deliverability() {
         "--host-record=desk.direct.test,127.0.0.9".into(),
         "--txt-record=direct.test,\"v=spf1 -all\"".into(),
         "--txt-record=_dmarc.direct.test,\"v=DMARC1; p=none\"".into(),
+        // RFC 7505 null MX ("0 ."), as raw RDATA: validation stops at its first step, no port 25 needed.
+        "--dns-rr=nullmx.test,15,000000".into(),
     ]);
     let config = tempfile::tempdir().unwrap();
     let env = [("SMTP_DESK_DNS_SERVER", std::ffi::OsString::from(format!("127.0.0.1:{dns_port}")))];
@@ -1569,5 +1571,24 @@ async fn direct_mode_shows_dkim_and_checks_deliverability() {
     screenshot(&c, "direct-signing.png").await;
     select(&c, "theme", "dark").await;
     screenshot(&c, "direct-deliverability-dark.png").await;
+
+    // Validate in Direct mode (Diagnose): the MX step, and the deliverability lines beside the steps.
+    el(&c, "nav-diagnose").await.click().await.unwrap();
+    set_text(&c, "test-recipient", "someone@nullmx.test").await;
+    el(&c, "validate").await.click().await.unwrap();
+    wait_for(&c, "#steps li[data-step='mx'].failed").await;
+    let mx = el(&c, "steps").await.text().await.unwrap();
+    assert!(mx.contains("Find the recipient's mail servers") && mx.contains("null MX"), "{mx}");
+    let deadline = Instant::now() + Duration::from_secs(70);
+    loop {
+        let t = text_when(&c, "diagnose-health-status", "the check", |_| true).await;
+        if !t.is_empty() && !t.starts_with("Checking") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the deliverability check beside the validation never ended: {t:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    c.execute("document.getElementById('diagnose-health').scrollIntoView({ block: 'start' })", vec![]).await.unwrap();
+    screenshot(&c, "direct-diagnose-dark.png").await;
     c.close().await.unwrap();
 }
