@@ -41,6 +41,11 @@ const COMMANDS: &[&str] = &[
     "report",
     "dashboard",
     "export_log_csv",
+    "dkim_key",
+    "dkim_generate",
+    "dkim_check",
+    "dkim_remove",
+    "health_check",
 ];
 
 fn main() {

@@ -1486,3 +1486,109 @@ async fn the_window_oauth_sign_in_takes_a_pasted_address_and_cancels() {
     assert!(refused.as_str().unwrap().contains("No sign-in is waiting"), "{refused}");
     c.close().await.unwrap();
 }
+
+/// Direct mode in the window: the identity and DKIM fields and the Deliverability panel show;
+/// "Check deliverability" runs against a dnsmasq (SMTP_DESK_DNS_SERVER) and ends with either one
+/// line per check, each with a status word, or the reason it could not run; the DKIM card says
+/// where its key stands (or why it can't). Light and dark pass axe (via `screenshot`).
+#[tokio::test(flavor = "multi_thread")]
+async fn direct_mode_shows_dkim_and_checks_deliverability() {
+    let _one = ONE_WINDOW.lock().await;
+    let (_dns, dns_port) = support::dns::dnsmasq(&[
+        "--mx-host=direct.test,mx.direct.test,10".into(),
+        "--host-record=mx.direct.test,127.0.0.9".into(),
+        "--host-record=desk.direct.test,127.0.0.9".into(),
+        "--txt-record=direct.test,\"v=spf1 -all\"".into(),
+        "--txt-record=_dmarc.direct.test,\"v=DMARC1; p=none\"".into(),
+        // RFC 7505 null MX ("0 ."), as raw RDATA: validation stops at its first step, no port 25 needed.
+        "--dns-rr=nullmx.test,15,000000".into(),
+    ]);
+    let config = tempfile::tempdir().unwrap();
+    let env = [("SMTP_DESK_DNS_SERVER", std::ffi::OsString::from(format!("127.0.0.1:{dns_port}")))];
+    let driver = Driver::start_with(config.path(), &env);
+    let c = driver.open_app().await;
+    el(&c, "nav-settings").await.click().await.unwrap();
+    el(&c, "mode-direct").await.click().await.unwrap();
+    for id in [
+        "section-signing",
+        "ehlo_name",
+        "dkim-enabled",
+        "dkim-selector",
+        "dkim-algorithm",
+        "dkim-domain",
+        "dkim-card",
+        "section-deliverability",
+    ] {
+        assert!(el(&c, id).await.is_displayed().await.unwrap(), "#{id} is shown in Direct mode");
+    }
+    assert!(!el(&c, "section-connection").await.is_displayed().await.unwrap(), "no relay server in Direct mode");
+    set_text(&c, "ehlo_name", "desk.direct.test").await;
+    set_text(&c, "sender-from_address", "alerts@direct.test").await;
+    click_centered(&c, "dkim-enabled").await;
+    set_text(&c, "dkim-selector", "desk2026").await;
+    save(&c).await;
+    let saved = saved_settings(config.path());
+    assert_eq!(saved["profile"]["dkim"]["selector"], "desk2026", "{saved}");
+    assert_eq!(saved["profile"]["dkim"]["enabled"], true, "{saved}");
+    assert_eq!(saved["profile"]["ehlo_name"], "desk.direct.test", "{saved}");
+    // The card says where the key stands, or why it can't (never a private key).
+    let card = text_when(&c, "dkim-state", "the key's state", |t| !t.is_empty() && !t.starts_with("Reading")).await;
+    assert!(!card.contains("PRIVATE KEY"), "{card}");
+
+    click_centered(&c, "health-run").await;
+    let deadline = Instant::now() + Duration::from_secs(70);
+    let status = loop {
+        let t = el(&c, "health-status").await.text().await.unwrap_or_default();
+        if !t.is_empty() && !t.starts_with("Checking") {
+            break t;
+        }
+        assert!(Instant::now() < deadline, "the deliverability check never ended: {t:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let lines: Vec<(String, String, String)> = serde_json::from_value(
+        c.execute(
+            "return [...document.querySelectorAll('#health-lines li')].map(li => [li.dataset.check, li.dataset.status, li.querySelector('.health-badge').textContent]);",
+            vec![],
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    if lines.is_empty() {
+        assert!(status.contains("could not run"), "no lines and no reason: {status}");
+    } else {
+        assert!(status.contains("direct.test"), "{status}");
+        for (check, state, badge) in &lines {
+            assert!(["ok", "warning", "failed", "unknown"].contains(&state.as_str()), "{check}: {state}");
+            assert!(
+                ["OK", "Warning", "Failed", "Unknown"].iter().any(|w| badge.contains(w)),
+                "{check}: the status is said in words: {badge}"
+            );
+        }
+    }
+    screenshot(&c, "direct-deliverability.png").await;
+    c.execute("document.getElementById('section-signing').scrollIntoView({ block: 'start' })", vec![]).await.unwrap();
+    screenshot(&c, "direct-signing.png").await;
+    select(&c, "theme", "dark").await;
+    screenshot(&c, "direct-deliverability-dark.png").await;
+
+    // Validate in Direct mode (Diagnose): the MX step, and the deliverability lines beside the steps.
+    el(&c, "nav-diagnose").await.click().await.unwrap();
+    set_text(&c, "test-recipient", "someone@nullmx.test").await;
+    el(&c, "validate").await.click().await.unwrap();
+    wait_for(&c, "#steps li[data-step='mx'].failed").await;
+    let mx = el(&c, "steps").await.text().await.unwrap();
+    assert!(mx.contains("Find the recipient's mail servers") && mx.contains("null MX"), "{mx}");
+    let deadline = Instant::now() + Duration::from_secs(70);
+    loop {
+        let t = text_when(&c, "diagnose-health-status", "the check", |_| true).await;
+        if !t.is_empty() && !t.starts_with("Checking") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the deliverability check beside the validation never ended: {t:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    c.execute("document.getElementById('diagnose-health').scrollIntoView({ block: 'start' })", vec![]).await.unwrap();
+    screenshot(&c, "direct-diagnose-dark.png").await;
+    c.close().await.unwrap();
+}

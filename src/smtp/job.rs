@@ -4,7 +4,7 @@
 
 use super::conn::{bounded, Error as Wire};
 use super::failure::{Category, Failure};
-use super::{check_ready, CancelToken};
+use super::{check_settings, CancelToken};
 use crate::error::ErrorReport;
 use crate::secrets::{self, Password};
 use crate::settings::{self, AuthMethod, Profile};
@@ -47,7 +47,7 @@ impl Job {
     /// Values not (necessarily) saved — the form's, or the saved ones with `--set` changes — and
     /// the password saved for `profile_name`, read only if the values log in with a password.
     pub fn with_saved_password(profile: Profile, profile_name: &str) -> Result<Self, ErrorReport> {
-        check_ready(&profile, None)?;
+        check_settings(&profile)?;
         if profile.auth.method == AuthMethod::OAuth2 {
             return Self::with_oauth_token(profile, profile_name);
         }

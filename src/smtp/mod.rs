@@ -52,6 +52,8 @@ use ts_rs::TS;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum StepKind {
+    /// Direct mode: the recipient domain's MX hosts (RFC 5321 §5.1), the first that answers is used.
+    Mx,
     /// Resolve the host name to every A/AAAA address.
     Resolve,
     /// Open a TCP connection, trying each address in turn.
@@ -72,7 +74,8 @@ pub enum StepKind {
 
 impl StepKind {
     /// Every step, in the order of a STARTTLS or plain run.
-    pub const ALL: [StepKind; 8] = [
+    pub const ALL: [StepKind; 9] = [
+        StepKind::Mx,
         StepKind::Resolve,
         StepKind::Connect,
         StepKind::Banner,
@@ -86,6 +89,7 @@ impl StepKind {
     /// The name in JSON and in the CLI's exit-code table.
     pub fn name(self) -> &'static str {
         match self {
+            StepKind::Mx => "mx",
             StepKind::Resolve => "resolve",
             StepKind::Connect => "connect",
             StepKind::Banner => "banner",
@@ -100,6 +104,7 @@ impl StepKind {
     /// What makes this step fail, in a few words (the CLI's exit-code table).
     pub fn fails_when(self) -> &'static str {
         match self {
+            StepKind::Mx => "direct mode: the recipient's domain takes no mail (null MX, no such domain) or DNS failed",
             StepKind::Resolve => "the host name was not found or DNS failed",
             StepKind::Connect => "refused, unreachable or no answer (firewall)",
             StepKind::Banner => "no greeting, a refusal (421/554), not SMTP, or the port wants implicit TLS",
@@ -115,6 +120,7 @@ impl StepKind {
 
     pub fn title(self) -> &'static str {
         match self {
+            StepKind::Mx => "Find the recipient's mail servers",
             StepKind::Resolve => "Resolve host name",
             StepKind::Connect => "Connect",
             StepKind::Banner => "Server greeting",
@@ -137,6 +143,7 @@ impl StepKind {
             StepKind::Auth => 15,
             StepKind::Envelope => 16,
             StepKind::Data => 17,
+            StepKind::Mx => 18,
         }
     }
 }
@@ -234,24 +241,46 @@ impl Outcome {
 }
 
 /// Refuses settings that can't be validated and recipients that are not addresses, before any
-/// network traffic; the report names the field to fix.
+/// network traffic; the report names the field to fix. See [`check_validate`] for a validation.
 pub fn check_ready(profile: &Profile, recipient: Option<&str>) -> Result<(), ErrorReport> {
-    match profile.mode {
-        Mode::Relay => {}
-        Mode::Off => {
+    check_settings(profile)?;
+    if let Some(to) = recipient {
+        if to.parse::<lettre::Address>().is_err() {
             return Err(on_field(
-                ErrorReport::new(ErrorKind::InvalidSettings, "Sending is off, so there is nothing to validate.")
-                    .hint("Choose 'Relay' and enter the SMTP server's host name (smtp-desk config set mode relay)."),
-                "mode",
-            ))
+                ErrorReport::new(ErrorKind::InvalidRecipient, format!("'{to}' is not an email address."))
+                    .hint("Enter one address such as someone@example.com."),
+                "to",
+            ));
         }
-        Mode::Direct => {
-            return Err(on_field(
-                ErrorReport::new(ErrorKind::InvalidSettings, "Validation checks a relay server; direct delivery is not checked yet.")
-                    .hint("Choose 'Relay' to validate a server."),
-                "mode",
-            ))
-        }
+    }
+    Ok(())
+}
+
+/// [`check_ready`] for a validation or test email: in Direct mode the recipient is needed, since
+/// its domain's own mail servers are the ones asked.
+pub fn check_validate(profile: &Profile, recipient: Option<&str>) -> Result<(), ErrorReport> {
+    if profile.mode == Mode::Direct && recipient.is_none_or(|r| r.trim().is_empty()) {
+        check_settings(profile)?;
+        return Err(on_field(
+            ErrorReport::new(
+                ErrorKind::InvalidRecipient,
+                "Direct mode needs a test recipient: validation asks the recipient's own mail servers.",
+            )
+            .hint("Enter a test recipient address (smtp-desk validate --to someone@example.com)."),
+            "to",
+        ));
+    }
+    check_ready(profile, recipient)
+}
+
+/// The settings part of [`check_ready`]: a job can be made before its recipient is known.
+pub fn check_settings(profile: &Profile) -> Result<(), ErrorReport> {
+    if profile.mode == Mode::Off {
+        return Err(on_field(
+            ErrorReport::new(ErrorKind::InvalidSettings, "Sending is off, so there is nothing to validate.")
+                .hint("Choose 'Relay' and enter the SMTP server's host name (smtp-desk config set mode relay)."),
+            "mode",
+        ));
     }
     let report = settings::check(&Settings { profile: profile.clone(), ..Settings::default() });
     if let Some(first) = report.errors.first() {
@@ -262,15 +291,6 @@ pub fn check_ready(profile: &Profile, recipient: Option<&str>) -> Result<(), Err
         );
         r.issues = report.errors.clone();
         return Err(r);
-    }
-    if let Some(to) = recipient {
-        if to.parse::<lettre::Address>().is_err() {
-            return Err(on_field(
-                ErrorReport::new(ErrorKind::InvalidRecipient, format!("'{to}' is not an email address."))
-                    .hint("Enter one address such as someone@example.com."),
-                "to",
-            ));
-        }
     }
     Ok(())
 }
@@ -291,9 +311,10 @@ fn on_field(mut report: ErrorReport, field: &str) -> ErrorReport {
 pub async fn validate(job: &Job, recipient: Option<&str>, cancel: &CancelToken, on_step: &mut (dyn FnMut(&Step) + Send)) -> Outcome {
     let started = std::time::Instant::now();
     let profile = job.profile();
-    if let Err(report) = check_ready(profile, recipient) {
+    if let Err(report) = check_validate(profile, recipient) {
         return Outcome::refused(report);
     }
+    // Direct mode has its recipient (check_ready); a relay is asked about the sender itself.
     let recipient = recipient.unwrap_or(&profile.sender.from_address);
     let run = probe::run(job, probe::Goal::Validate { recipient }, cancel, on_step).await;
     Outcome::finished(run, Some(started))

@@ -3,7 +3,7 @@
 
 use super::probe::{self, Goal};
 use super::reply::queue_id;
-use super::{check_ready, CancelToken, Job, Outcome, Step};
+use super::{check_validate, CancelToken, Job, Outcome, Step};
 use crate::error::{ErrorKind, ErrorReport};
 use crate::secrets::DEFAULT_PROFILE;
 use crate::settings::{Profile, Security};
@@ -23,7 +23,7 @@ pub async fn send_test(job: &Job, to: &str, cancel: &CancelToken, on_step: &mut 
     let started = std::time::Instant::now();
     let to = to.trim();
     let profile = job.profile();
-    check_ready(profile, Some(to))?;
+    check_validate(profile, Some(to))?;
     let (message, message_id) = compose(profile, to)?;
     let run = probe::run(job, Goal::Send { to, message: &message }, cancel, on_step).await;
     let ok = run.failure.is_none();
@@ -59,14 +59,18 @@ fn compose(profile: &Profile, to: &str) -> Result<(Vec<u8>, String), ErrorReport
         Security::ImplicitTls => "implicit TLS",
         Security::None => "no encryption",
     };
+    let server = if profile.mode == crate::settings::Mode::Direct {
+        "the recipient's mail server (direct delivery)".to_string()
+    } else {
+        format!("{}:{} ({security})", profile.relay.host, profile.relay.port)
+    };
     let body = format!(
         "This is a test email from SMTP Desk: the outgoing mail settings work.\r\n\
          \r\n\
          Sent:         {date}\r\n\
          Sending host: {host}\r\n\
          Profile:      {DEFAULT_PROFILE}\r\n\
-         Server:       {}:{} ({security})\r\n",
-        profile.relay.host, profile.relay.port,
+         Server:       {server}\r\n",
     );
     let mut builder = Message::builder()
         .from(from)

@@ -52,6 +52,11 @@ export class FakeIpc implements Ipc {
   oauthSignOut?: Ipc["oauthSignOut"];
   oauthPaste?: Ipc["oauthPaste"];
   oauthCancel?: Ipc["oauthCancel"];
+  /** DKIM and the deliverability check: left out unless a test sets them. */
+  dkimKey?: Ipc["dkimKey"];
+  dkimGenerate?: Ipc["dkimGenerate"];
+  dkimCheck?: Ipc["dkimCheck"];
+  healthCheck?: Ipc["healthCheck"];
   readonly calls: Call[] = [];
   loaded: LoadedSettings = {
     settings: defaultSettings(),

@@ -30,6 +30,8 @@ import type {
   UiState,
   SendTestFinishedEvent,
   DetectFinishedEvent,
+  DkimKey,
+  HealthReport,
   ValidationFinishedEvent,
   RunStarted,
   ValidationStepEvent,
@@ -138,6 +140,14 @@ export interface Ipc {
   dashboard(): Promise<Dashboard>;
   /** Asks where to save (a native dialog) and writes the mail log rows the query matches as CSV; null when the user cancelled. */
   exportLogCsv(query: LogQuery): Promise<Exported | null>;
+  /** DKIM (optional: fakes may leave them out): `profile`'s key as saved (null: none yet; never the private key). */
+  dkimKey?(profile?: string): Promise<DkimKey | null>;
+  /** Makes a new key with the saved selector, domain and key type; an existing one only when `replace`. */
+  dkimGenerate?(profile: string | undefined, replace: boolean): Promise<DkimKey>;
+  /** The key with `published` from DNS: matches, missing, different or unknown. */
+  dkimCheck?(profile?: string): Promise<DkimKey>;
+  /** The deliverability check of `profile` (saved settings) for `domain` (the From domain when absent). */
+  healthCheck?(profile?: string, domain?: string): Promise<HealthReport>;
 }
 
 /**
@@ -262,4 +272,8 @@ export const tauriIpc: Ipc = {
   report: (from, to) => call("report", { from, to }),
   dashboard: () => call("dashboard"),
   exportLogCsv: (query) => call("export_log_csv", { query }),
+  dkimKey: (profile) => call("dkim_key", { profile: profile ?? null }),
+  dkimGenerate: (profile, replace) => call("dkim_generate", { profile: profile ?? null, replace }),
+  dkimCheck: (profile) => call("dkim_check", { profile: profile ?? null }),
+  healthCheck: (profile, domain) => call("health_check", { profile: profile ?? null, domain: domain ?? null }),
 };

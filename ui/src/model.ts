@@ -43,6 +43,16 @@ export type { StepKind } from "./generated/StepKind";
 export type { StepStatus } from "./generated/StepStatus";
 export type { TranscriptLine } from "./generated/TranscriptLine";
 
+// Direct delivery: DKIM keys and the deliverability check.
+export type { Dkim } from "./generated/Dkim";
+export type { DkimAlgorithm } from "./generated/DkimAlgorithm";
+export type { DkimKey } from "./generated/DkimKey";
+export type { DkimPublished } from "./generated/DkimPublished";
+export type { HealthCheck } from "./generated/HealthCheck";
+export type { HealthLine } from "./generated/HealthLine";
+export type { HealthReport } from "./generated/HealthReport";
+export type { HealthStatus } from "./generated/HealthStatus";
+
 // The queue (src/outbox/queue.rs).
 export type { Attempt } from "./generated/Attempt";
 export type { Counts } from "./generated/Counts";

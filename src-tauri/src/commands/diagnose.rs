@@ -105,7 +105,7 @@ async fn saved_job(recipient: Option<String>) -> Result<Job, ErrorReport> {
     blocking(move || {
         let loaded = settings::load().map_err(|e| ErrorReport::from(&e))?.settings;
         let profile = effective(&loaded, None)?;
-        smtp::check_ready(&profile, recipient.as_deref())?;
+        smtp::check_validate(&profile, recipient.as_deref())?;
         with_saved_password(&loaded, None, profile)
     })
     .await
@@ -125,7 +125,7 @@ async fn job_to_try(form: Option<FormValues>, recipient: Option<String>) -> Resu
             return Err(ErrorReport::from(&settings::Error::Invalid(report.errors)));
         }
         let profile = effective(&values, name.as_deref())?;
-        smtp::check_ready(&profile, recipient.as_deref())?;
+        smtp::check_validate(&profile, recipient.as_deref())?;
         Ok(match password {
             PasswordAction::Keep => with_saved_password(&values, name.as_deref(), profile)?,
             PasswordAction::Clear => Job::from_values(profile, None),

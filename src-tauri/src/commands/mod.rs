@@ -2,6 +2,8 @@
 
 pub mod detect;
 pub mod diagnose;
+pub mod dkim;
+pub mod health;
 pub mod journal;
 pub mod oauth;
 pub mod profiles;

@@ -53,10 +53,12 @@ enum Command {
     #[command(subcommand)]
     Profile(profile::ProfileCommand),
     /// Check the settings against the server step by step: DNS, connect, greeting, EHLO, TLS,
-    /// login, sender and recipient. No message is sent.
+    /// login, sender and recipient. No message is sent. In Direct mode: the recipient's mail
+    /// servers (MX), the first that answers on port 25, no login.
     #[command(after_help = output::exit_codes_help())]
     Validate {
-        /// The recipient for the RCPT TO check (default: the from address).
+        /// The recipient for the RCPT TO check (default: the from address; required in Direct
+        /// mode, whose check asks this address's own mail servers).
         #[arg(long, value_name = "ADDR")]
         to: Option<String>,
         #[command(flatten)]

@@ -115,7 +115,7 @@ fn prepare(to: Option<&str>, values: &TryValues, out: &ProbeOutput) -> Result<Jo
     }
     // What sending would use: a broken admin policy, or a profile that breaks it, is refused here too.
     let profile = policy::load().effective(&tried, Some(&name)).map_err(|e| refuse(EXIT_BAD_INPUT, (&e).into()))?;
-    smtp::check_ready(&profile, to).map_err(|r| refuse(EXIT_BAD_INPUT, r))?;
+    smtp::check_validate(&profile, to).map_err(|r| refuse(EXIT_BAD_INPUT, r))?;
     if values.password_stdin {
         let password = password::from_stdin().map_err(|(code, r)| refuse(code, r))?;
         return Ok(Job::from_values(profile, Some(password)));

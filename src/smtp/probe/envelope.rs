@@ -34,7 +34,8 @@ impl Probe<'_> {
         }
         let mut status = StepStatus::Ok;
         let mut summary = format!("The server accepts mail from {from} to {rcpt}.");
-        if self.o.profile.auth.method == AuthMethod::None {
+        // A mail server taking mail for its own domain without a login is normal (Direct mode).
+        if self.o.profile.auth.method == AuthMethod::None && !self.o.opportunistic {
             let w = format!("Anonymous relay accepted: {} took mail for {rcpt} without a login.", self.o.host);
             report.warn(w.clone());
             status = StepStatus::Warning;

@@ -4,6 +4,7 @@
 //! This file owns the run: the plan, the loop, the overall limit, and ending the conversation
 //! after a refusal. The envelope and DATA are in `envelope.rs`.
 
+mod direct;
 mod envelope;
 
 use super::failure::{Category, Failure};
@@ -41,80 +42,113 @@ pub(crate) struct Run {
 /// takes a fraction of one.
 pub const RUN_LIMIT_FACTOR: u32 = 3;
 
-/// Runs the steps in order, reporting each to `on_step` as it finishes.
+/// Runs the steps in order, reporting each to `on_step` as it finishes. Direct mode first finds
+/// the recipient's mail servers (`direct.rs`).
 pub(crate) async fn run(job: &Job, goal: Goal<'_>, cancel: &CancelToken, on_step: &mut (dyn FnMut(&Step) + Send)) -> Run {
+    if job.profile().mode == crate::settings::Mode::Direct {
+        return direct::run(job, goal, cancel, on_step).await;
+    }
     let plan = plan(job.profile(), &goal);
     let mut p = Probe::new(job, cancel);
     let mut steps = Vec::with_capacity(plan.len());
     let mut warnings = Vec::new();
-    let mut failure = None;
-    for (i, &kind) in plan.iter().enumerate() {
-        p.o.start_step();
-        let started = Instant::now();
-        let result = if p.o.cancelled() {
-            Err(Failure::cancelled().into())
-        } else if p.o.past_run_deadline() {
-            Err(p.run_timeout(kind, &goal).into())
-        } else {
-            match p.step(kind, &goal).await {
-                // A step cut short by the overall limit says so, not "the server stopped answering".
-                Err(f) if f.failure.category == Category::Timeout && p.o.past_run_deadline() => {
-                    Err(Failed { failure: p.run_timeout(kind, &goal), ..f })
+    let failure = p.run_plan(&plan, 0..plan.len(), &goal, on_step, &mut steps, &mut warnings).await;
+    p.finish(steps, failure, warnings)
+}
+
+impl Probe<'_> {
+    /// Runs `plan[range]`, pushing each finished step to `steps` and `on_step`; after a failure the
+    /// rest of the whole plan is pushed as skipped and the conversation ended. The failure, if any.
+    async fn run_plan(
+        &mut self,
+        plan: &[StepKind],
+        range: std::ops::Range<usize>,
+        goal: &Goal<'_>,
+        on_step: &mut (dyn FnMut(&Step) + Send),
+        steps: &mut Vec<Step>,
+        warnings: &mut Vec<String>,
+    ) -> Option<Failure> {
+        let p = self;
+        let mut failure = None;
+        for i in range {
+            let kind = plan[i];
+            p.o.start_step();
+            let started = Instant::now();
+            let result = if p.o.cancelled() {
+                Err(Failure::cancelled().into())
+            } else if p.o.past_run_deadline() {
+                Err(p.run_timeout(kind, goal).into())
+            } else {
+                match p.step(kind, goal).await {
+                    // A step cut short by the overall limit says so, not "the server stopped answering".
+                    Err(f) if f.failure.category == Category::Timeout && p.o.past_run_deadline() => {
+                        Err(Failed { failure: p.run_timeout(kind, goal), ..f })
+                    }
+                    r => r,
                 }
-                r => r,
+            };
+            // What to redact is known once the password is (at the login step at the latest); lines
+            // read from then on are redacted as they are read. Server text in the step is already
+            // redacted and cleaned; this pass catches text from elsewhere (I/O and TLS errors).
+            let secrets = p.o.t.redactor().clone();
+            let tidy_rows = |rows: Vec<(String, String)>| rows.into_iter().map(|(k, v)| (secrets.tidy(&k), secrets.tidy(&v))).collect();
+            let (status, summary, details, fail) = match result {
+                Ok(report) => {
+                    warnings.extend(report.warnings);
+                    (report.status.unwrap_or(StepStatus::Ok), report.summary, tidy_rows(report.details), None)
+                }
+                Err(Failed { failure, details, warnings: found }) => {
+                    warnings.extend(found);
+                    (StepStatus::Failed, failure.message.clone(), tidy_rows(details), Some(failure))
+                }
+            };
+            let step = Step {
+                step: kind,
+                title: kind.title().into(),
+                status,
+                duration_ms: started.elapsed().as_millis() as u64,
+                summary: secrets.tidy(&summary),
+                details,
+                failure: fail.clone().map(|f| p.o.redact(f)),
+            };
+            on_step(&step);
+            steps.push(step);
+            if let Some(f) = fail {
+                skip_rest(&plan[i + 1..], on_step, steps);
+                failure = Some(p.o.redact(f));
+                break;
             }
-        };
-        // What to redact is known once the password is (at the login step at the latest); lines
-        // read from then on are redacted as they are read. Server text in the step is already
-        // redacted and cleaned; this pass catches text from elsewhere (I/O and TLS errors).
-        let secrets = p.o.t.redactor().clone();
-        let tidy_rows = |rows: Vec<(String, String)>| rows.into_iter().map(|(k, v)| (secrets.tidy(&k), secrets.tidy(&v))).collect();
-        let (status, summary, details, fail) = match result {
-            Ok(report) => {
-                warnings.extend(report.warnings);
-                (report.status.unwrap_or(StepStatus::Ok), report.summary, tidy_rows(report.details), None)
-            }
-            Err(Failed { failure, details, warnings: found }) => {
-                warnings.extend(found);
-                (StepStatus::Failed, failure.message.clone(), tidy_rows(details), Some(failure))
-            }
-        };
+        }
+        if let Some(f) = &failure {
+            p.quit_politely(f.category).await;
+        }
+        failure
+    }
+
+    /// The run's result, with everything shown scrubbed of the credentials.
+    fn finish(self, steps: Vec<Step>, failure: Option<Failure>, warnings: Vec<String>) -> Run {
+        let secrets = self.o.t.redactor().clone();
+        let warnings = warnings.iter().map(|w| secrets.tidy(w)).collect();
+        let last_reply = self.o.last_reply.map(|r| Reply { lines: r.lines.iter().map(|l| secrets.tidy(l)).collect(), ..r });
+        Run { steps, failure, warnings, transcript: self.o.t.into_lines(), last_reply }
+    }
+}
+
+/// The steps not run after a failure, as skipped rows.
+fn skip_rest(rest: &[StepKind], on_step: &mut (dyn FnMut(&Step) + Send), steps: &mut Vec<Step>) {
+    for &kind in rest {
         let step = Step {
             step: kind,
             title: kind.title().into(),
-            status,
-            duration_ms: started.elapsed().as_millis() as u64,
-            summary: secrets.tidy(&summary),
-            details,
-            failure: fail.clone().map(|f| p.o.redact(f)),
+            status: StepStatus::Skipped,
+            duration_ms: 0,
+            summary: "Not run: an earlier step failed.".into(),
+            details: Vec::new(),
+            failure: None,
         };
         on_step(&step);
         steps.push(step);
-        if let Some(f) = fail {
-            for &rest in &plan[i + 1..] {
-                let step = Step {
-                    step: rest,
-                    title: rest.title().into(),
-                    status: StepStatus::Skipped,
-                    duration_ms: 0,
-                    summary: "Not run: an earlier step failed.".into(),
-                    details: Vec::new(),
-                    failure: None,
-                };
-                on_step(&step);
-                steps.push(step);
-            }
-            failure = Some(p.o.redact(f));
-            break;
-        }
     }
-    if let Some(f) = &failure {
-        p.quit_politely(f.category).await;
-    }
-    let secrets = p.o.t.redactor().clone();
-    let warnings = warnings.iter().map(|w| secrets.tidy(w)).collect();
-    let last_reply = p.o.last_reply.map(|r| Reply { lines: r.lines.iter().map(|l| secrets.tidy(l)).collect(), ..r });
-    Run { steps, failure, warnings, transcript: p.o.t.into_lines(), last_reply }
 }
 
 /// The steps the settings imply, in order: the opening, then the envelope (and DATA).

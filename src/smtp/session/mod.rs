@@ -289,7 +289,7 @@ impl<'a> Opener<'a> {
             StepKind::Ehlo => self.ehlo().await,
             StepKind::Tls => self.tls_step().await,
             StepKind::Auth => self.auth().await,
-            StepKind::Envelope | StepKind::Data => unreachable!("{kind:?} is not an opening step"),
+            StepKind::Mx | StepKind::Envelope | StepKind::Data => unreachable!("{kind:?} is not an opening step"),
         }
     }
 

@@ -3,4 +3,4 @@
 /**
  * One step of a validation (or of sending the test email).
  */
-export type StepKind = "resolve" | "connect" | "banner" | "ehlo" | "tls" | "auth" | "envelope" | "data";
+export type StepKind = "mx" | "resolve" | "connect" | "banner" | "ehlo" | "tls" | "auth" | "envelope" | "data";

@@ -270,3 +270,50 @@ it("formats multi-line server replies line by line", () => {
     "<- 250-smtp.example.com\n<- 250 SIZE 1000",
   );
 });
+
+describe("validation in Direct mode", () => {
+  it("shows the deliverability lines beside the steps once the MX step comes", async () => {
+    let checks = 0;
+    ipc.healthCheck = async () => {
+      checks++;
+      return {
+        domain: "example.com",
+        ehlo_name: "desk.example.com",
+        public_ip: null,
+        lines: [
+          { check: "spf", status: "ok", summary: "SPF allows this IP.", hint: "", record: null },
+          { check: "port25", status: "failed", summary: "Port 25 is blocked.", hint: "Use Relay mode.", record: null },
+        ],
+      };
+    };
+    ipc.validateReply = async () => ({ run_id: 3 });
+    $<HTMLInputElement>("test-recipient").value = "you@example.net";
+    $("validate").click();
+    await settle();
+    expect($("diagnose-health").hidden).toBe(true);
+    ipc.emit("validation-step", { run_id: 3, step: step("mx", "ok", { title: "Find the recipient's mail servers" }) });
+    ipc.emit("validation-step", { run_id: 3, step: step("resolve", "ok") });
+    await settle();
+    expect(checks).toBe(1);
+    expect($("diagnose-health").hidden).toBe(false);
+    const items = [...$("diagnose-health-lines").querySelectorAll("li")];
+    expect(items.map((li) => li.querySelector(".health-badge")?.textContent)).toEqual(["✓ OK", "✕ Failed"]);
+    expect($("diagnose-health-status").textContent).toContain("public IP unknown");
+    expect($("steps").querySelector('li[data-step="mx"]')?.textContent).toContain("Find the recipient's mail servers");
+  });
+
+  it("does not run the check for a relay validation", async () => {
+    let checks = 0;
+    ipc.healthCheck = async () => {
+      checks++;
+      throw new Error("not expected");
+    };
+    ipc.validateReply = async () => ({ run_id: 4 });
+    $("validate").click();
+    await settle();
+    ipc.emit("validation-step", { run_id: 4, step: step("resolve", "ok") });
+    await settle();
+    expect(checks).toBe(0);
+    expect($("diagnose-health").hidden).toBe(true);
+  });
+});

@@ -16,6 +16,7 @@ import type {
   ValidationStepEvent,
 } from "../model";
 import { reportText } from "../report-text";
+import { runHealth } from "./settings/deliverability";
 
 const MARKUP = `
 <div class="diagnose">
@@ -26,7 +27,7 @@ const MARKUP = `
     <p id="diagnose-unsaved" class="note note-warning" hidden><span class="icon" aria-hidden="true">⚠</span>
       You have unsaved changes. Validation and the test email use the saved settings.</p>
     <div class="field field-recipient">
-      <label for="test-recipient">Test recipient <span class="unit">(optional for validation)</span></label>
+      <label for="test-recipient">Test recipient <span class="unit">(optional for validation in Relay mode)</span></label>
       <input type="email" id="test-recipient" name="test-recipient" autocomplete="email" spellcheck="false"
         placeholder="you@example.com" aria-describedby="test-recipient-help">
       <p class="help" id="test-recipient-help">Checked with RCPT TO during validation, and where the test email goes.</p>
@@ -43,6 +44,11 @@ const MARKUP = `
   <p id="validate-status" class="run-status" role="status"></p>
   <div id="validate-result" class="result" hidden></div>
   <ol id="steps" class="steps" aria-label="Validation steps"></ol>
+  <section id="diagnose-health" class="section deliverability" aria-labelledby="diagnose-health-heading" hidden>
+    <h2 id="diagnose-health-heading" class="section-title">Deliverability</h2>
+    <p id="diagnose-health-status" class="health-status" role="status"></p>
+    <ul id="diagnose-health-lines" class="health-lines" aria-labelledby="diagnose-health-heading"></ul>
+  </section>
   <details id="transcript" class="transcript" hidden>
     <summary>Transcript</summary>
     <pre id="transcript-text" tabindex="0"></pre>
@@ -112,6 +118,8 @@ interface Run {
   id: number | null;
   held: RunEvent[];
   cancelRequested: boolean;
+  /** Direct mode: the deliverability check started beside the steps. */
+  health?: boolean;
   /** The test email's recipient. */
   to?: string;
 }
@@ -212,6 +220,7 @@ class Diagnose implements DiagnoseScreen {
     const recipient = this.readRecipient(false);
     if (recipient === undefined) return;
     this.steps.replaceChildren();
+    show(byId(this.root, "diagnose-health"), false);
     show(byId(this.root, "validate-result"), false);
     show(byId(this.root, "transcript"), false);
     const run: Run = { kind: "validate", id: null, held: [], cancelRequested: false };
@@ -271,7 +280,15 @@ class Diagnose implements DiagnoseScreen {
       if ("result" in event) this.finishSend(run, event.result, null);
       else if ("error" in event) this.finishSend(run, null, toErrorReport(event.error));
     } else if ("outcome" in event) this.finish(event.outcome);
-    else if ("step" in event) this.showStep(event.step);
+    else if ("step" in event) {
+      this.showStep(event.step);
+      // Direct mode (its first step finds the MX): the deliverability lines go beside the steps.
+      if (event.step.step === "mx" && !run.health) {
+        run.health = true;
+        show(byId(this.root, "diagnose-health"), true);
+        void runHealth(this.ipc, undefined, undefined, byId(this.root, "diagnose-health-lines"), byId(this.root, "diagnose-health-status"));
+      }
+    }
   }
 
   private showStep(step: Step): void {

@@ -112,7 +112,6 @@ export class FormFields {
   /** The parts of the settings this form does not show (named profiles), carried through a save. */
   profiles: Settings["profiles"] = {};
   defaultProfile: string | null = null;
-  dkim: Settings["profile"]["dkim"] = defaultSettings().profile.dkim;
   constructor(private readonly root: HTMLElement) {}
 
   control<T extends HTMLInputElement | HTMLSelectElement = HTMLInputElement>(key: string): T {
@@ -183,8 +182,12 @@ export class FormFields {
         bounces: { send: this.control("bounces.send").checked, max_per_hour: this.number("bounces.max_per_hour") },
         logs: { retention_days: this.number("logs.retention_days") },
         detect: { ispdb_url: this.text("detect.ispdb_url") },
-        // Kept as loaded until the form has DKIM controls.
-        dkim: this.dkim,
+        dkim: {
+          enabled: this.control("dkim.enabled").checked,
+          selector: this.text("dkim.selector"),
+          algorithm: this.text("dkim.algorithm") as Settings["profile"]["dkim"]["algorithm"],
+          domain: this.text("dkim.domain"),
+        },
       },
     });
   }
@@ -226,6 +229,10 @@ export class FormFields {
     set("listener.username", p.listener.username);
     set("logs.retention_days", p.logs.retention_days);
     set("detect.ispdb_url", p.detect?.ispdb_url ?? defaultSettings().profile.detect.ispdb_url);
-    this.dkim = { ...defaultSettings().profile.dkim, ...p.dkim };
+    const dkim = { ...defaultSettings().profile.dkim, ...p.dkim };
+    this.control("dkim.enabled").checked = dkim.enabled;
+    set("dkim.selector", dkim.selector);
+    set("dkim.algorithm", dkim.algorithm);
+    set("dkim.domain", dkim.domain);
   }
 }

@@ -25,6 +25,8 @@ import { TransferButtons } from "./transfer";
 import { FindSettings } from "./detect";
 import type { Lock } from "../../generated/Lock";
 import { Trial } from "./trial";
+import { DkimCard } from "./dkim-card";
+import { Deliverability } from "./deliverability";
 import { Verdict } from "./verdict";
 import { reportText } from "../../report-text";
 
@@ -63,6 +65,8 @@ export class SettingsForm {
   private defaultProfile = GLOBAL;
   private readonly profileDialog: ProfileDialog;
   private readonly oauth: OAuthSignIn;
+  private readonly dkimCard: DkimCard;
+  private readonly deliverability: Deliverability;
 
   constructor(
     private readonly root: HTMLElement,
@@ -95,6 +99,12 @@ export class SettingsForm {
     this.oauth = new OAuthSignIn(root, ipc, this.life, {
       profile: () => this.selected,
       auth: () => this.fields.read().profile.auth,
+    });
+    this.dkimCard = new DkimCard(root, ipc, this.life, { profile: () => this.selected });
+    this.deliverability = new Deliverability(root, ipc, this.life, { profile: () => this.selected });
+    // Validate in Direct mode shows the deliverability lines beside its steps.
+    this.life.on(byId(root, "form-validate"), "click", () => {
+      if (this.fields.read().profile.mode === "direct") void this.deliverability.run();
     });
     this.wire();
     this.life.subscribe(this.ipc.onSettingsChanged(() => void this.onExternalChange()));
@@ -238,6 +248,7 @@ export class SettingsForm {
     this.base = loaded.settings;
     this.fillFrom(loaded.settings);
     void this.oauth.refresh();
+    void this.dkimCard.refresh();
     this.baseline = this.read();
     this.readOnly = loaded.read_only ?? null;
     this.conflictFields = [];

@@ -3,6 +3,8 @@
 import { FIELDS, fieldId, fieldInfo } from "../../model";
 import { findSettingsMarkup } from "./detect";
 import { oauthBlock } from "./oauth";
+import { deliverabilitySection } from "./deliverability";
+import { dkimCardMarkup } from "./dkim-card";
 
 type Child = Node | string | null | false | undefined;
 type Attrs = Record<string, string | boolean | undefined>;
@@ -148,7 +150,7 @@ function modeSection(): HTMLElement {
       modeChoice("direct", "Direct delivery", "Deliver to each recipient's mail servers"),
     ),
     h("p", { class: "note", id: "mode-note-off", hidden: true }, "Mail is not sent while the mode is Off. Sender and limits are kept for later."),
-    h("p", { class: "note", id: "mode-note-direct", hidden: true }, "Delivery straight to recipients' mail servers comes in a later version; sender and limits apply."),
+    h("p", { class: "note", id: "mode-note-direct", hidden: true }, "Mail goes straight to each recipient's mail servers on port 25. Set this machine's public name (EHLO) and DKIM below, and check deliverability before the first mail goes out."),
     h("p", { class: "field-message error", id: "mode-error", hidden: true }),
   );
 }
@@ -198,7 +200,25 @@ function connectionSection(): HTMLElement {
       ),
     ),
     textField("relay.ca_file", { placeholder: "/etc/ssl/certs/company-ca.pem" }, { note: "optional" }),
-    textField("ehlo_name", {}, { note: "optional" }),
+  );
+}
+
+/** How this machine introduces itself (EHLO) and signs (DKIM): Relay and Direct modes. */
+function signingSection(): HTMLElement {
+  return h(
+    "fieldset",
+    { class: "section", id: "section-signing", hidden: true },
+    h("legend", {}, "Identity and signing"),
+    textField("ehlo_name", { placeholder: "mail.example.com" }, { note: "optional" }),
+    switchField("dkim.enabled"),
+    h(
+      "div",
+      { class: "grid grid-2", id: "dkim-fields" },
+      textField("dkim.selector", { placeholder: "smtpdesk" }),
+      field("dkim.algorithm", h("select", {}, ...options([["rsa2048", "RSA-2048 (checked everywhere)"], ["ed25519", "Ed25519 (short; not every receiver checks it)"]]))),
+      textField("dkim.domain", { placeholder: "example.com" }, { note: "optional" }),
+    ),
+    dkimCardMarkup(h),
   );
 }
 
@@ -359,7 +379,7 @@ function trySection(): HTMLElement {
     h(
       "div",
       { class: "field try-recipient" },
-      h("label", { for: "form-test-recipient" }, "Test recipient ", unit("for Send test email; optional for Validate")),
+      h("label", { for: "form-test-recipient" }, "Test recipient ", unit("for Send test email, and for Validate in Direct mode")),
       h("input", { ...TEXT, type: "email", id: "form-test-recipient", inputmode: "email", placeholder: "you@example.com", "aria-describedby": "try-help form-test-recipient-error" }),
       h("p", { class: "field-message error", id: "form-test-recipient-error", hidden: true }),
     ),
@@ -482,12 +502,14 @@ export function buildSettingsForm(): HTMLFormElement {
     modeSection(),
     connectionSection(),
     authSection(),
+    signingSection(),
     senderSection(),
     limitsSection(),
     localSection(),
     logsSection(),
     findSection(),
     trySection(),
+    deliverabilitySection(h),
     footer(),
     profileDialog(),
   );

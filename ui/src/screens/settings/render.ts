@@ -36,6 +36,8 @@ export function renderSections(root: HTMLElement, settings: Settings): void {
   show(byId(root, "auth-oauth-fields"), method === "oauth2");
   show(byId(root, "mode-note-off"), mode === "off");
   show(byId(root, "mode-note-direct"), mode === "direct");
+  show(byId(root, "section-signing"), shownIn("dkim.enabled", mode));
+  show(byId(root, "section-deliverability"), mode === "relay" || mode === "direct");
   // The listener's details and the bounce cap wait, disabled, until their switch is on.
   const listenerOn = settings.profile.listener.enabled;
   show(byId(root, "listener-note"), listenerOn);

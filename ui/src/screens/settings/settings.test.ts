@@ -154,7 +154,7 @@ describe("loading", () => {
     $("mode-direct").click();
     expect($("mode-note-direct").hidden).toBe(false);
     expect($("mode-note-direct").textContent).toBe(
-      "Delivery straight to recipients' mail servers comes in a later version; sender and limits apply.",
+      "Mail goes straight to each recipient's mail servers on port 25. Set this machine's public name (EHLO) and DKIM below, and check deliverability before the first mail goes out.",
     );
     $("mode-relay").click();
     expect($("section-connection").hidden).toBe(false);
