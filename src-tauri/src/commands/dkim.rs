@@ -18,17 +18,12 @@ fn saved(profile: Option<String>) -> Result<(Settings, String), ErrorReport> {
     Ok((settings, name))
 }
 
-/// The core's DKIM error as the window shows it.
-fn report(e: &dkim::Error) -> ErrorReport {
-    ErrorReport::new(ErrorKind::Internal, format!("DKIM: {e}"))
-}
-
 /// Profile `profile`'s key (Global when absent), without asking DNS; null when it has none.
 #[tauri::command]
 pub async fn dkim_key(profile: Option<String>) -> Result<Option<KeyInfo>, ErrorReport> {
     blocking(move || {
         let (settings, name) = saved(profile)?;
-        dkim::key_info(&settings, &name).map_err(|e| report(&e))
+        dkim::key_info(&settings, &name).map_err(|e| ErrorReport::from(&e))
     })
     .await
 }
@@ -39,7 +34,7 @@ pub async fn dkim_key(profile: Option<String>) -> Result<Option<KeyInfo>, ErrorR
 pub async fn dkim_generate(profile: Option<String>, replace: bool) -> Result<KeyInfo, ErrorReport> {
     blocking(move || {
         let (settings, name) = saved(profile)?;
-        dkim::generate(&settings, &name, replace).map_err(|e| report(&e))
+        dkim::generate(&settings, &name, replace).map_err(|e| ErrorReport::from(&e))
     })
     .await
 }
@@ -64,7 +59,7 @@ pub async fn dkim_check(profile: Option<String>) -> Result<KeyInfo, ErrorReport>
 pub async fn dkim_remove(profile: Option<String>) -> Result<(), ErrorReport> {
     blocking(move || {
         let (settings, name) = saved(profile)?;
-        dkim::remove(&settings, &name).map_err(|e| report(&e))
+        dkim::remove(&settings, &name).map_err(|e| ErrorReport::from(&e))
     })
     .await
 }
