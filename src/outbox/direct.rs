@@ -14,9 +14,13 @@
 //! for the MX name (else deferred with the reason). DANE is not done (docs/direct.md says why).
 //!
 //! Shape: the relay drain's writer and claiming ([`deliver::start_writer`], [`deliver::Desk`]);
-//! `limits.connection_limit` workers, each with at most one connection open at a time (the cap),
-//! each connection carrying one message to one domain and closed after it (no pool: the next
-//! message rarely goes to the same host). Every network step has the step timeout.
+//! `limits.connection_limit` workers, each with at most one connection open at a time (the cap,
+//! overall and so also per destination domain: no separate per-domain limit is needed while the
+//! two are the same number). A worker keeps its session after a message and takes a claimed
+//! message to the same domain next, up to `limits.batch_size` messages a session; sessions are
+//! never kept across passes (no pool: MX hosts drop idle clients quickly). A message's attempts
+//! (one per domain) are recorded together, so its permanent failures make one bounce. Every
+//! network step has the step timeout.
 
 use super::bounce::Budget;
 use super::claim::{Attempt, Job, Outcome, RecipientResult, Tally};
