@@ -430,39 +430,49 @@ fn direct_mail_is_dkim_signed_and_the_signature_verifies_against_the_published_k
     }
     let _keyring = private_keyring();
     let desk = direct_desk();
-    let dkim =
-        ["config", "set", "dkim.selector", "direct", "dkim.domain", "sender.test", "dkim.algorithm", "ed25519", "dkim.enabled", "true"];
-    ok(&desk.run(&dkim, b""));
-    // gnome-keyring takes a moment to claim its name on the bus.
-    let mut generated = None;
-    assert!(
-        wait_until(Duration::from_secs(10), || {
+    let (mx1, mx2) = (mx_server("127.0.0.81", &[]), mx_server("127.0.0.82", &[]));
+    for (n, (algorithm, selector)) in [("ed25519", "direct-ed"), ("rsa2048", "direct-rsa")].into_iter().enumerate() {
+        let dkim =
+            ["config", "set", "dkim.selector", selector, "dkim.domain", "sender.test", "dkim.algorithm", algorithm, "dkim.enabled", "true"];
+        ok(&desk.run(&dkim, b""));
+        // gnome-keyring takes a moment to claim its name on the bus.
+        let mut generated = None;
+        let made = wait_until(Duration::from_secs(10), || {
             let o = desk.run(&["dkim", "generate", "--json"], b"");
             if o.status.success() {
                 generated = Some(serde_json::from_slice::<Value>(&o.stdout).unwrap());
             }
             o.status.success()
-        }),
-        "dkim generate failed: {}",
-        String::from_utf8_lossy(&desk.run(&["dkim", "generate", "--json"], b"").stderr)
-    );
-    let info = generated.unwrap();
-    let (name, value) = (info["record_name"].as_str().unwrap(), info["record_value"].as_str().unwrap());
-    assert_eq!(name, "direct._domainkey.sender.test");
-    let _dns = dns(&["--mx-host=dk.test,mx.dk.test,10", "--host-record=mx.dk.test,127.0.0.81", &format!("--txt-record={name},{value}")]);
-    set_env("SMTP_DESK_DNS_SERVER", Path::new("127.0.0.1:53"));
-    let mx = mx_server("127.0.0.81", &[]);
-    send(&desk, &["k@dk.test"]);
-    let got = mx.received();
-    assert_eq!(got.len(), 1, "{got:?}");
-    let content = got[0]["content"].as_str().unwrap();
-    let message = if content.contains("\r\n") { content.to_string() } else { content.replace('\n', "\r\n") };
-    assert!(message.starts_with("DKIM-Signature:"), "{message}");
-    assert!(message.contains("d=sender.test") && message.contains("s=direct"), "{message}");
-    assert_eq!(verify_dkim(message.as_bytes()), vec![mail_auth::DkimResult::Pass], "{message}");
-    // A body changed on the way fails: the signature covers what the MX received.
-    let tampered = message.replace("Hello over port 25.", "Hello over port 26.");
-    assert!(format!("{:?}", verify_dkim(tampered.as_bytes())).contains("FailedBodyHashMatch"));
+        });
+        assert!(made, "dkim generate failed: {}", String::from_utf8_lossy(&desk.run(&["dkim", "generate", "--json"], b"").stderr));
+        let info = generated.unwrap();
+        let (name, value) = (info["record_name"].as_str().unwrap(), info["record_value"].as_str().unwrap());
+        assert_eq!(name, format!("{selector}._domainkey.sender.test"));
+        // A TXT record's strings hold 255 bytes each (an RSA key needs two).
+        let strings: Vec<String> = value.as_bytes().chunks(255).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+        let _dns = dns(&[
+            "--mx-host=dk1.test,mx.dk1.test,10",
+            "--host-record=mx.dk1.test,127.0.0.81",
+            "--mx-host=dk2.test,mx.dk2.test,10",
+            "--host-record=mx.dk2.test,127.0.0.82",
+            &format!("--txt-record={name},{}", strings.join(",")),
+        ]);
+        set_env("SMTP_DESK_DNS_SERVER", Path::new("127.0.0.1:53"));
+        // One message to two domains: signed once, each MX gets a signature that verifies.
+        send(&desk, &["k@dk1.test", "l@dk2.test"]);
+        for mx in [&mx1, &mx2] {
+            let got = mx.received();
+            assert_eq!(got.len(), n + 1, "{got:?}");
+            let content = got[n]["content"].as_str().unwrap();
+            let message = if content.contains("\r\n") { content.to_string() } else { content.replace('\n', "\r\n") };
+            assert!(message.starts_with("DKIM-Signature:"), "{message}");
+            assert!(message.contains("d=sender.test") && message.contains(&format!("s={selector}")), "{message}");
+            assert_eq!(verify_dkim(message.as_bytes()), vec![mail_auth::DkimResult::Pass], "{algorithm}: {message}");
+            // A body changed on the way fails: the signature covers what the MX received.
+            let tampered = message.replace("Hello over port 25.", "Hello over port 26.");
+            assert!(format!("{:?}", verify_dkim(tampered.as_bytes())).contains("FailedBodyHashMatch"), "{algorithm}");
+        }
+    }
 }
 
 /// A message failing for good in two domains in one pass (a null MX, and an MX refusing the
