@@ -359,3 +359,217 @@ fn each_address_of_an_mx_is_tried_ipv6_and_ipv4() {
     assert_eq!(log_of(&rows, "four@v4.test")["server"], "mx.v4.test:25 [127.0.0.71]", "{rows:?}");
     assert_eq!(rcpts(&v4), vec![vec!["four@v4.test".to_string()]]);
 }
+
+/// A private Secret Service inside the test's network namespace: its own D-Bus session bus (a
+/// socket file in a temporary dir) and an unlocked gnome-keyring, named in this process's
+/// environment so every `smtp-desk` command run from here uses it. Killed when dropped.
+struct PrivateKeyring {
+    _bus: Killed,
+    _keyring: Killed,
+    _dir: tempfile::TempDir,
+}
+
+fn private_keyring() -> PrivateKeyring {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let (run, data) = (dir.path().join("run"), dir.path().join("data"));
+    for d in [&run, &data] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let socket = run.join("bus");
+    let address = format!("unix:path={}", socket.display());
+    let bus = Killed(
+        Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--nopidfile"])
+            .arg(format!("--address={address}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start dbus-daemon"),
+    );
+    assert!(wait_until(Duration::from_secs(5), || socket.exists()), "the private D-Bus did not start");
+    set_env("DBUS_SESSION_BUS_ADDRESS", Path::new(&address));
+    set_env("XDG_RUNTIME_DIR", &run);
+    set_env("XDG_DATA_HOME", &data);
+    let mut keyring = Command::new("gnome-keyring-daemon")
+        .args(["--foreground", "--unlock", "--components=secrets"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start gnome-keyring-daemon");
+    // The password only unlocks this throwaway keyring.
+    keyring.stdin.take().unwrap().write_all(b"netns-keyring").unwrap();
+    PrivateKeyring { _bus: bus, _keyring: Killed(keyring), _dir: dir }
+}
+
+/// Verifies the DKIM signatures of `message` with mail-auth, asking the dnsmasq on 127.0.0.1:53.
+fn verify_dkim(message: &[u8]) -> Vec<mail_auth::DkimResult> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let auth = smtp_desk::dns::authenticator(Some("127.0.0.1:53".parse().unwrap()), Duration::from_secs(5)).unwrap();
+        let parsed = mail_auth::AuthenticatedMessage::parse(message).expect("a message");
+        auth.verify_dkim(mail_auth::Parameters::new(&parsed)).await.into_iter().map(|o| o.result().clone()).collect()
+    })
+}
+
+/// DKIM on mail sent direct, verified on the message the MX received, against the key published
+/// in the test's DNS.
+///
+/// The key lives in the keyring (Secret Service over D-Bus). The session bus this test binary may
+/// have been started with (scripts/session.sh) can be an abstract unix socket, and abstract
+/// sockets belong to a network namespace: from inside `unshare -rn` it can't be reached. So the
+/// inner run starts its own bus (a socket file, `dbus-daemon --address=unix:path=…`) and an
+/// unlocked gnome-keyring on it, and makes the key there with `smtp-desk dkim generate`; the test
+/// needs no session of its own and touches no other keyring.
+#[test]
+fn direct_mail_is_dkim_signed_and_the_signature_verifies_against_the_published_key() {
+    if !in_own_netns("direct_mail_is_dkim_signed_and_the_signature_verifies_against_the_published_key") {
+        return;
+    }
+    let _keyring = private_keyring();
+    let desk = direct_desk();
+    let (mx1, mx2) = (mx_server("127.0.0.81", &[]), mx_server("127.0.0.82", &[]));
+    for (n, (algorithm, selector)) in [("ed25519", "direct-ed"), ("rsa2048", "direct-rsa")].into_iter().enumerate() {
+        let dkim =
+            ["config", "set", "dkim.selector", selector, "dkim.domain", "sender.test", "dkim.algorithm", algorithm, "dkim.enabled", "true"];
+        ok(&desk.run(&dkim, b""));
+        // gnome-keyring takes a moment to claim its name on the bus.
+        let mut generated = None;
+        let made = wait_until(Duration::from_secs(10), || {
+            let o = desk.run(&["dkim", "generate", "--json"], b"");
+            if o.status.success() {
+                generated = Some(serde_json::from_slice::<Value>(&o.stdout).unwrap());
+            }
+            o.status.success()
+        });
+        assert!(made, "dkim generate failed: {}", String::from_utf8_lossy(&desk.run(&["dkim", "generate", "--json"], b"").stderr));
+        let info = generated.unwrap();
+        let (name, value) = (info["record_name"].as_str().unwrap(), info["record_value"].as_str().unwrap());
+        assert_eq!(name, format!("{selector}._domainkey.sender.test"));
+        // A TXT record's strings hold 255 bytes each (an RSA key needs two).
+        let strings: Vec<String> = value.as_bytes().chunks(255).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+        let _dns = dns(&[
+            "--mx-host=dk1.test,mx.dk1.test,10",
+            "--host-record=mx.dk1.test,127.0.0.81",
+            "--mx-host=dk2.test,mx.dk2.test,10",
+            "--host-record=mx.dk2.test,127.0.0.82",
+            &format!("--txt-record={name},{}", strings.join(",")),
+        ]);
+        set_env("SMTP_DESK_DNS_SERVER", Path::new("127.0.0.1:53"));
+        // One message to two domains: signed once, each MX gets a signature that verifies.
+        send(&desk, &["k@dk1.test", "l@dk2.test"]);
+        for mx in [&mx1, &mx2] {
+            let got = mx.received();
+            assert_eq!(got.len(), n + 1, "{got:?}");
+            let content = got[n]["content"].as_str().unwrap();
+            let message = if content.contains("\r\n") { content.to_string() } else { content.replace('\n', "\r\n") };
+            assert!(message.starts_with("DKIM-Signature:"), "{message}");
+            assert!(message.contains("d=sender.test") && message.contains(&format!("s={selector}")), "{message}");
+            assert_eq!(verify_dkim(message.as_bytes()), vec![mail_auth::DkimResult::Pass], "{algorithm}: {message}");
+            // A body changed on the way fails: the signature covers what the MX received.
+            let tampered = message.replace("Hello over port 25.", "Hello over port 26.");
+            assert!(format!("{:?}", verify_dkim(tampered.as_bytes())).contains("FailedBodyHashMatch"), "{algorithm}");
+        }
+    }
+}
+
+/// A message failing for good in two domains in one pass (a null MX, and an MX refusing the
+/// recipient with 550) gets ONE bounce naming both recipients, not one per domain. The bounce
+/// goes direct too, to the sender domain's MX.
+#[test]
+fn failures_in_two_domains_of_one_message_make_one_bounce_listing_both() {
+    if !in_own_netns("failures_in_two_domains_of_one_message_make_one_bounce_listing_both") {
+        return;
+    }
+    let _dns = dns(&[
+        "--dns-rr=null2.test,15,000000",
+        "--mx-host=refuses.test,mx.refuses.test,10",
+        "--host-record=mx.refuses.test,127.0.0.91",
+        "--mx-host=sender.test,mx.sender.test,10",
+        "--host-record=mx.sender.test,127.0.0.92",
+    ]);
+    set_env("SMTP_DESK_DNS_SERVER", Path::new("127.0.0.1:53"));
+    let refuses = mx_server("127.0.0.91", &["--refuse-rcpt", "gone@refuses.test"]);
+    let sender = mx_server("127.0.0.92", &[]);
+    let desk = direct_desk();
+    send(&desk, &["n@null2.test", "gone@refuses.test", "ok@refuses.test"]);
+    assert_eq!(rcpts(&refuses), vec![vec!["ok@refuses.test".to_string()]]);
+    let s = states(&desk);
+    assert_eq!((s["n@null2.test"].0.as_str(), s["gone@refuses.test"].0.as_str()), ("failed", "failed"), "{s:?}");
+    let bounces: Vec<Value> = sender.received().into_iter().filter(|m| m["mail_from"] == "").collect();
+    assert_eq!(bounces.len(), 1, "one bounce for the message: {bounces:#?}");
+    assert_eq!(bounces[0]["rcpt_tos"], serde_json::json!(["me@sender.test"]));
+    let content = bounces[0]["content"].as_str().unwrap();
+    for failed in ["n@null2.test", "gone@refuses.test"] {
+        assert!(content.contains(&format!("Final-Recipient: rfc822; {failed}")), "{failed} is in the bounce: {content}");
+    }
+    assert!(!content.contains("Final-Recipient: rfc822; ok@refuses.test"), "{content}");
+    // Each failure names the host that refused it; the null MX reached none.
+    assert!(content.contains("Remote-MTA: dns; mx.refuses.test"), "{content}");
+    assert_eq!(content.matches("Remote-MTA:").count(), 1, "{content}");
+    assert!(content.contains("5.1.1") && content.contains("RFC 7505"), "{content}");
+}
+
+/// Each server's events (connect, ehlo, mail, rcpt, disconnect), in order.
+fn server_events(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["event"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A worker keeps its session open for its next message to the same domain (up to
+/// `limits.batch_size`), and takes such a message first from the claimed stock: six messages
+/// queued alternately to two domains, over one connection at a time with batches of three, take
+/// one session per domain, not six.
+#[test]
+fn messages_to_one_domain_share_a_session_up_to_the_batch_size() {
+    if !in_own_netns("messages_to_one_domain_share_a_session_up_to_the_batch_size") {
+        return;
+    }
+    let _dns = dns(&[
+        "--mx-host=one.test,mx.one.test,10",
+        "--host-record=mx.one.test,127.0.0.101",
+        "--mx-host=two.test,mx.two.test,10",
+        "--host-record=mx.two.test,127.0.0.102",
+    ]);
+    set_env("SMTP_DESK_DNS_SERVER", Path::new("127.0.0.1:53"));
+    let dir = tempfile::tempdir().unwrap();
+    let (ev1, ev2) = (dir.path().join("one"), dir.path().join("two"));
+    let one = mx_server("127.0.0.101", &["--events", ev1.to_str().unwrap()]);
+    let two = mx_server("127.0.0.102", &["--events", ev2.to_str().unwrap()]);
+    let desk = direct_desk();
+    ok(&desk.run(&["config", "set", "limits.connection_limit", "1", "limits.batch_size", "3"], b""));
+    // Queued straight into the store, so one delivery pass finds them all.
+    let submission = |n: usize, to: &str| smtp_desk::outbox::Submission {
+        sender: "me@sender.test".into(),
+        recipients: vec![to.to_string()],
+        body: format!("From: me@sender.test\r\nSubject: m{n}\r\n\r\nbody {n}\r\n").into_bytes(),
+        subject: format!("m{n}"),
+        message_id: format!("<m{n}@sender.test>"),
+        source: "test".into(),
+        options: Default::default(),
+        profile: "global".into(),
+    };
+    let mut queued = Vec::new();
+    for n in 0..6 {
+        queued.push(submission(n, if n % 2 == 0 { "a@one.test" } else { "b@two.test" }));
+    }
+    desk.store().insert(&queued).unwrap();
+    ok(&desk.run(&["deliver", "--once"], b""));
+    assert!(wait_until(Duration::from_secs(20), || one.received().len() == 3 && two.received().len() == 3), "all six delivered");
+    for events in [server_events(&ev1), server_events(&ev2)] {
+        assert_eq!(events.iter().filter(|e| *e == "connect").count(), 1, "one session for three messages: {events:?}");
+        assert_eq!(events.iter().filter(|e| *e == "mail").count(), 3, "{events:?}");
+    }
+    // A fourth message to one domain starts a new session: batch_size is the most one carries.
+    let more: Vec<_> = (6..10).map(|n| submission(n, "c@one.test")).collect();
+    desk.store().insert(&more).unwrap();
+    ok(&desk.run(&["deliver", "--once"], b""));
+    assert!(wait_until(Duration::from_secs(20), || one.received().len() == 7), "four more delivered");
+    let events = server_events(&ev1);
+    assert_eq!(events.iter().filter(|e| *e == "connect").count(), 3, "1 + 2 sessions (3 + 1 messages): {events:?}");
+}

@@ -73,6 +73,9 @@ pub struct Failure {
     pub reply: String,
     /// Gave up after the maximum age (rather than a 5xx).
     pub expired: bool,
+    /// The server the failure came from (`host:port`, direct delivery adds ` [address]`), `None`
+    /// when it reached none (e.g. a null MX): the report's `Remote-MTA`.
+    pub remote: Option<String>,
 }
 
 /// Why no bounce is written for `job`, if none should be.
@@ -91,13 +94,13 @@ pub fn skip_reason(job: &Job) -> Option<&'static str> {
     None
 }
 
-/// Queues a bounce for `failed` recipients of `job` inside the caller's transaction. Returns how
-/// many bounces were queued (0 or 1).
+/// Queues a bounce for `failed` recipients of `job` inside the caller's transaction: one for all
+/// of a message's failures recorded together, even when they came from several servers (direct
+/// delivery's domains). Returns how many bounces were queued (0 or 1).
 pub(crate) fn queue(
     tx: &rusqlite::Connection,
     job: &Job,
     failed: &[Failure],
-    server: &str,
     profile: &str,
     now: i64,
     budget: &mut Budget,
@@ -117,7 +120,7 @@ pub(crate) fn queue(
         );
         return Ok(0);
     }
-    let report = report(job, failed, server, budget);
+    let report = report(job, failed, budget);
     tx.prepare_cached(
         "INSERT INTO message (received_at, sender, size, subject, message_id, source, body_type, body, profile)
          VALUES (?1, '', ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -166,14 +169,13 @@ pub struct Report {
 }
 
 /// The RFC 3464 report for `failed` recipients of `job` (CRLF line ends).
-pub fn report(job: &Job, failed: &[Failure], server: &str, budget: &Budget) -> Report {
+pub fn report(job: &Job, failed: &[Failure], budget: &Budget) -> Report {
     let date = email_date(std::time::SystemTime::now());
     let mta = if budget.reporting_mta.is_empty() { "localhost" } else { budget.reporting_mta.as_str() };
     let unique = format!("{}.{}.{}", super::now_millis(), job.id, std::process::id());
     let message_id = format!("<bounce.{unique}@{mta}>");
     let boundary = format!("=_smtp-desk-report-{unique}");
     let arrival = email_date(std::time::UNIX_EPOCH + std::time::Duration::from_millis(job.received_at.max(0) as u64));
-    let relay_host = server.rsplit_once(':').map_or(server, |(h, _)| h);
 
     let mut text = String::new();
     text.push_str(&format!("This is the mail system at host {mta}.\r\n\r\n"));
@@ -193,8 +195,8 @@ pub fn report(job: &Job, failed: &[Failure], server: &str, budget: &Budget) -> R
         status.push_str(&format!("Final-Recipient: rfc822; {}\r\n", f.recipient));
         status.push_str("Action: failed\r\n");
         status.push_str(&format!("Status: {}\r\n", status_code(f)));
-        if !relay_host.is_empty() {
-            status.push_str(&format!("Remote-MTA: dns; {relay_host}\r\n"));
+        if let Some(host) = f.remote.as_deref().map(host_of).filter(|h| !h.is_empty()) {
+            status.push_str(&format!("Remote-MTA: dns; {host}\r\n"));
         }
         if let Some(reply) = smtp_reply(&f.reply) {
             status.push_str(&format!("Diagnostic-Code: smtp; {}\r\n", clip(reply)));
@@ -229,6 +231,12 @@ pub fn report(job: &Job, failed: &[Failure], server: &str, budget: &Budget) -> R
     }
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     Report { message_id, body }
+}
+
+/// The host of a server as the mail log names it: `host:port`, or `host:port [address]`.
+fn host_of(server: &str) -> &str {
+    let server = server.split_once(" [").map_or(server, |(s, _)| s);
+    server.rsplit_once(':').map_or(server, |(h, _)| h)
 }
 
 /// An RFC 5322 date in UTC (`+0000`, not the obsolete `GMT` httpdate writes).
@@ -311,13 +319,20 @@ mod tests {
 
     #[test]
     fn the_reply_and_its_status_are_found_in_our_reasons() {
-        let f = |reply: &str, expired| Failure { recipient: "x@y".into(), reply: reply.into(), expired };
+        let f = |reply: &str, expired| Failure { recipient: "x@y".into(), reply: reply.into(), expired, remote: None };
         assert_eq!(status_code(&f("550 5.1.1 <x@y>: unknown", false)), "5.1.1");
         assert_eq!(status_code(&f("554 no such user", false)), "5.0.0");
         assert_eq!(status_code(&f("the message was refused: 552 5.3.4 too big", false)), "5.3.4");
         assert_eq!(status_code(&f("gave up after 1 hours in the queue; last: 451 4.3.0 busy", true)), "4.4.7");
         assert_eq!(smtp_reply("gave up after 1 hours in the queue; last: connection refused"), None);
         assert_eq!(smtp_reply("the sender was refused: 553 5.7.1 no"), Some("553 5.7.1 no"));
+    }
+
+    #[test]
+    fn the_remote_host_is_named_without_port_or_address() {
+        assert_eq!(host_of("smtp.example.com:587"), "smtp.example.com");
+        assert_eq!(host_of("mx.v6.test:25 [::1]"), "mx.v6.test");
+        assert_eq!(host_of("mx.a.test:25 [127.0.0.11]"), "mx.a.test");
     }
 
     #[test]

@@ -210,7 +210,10 @@ impl Store {
                 )
                 .map_err(storage)?;
             let mut log = tx.prepare_cached(crate::journal::mail_log::INSERT).map_err(storage)?;
-            for Attempt { job, started, results, tls, server } in attempts {
+            // Failures per message (its first attempt here, its failures): a message whose
+            // recipients failed in several attempts (direct delivery's domains) gets one bounce.
+            let mut failures: Vec<(usize, Vec<bounce::Failure>)> = Vec::new();
+            for (index, Attempt { job, started, results, tls, server }) in attempts.iter().enumerate() {
                 let server = server.as_deref().unwrap_or(how.server);
                 let mut tally = Tally::default();
                 let mut failed = Vec::new();
@@ -257,15 +260,23 @@ impl Store {
                     ])
                     .map_err(storage)?;
                     if outcome == Outcome::Failed {
-                        failed.push(bounce::Failure { recipient: r.address.clone(), reply, expired });
+                        let remote = (server != super::direct::NO_HOST).then(|| server.to_string());
+                        failed.push(bounce::Failure { recipient: r.address.clone(), reply, expired, remote });
                     }
                 }
                 if !failed.is_empty() {
-                    if let Some(budget) = how.bounces.as_deref_mut() {
-                        tally.bounces += bounce::queue(&tx, job, &failed, server, how.profile, now, budget).map_err(storage)?;
+                    match failures.iter_mut().find(|(first, _)| attempts[*first].job.id == job.id) {
+                        Some((_, all)) => all.extend(failed),
+                        None => failures.push((index, failed)),
                     }
                 }
                 tallies.push(tally);
+            }
+            if let Some(budget) = how.bounces.as_deref_mut() {
+                for (first, failed) in failures {
+                    tallies[first].bounces +=
+                        bounce::queue(&tx, &attempts[first].job, &failed, how.profile, now, budget).map_err(storage)?;
+                }
             }
         }
         tx.commit().map_err(storage)?;

@@ -95,7 +95,9 @@ pub struct Whose {
 
 enum Request {
     Claim(usize, oneshot::Sender<Result<Vec<Job>, Error>>),
-    Record(Box<Attempt>, oneshot::Sender<Result<Tally, Error>>),
+    /// One message's attempts (direct delivery: one per domain), recorded in one transaction so
+    /// its failures make one bounce; the answer is their tallies summed.
+    Record(Vec<Attempt>, oneshot::Sender<Result<Tally, Error>>),
     Unclaim(Vec<Job>, oneshot::Sender<Result<(), Error>>),
     /// The relay's certificate, for the event log (and so the dashboard); no answer.
     Certificate(CertificateSeen),
@@ -134,8 +136,8 @@ impl Writer {
             for r in waiting.drain(..) {
                 match r {
                     Request::Record(a, reply) => {
-                        attempts.push(*a);
-                        replies.push(reply);
+                        replies.push((a.len(), reply));
+                        attempts.extend(a);
                     }
                     Request::Claim(n, reply) => {
                         let _ = reply.send(self.store.claim(n, self.whose.queued_as.as_deref()));
@@ -154,12 +156,15 @@ impl Writer {
                 Recording { server: &self.server, profile: &self.whose.name, max_age_ms: self.max_age_ms, bounces: self.budget.as_mut() };
             match self.store.record_all(&attempts, how) {
                 Ok(tallies) => {
-                    for (reply, t) in replies.into_iter().zip(tallies) {
-                        let _ = reply.send(Ok(t));
+                    let mut tallies = tallies.into_iter();
+                    for (n, reply) in replies {
+                        let mut sum = Tally::default();
+                        tallies.by_ref().take(n).for_each(|t| sum.add(&t));
+                        let _ = reply.send(Ok(sum));
                     }
                 }
                 Err(e) => {
-                    for reply in replies {
+                    for (_, reply) in replies {
                         let _ = reply.send(Err(copy(&e, &path)));
                     }
                 }
@@ -202,8 +207,13 @@ impl Desk {
     }
 
     pub(super) fn record(&self, attempt: Attempt) -> oneshot::Receiver<Result<Tally, Error>> {
+        self.record_message(vec![attempt])
+    }
+
+    /// Records the attempts of one message together (see [`Request::Record`]).
+    pub(super) fn record_message(&self, attempts: Vec<Attempt>) -> oneshot::Receiver<Result<Tally, Error>> {
         let (reply, rx) = oneshot::channel();
-        let _ = self.tx.send(Request::Record(Box::new(attempt), reply));
+        let _ = self.tx.send(Request::Record(attempts, reply));
         rx
     }
 

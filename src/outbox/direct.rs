@@ -14,9 +14,13 @@
 //! for the MX name (else deferred with the reason). DANE is not done (docs/direct.md says why).
 //!
 //! Shape: the relay drain's writer and claiming ([`deliver::start_writer`], [`deliver::Desk`]);
-//! `limits.connection_limit` workers, each with at most one connection open at a time (the cap),
-//! each connection carrying one message to one domain and closed after it (no pool: the next
-//! message rarely goes to the same host). Every network step has the step timeout.
+//! `limits.connection_limit` workers, each with at most one connection open at a time (the cap,
+//! overall and so also per destination domain: no separate per-domain limit is needed while the
+//! two are the same number). A worker keeps its session after a message and takes a claimed
+//! message to the same domain next, up to `limits.batch_size` messages a session; sessions are
+//! never kept across passes (no pool: MX hosts drop idle clients quickly). A message's attempts
+//! (one per domain) are recorded together, so its permanent failures make one bounce. Every
+//! network step has the step timeout.
 
 use super::bounce::Budget;
 use super::claim::{Attempt, Job, Outcome, RecipientResult, Tally};
@@ -43,8 +47,8 @@ const CLAIM: usize = 32;
 /// The port MX hosts take mail on (RFC 5321 §4.5.4.2 via RFC 6409's split: 25 for relaying).
 pub const SMTP_PORT: u16 = 25;
 
-/// What the mail log names for an attempt that reached no host.
-const NO_HOST: &str = "direct";
+/// What the mail log names for an attempt that reached no host (and a bounce then names none).
+pub(super) const NO_HOST: &str = "direct";
 
 /// Where a domain's mail goes this pass, with the policy that applies.
 struct Route {
@@ -157,18 +161,29 @@ pub async fn drain(
     (store, summary, error)
 }
 
-async fn next_job(shared: &Shared) -> Result<Option<Job>, Error> {
-    if let Some(job) = lock(&shared.ready).pop_front() {
+/// The next claimed message, refilling the stock when it is empty; with `domain` (the one a
+/// worker holds a connection to), a message with a recipient there first, so the connection
+/// carries it too.
+async fn next_job(shared: &Shared, domain: Option<&str>) -> Result<Option<Job>, Error> {
+    if let Some(job) = take_ready(shared, domain) {
         return Ok(Some(job));
     }
     let _refilling = shared.refill.lock().await;
-    if let Some(job) = lock(&shared.ready).pop_front() {
+    if let Some(job) = take_ready(shared, domain) {
         return Ok(Some(job));
     }
     let jobs = shared.desk.claim(CLAIM).await?;
+    lock(&shared.ready).extend(jobs);
+    Ok(take_ready(shared, domain))
+}
+
+fn take_ready(shared: &Shared, domain: Option<&str>) -> Option<Job> {
     let mut ready = lock(&shared.ready);
-    ready.extend(jobs);
-    Ok(ready.pop_front())
+    let to_domain = |j: &Job| j.recipients.iter().any(|(_, a)| domain_of(a).as_deref() == domain);
+    match domain.and_then(|_| ready.iter().position(to_domain)) {
+        Some(i) => ready.remove(i),
+        None => ready.pop_front(),
+    }
 }
 
 /// The recipient's domain as DNS writes it (lower case); `None` without one.
@@ -176,10 +191,42 @@ fn domain_of(address: &str) -> Option<String> {
     address.rsplit_once('@').map(|(_, d)| d.trim_end_matches('.').to_lowercase()).filter(|d| !d.is_empty())
 }
 
-/// One worker: a message at a time, a domain at a time, at most one connection open.
+/// A session a worker keeps open after a message, for its next message to the same domain
+/// (up to `limits.batch_size` messages), with what the mail log says of it.
+struct Kept {
+    domain: String,
+    conn: Connection,
+    used: usize,
+    tls: Option<String>,
+    server: String,
+    /// The policy and certificate notes added to each reply.
+    notes: Vec<String>,
+}
+
+impl Kept {
+    /// Says goodbye (when the session still answers) and counts it closed.
+    async fn close(self, shared: &Shared, usable: bool) {
+        if usable {
+            self.conn.quit().await;
+        }
+        *lock(&shared.open) -= 1;
+    }
+}
+
+/// One worker: a message at a time, a domain at a time, at most one connection open (kept for
+/// the next message when it goes to the same domain).
 async fn worker(shared: &Arc<Shared>, profile: &Profile, stop: &Stop) -> Result<(), Error> {
+    let mut kept: Option<Kept> = None;
+    let result = deliver_each(shared, profile, stop, &mut kept).await;
+    if let Some(k) = kept.take() {
+        k.close(shared, true).await;
+    }
+    result
+}
+
+async fn deliver_each(shared: &Arc<Shared>, profile: &Profile, stop: &Stop, kept: &mut Option<Kept>) -> Result<(), Error> {
     while !stop.stop.is_cancelled() {
-        let Some(job) = next_job(shared).await? else { break };
+        let Some(job) = next_job(shared, kept.as_ref().map(|k| k.domain.as_str())).await? else { break };
         let signed = deliver::signed_or_noted(shared.signer.as_ref(), &job, &shared.desk, &shared.signing_warned).await;
         let body: &[u8] = signed.as_deref().unwrap_or(&job.body);
         let mut by_domain: BTreeMap<String, Vec<(i64, String)>> = BTreeMap::new();
@@ -190,40 +237,48 @@ async fn worker(shared: &Arc<Shared>, profile: &Profile, stop: &Stop) -> Result<
                 None => no_domain.push((*position, address.clone())),
             }
         }
-        let mut pending = Vec::new();
+        // The domain of the kept session first, while it is still open.
+        let mut domains: Vec<(String, Vec<(i64, String)>)> = by_domain.into_iter().collect();
+        if let Some(i) = kept.as_ref().and_then(|k| domains.iter().position(|(d, _)| *d == k.domain)) {
+            let first = domains.remove(i);
+            domains.insert(0, first);
+        }
+        // Every attempt of the message is recorded together: its failures make one bounce.
+        let mut attempts = Vec::new();
         if !no_domain.is_empty() {
             let part = Job { recipients: no_domain, ..job.clone() };
             let results = deliver::all(&part, Outcome::Failed, "the address has no domain: direct delivery can't route it");
-            pending.push(shared.desk.record(Attempt { job: part, started: now_millis(), results, tls: None, server: None }));
+            attempts.push(Attempt { job: part, started: now_millis(), results, tls: None, server: None });
         }
         let mut left: Vec<(i64, String)> = Vec::new();
-        for (domain, recipients) in by_domain {
+        for (domain, recipients) in domains {
             if stop.abort.is_cancelled() {
                 left.extend(recipients);
                 continue;
             }
             let started = now_millis();
             let part = Job { recipients, ..job.clone() };
-            let (results, tls, server) = to_domain(shared, profile, &part, body, &domain, stop).await;
+            let (results, tls, server) = to_domain(shared, profile, &part, body, &domain, stop, kept).await;
             if stop.abort.is_cancelled() && results.iter().all(|r| r.outcome == Outcome::Deferred) {
                 // Cut off: back to where it was, no attempt counted.
                 left.extend(part.recipients);
                 continue;
             }
-            pending.push(shared.desk.record(Attempt { job: part, started, results, tls, server }));
+            attempts.push(Attempt { job: part, started, results, tls, server });
         }
         if !left.is_empty() {
             lock(&shared.summary).put_back += 1;
             shared.desk.unclaim(vec![Job { recipients: left, ..job.clone() }]).await?;
         }
-        for rx in pending {
-            let t: Tally = rx.await.map_err(|_| deliver::gone())??;
-            let mut s = lock(&shared.summary);
-            s.sent += t.sent;
-            s.deferred += t.deferred;
-            s.failed += t.failed;
-            s.bounces += t.bounces;
+        if attempts.is_empty() {
+            continue;
         }
+        let t: Tally = shared.desk.record_message(attempts).await.map_err(|_| deliver::gone())??;
+        let mut s = lock(&shared.summary);
+        s.sent += t.sent;
+        s.deferred += t.deferred;
+        s.failed += t.failed;
+        s.bounces += t.bounces;
     }
     Ok(())
 }
@@ -259,8 +314,23 @@ async fn route(shared: &Shared, domain: &str, timeout: std::time::Duration) -> A
 type DomainResult = (Vec<RecipientResult>, Option<String>, Option<String>);
 
 /// Delivers `job` (its recipients of `domain` only): the results, the TLS used and the host.
-async fn to_domain(shared: &Shared, profile: &Profile, job: &Job, body: &[u8], domain: &str, stop: &Stop) -> DomainResult {
+async fn to_domain(
+    shared: &Shared,
+    profile: &Profile,
+    job: &Job,
+    body: &[u8],
+    domain: &str,
+    stop: &Stop,
+    kept: &mut Option<Kept>,
+) -> DomainResult {
     let every = |outcome, why: &str| deliver::all(job, outcome, why);
+    if let Some(k) = kept.take() {
+        if k.domain == domain {
+            return send_on(shared, profile, job, body, k, kept).await;
+        }
+        // One connection per worker: the kept one closes before another domain's opens.
+        k.close(shared, true).await;
+    }
     if let Some(why) = lock(&shared.down).get(domain).cloned() {
         return (every(Outcome::Deferred, &why), None, None);
     }
@@ -328,7 +398,7 @@ async fn to_domain(shared: &Shared, profile: &Profile, job: &Job, body: &[u8], d
                     shared.desk.certificate(CertificateSeen { host: host.name.clone(), not_after: cert.not_after_ms, subject, issuer });
                 }
             }
-            let mut conn = match opened {
+            let conn = match opened {
                 Ok(c) => c,
                 Err(Trouble(why)) => {
                     *lock(&shared.open) -= 1;
@@ -341,37 +411,11 @@ async fn to_domain(shared: &Shared, profile: &Profile, job: &Job, body: &[u8], d
                 let mut s = lock(&shared.summary);
                 s.peak_connections = s.peak_connections.max(open);
             }
-            let env = Envelope {
-                sender: &job.sender,
-                recipients: job.recipients.iter().map(|(_, a)| a.as_str()).collect(),
-                body,
-                eight_bit: job.eight_bit,
-                dsn: &job.dsn,
-            };
-            let tls = conn.tls();
-            let tx = conn.send(&env).await;
-            if tx.usable {
-                conn.quit().await;
-            }
-            *lock(&shared.open) -= 1;
             notes.extend(warnings);
+            let tls = conn.tls();
             let server = format!("{}:{SMTP_PORT} [{addr}]", host.name);
-            let results = job
-                .recipients
-                .iter()
-                .zip(tx.results)
-                .map(|((position, address), (v, reply))| RecipientResult {
-                    position: *position,
-                    address: address.clone(),
-                    outcome: match v {
-                        Verdict::Sent => Outcome::Sent,
-                        Verdict::Deferred => Outcome::Deferred,
-                        Verdict::Failed => Outcome::Failed,
-                    },
-                    reply: if notes.is_empty() { reply } else { format!("{reply} ({})", notes.join("; ")) },
-                })
-                .collect();
-            return (results, tls, Some(server));
+            let k = Kept { domain: domain.to_string(), conn, used: 0, tls, server, notes };
+            return send_on(shared, profile, job, body, k, kept).await;
         }
     }
     let why = if enforce {
@@ -386,6 +430,42 @@ async fn to_domain(shared: &Shared, profile: &Profile, job: &Job, body: &[u8], d
     }
     lock(&shared.down).insert(domain.to_string(), why.clone());
     (every(Outcome::Deferred, &why), None, None)
+}
+
+/// Sends `job` over the session `k`, which stays open in `kept` while it is usable and has
+/// carried fewer than `limits.batch_size` messages; else it is closed.
+async fn send_on(shared: &Shared, profile: &Profile, job: &Job, body: &[u8], mut k: Kept, kept: &mut Option<Kept>) -> DomainResult {
+    let env = Envelope {
+        sender: &job.sender,
+        recipients: job.recipients.iter().map(|(_, a)| a.as_str()).collect(),
+        body,
+        eight_bit: job.eight_bit,
+        dsn: &job.dsn,
+    };
+    let tx = k.conn.send(&env).await;
+    k.used += 1;
+    let results = job
+        .recipients
+        .iter()
+        .zip(tx.results)
+        .map(|((position, address), (v, reply))| RecipientResult {
+            position: *position,
+            address: address.clone(),
+            outcome: match v {
+                Verdict::Sent => Outcome::Sent,
+                Verdict::Deferred => Outcome::Deferred,
+                Verdict::Failed => Outcome::Failed,
+            },
+            reply: if k.notes.is_empty() { reply } else { format!("{reply} ({})", k.notes.join("; ")) },
+        })
+        .collect();
+    let (tls, server) = (k.tls.clone(), Some(k.server.clone()));
+    if tx.usable && k.used < profile.limits.batch_size.max(1) as usize {
+        *kept = Some(k);
+    } else {
+        k.close(shared, tx.usable).await;
+    }
+    (results, tls, server)
 }
 
 /// The settings one MX session opens with: port 25, STARTTLS (opportunistic unless `enforce`),
