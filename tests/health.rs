@@ -285,32 +285,9 @@ fn a_dns_server_that_never_answers_gives_unknown_lines_within_three_timeouts() {
     }
 }
 
-/// Marks the inner run of the namespace test.
-const INSIDE: &str = "SMTP_DESK_TEST_IN_NETNS";
-
-/// Runs `name` again inside a network namespace of its own (only loopback, up); true when this
-/// is the inner run.
-fn in_own_network(name: &str) -> bool {
-    if std::env::var_os(INSIDE).is_some() {
-        return true;
-    }
-    let exe = std::env::current_exe().unwrap();
-    let out = Command::new("unshare")
-        .args(["-rn", "--", "sh", "-c", r#"ip link set lo up && exec "$0" "$@""#])
-        .arg(&exe)
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env(INSIDE, "1")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "inside the namespace: {}", support::said(&out));
-    let said = support::said(&out);
-    assert!(said.contains("1 passed"), "the inner run did not run the test: {said}");
-    false
-}
-
 #[test]
 fn port_25_open_refused_and_dropped() {
-    if !in_own_network("port_25_open_refused_and_dropped") {
+    if !support::netns::inside("port_25_open_refused_and_dropped", &[]) {
         return;
     }
     let mx_ip = "127.0.0.25";

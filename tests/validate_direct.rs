@@ -4,37 +4,14 @@
 //!
 //! Port 25 and 53 need a network namespace of their own: each test re-runs itself inside
 //! `unshare -rn` (root in a new user and network namespace, only loopback, no real network)
-//! with [`INSIDE`] set, and the inner run does the work.
+//! (tests/support/netns.rs), and the inner run does the work.
 
 mod support;
 
 use smtp_desk::settings::{Mode, Profile};
 use smtp_desk::smtp::{self, CancelToken, StepKind, StepStatus};
-use std::process::Command;
 use support::dns::dnsmasq_on;
 use support::{CertKind, Pki, Server};
-
-/// Set in the inner run (inside the namespace).
-const INSIDE: &str = "SMTP_DESK_TEST_IN_NETNS";
-
-/// Runs test `name` again inside its own network namespace; true when this is the inner run.
-fn inside_netns(name: &str) -> bool {
-    if std::env::var_os(INSIDE).is_some() {
-        return true;
-    }
-    let exe = std::env::current_exe().unwrap();
-    let out = Command::new("unshare")
-        .args(["-rn", "--", "sh", "-c", r#"ip link set lo up && exec "$0" "$@""#])
-        .arg(exe)
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env(INSIDE, "1")
-        .env("SMTP_DESK_DNS_SERVER", "127.0.0.1:53")
-        .output()
-        .expect("run unshare (util-linux)");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success() && text.contains("1 passed"), "inner run of {name} failed:\n{text}");
-    false
-}
 
 fn direct_profile() -> Profile {
     Profile { mode: Mode::Direct, ..support::profile(25, smtp_desk::settings::Security::StartTls) }
@@ -72,7 +49,7 @@ fn step(o: &smtp::Outcome, kind: StepKind) -> &smtp::Step {
 
 #[tokio::test]
 async fn validate_asks_the_first_mx_and_warns_about_its_certificate() {
-    if !inside_netns("validate_asks_the_first_mx_and_warns_about_its_certificate") {
+    if !support::netns::inside("validate_asks_the_first_mx_and_warns_about_its_certificate", &[("SMTP_DESK_DNS_SERVER", "127.0.0.1:53")]) {
         return;
     }
     let _dns = dnsmasq_on("127.0.0.1", Some(53), &zone());
@@ -101,7 +78,7 @@ async fn validate_asks_the_first_mx_and_warns_about_its_certificate() {
 
 #[tokio::test]
 async fn validate_passes_over_a_first_mx_that_is_down() {
-    if !inside_netns("validate_passes_over_a_first_mx_that_is_down") {
+    if !support::netns::inside("validate_passes_over_a_first_mx_that_is_down", &[("SMTP_DESK_DNS_SERVER", "127.0.0.1:53")]) {
         return;
     }
     let _dns = dnsmasq_on("127.0.0.1", Some(53), &zone());
@@ -120,7 +97,7 @@ async fn validate_passes_over_a_first_mx_that_is_down() {
 
 #[tokio::test]
 async fn send_test_goes_to_the_recipients_mx() {
-    if !inside_netns("send_test_goes_to_the_recipients_mx") {
+    if !support::netns::inside("send_test_goes_to_the_recipients_mx", &[("SMTP_DESK_DNS_SERVER", "127.0.0.1:53")]) {
         return;
     }
     let _dns = dnsmasq_on("127.0.0.1", Some(53), &zone());
@@ -137,7 +114,7 @@ async fn send_test_goes_to_the_recipients_mx() {
 
 #[tokio::test]
 async fn a_null_mx_fails_the_mx_step_clearly() {
-    if !inside_netns("a_null_mx_fails_the_mx_step_clearly") {
+    if !support::netns::inside("a_null_mx_fails_the_mx_step_clearly", &[("SMTP_DESK_DNS_SERVER", "127.0.0.1:53")]) {
         return;
     }
     let _dns = dnsmasq_on("127.0.0.1", Some(53), &zone());

@@ -3,8 +3,26 @@
 //! followed by the resolver; a DNS failure that may pass (timeout, SERVFAIL) stays temporary.
 
 use crate::dns::{self, Failure};
+use crate::settings::{AuthMethod, Profile, Security};
 use hickory_resolver::TokioResolver;
 use std::net::IpAddr;
+
+/// The port MX hosts take mail from other servers on (RFC 5321 §4.5.4.2).
+pub const SMTP_PORT: u16 = 25;
+
+/// The settings a session with MX host `host` opens with: port 25, STARTTLS, no login, the
+/// profile's sender, EHLO name and timeouts; the certificate is checked (for the MX name) only
+/// when `verify` (an MTA-STS `enforce` policy), else TLS is opportunistic. Validation and
+/// delivery both.
+pub fn session_profile(profile: &Profile, host: &str, verify: bool) -> Profile {
+    let mut p = profile.clone();
+    p.relay.host = host.to_string();
+    p.relay.port = SMTP_PORT;
+    p.relay.security = Security::StartTls;
+    p.relay.verify_certificates = verify;
+    p.auth.method = AuthMethod::None;
+    p
+}
 
 /// One host to try, best first.
 #[derive(Debug, Clone, PartialEq, Eq)]

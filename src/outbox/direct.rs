@@ -33,7 +33,7 @@ use crate::direct::dkim::Signer;
 use crate::direct::mta_sts::{self, Found, Mode as StsMode};
 use crate::direct::mx::{self, MxHost, RouteError};
 use crate::journal::events::CertificateSeen;
-use crate::settings::{AuthMethod, Profile, Security};
+use crate::settings::Profile;
 use hickory_resolver::TokioResolver;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
@@ -44,8 +44,6 @@ use tokio::sync::OnceCell;
 /// Messages claimed at a time into the pass's stock.
 const CLAIM: usize = 32;
 
-/// The port MX hosts take mail on (RFC 5321 §4.5.4.2 via RFC 6409's split: 25 for relaying).
-pub const SMTP_PORT: u16 = 25;
 
 /// What the mail log names for an attempt that reached no host (and a bounce then names none).
 pub(super) const NO_HOST: &str = "direct";
@@ -413,7 +411,7 @@ async fn to_domain(
             }
             notes.extend(warnings);
             let tls = conn.tls();
-            let server = format!("{}:{SMTP_PORT} [{addr}]", host.name);
+            let server = format!("{}:{} [{addr}]", host.name, mx::SMTP_PORT);
             let k = Kept { domain: domain.to_string(), conn, used: 0, tls, server, notes };
             return send_on(shared, profile, job, body, k, kept).await;
         }
@@ -471,15 +469,10 @@ async fn send_on(shared: &Shared, profile: &Profile, job: &Job, body: &[u8], mut
 /// The settings one MX session opens with: port 25, STARTTLS (opportunistic unless `enforce`),
 /// no login, the profile's EHLO name and timeouts; the MX name is what TLS checks.
 fn profile_for(shared: &Shared, profile: &Profile, host: &MxHost, enforce: bool) -> Profile {
-    let mut p = profile.clone();
-    p.relay.host = host.name.clone();
-    p.relay.port = SMTP_PORT;
-    p.relay.security = Security::StartTls;
-    p.relay.verify_certificates = enforce;
+    let mut p = mx::session_profile(profile, &host.name, enforce);
     if p.relay.ca_file.is_none() {
         p.relay.ca_file = shared.extra_ca.clone();
     }
-    p.auth.method = AuthMethod::None;
     p
 }
 

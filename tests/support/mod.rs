@@ -4,6 +4,7 @@
 
 pub mod desk;
 pub mod dns;
+pub mod netns;
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use smtp_desk::secrets::Password;

@@ -7,7 +7,7 @@
 
 use super::{skip_rest, Goal, Probe, Run, RUN_LIMIT_FACTOR};
 use crate::direct::mx::{self, MxHost, RouteError};
-use crate::settings::{AuthMethod, Profile, Security};
+use crate::settings::Profile;
 use crate::smtp::conn::{bounded, Error as Wire};
 use crate::smtp::failure::{hints, Category, Failure};
 use crate::smtp::session::{Failed, Opener, Report, Secret};
@@ -16,8 +16,6 @@ use crate::smtp::{CancelToken, Job, Step, StepKind, StepStatus};
 use hickory_resolver::config::LookupIpStrategy;
 use tokio::time::Instant;
 
-/// Mail servers take mail from other servers on port 25 (RFC 5321 §4.5.4 / IANA).
-const SMTP_PORT: u16 = 25;
 
 /// The steps of a Direct run: the MX lookup, the opening without a login, the envelope (and DATA).
 fn plan(goal: &Goal<'_>) -> Vec<StepKind> {
@@ -35,13 +33,8 @@ const OPENING: std::ops::Range<usize> = 1..3;
 /// The profile a run against the MX host `host` uses: port 25, STARTTLS when offered, any
 /// certificate (noted), no login; the sender, EHLO name and limits as set.
 fn for_mx(profile: &Profile, host: &str) -> Profile {
-    let mut p = profile.clone();
-    p.relay.host = host.to_string();
-    p.relay.port = SMTP_PORT;
-    p.relay.security = Security::StartTls;
-    p.relay.verify_certificates = false;
+    let mut p = mx::session_profile(profile, host, false);
     p.relay.ca_file = None;
-    p.auth.method = AuthMethod::None;
     p
 }
 

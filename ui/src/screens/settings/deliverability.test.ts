@@ -171,7 +171,7 @@ describe("the Deliverability panel", () => {
     expect(items[1]?.textContent).toContain("Publish this record.");
     expect(items[1]?.querySelector("input")?.value).toBe('example.com. TXT "v=spf1 ip4:192.0.2.7 -all"');
     expect(items[1]?.querySelector("button")?.textContent).toBe("Copy");
-    expect($("health-status").textContent).toBe("example.com (EHLO desk.example.com, public IP 192.0.2.7): 1 OK, 1 warnings, 1 failed, 1 unknown.");
+    expect($("health-status").textContent).toBe("example.com (EHLO desk.example.com, public IP 192.0.2.7): 1 OK, 1 warning, 1 failed, 1 unknown.");
     $("health-domain").value = "other.example";
     $("health-run").click();
     await settle();

@@ -106,7 +106,7 @@ export function renderHealth(list: HTMLElement, status: HTMLElement, report: Hea
   list.replaceChildren(...report.lines.map(healthItem));
   const count = (s: HealthStatus) => report.lines.filter((l) => l.status === s).length;
   const ip = report.public_ip ? `, public IP ${report.public_ip}` : ", public IP unknown";
-  status.textContent = `${report.domain} (EHLO ${report.ehlo_name}${ip}): ${count("ok")} OK, ${count("warning")} warnings, ${count("failed")} failed, ${count("unknown")} unknown.`;
+  status.textContent = `${report.domain} (EHLO ${report.ehlo_name}${ip}): ${count("ok")} OK, ${count("warning")} warning${count("warning") === 1 ? "" : "s"}, ${count("failed")} failed, ${count("unknown")} unknown.`;
 }
 
 /** Runs `ipc`'s check and shows it in `list` and `status` (or why it could not run). */
