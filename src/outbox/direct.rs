@@ -44,7 +44,6 @@ use tokio::sync::OnceCell;
 /// Messages claimed at a time into the pass's stock.
 const CLAIM: usize = 32;
 
-
 /// What the mail log names for an attempt that reached no host (and a bounce then names none).
 pub(super) const NO_HOST: &str = "direct";
 

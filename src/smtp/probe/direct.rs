@@ -16,7 +16,6 @@ use crate::smtp::{CancelToken, Job, Step, StepKind, StepStatus};
 use hickory_resolver::config::LookupIpStrategy;
 use tokio::time::Instant;
 
-
 /// The steps of a Direct run: the MX lookup, the opening without a login, the envelope (and DATA).
 fn plan(goal: &Goal<'_>) -> Vec<StepKind> {
     let mut plan =
