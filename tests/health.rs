@@ -182,7 +182,7 @@ fn each_wrong_record_fails_its_line_with_the_record_to_publish() {
     let ip = ["--ip", GOOD_IP];
 
     let (code, r) = desk.health(&[&ip[..], &["--domain", "nospf.test"]].concat());
-    expect(&r, "public_ip", "ok", "given with --ip");
+    expect(&r, "public_ip", "ok", "(given)");
     expect(&r, "spf", "failed", "none");
     assert_eq!(record(&r, "spf"), format!("nospf.test. TXT \"v=spf1 ip4:{GOOD_IP} ~all\""));
     expect(&r, "dmarc", "warning", "no DMARC record");

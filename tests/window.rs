@@ -1551,11 +1551,17 @@ async fn direct_mode_shows_dkim_and_checks_deliverability() {
     let card = text_when(&c, "dkim-state", "the key's state", |t| !t.is_empty() && !t.starts_with("Reading")).await;
     assert!(!card.contains("PRIVATE KEY"), "{card}");
 
+    // A public IP that isn't one is refused, naming the field; a real one is used as given.
+    set_text(&c, "health-ip", "not-an-ip").await;
+    click_centered(&c, "health-run").await;
+    let refused = text_when(&c, "health-status", "the refusal", |t| t.contains("not an IP address")).await;
+    assert!(refused.contains("Public IP address"), "{refused}");
+    set_text(&c, "health-ip", "127.0.0.9").await;
     click_centered(&c, "health-run").await;
     let deadline = Instant::now() + Duration::from_secs(70);
     let status = loop {
         let t = el(&c, "health-status").await.text().await.unwrap_or_default();
-        if !t.is_empty() && !t.starts_with("Checking") {
+        if !t.is_empty() && !t.starts_with("Checking") && !t.contains("not an IP address") {
             break t;
         }
         assert!(Instant::now() < deadline, "the deliverability check never ended: {t:?}");
@@ -1571,7 +1577,7 @@ async fn direct_mode_shows_dkim_and_checks_deliverability() {
     )
     .unwrap();
     // One line per check (three blocklists), each with its status in words, not colour alone.
-    assert!(status.contains("direct.test"), "{status}");
+    assert!(status.contains("direct.test") && status.contains("public IP 127.0.0.9"), "{status}");
     let checks: Vec<&str> = lines.iter().map(|(check, _, _)| check.as_str()).collect();
     for check in ["ehlo_name", "public_ip", "reverse_dns", "spf", "dkim", "dmarc", "mx", "mta_sts", "tls_rpt", "port25", "blocklist"] {
         assert!(checks.contains(&check), "no {check} line: {checks:?}");

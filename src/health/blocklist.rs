@@ -40,7 +40,11 @@ pub fn query_name(ip: IpAddr, zone: &str) -> String {
 async fn one(ctx: &Context, ip: Option<IpAddr>, list: &List, limit: Duration) -> Line {
     let title = format!("{} ({})", list.name, list.zone);
     let Some(ip) = ip else {
-        return Line::unknown(Check::Blocklist, format!("{title}: not checked, the public IP is not known"), "Give it with --ip.");
+        return Line::unknown(
+            Check::Blocklist,
+            format!("{title}: not checked, the public IP is not known"),
+            "Give the public IP (see the Public IP line).",
+        );
     };
     let name = query_name(ip, list.zone);
     let dns_hint = "Check this machine's DNS, then run the check again.";

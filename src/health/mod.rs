@@ -146,7 +146,7 @@ impl Line {
 
     /// The line of a check that needs the public IP when it could not be learned.
     pub(crate) fn without_ip(check: Check) -> Self {
-        Line::unknown(check, "not checked: the public IP is not known", "Give it with --ip (see the Public IP line).")
+        Line::unknown(check, "not checked: the public IP is not known", "Give the public IP (see the Public IP line).")
     }
 }
 

@@ -19,10 +19,10 @@ const MY_ADDRESS: &str = "myip.opendns.com";
 /// The IP, when it can be known, and the line saying how it was learned.
 pub async fn learn(given: Option<IpAddr>, server: Option<SocketAddr>, timeout: Duration) -> (Option<IpAddr>, Line) {
     if let Some(ip) = given {
-        return (Some(ip), Line::ok(Check::PublicIp, format!("{ip} (given with --ip)")));
+        return (Some(ip), Line::ok(Check::PublicIp, format!("{ip} (given)")));
     }
     let asked = server.unwrap_or(OPENDNS);
-    let hint = "Give the address mail leaves from with --ip (your provider's panel shows it), or allow DNS queries to \
+    let hint = "Give the address mail leaves from (health --ip, or Public IP in the window; your provider's panel shows it), or allow DNS queries to \
                 resolver1.opendns.com (208.67.222.222).";
     let resolver = match dns::resolver(Some(asked), timeout, LookupIpStrategy::Ipv4thenIpv6) {
         Ok(r) => r,

@@ -147,7 +147,7 @@ export interface Ipc {
   /** The key with `published` from DNS: matches, missing, different or unknown. */
   dkimCheck?(profile?: string): Promise<DkimKey>;
   /** The deliverability check of `profile` (saved settings) for `domain` (the From domain when absent). */
-  healthCheck?(profile?: string, domain?: string): Promise<HealthReport>;
+  healthCheck?(profile?: string, domain?: string, ip?: string): Promise<HealthReport>;
 }
 
 /**
@@ -275,5 +275,5 @@ export const tauriIpc: Ipc = {
   dkimKey: (profile) => call("dkim_key", { profile: profile ?? null }),
   dkimGenerate: (profile, replace) => call("dkim_generate", { profile: profile ?? null, replace }),
   dkimCheck: (profile) => call("dkim_check", { profile: profile ?? null }),
-  healthCheck: (profile, domain) => call("health_check", { profile: profile ?? null, domain: domain ?? null }),
+  healthCheck: (profile, domain, ip) => call("health_check", { profile: profile ?? null, domain: domain ?? null, ip: ip ?? null }),
 };

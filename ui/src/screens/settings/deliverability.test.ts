@@ -155,8 +155,10 @@ describe("the DKIM card", () => {
 describe("the Deliverability panel", () => {
   it("lists each line with its status in words, hint and record with a Copy button", async () => {
     const domains: (string | undefined)[] = [];
-    ipc.healthCheck = async (_p, domain) => {
+    const ips: (string | undefined)[] = [];
+    ipc.healthCheck = async (_p, domain, ip) => {
       domains.push(domain);
+      ips.push(ip);
       return REPORT;
     };
     await mount();
@@ -173,9 +175,11 @@ describe("the Deliverability panel", () => {
     expect(items[1]?.querySelector("button")?.textContent).toBe("Copy");
     expect($("health-status").textContent).toBe("example.com (EHLO desk.example.com, public IP 192.0.2.7): 1 OK, 1 warning, 1 failed, 1 unknown.");
     $("health-domain").value = "other.example";
+    $("health-ip").value = " 198.51.100.4 ";
     $("health-run").click();
     await settle();
     expect(domains).toEqual([undefined, "other.example"]);
+    expect(ips).toEqual([undefined, "198.51.100.4"]);
   });
 
   it("says why the check could not run", async () => {

@@ -49,6 +49,12 @@ export function deliverabilitySection(h: H): HTMLElement {
       h("label", { for: "health-domain" }, "Sender domain ", h("span", { class: "unit" }, "(optional: the From address's domain)")),
       h("input", { type: "text", id: "health-domain", autocomplete: "off", autocapitalize: "off", spellcheck: "false", placeholder: "example.com", "aria-describedby": "health-help" }),
     ),
+    h(
+      "div",
+      { class: "field health-ip" },
+      h("label", { for: "health-ip" }, "Public IP address ", h("span", { class: "unit" }, "(optional: learned from DNS)")),
+      h("input", { type: "text", id: "health-ip", autocomplete: "off", autocapitalize: "off", spellcheck: "false", placeholder: "203.0.113.7", "aria-describedby": "health-help" }),
+    ),
     h("div", { class: "banner-actions" }, h("button", { type: "button", id: "health-run" }, "Check deliverability")),
     h("p", { id: "health-status", class: "health-status", role: "status" }),
     h("ul", { id: "health-lines", class: "health-lines", "aria-labelledby": "health-heading" }),
@@ -110,7 +116,14 @@ export function renderHealth(list: HTMLElement, status: HTMLElement, report: Hea
 }
 
 /** Runs `ipc`'s check and shows it in `list` and `status` (or why it could not run). */
-export async function runHealth(ipc: Ipc, profile: string | undefined, domain: string | undefined, list: HTMLElement, status: HTMLElement): Promise<void> {
+export async function runHealth(
+  ipc: Ipc,
+  profile: string | undefined,
+  domain: string | undefined,
+  list: HTMLElement,
+  status: HTMLElement,
+  ip?: string,
+): Promise<void> {
   status.dataset.kind = "running";
   list.replaceChildren();
   if (!ipc.healthCheck) {
@@ -119,7 +132,7 @@ export async function runHealth(ipc: Ipc, profile: string | undefined, domain: s
   }
   status.textContent = "Checking deliverability…";
   try {
-    renderHealth(list, status, await ipc.healthCheck(profile, domain));
+    renderHealth(list, status, await ipc.healthCheck(profile, domain, ip));
     status.dataset.kind = "done";
   } catch (e) {
     const err = toErrorReport(e);
@@ -152,8 +165,9 @@ export class Deliverability {
     this.running = true;
     button.disabled = true;
     const domain = byId<HTMLInputElement>(this.root, "health-domain").value.trim();
+    const ip = byId<HTMLInputElement>(this.root, "health-ip").value.trim();
     try {
-      await runHealth(this.ipc, this.form.profile(), domain || undefined, byId(this.root, "health-lines"), byId(this.root, "health-status"));
+      await runHealth(this.ipc, this.form.profile(), domain || undefined, byId(this.root, "health-lines"), byId(this.root, "health-status"), ip || undefined);
     } finally {
       this.running = false;
       button.disabled = false;
