@@ -33,7 +33,7 @@
 use super::bounce::Budget;
 use super::claim::{Attempt, Job, Outcome, RecipientResult, Recording, Tally};
 use super::pool::Pool;
-use super::relay::{self, Connection, Envelope, Verdict};
+use super::relay::{self, Connection, Envelope};
 use super::store::Store;
 use super::{now_millis, Error};
 use crate::direct::dkim::Signer;
@@ -446,11 +446,7 @@ async fn worker(shared: &Arc<Shared>, profile: &Profile, password: Option<&Passw
                 .map(|((position, address), (v, reply))| RecipientResult {
                     position: *position,
                     address: address.clone(),
-                    outcome: match v {
-                        Verdict::Sent => Outcome::Sent,
-                        Verdict::Deferred => Outcome::Deferred,
-                        Verdict::Failed => Outcome::Failed,
-                    },
+                    outcome: v.into(),
                     reply,
                 })
                 .collect();

@@ -26,7 +26,7 @@ use super::bounce::Budget;
 use super::claim::{Attempt, Job, Outcome, RecipientResult, Tally};
 use super::deliver::{self, Desk, Stop, Summary, Whose};
 use super::pool::Pool;
-use super::relay::{Connection, Envelope, Trouble, Verdict};
+use super::relay::{Connection, Envelope, Trouble};
 use super::store::Store;
 use super::{now_millis, Error};
 use crate::direct::dkim::Signer;
@@ -448,11 +448,7 @@ async fn send_on(shared: &Shared, profile: &Profile, job: &Job, body: &[u8], mut
         .map(|((position, address), (v, reply))| RecipientResult {
             position: *position,
             address: address.clone(),
-            outcome: match v {
-                Verdict::Sent => Outcome::Sent,
-                Verdict::Deferred => Outcome::Deferred,
-                Verdict::Failed => Outcome::Failed,
-            },
+            outcome: v.into(),
             reply: if k.notes.is_empty() { reply } else { format!("{reply} ({})", k.notes.join("; ")) },
         })
         .collect();

@@ -34,6 +34,16 @@ pub(crate) enum Verdict {
     Failed,
 }
 
+impl From<Verdict> for super::claim::Outcome {
+    fn from(v: Verdict) -> Self {
+        match v {
+            Verdict::Sent => Self::Sent,
+            Verdict::Deferred => Self::Deferred,
+            Verdict::Failed => Self::Failed,
+        }
+    }
+}
+
 /// The outcome for each recipient, in the order given, with the server's reply (or our reason).
 #[derive(Debug, Clone)]
 pub(crate) struct Transaction {
